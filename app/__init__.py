@@ -1,0 +1,1 @@
+"""Gapdesk application layer: settings, storage, auth, pipelines, CLI and the Streamlit entry."""

@@ -1,0 +1,26 @@
+"""Alembic environment: migrates the engine handed over by app.db (no alembic.ini)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from app.schema import metadata
+
+config = context.config
+
+
+def run_migrations() -> None:
+    engine = config.attributes["engine"]
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+run_migrations()

@@ -1,0 +1,60 @@
+"""Settings read from the environment (prefix ``GAPDESK_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message says which and how to fix it, in one line."""
+
+
+class Settings(BaseSettings):
+    """Where Gapdesk keeps its data and which database it talks to."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GAPDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    home: Path = Field(default=Path(".gapdesk"))
+    database_url: str | None = None
+    session_days: int = Field(default=14, ge=1, le=365)
+
+    def resolved_database_url(self) -> str:
+        """The database URL to use: the configured one, or a SQLite file in ``home``."""
+        if self.database_url:
+            url = self.database_url.strip()
+            check_database_url(url)
+            return url
+        return f"sqlite:///{(self.home / 'gapdesk.db').resolve()}"
+
+
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a URL that SQLAlchemy cannot parse or whose backend Gapdesk does not support."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"GAPDESK_DATABASE_URL is not a database URL: {url!r} "
+            "(expected e.g. sqlite:///path/gapdesk.db or postgresql+psycopg://user@host/db)"
+        ) from None
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"GAPDESK_DATABASE_URL uses {parsed.get_backend_name()!r}; "
+            "Gapdesk supports sqlite and postgresql"
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

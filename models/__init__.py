@@ -1,0 +1,1 @@
+"""Detectors (rules and anomaly models), feature builders and learning from decisions. Pure."""

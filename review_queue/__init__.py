@@ -1,0 +1,1 @@
+"""The review queue: findings, decisions, the append-only feedback log, and their services."""

@@ -1,0 +1,191 @@
+"""The review queue's tables (first version). Field names follow contracts/gap-taxonomy.md."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from review_queue.types import PortableJSON, UTCDateTime, utcnow
+
+
+class Role(StrEnum):
+    """A user's one role; it decides which pages and services they may use."""
+
+    admin = "admin"
+    instructor = "instructor"
+    manager = "manager"
+
+
+class Status(StrEnum):
+    """Where a finding stands in review."""
+
+    new = "new"
+    in_review = "in_review"
+    confirmed = "confirmed"
+    dismissed = "dismissed"
+    resolved = "resolved"
+    snoozed = "snoozed"
+
+
+OPEN_STATUSES: tuple[Status, ...] = (Status.new, Status.in_review, Status.confirmed)
+
+
+class Severity(StrEnum):
+    """How much harm a gap does if it is real."""
+
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+
+class User(SQLModel, table=True):
+    """A person who signs in. The password is only ever stored as an argon2 hash."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80, unique=True)
+    email: str = Field(max_length=254, unique=True)
+    role: str = Field(max_length=20)
+    password_hash: str | None = Field(default=None, max_length=255)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser. Only the SHA-256 of its token is kept, never the token."""
+
+    __tablename__ = "user_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Finding(SQLModel, table=True):
+    """A suspected gap about one entity, proposed by a detector (or filed by a person)."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("category", "entity_key", name="uq_findings_category_entity"),
+        Index("ix_findings_queue", "status", "priority"),
+        Index("ix_findings_assignee_status", "assignee_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    category: str = Field(max_length=40)
+    entity_key: str = Field(max_length=400)
+    title: str = Field(max_length=500)
+    detector: str = Field(max_length=200)
+    detector_version: str = Field(max_length=40)
+    score: float = Field(ge=0.0, le=1.0)
+    priority: float = Field(default=0.0)
+    severity: str = Field(max_length=10)
+    status: str = Field(default=Status.new.value, max_length=20)
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    occurrences: int = Field(default=1, ge=1)
+    assignee_id: int | None = Field(default=None, foreign_key="users.id")
+    snoozed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    explanation: str = Field(default="", max_length=2000)
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    features: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    # Optimistic concurrency: every write bumps it; a write that names an older one is refused.
+    row_version: int = Field(default=1)
+
+
+class FeedbackEvent(SQLModel, table=True):
+    """One decision or status change. Append-only: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "feedback_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    finding_id: int = Field(foreign_key="findings.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor_id: int | None = Field(default=None, foreign_key="users.id")
+    actor: str = Field(max_length=80)
+    action: str = Field(max_length=30)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    reason: str | None = Field(default=None, max_length=40)
+    comment: str | None = Field(default=None, max_length=4000)
+    model_version: str | None = Field(default=None, max_length=60)
+    priority_at_decision: float | None = None
+    prev_hash: str = Field(max_length=64)
+    row_hash: str = Field(max_length=64, unique=True)
+
+
+class DetectionRun(SQLModel, table=True):
+    """One run of the detectors over a snapshot, and what it proposed."""
+
+    __tablename__ = "detection_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    snapshot_id: str | None = Field(default=None, max_length=80, index=True)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(default="running", max_length=20)
+    started_by: str = Field(max_length=80)
+    stats: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    error: str | None = Field(default=None, max_length=4000)
+
+
+class ModelVersion(SQLModel, table=True):
+    """A trained model: a candidate until a promotion gate or a person promotes it."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("kind", "version", name="uq_model_versions_kind_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=60)
+    version: str = Field(max_length=60)
+    status: str = Field(default="candidate", max_length=20)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    promoted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    promoted_by: str | None = Field(default=None, max_length=80)
+    training_size: int = Field(default=0)
+    metrics: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    artifact_path: str | None = Field(default=None, max_length=500)
+    artifact_sha256: str | None = Field(default=None, max_length=64)
+    sklearn_version: str | None = Field(default=None, max_length=20)
+
+
+class Suppression(SQLModel, table=True):
+    """'Do not propose this category for this entity (or from this detector) until a date.'"""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (Index("ix_suppressions_lookup", "category", "entity_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    category: str = Field(max_length=40)
+    entity_key: str = Field(max_length=400)
+    detector: str | None = Field(default=None, max_length=200)
+    finding_id: int = Field(foreign_key="findings.id")
+    reason: str = Field(max_length=2000)
+    created_by_id: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    lifted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    absorbed_count: int = Field(default=0)
+    score_at_creation: float = Field(default=0.0)
+
+
+class Comment(SQLModel, table=True):
+    """A plain-text remark on a finding."""
+
+    __tablename__ = "comments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    finding_id: int = Field(foreign_key="findings.id", index=True)
+    author_id: int = Field(foreign_key="users.id")
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    body: str = Field(max_length=4000)
