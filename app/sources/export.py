@@ -1,0 +1,41 @@
+"""Writing tables as CSV for people: cells that spreadsheets would run as formulas are defused.
+
+Data keeps a cell such as ``=HYPERLINK(...)`` exactly as it arrived (it is evidence). Only when a
+table leaves Gapdesk as CSV for a spreadsheet is such a cell prefixed with ``'`` (OWASP's advice
+against CSV injection), so Excel or LibreOffice show it as text instead of evaluating it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+# Leading characters that make spreadsheets treat a cell as a formula (tab and CR included).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_csv_cell(value: Any) -> Any:
+    """``value`` prefixed with ``'`` if it is text a spreadsheet would run as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text columns are neutralised (numbers stay numbers)."""
+    out = frame.copy()
+    for name in out.columns:
+        column = out[name]
+        if pd.api.types.is_string_dtype(column) or column.dtype == object:
+            text = column.astype("str")
+            risky = text.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
+            if risky.any():
+                out[name] = text.where(~risky, "'" + text)
+    return out
+
+
+def write_safe_csv(frame: pd.DataFrame, target: Path | IO[str]) -> None:
+    """Write ``frame`` as UTF-8 CSV for spreadsheets, with formula-like cells neutralised."""
+    neutralise_frame(frame).to_csv(target, index=False)

@@ -1,0 +1,130 @@
+"""Reading one table file (CSV, gzipped CSV or Parquet) into raw strings, with clear failures.
+
+A file that cannot be read at all is a *table-level* problem (the whole import fails); this
+module turns each way a file can be broken into one :class:`~app.sources.validate.Problem` naming
+the file and the rule, never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import zlib
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from app.sources.validate import Problem
+
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
+
+def table_file_name(path: Path) -> tuple[str, str] | None:
+    """(table name, suffix) for ``people.csv``, ``activity.csv.gz``, ``x.parquet``; else None."""
+    name = path.name
+    for suffix in TABLE_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)], suffix
+    return None
+
+
+def _problem(path: Path, rule: str, message: str, table: str) -> Problem:
+    return Problem(file=path.name, table=table, rule=rule, message=message)
+
+
+def read_table_file(
+    path: Path, *, table: str = "", delimiter: str = ",", encoding: str = "utf-8"
+) -> tuple[pd.DataFrame | None, Problem | None]:
+    """The file's rows with every cell a string (empty = null), or the problem that stops it.
+
+    CSV is read with ``dtype=str`` so identifiers such as ``007`` keep their leading zeros;
+    column names are trimmed of surrounding blanks.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return None, _problem(path, "missing_table", f"cannot be read: {exc.strerror}", table)
+    if size == 0:
+        return None, _problem(
+            path, "empty_file", "is empty (0 bytes); a table needs at least its header row", table
+        )
+    if path.name.endswith(".parquet"):
+        return _read_parquet(path, table)
+    return _read_csv(path, table, delimiter=delimiter, encoding=encoding)
+
+
+def _read_parquet(path: Path, table: str) -> tuple[pd.DataFrame | None, Problem | None]:
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(4)
+        fh.seek(max(size - 4, 0))
+        tail = fh.read(4)
+    if size < 8 or head != PARQUET_MAGIC or tail != PARQUET_MAGIC:
+        what = "truncated" if head == PARQUET_MAGIC else "not Parquet"
+        return None, _problem(
+            path,
+            "bad_parquet",
+            f"is not a readable Parquet file ({what}: it must start and end with 'PAR1')",
+            table,
+        )
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        return None, _problem(
+            path, "bad_parquet", f"is not a readable Parquet file: {exc}".strip(), table
+        )
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame.reset_index(drop=True), None
+
+
+def _read_csv(
+    path: Path, table: str, *, delimiter: str, encoding: str
+) -> tuple[pd.DataFrame | None, Problem | None]:
+    compression: str | None = None
+    if path.name.endswith(".gz"):
+        with path.open("rb") as fh:
+            if fh.read(2) != GZIP_MAGIC:
+                return None, _problem(
+                    path, "not_gzip", "ends in .gz but is not gzip-compressed", table
+                )
+        compression = "gzip"
+    try:
+        frame = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            sep=delimiter,
+            encoding=encoding,
+            encoding_errors="strict",
+            compression=compression,
+            skip_blank_lines=True,
+        )
+    except UnicodeDecodeError as exc:
+        return None, _problem(
+            path,
+            "not_utf8",
+            f"is not {encoding.upper()} text (byte 0x{exc.object[exc.start]:02x} near offset "
+            f"{exc.start} of the decoded block); save it as UTF-8",
+            table,
+        )
+    except pd.errors.EmptyDataError:
+        return None, _problem(path, "empty_file", "holds no header row", table)
+    except pd.errors.ParserError as exc:
+        return None, _problem(path, "bad_csv", f"is not well-formed CSV: {exc}".strip(), table)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        return None, _problem(
+            path, "not_gzip", f"is a damaged gzip file ({exc or 'truncated'})", table
+        )
+    except (csv.Error, ValueError, OSError) as exc:
+        return None, _problem(path, "bad_csv", f"cannot be read as CSV: {exc}", table)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    unnamed = [c for c in frame.columns if c.startswith("Unnamed: ")]
+    if unnamed and frame[unnamed].isna().all().all():
+        # A trailing delimiter on every line adds an empty, nameless column; drop it.
+        frame = frame.drop(columns=unnamed)
+    return frame, None

@@ -1,0 +1,298 @@
+"""Load a snapshot folder: read its files, validate them, and hand back a typed Snapshot.
+
+The entry point is :func:`load_snapshot`::
+
+    result = load_snapshot(Path("exports/2026-11-27"), quarantine=False, progress=print_progress)
+    if not result.accepted:
+        raise UserError(result.report.render())
+    snapshot = result.snapshot            # models.snapshot.Snapshot
+    result.content_hash                   # same accepted content -> same hash
+    result.quarantined["enrollments"]     # rows set aside, with _row and _reasons (quarantine)
+
+A snapshot is accepted whole or not at all. Nothing here writes anywhere: storing an accepted
+snapshot is the caller's business.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from app.errors import UserError
+from app.sources.contract import TABLES
+from app.sources.files import read_table_file, table_file_name
+from app.sources.mapping import SnapshotMapping, apply_table_mapping, load_mapping
+from app.sources.validate import (
+    PANDERA_ROW_LIMIT,
+    Problem,
+    ProgressCallback,
+    ValidationReport,
+    latest_timestamp,
+    validate_tables,
+)
+from models.snapshot import Snapshot
+
+SNAPSHOT_TOML = "snapshot.toml"
+
+
+@dataclass
+class LoadResult:
+    """What :func:`load_snapshot` found: the snapshot (when accepted), the report, quarantine."""
+
+    report: ValidationReport
+    snapshot: Snapshot | None = None
+    quarantined: dict[str, pd.DataFrame] = field(default_factory=dict)
+    content_hash: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the snapshot was accepted (possibly with rows in quarantine)."""
+        return self.snapshot is not None
+
+    def raise_if_rejected(self) -> Snapshot:
+        """The snapshot, or a UserError whose message is the rendered report."""
+        if self.snapshot is None:
+            raise UserError(self.report.render())
+        return self.snapshot
+
+
+def content_hash(tables: Mapping[str, pd.DataFrame], as_of: datetime) -> str:
+    """SHA-256 over the accepted tables (names, columns, values) and ``as_of``.
+
+    The source label is left out on purpose: the same data exported under another name is the
+    same snapshot. Values are hashed with pandas' stable row hash, so row order matters.
+    """
+    digest = hashlib.sha256()
+    digest.update(pd.Timestamp(as_of).isoformat().encode())
+    for name in sorted(tables):
+        frame = tables[name]
+        digest.update(f"\x00{name}\x00{len(frame)}\x00".encode())
+        digest.update("\x1f".join(map(str, frame.columns)).encode())
+        if len(frame):
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _parse_as_of(value: Any) -> pd.Timestamp:
+    if isinstance(value, datetime | date):
+        stamp = pd.Timestamp(value)
+    elif isinstance(value, str):
+        stamp = pd.Timestamp(value.strip())
+    else:
+        raise ValueError(f"as_of must be a timestamp, got {value!r}")
+    if pd.isna(stamp):
+        raise ValueError(f"as_of must be a timestamp, got {value!r}")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def read_snapshot_meta(folder: Path) -> tuple[dict[str, Any], Problem | None]:
+    """``as_of`` (UTC Timestamp) and ``source`` from ``snapshot.toml``, when present and valid."""
+    path = folder / SNAPSHOT_TOML
+    if not path.exists():
+        return {}, None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return {}, Problem(
+            file=SNAPSHOT_TOML, rule="bad_snapshot_toml", message=f"is not valid TOML: {exc}"
+        )
+    meta: dict[str, Any] = {"source": str(data.get("source", ""))}
+    if "as_of" in data:
+        try:
+            meta["as_of"] = _parse_as_of(data["as_of"])
+        except ValueError as exc:
+            return {}, Problem(
+                file=SNAPSHOT_TOML,
+                rule="bad_snapshot_toml",
+                column="as_of",
+                value=str(data["as_of"]),
+                message=f"as_of is not an ISO 8601 timestamp ({exc})",
+            )
+    return meta, None
+
+
+def _discover(folder: Path) -> tuple[dict[str, Path], list[Problem]]:
+    found: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        parsed = table_file_name(path)
+        if parsed and parsed[0] in TABLES and path.is_file():
+            found.setdefault(parsed[0], []).append(path)
+    problems = [
+        Problem(
+            file=", ".join(p.name for p in paths),
+            table=name,
+            rule="duplicate_table",
+            message=f"{name} is given by {len(paths)} files; keep exactly one",
+        )
+        for name, paths in found.items()
+        if len(paths) > 1
+    ]
+    return {name: paths[0] for name, paths in found.items() if len(paths) == 1}, problems
+
+
+def load_snapshot(
+    path: Path | str,
+    *,
+    mapping: SnapshotMapping | Path | str | None = None,
+    quarantine: bool = False,
+    progress: ProgressCallback | None = None,
+    pandera_row_limit: int = PANDERA_ROW_LIMIT,
+) -> LoadResult:
+    """Read, validate and type the snapshot in folder ``path``.
+
+    ``mapping`` (a :class:`SnapshotMapping` or a TOML file) renames source columns, maps enum
+    values, sets constants and date formats, and may name each table's file; a mapping with
+    ``invalid_rows = "quarantine"`` turns quarantine on. ``progress(done, total, message)`` is
+    called as files are read and validated. Raises UserError only when ``path`` is not a folder;
+    every problem with the data is in the returned report.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise UserError(f"snapshot folder {folder} does not exist or is not a folder")
+    if mapping is not None and not isinstance(mapping, SnapshotMapping):
+        mapping = load_mapping(Path(mapping))
+    if mapping is not None and mapping.invalid_rows == "quarantine":
+        quarantine = True
+
+    meta, meta_problem = read_snapshot_meta(folder)
+    problems: list[Problem] = [meta_problem] if meta_problem else []
+    located, dup_problems = _discover(folder)
+    problems.extend(dup_problems)
+    if mapping is not None:
+        for name, named in mapping.tables.items():
+            if named.file:
+                located[name] = folder / named.file
+
+    raw: dict[str, pd.DataFrame] = {}
+    files: dict[str, str] = {}
+    names = [n for n in TABLES if n in located]
+    for step, name in enumerate(names):
+        file_path = located[name]
+        files[name] = file_path.name
+        if progress:
+            progress(step, len(names) * 2, f"reading {file_path.name}")
+        table_map = mapping.tables.get(name) if mapping else None
+        frame, problem = read_table_file(
+            file_path,
+            table=name,
+            delimiter=table_map.delimiter if table_map else ",",
+            encoding=table_map.encoding if table_map else "utf-8",
+        )
+        if problem is not None:
+            problems.append(problem)
+            continue
+        assert frame is not None
+        if table_map is not None:
+            frame = apply_table_mapping(frame, table_map)
+        raw[name] = frame
+    for name, table in TABLES.items():
+        if table.required and name not in located and not any(p.table == name for p in problems):
+            problems.append(
+                Problem(
+                    file=f"{name}.csv",
+                    table=name,
+                    rule="missing_table",
+                    message=f"required table {name} is absent "
+                    f"(expected {name}.csv, {name}.csv.gz or {name}.parquet in {folder})",
+                )
+            )
+
+    def validation_progress(done: int, total: int, message: str) -> None:
+        if progress:
+            progress(len(names) + done * len(names) // max(total, 1), len(names) * 2, message)
+
+    formats = {n: m.formats for n, m in mapping.tables.items()} if mapping else None
+    checked = validate_tables(
+        raw,
+        files=files,
+        quarantine=quarantine,
+        formats=formats,
+        table_problems=problems,
+        pandera_row_limit=pandera_row_limit,
+        progress=validation_progress,
+    )
+    result = LoadResult(report=checked.report, quarantined=checked.quarantined, files=files)
+    if not checked.report.accepted:
+        return result
+
+    as_of = meta.get("as_of")
+    if as_of is None:
+        as_of = latest_timestamp(checked.tables)
+        if as_of is None:
+            checked.report.accepted = False
+            checked.report.problems = pd.concat(
+                [
+                    checked.report.problems,
+                    pd.DataFrame(
+                        [
+                            {
+                                "file": SNAPSHOT_TOML,
+                                "table": "",
+                                "row": pd.NA,
+                                "column": "as_of",
+                                "value": None,
+                                "rule": "no_as_of",
+                                "message": "snapshot.toml gives no as_of and no table holds a "
+                                "timestamp to take it from",
+                            }
+                        ]
+                    ),
+                ],
+                ignore_index=True,
+            )
+            return LoadResult(report=checked.report, files=files)
+        checked.report.warnings.append(
+            f"snapshot.toml gives no as_of; using the latest timestamp found: {as_of.isoformat()}"
+        )
+    as_of_dt = pd.Timestamp(as_of).to_pydatetime()
+    result.content_hash = content_hash(checked.tables, as_of_dt)
+    result.snapshot = Snapshot(
+        tables=checked.tables,
+        as_of=as_of_dt,
+        source=str(meta.get("source", "")),
+        meta={"content_hash": result.content_hash, "folder": str(folder)},
+    )
+    if progress:
+        progress(len(names) * 2, len(names) * 2, "snapshot accepted")
+    return result
+
+
+def write_snapshot(
+    tables: Mapping[str, pd.DataFrame],
+    folder: Path | str,
+    *,
+    as_of: datetime | None = None,
+    source: str = "",
+    file_format: str = "csv",
+) -> Path:
+    """Write contract tables (e.g. from importers) as a snapshot folder ``load_snapshot`` reads.
+
+    Cells are written as they are (no spreadsheet neutralisation: this is data, not an export for
+    people); timestamps in ISO 8601 with their UTC offset.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        if name not in TABLES:
+            raise UserError(f"{name} is not a contract table; known: {', '.join(TABLES)}")
+        if file_format == "parquet":
+            frame.to_parquet(out / f"{name}.parquet", index=False)
+        else:
+            frame.to_csv(out / f"{name}.csv", index=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+    lines = []
+    if as_of is not None:
+        lines.append(f'as_of = "{pd.Timestamp(as_of).isoformat()}"')
+    if source:
+        lines.append(f"source = {json.dumps(source, ensure_ascii=False)}")
+    if lines:
+        (out / SNAPSHOT_TOML).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
