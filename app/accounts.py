@@ -105,9 +105,7 @@ def authenticate(*, session: Session, name: str, password: str) -> User:
     """The active user with this name (or email) and password, or SignInFailed."""
     key = name.strip()
     user = session.exec(
-        select(User).where(
-            (col(User.name) == key) | (col(User.email) == normalise_email(key))
-        )
+        select(User).where((col(User.name) == key) | (col(User.email) == normalise_email(key)))
     ).first()
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
@@ -167,3 +165,22 @@ def end_session(*, session: Session, token: str) -> None:
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
+
+
+def set_password(*, session: Session, actor: Actor, name: str, password: str) -> None:
+    """Replace a user's password (admins only) and end that user's open browser sessions."""
+    require_role(actor, ADMIN_ONLY, "changing passwords")
+    user = session.exec(select(User).where(col(User.name) == name)).first()
+    if user is None:
+        raise AccountError(f"no user named {name!r}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hash_password(password)
+    session.add(user)
+    for open_session in session.exec(
+        select(UserSession).where(
+            col(UserSession.user_id) == user.id, col(UserSession.revoked_at).is_(None)
+        )
+    ).all():
+        open_session.revoked_at = utcnow()
+        session.add(open_session)

@@ -1,4 +1,4 @@
-"""The in-memory snapshot detectors read: contract tables as DataFrames plus the moment they describe.
+"""The snapshot detectors read: contract tables as DataFrames plus the moment they describe.
 
 Shape of each table: contracts/lms-snapshot.md. Loading and validation live in ``app.sources``;
 this module only carries the data so that detectors stay free of I/O.

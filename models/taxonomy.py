@@ -7,7 +7,16 @@ from collections.abc import Mapping
 import pandas as pd
 
 # Names appear in an entity key in this fixed order (the contract's interface; never reorder).
-ENTITY_KEY_ORDER = ("person", "user", "enrollment", "course", "integration", "channel", "date", "week")
+ENTITY_KEY_ORDER = (
+    "person",
+    "user",
+    "enrollment",
+    "course",
+    "integration",
+    "channel",
+    "date",
+    "week",
+)
 
 CATEGORIES: dict[str, str] = {
     "enrollment_missing": "A person an active rule says must take a course has no enrolment in it",

@@ -34,7 +34,9 @@ def require_role(actor: Actor | None, allowed: Iterable[Role], action: str) -> A
         raise PermissionError(f"sign in to {action}")
     if actor.role not in allowed:
         roles = " or ".join(r.value for r in allowed)
-        raise PermissionError(f"{action} needs the {roles} role; {actor.name} is {actor.role.value}")
+        raise PermissionError(
+            f"{action} needs the {roles} role; {actor.name} is {actor.role.value}"
+        )
     return actor
 
 

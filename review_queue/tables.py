@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from review_queue.types import PortableJSON, UTCDateTime, utcnow
@@ -41,7 +41,6 @@ class Severity(StrEnum):
     medium = "medium"
     high = "high"
     critical = "critical"
-
 
 
 class User(SQLModel, table=True):

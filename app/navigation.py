@@ -1,0 +1,43 @@
+"""Which pages each role sees. The entry script builds st.navigation from this list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from review_queue.permissions import ADMIN_ONLY, EVERYONE
+from review_queue.tables import Role
+
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page of the app and the roles that may open it."""
+
+    file: str
+    title: str
+    icon: str
+    roles: tuple[Role, ...]
+    url_path: str
+    section: str = "Gapdesk"
+
+    @property
+    def path(self) -> Path:
+        """The page's script."""
+        return PAGES_DIR / self.file
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("home.py", "Home", ":material/home:", EVERYONE, "home"),
+    PageSpec(
+        "users.py", "Users", ":material/group:", ADMIN_ONLY, "users", section="Administration"
+    ),
+)
+
+SIGN_IN = PageSpec("sign_in.py", "Sign in", ":material/login:", (), "sign-in")
+
+
+def pages_for(role: Role) -> list[PageSpec]:
+    """The pages a person with ``role`` may open, in menu order."""
+    return [p for p in PAGES if role in p.roles]

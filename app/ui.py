@@ -1,0 +1,130 @@
+"""Glue between Streamlit and the services: the cached engine, sessions, and who is signed in.
+
+Pages call these helpers and the services; they never build database sessions themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app import accounts
+from app.db import DatabaseUnavailable, open_engine, session_scope
+from app.settings import ConfigError, get_settings
+from review_queue.permissions import Actor
+
+COOKIE = "gapdesk_session"
+_ACTOR = "gapdesk_actor"
+_TOKEN = "gapdesk_token"  # noqa: S105  (a session-state key, not a secret)
+_PENDING_COOKIE = "gapdesk_pending_cookie"
+
+
+@st.cache_resource(show_spinner=False)
+def _engine() -> Engine:
+    return open_engine()
+
+
+def engine() -> Engine:
+    """The process's one engine; a page stops with one clear line if the database is unusable."""
+    try:
+        return _engine()
+    except (ConfigError, DatabaseUnavailable) as exc:
+        st.error(f"Gapdesk cannot start: {exc}")
+        st.stop()
+        raise  # unreachable: st.stop() raises
+
+
+@contextmanager
+def db() -> Iterator[Session]:
+    """A unit of work for one user action: committed on success, rolled back on error."""
+    with session_scope(engine()) as session:
+        yield session
+
+
+def oidc_configured() -> bool:
+    """Whether an ``[auth]`` section for OpenID Connect is present in the secrets."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def current_actor() -> Actor | None:
+    """Who is signed in: this browser tab's state, its session cookie, or single sign-on."""
+    actor = st.session_state.get(_ACTOR)
+    if isinstance(actor, Actor):
+        return actor
+    token = st.context.cookies.get(COOKIE) if st.context.cookies else None
+    if token and token != st.session_state.get("gapdesk_revoked"):
+        with db() as session:
+            user = accounts.user_for_token(session=session, token=token)
+            if user is not None:
+                return _remember(Actor.of(user), token)
+    if oidc_configured() and getattr(st.user, "is_logged_in", False):
+        email = str(st.user.get("email") or "")
+        with db() as session:
+            user = accounts.user_for_email(session=session, email=email)
+        if user is not None:
+            return _remember(Actor.of(user), None)
+    return None
+
+
+def _remember(actor: Actor, token: str | None) -> Actor:
+    st.session_state[_ACTOR] = actor
+    st.session_state[_TOKEN] = token
+    return actor
+
+
+def require_actor() -> Actor:
+    """The signed-in person; a page opened without one shows nothing."""
+    actor = current_actor()
+    if actor is None:
+        st.warning("Please sign in.")
+        st.stop()
+    assert actor is not None
+    return actor
+
+
+def sign_in(name: str, password: str) -> Actor:
+    """Check the password, open a browser session and remember it; SignInFailed if wrong."""
+    with db() as session:
+        user = accounts.authenticate(session=session, name=name, password=password)
+        token = accounts.start_session(session=session, user=user, days=get_settings().session_days)
+        actor = Actor.of(user)
+    st.session_state[_PENDING_COOKIE] = (token, get_settings().session_days * 86400)
+    return _remember(actor, token)
+
+
+def sign_out() -> None:
+    """End the browser session everywhere it is remembered."""
+    token = st.session_state.get(_TOKEN)
+    if token:
+        with db() as session:
+            accounts.end_session(session=session, token=token)
+        st.session_state["gapdesk_revoked"] = token
+    for key in (_ACTOR, _TOKEN):
+        st.session_state.pop(key, None)
+    st.session_state[_PENDING_COOKIE] = ("", 0)
+    if oidc_configured() and getattr(st.user, "is_logged_in", False):
+        st.logout()
+
+
+def flush_cookie() -> None:
+    """Write (or clear) the session cookie in the browser after a sign-in or sign-out."""
+    pending = st.session_state.pop(_PENDING_COOKIE, None)
+    if pending is None:
+        return
+    token, max_age = pending
+    # The token is URL-safe base64 and json.dumps quotes it, so nothing here can break out.
+    value = json.dumps(f"{COOKIE}={token}; path=/; max-age={int(max_age)}; SameSite=Strict")
+    st.html(
+        "<script>document.cookie = "
+        + value
+        + " + (location.protocol === 'https:' ? '; Secure' : '');</script>",
+        unsafe_allow_javascript=True,
+    )

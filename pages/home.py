@@ -1,0 +1,36 @@
+"""What waits for the signed-in person, by role."""
+
+import streamlit as st
+
+from app import ui
+from review_queue.findings import queue_counts
+from review_queue.tables import Role
+
+actor = ui.require_actor()
+with ui.db() as session:
+    counts = queue_counts(session=session, actor=actor)
+
+st.title(f"Hello, {actor.name}")
+
+if actor.role is Role.admin:
+    st.write("Suspected gaps waiting for a decision:")
+    cols = st.columns(4)
+    cols[0].metric("New, unclaimed", counts.new)
+    cols[1].metric("In review", counts.in_review)
+    cols[2].metric("Assigned to you", counts.mine)
+    cols[3].metric("Confirmed, not resolved", counts.confirmed_open)
+    if counts.total_open == 0:
+        st.info("The queue is empty. Ingest a snapshot and run detection to fill it.")
+elif actor.role is Role.instructor:
+    st.write("The learner problems you reported:")
+    cols = st.columns(2)
+    cols[0].metric("Open reports", counts.total_open)
+    cols[1].metric("Being reviewed", counts.in_review)
+    if counts.total_open == 0:
+        st.info("You have no open reports.")
+else:
+    st.write("Where the programme's gaps stand:")
+    cols = st.columns(3)
+    cols[0].metric("Open gaps", counts.total_open)
+    cols[1].metric("Confirmed, not resolved", counts.confirmed_open)
+    cols[2].metric("Awaiting triage", counts.new)

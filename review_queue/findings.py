@@ -1,0 +1,96 @@
+"""Reading and writing findings, with optimistic concurrency on every change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from review_queue.permissions import EVERYONE, Actor, require_role
+from review_queue.tables import OPEN_STATUSES, FeedbackEvent, Finding, Role, Status
+
+
+class FindingNotFound(LookupError):
+    """No finding has that id."""
+
+
+class StaleFinding(Exception):
+    """The finding changed since the caller read it; re-read and decide again."""
+
+
+def get_finding(*, session: Session, finding_id: int) -> Finding:
+    """The finding with this id, or FindingNotFound."""
+    finding = session.get(Finding, finding_id)
+    if finding is None:
+        raise FindingNotFound(f"no finding #{finding_id}")
+    return finding
+
+
+def update_finding(
+    *, session: Session, finding_id: int, expected_row_version: int, changes: dict[str, Any]
+) -> Finding:
+    """Apply ``changes`` only if the row is still at ``expected_row_version``; bump the version.
+
+    The check and the write are one UPDATE, so two writers racing on the same version cannot
+    both succeed, on SQLite or PostgreSQL.
+    """
+    forbidden = {"id", "row_version", "category", "entity_key"} & set(changes)
+    if forbidden:
+        raise ValueError(f"cannot change {sorted(forbidden)} of a finding")
+    result = session.execute(
+        update(Finding)
+        .where(col(Finding.id) == finding_id, col(Finding.row_version) == expected_row_version)
+        .values(**changes, row_version=col(Finding.row_version) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        current = session.get(Finding, finding_id)
+        if current is None:
+            raise FindingNotFound(f"no finding #{finding_id}")
+        raise StaleFinding(
+            f"finding #{finding_id} changed since you opened it "
+            f"(version {expected_row_version}, now {current.row_version}); reload it"
+        )
+    finding = session.get(Finding, finding_id, populate_existing=True)
+    assert finding is not None
+    return finding
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """What waits for a person, in numbers."""
+
+    new: int
+    in_review: int
+    mine: int
+    confirmed_open: int
+    total_open: int
+
+
+def queue_counts(*, session: Session, actor: Actor) -> QueueCounts:
+    """Counts from the queue for a person's home page (instructors see only their own reports)."""
+    require_role(actor, EVERYONE, "seeing the queue's counts")
+    query = select(col(Finding.status), col(Finding.assignee_id), func.count()).group_by(
+        col(Finding.status), col(Finding.assignee_id)
+    )
+    if actor.role is Role.instructor:
+        # An instructor's view is limited to the learner reports they filed.
+        filed = select(col(FeedbackEvent.finding_id)).where(
+            col(FeedbackEvent.actor_id) == actor.id, col(FeedbackEvent.action) == "report"
+        )
+        query = query.where(col(Finding.id).in_(filed))
+    counts: dict[str, int] = {}
+    mine = 0
+    for status, assignee_id, n in session.exec(query).all():
+        counts[status] = counts.get(status, 0) + n
+        if assignee_id is not None and assignee_id == actor.id and status in OPEN_STATUSES:
+            mine += n
+    return QueueCounts(
+        new=counts.get(Status.new, 0),
+        in_review=counts.get(Status.in_review, 0),
+        mine=mine,
+        confirmed_open=counts.get(Status.confirmed, 0),
+        total_open=sum(counts.get(s, 0) for s in OPEN_STATUSES),
+    )

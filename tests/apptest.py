@@ -1,0 +1,54 @@
+"""Helpers for AppTest page tests: point the app at a test database and sign in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from streamlit.testing.v1 import AppTest
+
+from app.settings import get_settings
+from tests.conftest import REPO
+
+MAIN = str(REPO / "app" / "main.py")
+
+
+@contextmanager
+def app_on(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Make the app's settings and cached engine use ``engine``'s database."""
+    from app import ui
+
+    monkeypatch.setenv("GAPDESK_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    ui._engine.clear()
+    try:
+        yield
+    finally:
+        ui._engine.clear()
+        get_settings.cache_clear()
+
+
+def open_app() -> AppTest:
+    """The entry script, run once (signed out)."""
+    return AppTest.from_file(MAIN, default_timeout=30).run()
+
+
+def sign_in(at: AppTest, name: str, password: str) -> AppTest:
+    """Fill the sign-in form and submit it."""
+    at.text_input[0].input(name)
+    at.text_input[1].input(password)
+    at.button[0].click().run()
+    return at
+
+
+def registered_pages(at: AppTest) -> set[Path]:
+    """The page scripts the navigation registered for this session."""
+    pages = getattr(at, "_registered_pages", {})
+    return {
+        Path(str(info["script_path"])).resolve()
+        for info in pages.values()
+        if info.get("script_path")
+    }

@@ -1,0 +1,138 @@
+"""Shared fixtures: a real SQLite file and a real PostgreSQL database per test run.
+
+PostgreSQL tests create their own database on the server at GAPDESK_TEST_PG (default
+127.0.0.1:5432, user postgres) and drop it at the end. Where no server answers they skip,
+except under CI=true, where a missing server is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app.db import build_engine, upgrade
+from app.schema import metadata
+
+PG_ADMIN_URL = os.environ.get("GAPDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+def _pg_available() -> str | None:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.OperationalError as exc:
+        return str(exc).strip().splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """The admin URL of a PostgreSQL server that answers (skip or fail if none)."""
+    problem = _pg_available()
+    if problem is not None:
+        if IN_CI:
+            pytest.fail(f"CI=true but PostgreSQL at {PG_ADMIN_URL} does not answer: {problem}")
+        pytest.skip(f"no PostgreSQL server answers at {PG_ADMIN_URL}: {problem}")
+    yield PG_ADMIN_URL
+
+
+def create_pg_database(admin_url: str) -> str:
+    """Create a uniquely named database; returns its SQLAlchemy URL."""
+    name = f"gapdesk_test_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    base = admin_url.rsplit("/", 1)[0]
+    return f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def drop_pg_database(admin_url: str, url: str) -> None:
+    """Drop a database made by create_pg_database, ending its leftover connections."""
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no tables) of the parametrised backend, for migration tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    admin = request.getfixturevalue("pg_server")
+    url = create_pg_database(admin)
+    try:
+        yield url
+    finally:
+        drop_pg_database(admin, url)
+
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A migrated database of each backend, shared by the run and emptied after every test."""
+    if request.param == "sqlite":
+        eng = build_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'gapdesk.db'}")
+        upgrade(eng)
+        yield eng
+        eng.dispose()
+        return
+    admin = request.getfixturevalue("pg_server")
+    url = create_pg_database(admin)
+    eng = build_engine(url)
+    try:
+        upgrade(eng)
+        yield eng
+    finally:
+        eng.dispose()
+        drop_pg_database(admin, url)
+
+
+def empty_tables(eng: Engine) -> None:
+    """Delete every row of every table (children first)."""
+    with eng.begin() as conn:
+        if eng.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Engine]:
+    """The run's database of one backend, empty at the start of the test."""
+    empty_tables(engine)
+    yield engine
+
+
+@pytest.fixture
+def session(db: Engine) -> Iterator[Session]:
+    """A session on an empty database; the test commits what it wants kept."""
+    with Session(db, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, object]:
+    """pytest-playwright launches Debian's Chromium (Playwright cannot download its own here)."""
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+
+    require_chromium()
+    return {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
