@@ -1,0 +1,553 @@
+"""scikit-learn anomaly detectors for ``engagement_anomaly``: course-weeks and learners-in-a-course.
+
+Each item (a course-week, or a learner in a course) is described by a few engagement features.
+Every feature is turned into robust z-scores twice: against the item's own history (the course's
+other weeks) or its peers (the other learners of the course, the other courses that week). The
+z-scores feed an IsolationForest (or LocalOutlierFactor, by parameter); the explanation names the
+features furthest from normal.
+
+The fitted forest (``model_``), the matrix it saw (``X_``) and the items (``items_``) stay on the
+detector after ``detect`` so that the follow-up active-anomaly-discovery work (Das et al.,
+reweighting isolation-forest leaves from reviewers' feedback) can read per-item leaf membership
+through ``leaf_indices``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import IsolationForest
+from sklearn.neighbors import LocalOutlierFactor
+
+from models.detectors.base import Detector, Proposal, clip01
+from models.detectors.common import (
+    activity_days,
+    as_of_ts,
+    cached,
+    course_labels,
+    day_number,
+    label,
+    user_labels,
+    utc,
+    week_label,
+    weekday_of,
+)
+from models.snapshot import Snapshot
+
+MAD_TO_SIGMA = 1.4826
+Z_CLIP = 10.0
+
+
+def activity_codes(snapshot: Snapshot) -> dict[str, Any]:
+    """Integer codes of the activity table (course, user, verb, day), cached per snapshot."""
+
+    def build() -> dict[str, Any]:
+        act = activity_days(snapshot)
+        return {
+            "course": act["course_id"].cat.codes.to_numpy(),
+            "course_ids": act["course_id"].cat.categories.astype(str),
+            "user": act["user_id"].cat.codes.to_numpy(),
+            "user_ids": act["user_id"].cat.categories.astype(str),
+            "verb": act["verb"],
+            "day": act["day"].to_numpy(),
+            "value": act["value"].to_numpy(dtype=float),
+        }
+
+    return cached(snapshot, "activity_codes", build)
+
+
+def _verb_mask(codes: dict[str, Any], verbs: tuple[str, ...]) -> np.ndarray:
+    return np.asarray(codes["verb"].isin(list(verbs)).to_numpy(), dtype=bool)
+
+
+def robust_z(
+    values: pd.DataFrame, groups: np.ndarray | pd.Series, floors: pd.Series
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Robust z of each column within ``groups`` (median, MAD) and the group medians used."""
+    g = values.groupby(np.asarray(groups), sort=False)
+    med = g.transform("median")
+    mad = (values - med).abs().groupby(np.asarray(groups), sort=False).transform("median")
+    scale = np.maximum(MAD_TO_SIGMA * mad, floors.to_numpy()[None, :])
+    z = ((values - med) / scale).clip(-Z_CLIP, Z_CLIP).fillna(0.0)
+    return z, med
+
+
+def _floors(values: pd.DataFrame, share: float, minimum: float) -> pd.Series:
+    """Per feature, a floor for the robust scale: a share of the feature's global spread, so
+    that an item whose history barely wobbles does not turn a tiny change into a huge z."""
+    med = values.median()
+    mad = (values - med).abs().median() * MAD_TO_SIGMA
+    iqr = values.quantile(0.9) - values.quantile(0.1)
+    spread = np.maximum(mad, iqr / 2.56)
+    return np.maximum(spread * share, minimum).fillna(minimum)
+
+
+class _OutlierModel(Detector):
+    """Shared fitting and explanation for the engagement models."""
+
+    kind = "model"
+
+    method: str
+    n_estimators: int
+    max_samples: int | str
+    n_neighbors: int
+    contamination: float
+    random_state: int
+    min_proposals: int
+    top_features: int
+
+    def _fit_score(self, X: np.ndarray) -> np.ndarray:
+        """Anomaly scores in [0, 1], higher = more anomalous; keeps ``model_`` and ``X_``."""
+        self.X_ = X
+        if self.method == "isolation_forest":
+            model = IsolationForest(
+                n_estimators=self.n_estimators,
+                max_samples=self.max_samples,
+                random_state=self.random_state,
+                n_jobs=1,
+            ).fit(X)
+            self.model_: IsolationForest | LocalOutlierFactor = model
+            # score_samples is minus the paper's anomaly score s(x) = 2^(-E[h(x)]/c(n)) in (0, 1].
+            return np.asarray(clip01(-model.score_samples(X)))
+        if self.method == "local_outlier_factor":
+            lof = LocalOutlierFactor(n_neighbors=min(self.n_neighbors, max(len(X) - 1, 1)))
+            lof.fit(X)
+            self.model_ = lof
+            factor = -lof.negative_outlier_factor_
+            return np.asarray(clip01(1.0 - 1.0 / np.maximum(factor, 1e-9)))
+        raise ValueError(
+            f"{self.name}: method must be 'isolation_forest' or 'local_outlier_factor', "
+            f"not {self.method!r}"
+        )
+
+    def leaf_indices(self) -> np.ndarray:
+        """(items × trees) leaf node ids of the last fitted isolation forest on ``X_``."""
+        model = getattr(self, "model_", None)
+        if not isinstance(model, IsolationForest):
+            raise ValueError(f"{self.name}: no isolation forest fitted (run detect first)")
+        cols = [
+            est.apply(self.X_[:, feats])
+            for est, feats in zip(model.estimators_, model.estimators_features_, strict=True)
+        ]
+        return np.column_stack(cols)
+
+    def _selected(self, scores: np.ndarray) -> np.ndarray:
+        """Indices of the items proposed: the top ``contamination`` share, best first."""
+        n = len(scores)
+        k = min(n, max(self.min_proposals, int(np.ceil(self.contamination * n))))
+        order = np.argsort(-scores, kind="stable")
+        return order[:k]
+
+    @staticmethod
+    def _describe(
+        names: list[str],
+        values: np.ndarray,
+        z_parts: list[tuple[str, np.ndarray, np.ndarray]],
+        top: int,
+        fmt: dict[str, str],
+    ) -> tuple[list[str], dict[str, float]]:
+        """Plain-language phrases for the ``top`` features furthest from normal, and their z."""
+        best: dict[str, tuple[float, str, float]] = {}
+        for basis, z, med in z_parts:
+            for i, name in enumerate(names):
+                if np.isnan(z[i]):
+                    continue
+                if name not in best or abs(z[i]) > abs(best[name][0]):
+                    best[name] = (float(z[i]), basis, float(med[i]))
+        ranked = sorted(best.items(), key=lambda kv: -abs(kv[1][0]))[:top]
+        phrases, zs = [], {}
+        for name, (z, basis, med) in ranked:
+            if abs(z) < 1.0:
+                continue
+            f = fmt.get(name, "{:.2f}")
+            direction = "high" if z > 0 else "low"
+            phrases.append(
+                f"{name.replace('_', ' ')} {f.format(values[names.index(name)])} is {direction} "
+                f"against {basis} ({f.format(med)}; z {z:+.1f})"
+            )
+            zs[f"z_{name}"] = round(z, 2)
+        return phrases, zs
+
+
+_COURSE_WEEK_FEATURES = [
+    "active_learners",
+    "events_per_learner",
+    "completion_rate",
+    "failure_share",
+    "submission_lag_days",
+    "notification_failure_share",
+]
+_FMT = {
+    "active_learners": "{:.0f}",
+    "events_per_learner": "{:.1f}",
+    "completion_rate": "{:.0%}",
+    "failure_share": "{:.0%}",
+    "submission_lag_days": "{:.1f} d",
+    "notification_failure_share": "{:.0%}",
+    "events": "{:.0f}",
+    "active_days": "{:.0f}",
+    "days_since_last_event": "{:.0f} d",
+    "max_progress": "{:.0f}%",
+    "recent_vs_past_rate": "{:.2f}",
+}
+# Counts are compared on a log scale: 10 → 20 learners is as notable as 100 → 200.
+_LOG_FEATURES = {"active_learners", "events_per_learner", "events", "active_days"}
+
+
+class CourseWeekEngagementDetector(_OutlierModel):
+    """Course-weeks whose engagement departs from the course's own history and its peers."""
+
+    name = "engagement_course_week"
+    version = "1.0"
+    categories = ("engagement_anomaly",)
+    requires = ("courses", "activity")
+    optional = ("submissions", "notifications")
+
+    def __init__(
+        self,
+        *,
+        method: str = "isolation_forest",
+        n_estimators: int = 200,
+        max_samples: int | str = 256,
+        n_neighbors: int = 20,
+        contamination: float = 0.01,
+        min_proposals: int = 1,
+        min_active_learners: int = 3,
+        min_weeks: int = 4,
+        floor_share: float = 0.25,
+        random_state: int = 0,
+        top_features: int = 3,
+        max_evidence_rows: int = 10,
+    ) -> None:
+        self.method = method
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.n_neighbors = n_neighbors
+        self.contamination = contamination
+        self.min_proposals = min_proposals
+        self.min_active_learners = min_active_learners
+        self.min_weeks = min_weeks
+        self.floor_share = floor_share
+        self.random_state = random_state
+        self.top_features = top_features
+        self.max_evidence_rows = max_evidence_rows
+
+    def features(self, snapshot: Snapshot) -> pd.DataFrame:
+        """One row per course-week (complete weeks before ``as_of``) with the raw features."""
+        codes = activity_codes(snapshot)
+        course, user, day = codes["course"], codes["user"], codes["day"]
+        ok = course >= 0
+        if not ok.any():
+            return pd.DataFrame(columns=["course_id", "monday", *_COURSE_WEEK_FEATURES])
+        as_of_day = int(day_number(pd.Series([as_of_ts(snapshot)])).iloc[0])
+        monday = day - weekday_of(day)
+        first_monday = int(monday[ok].min())
+        # Only whole weeks: a week cut by as_of or by the start of the data looks artificially quiet.
+        complete = ok & (monday + 7 <= as_of_day) & (monday >= int(day[ok].min()))
+        wk = (monday - first_monday) // 7
+        n_weeks = int(wk.max()) + 1 if len(wk) else 1
+        n_users = max(len(codes["user_ids"]), 1)
+        cw = course.astype("int64") * n_weeks + wk
+        cwc = cw[complete]
+        size = (int(course.max()) + 1) * n_weeks
+        events = np.bincount(cwc, minlength=size)
+        pairs = np.unique(cwc * n_users + user[complete].astype("int64"))
+        active = np.bincount(pairs // n_users, minlength=size)
+        done_mask = complete & _verb_mask(codes, ("completed", "passed"))
+        done_pairs = np.unique(cw[done_mask] * n_users + user[done_mask].astype("int64"))
+        completers = np.bincount(done_pairs // n_users, minlength=size)
+        fail_mask = complete & _verb_mask(codes, ("failed", "launch_failed"))
+        failures = np.bincount(cw[fail_mask], minlength=size)
+        keep = np.flatnonzero(events > 0)
+        frame = pd.DataFrame(
+            {
+                "course_id": np.asarray(codes["course_ids"])[keep // n_weeks],
+                "monday": first_monday + 7 * (keep % n_weeks),
+                "active_learners": active[keep].astype(float),
+                "events": events[keep].astype(float),
+                "events_per_learner": events[keep] / np.maximum(active[keep], 1),
+                "completion_rate": completers[keep] / np.maximum(active[keep], 1),
+                "failure_share": failures[keep] / events[keep],
+            }
+        )
+        frame["submission_lag_days"] = np.nan
+        frame["notification_failure_share"] = np.nan
+        as_of = as_of_ts(snapshot)
+        key = pd.MultiIndex.from_frame(frame[["course_id", "monday"]])
+        if snapshot.has("submissions"):
+            subs = snapshot["submissions"]
+            submitted = utc(subs["submitted_at"])
+            graded = utc(subs["graded_at"])
+            # Ungraded work counts with its wait so far: a backlog is a lag too.
+            end = graded.where(graded.notna() & (graded <= as_of), as_of)
+            lag = (end - submitted).dt.total_seconds() / 86400.0
+            d = day_number(submitted)
+            s = pd.DataFrame(
+                {
+                    "course_id": subs["course_id"].astype(str),
+                    "monday": d - weekday_of(d.fillna(0)),
+                    "lag": lag,
+                }
+            )
+            s = s[(submitted <= as_of).fillna(False)].dropna()
+            s["monday"] = s["monday"].astype("int64")
+            med = s.groupby(["course_id", "monday"])["lag"].median()
+            frame["submission_lag_days"] = med.reindex(key).to_numpy()
+        if snapshot.has("notifications"):
+            notes = snapshot["notifications"]
+            notes = notes[notes["course_id"].notna()]
+            sent = utc(notes["sent_at"])
+            delivered = utc(notes["delivered_at"])
+            judged = (sent + pd.Timedelta(hours=24) <= as_of).fillna(False)
+            failed = (
+                notes["bounced"].fillna(False).astype(bool)
+                | delivered.isna()
+                | (delivered - sent > pd.Timedelta(hours=24)).fillna(False)
+            )
+            d = day_number(sent)
+            nf = pd.DataFrame(
+                {
+                    "course_id": notes["course_id"].astype(str),
+                    "monday": d - weekday_of(d.fillna(0)),
+                    "failed": failed.astype(float),
+                }
+            )[judged.to_numpy()].dropna()
+            nf["monday"] = nf["monday"].astype("int64")
+            share = nf.groupby(["course_id", "monday"])["failed"].mean()
+            frame["notification_failure_share"] = share.reindex(key).to_numpy()
+        frame = frame[frame["active_learners"] >= self.min_active_learners]
+        counts = frame.groupby("course_id")["monday"].transform("size")
+        return frame[counts >= self.min_weeks].reset_index(drop=True)
+
+    def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
+        frame = self.features(snapshot)
+        self.items_ = frame
+        if len(frame) < 10:
+            return []
+        names = list(_COURSE_WEEK_FEATURES)
+        raw = frame[names].astype(float)
+        # A week with no submissions or notifications tells nothing: treat it as the course's usual.
+        filled = (
+            raw.fillna(raw.groupby(frame["course_id"]).transform("median"))
+            .fillna(raw.median())
+            .fillna(0.0)
+        )
+        model_in = filled.copy()
+        for c in names:
+            if c in _LOG_FEATURES:
+                model_in[c] = np.log1p(model_in[c])
+        floors = _floors(model_in, self.floor_share, 1e-3)
+        self_z, self_med = robust_z(model_in, frame["course_id"].to_numpy(), floors)
+        peer_cols = [c for c in names if c not in _LOG_FEATURES or c == "events_per_learner"]
+        peer_z, peer_med = robust_z(
+            model_in[peer_cols], frame["monday"].to_numpy(), floors[peer_cols]
+        )
+        X = np.hstack([self_z.to_numpy(), peer_z.to_numpy()])
+        scores = self._fit_score(X)
+        self.scores_ = scores
+        # Medians on the natural scale for the explanation.
+        self_nat = filled.groupby(frame["course_id"]).transform("median")
+        peer_nat = filled[peer_cols].groupby(frame["monday"]).transform("median")
+        frame = frame.assign(entity_week=week_label(frame["monday"]))
+        labels = label(frame["course_id"].astype(str), course_labels(snapshot)).to_numpy()
+        out = []
+        for i in self._selected(scores):
+            peer_full = np.full(len(names), np.nan)
+            peer_med_full = np.full(len(names), np.nan)
+            for j, c in enumerate(peer_cols):
+                peer_full[names.index(c)] = peer_z.iat[i, j]
+                peer_med_full[names.index(c)] = peer_nat.iat[i, j]
+            phrases, zs = self._describe(
+                names,
+                filled.iloc[i].to_numpy(),
+                [
+                    (
+                        "the course's other weeks",
+                        self_z.iloc[i].to_numpy(),
+                        self_nat.iloc[i].to_numpy(),
+                    ),
+                    ("other courses that week", peer_full, peer_med_full),
+                ],
+                self.top_features,
+                _FMT,
+            )
+            week = frame["entity_week"].iat[i]
+            course = frame["course_id"].iat[i]
+            series = frame[frame["course_id"] == course][["entity_week", *names]].rename(
+                columns={"entity_week": "week"}
+            )
+            near = series[(series["week"] <= week)].tail(self.max_evidence_rows)
+            out.append(
+                self._proposal(
+                    category="engagement_anomaly",
+                    entity_key=f"course={course};week={week}",
+                    title=f"{labels[i]} behaved unusually in week {week}"
+                    + (": " + phrases[0] if phrases else ""),
+                    score=float(scores[i]),
+                    severity="high"
+                    if scores[i] >= 0.7
+                    else "medium"
+                    if scores[i] >= 0.6
+                    else "low",
+                    evidence={"weekly_features": near.to_dict("records")},
+                    features={
+                        **{c: float(v) for c, v in raw.iloc[i].items() if pd.notna(v)},
+                        **zs,
+                        "anomaly_score": float(scores[i]),
+                    },
+                    explanation=(
+                        "An anomaly model ("
+                        + self.method.replace("_", " ")
+                        + ") ranks this course-week among the most unusual; "
+                        + ("; ".join(phrases) if phrases else "no single feature stands out")
+                        + "."
+                    ),
+                )
+            )
+        return out
+
+
+_LEARNER_FEATURES = [
+    "events",
+    "active_days",
+    "failure_share",
+    "days_since_last_event",
+    "max_progress",
+    "recent_vs_past_rate",
+]
+
+
+class LearnerEngagementDetector(_OutlierModel):
+    """Learners whose activity in a course departs from the course's other learners."""
+
+    name = "engagement_learner"
+    version = "1.0"
+    categories = ("engagement_anomaly",)
+    requires = ("courses", "activity")
+
+    def __init__(
+        self,
+        *,
+        method: str = "isolation_forest",
+        n_estimators: int = 100,
+        max_samples: int | str = 256,
+        n_neighbors: int = 20,
+        contamination: float = 0.002,
+        min_proposals: int = 1,
+        min_events: int = 5,
+        min_course_learners: int = 10,
+        recent_days: int = 14,
+        floor_share: float = 0.25,
+        random_state: int = 0,
+        top_features: int = 3,
+        max_evidence_rows: int = 10,
+    ) -> None:
+        self.method = method
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.n_neighbors = n_neighbors
+        self.contamination = contamination
+        self.min_proposals = min_proposals
+        self.min_events = min_events
+        self.min_course_learners = min_course_learners
+        self.recent_days = recent_days
+        self.floor_share = floor_share
+        self.random_state = random_state
+        self.top_features = top_features
+        self.max_evidence_rows = max_evidence_rows
+
+    def features(self, snapshot: Snapshot) -> pd.DataFrame:
+        """One row per (user, course) with at least ``min_events`` events up to ``as_of``."""
+        codes = activity_codes(snapshot)
+        course, user, day, value = codes["course"], codes["user"], codes["day"], codes["value"]
+        ok = course >= 0
+        cols = ["user_id", "course_id", *_LEARNER_FEATURES]
+        if not ok.any():
+            return pd.DataFrame(columns=cols)
+        as_of_day = int(day_number(pd.Series([as_of_ts(snapshot)])).iloc[0])
+        n_users = max(len(codes["user_ids"]), 1)
+        pair = course[ok].astype("int64") * n_users + user[ok].astype("int64")
+        uniq, inv = np.unique(pair, return_inverse=True)
+        d = day[ok]
+        events = np.bincount(inv)
+        fails = np.bincount(inv, weights=_verb_mask(codes, ("failed", "launch_failed"))[ok])
+        d0 = int(d.min())
+        day_pairs = np.unique(inv.astype("int64") * (as_of_day - d0 + 2) + (d - d0))
+        active_days = np.bincount(day_pairs // (as_of_day - d0 + 2), minlength=len(uniq))
+        by_pair = pd.Series(d).groupby(inv)
+        first, last = by_pair.min().to_numpy(), by_pair.max().to_numpy()
+        prog_mask = _verb_mask(codes, ("progressed",))[ok]
+        v = np.where(prog_mask, np.nan_to_num(value[ok], nan=0.0), 0.0)
+        max_progress = pd.Series(v).groupby(inv).max().to_numpy()
+        recent = np.bincount(inv, weights=(d > as_of_day - self.recent_days).astype(float))
+        past = events - recent
+        past_days = np.maximum(as_of_day - self.recent_days - first, 1)
+        expected_recent = past / past_days * self.recent_days
+        rate = np.where(expected_recent > 0, recent / np.maximum(expected_recent, 1e-9), 1.0)
+        frame = pd.DataFrame(
+            {
+                "user_id": np.asarray(codes["user_ids"])[uniq % n_users],
+                "course_id": np.asarray(codes["course_ids"])[uniq // n_users],
+                "events": events.astype(float),
+                "active_days": active_days.astype(float),
+                "failure_share": fails / events,
+                "days_since_last_event": (as_of_day - last).astype(float),
+                "max_progress": max_progress,
+                "recent_vs_past_rate": np.minimum(rate, 10.0),
+            }
+        )
+        frame = frame[frame["events"] >= self.min_events]
+        size = frame.groupby("course_id")["user_id"].transform("size")
+        return frame[size >= self.min_course_learners].reset_index(drop=True)
+
+    def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
+        frame = self.features(snapshot)
+        self.items_ = frame
+        if len(frame) < 20:
+            return []
+        names = list(_LEARNER_FEATURES)
+        raw = frame[names].astype(float)
+        model_in = raw.copy()
+        for c in names:
+            if c in _LOG_FEATURES:
+                model_in[c] = np.log1p(model_in[c])
+        floors = _floors(model_in, self.floor_share, 1e-3)
+        peer_z, _ = robust_z(model_in, frame["course_id"].to_numpy(), floors)
+        scores = self._fit_score(peer_z.to_numpy())
+        self.scores_ = scores
+        peer_nat = raw.groupby(frame["course_id"]).transform("median")
+        who = label(frame["user_id"].astype(str), user_labels(snapshot)).to_numpy()
+        where = label(frame["course_id"].astype(str), course_labels(snapshot)).to_numpy()
+        out = []
+        for i in self._selected(scores):
+            phrases, zs = self._describe(
+                names,
+                raw.iloc[i].to_numpy(),
+                [("the course's learners", peer_z.iloc[i].to_numpy(), peer_nat.iloc[i].to_numpy())],
+                self.top_features,
+                _FMT,
+            )
+            out.append(
+                self._proposal(
+                    category="engagement_anomaly",
+                    entity_key=f"user={frame['user_id'].iat[i]};course={frame['course_id'].iat[i]}",
+                    title=f"{who[i]} behaves unlike the other learners of {where[i]}"
+                    + (": " + phrases[0] if phrases else ""),
+                    score=float(scores[i]),
+                    severity="medium" if scores[i] >= 0.65 else "low",
+                    evidence={
+                        "learner": {c: raw.iat[i, j] for j, c in enumerate(names)},
+                        "course_median": {c: peer_nat.iat[i, j] for j, c in enumerate(names)},
+                    },
+                    features={**raw.iloc[i].to_dict(), **zs, "anomaly_score": float(scores[i])},
+                    explanation="An anomaly model ("
+                    + self.method.replace("_", " ")
+                    + ") ranks this learner among the most unusual in the course; "
+                    + ("; ".join(phrases) if phrases else "no single feature stands out")
+                    + ".",
+                )
+            )
+        return out

@@ -1,0 +1,244 @@
+"""The detector contract: ``Proposal`` (what a detector suggests) and ``Detector`` (who suggests it).
+
+Detectors follow scikit-learn's estimator habits: parameters are keyword arguments stored
+untouched in ``__init__`` (so ``get_params`` can read them back and the Detectors page can show
+them), anything learned from a snapshot ends in ``_``, and one small method, ``detect``, makes them
+interchangeable. They are pure: DataFrames in, proposals out, no I/O.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from models.snapshot import Snapshot
+from models.taxonomy import CATEGORIES
+
+SEVERITIES = ("low", "medium", "high", "critical")
+
+# Evidence is shown to a reviewer and stored with the finding: keep it small.
+DEFAULT_MAX_EVIDENCE_ROWS = 10
+
+
+class MissingTableError(LookupError):
+    """A detector was asked to run on a snapshot that lacks a table it requires."""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One suspected gap about one entity, as a detector proposes it to the review queue."""
+
+    category: str
+    entity_key: str
+    title: str
+    score: float
+    severity: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    features: dict[str, float] = field(default_factory=dict)
+    explanation: str = ""
+    detector: str = ""
+    detector_version: str = ""
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"unknown category {self.category!r}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")
+        if not (0.0 <= self.score <= 1.0) or math.isnan(self.score):
+            raise ValueError(f"score must lie in [0, 1], not {self.score!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict (the fields as they are)."""
+        return asdict(self)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with numpy scalars, timestamps, NaN/NaT and containers turned into JSON types."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if value is pd.NaT:
+        return None
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (pd.Timedelta, timedelta)):
+        return None if pd.isna(value) else value.total_seconds()
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, np.ndarray, pd.Series)):
+        return [json_safe(v) for v in value]
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def records(frame: pd.DataFrame, limit: int = DEFAULT_MAX_EVIDENCE_ROWS) -> list[dict[str, Any]]:
+    """At most ``limit`` rows of ``frame`` as JSON-safe dicts (evidence a reviewer can read)."""
+    head = frame.head(limit)
+    return [json_safe(row) for row in head.to_dict("records")]
+
+
+def clip01(values: Any) -> Any:
+    """Clip to [0, 1] (arrays or scalars), NaN → 0."""
+    arr = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    out = np.clip(arr, 0.0, 1.0)
+    return float(out) if out.ndim == 0 else out
+
+
+def saturating(x: Any, scale: float) -> Any:
+    """1 - exp(-x/scale): 0 at 0, ~0.63 at ``scale``, → 1; a gentle way to turn 'how much' into 0–1."""
+    arr = np.maximum(np.asarray(x, dtype=float), 0.0)
+    out = 1.0 - np.exp(-arr / max(scale, 1e-9))
+    return float(out) if out.ndim == 0 else out
+
+
+def severity_from_bins(values: Any, bins: Sequence[float]) -> np.ndarray:
+    """Map numbers to severities: below bins[0] low, below bins[1] medium, below bins[2] high, else critical."""
+    idx = np.searchsorted(
+        np.asarray(bins, dtype=float), np.asarray(values, dtype=float), side="right"
+    )
+    return np.asarray(SEVERITIES, dtype=object)[np.clip(idx, 0, 3)]
+
+
+class Detector(ABC):
+    """Base of all detectors. Subclasses declare the class attributes and implement ``_detect``.
+
+    Parameters come from ``models/thresholds.toml`` (a section per detector ``name``); each
+    subclass lists them as keyword arguments of its ``__init__`` with the documented defaults.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    categories: ClassVar[tuple[str, ...]]
+    requires: ClassVar[tuple[str, ...]]
+    optional: ClassVar[tuple[str, ...]] = ()
+    kind: ClassVar[str] = "rule"  # "rule" (heuristic) or "model" (learned anomaly score)
+
+    max_evidence_rows: int
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        """The names of the keyword parameters of ``__init__`` (scikit-learn's convention)."""
+        sig = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        """The defaults written in ``__init__``'s signature."""
+        sig = inspect.signature(cls.__init__)
+        return {
+            name: sig.parameters[name].default
+            for name in cls.param_names()
+            if sig.parameters[name].default is not inspect.Parameter.empty
+        }
+
+    def get_params(self) -> dict[str, Any]:
+        """The parameters this detector was built with, as stored."""
+        return {name: getattr(self, name) for name in self.param_names()}
+
+    def set_params(self, **params: Any) -> Detector:
+        """Change parameters in place (unknown names are an error); returns ``self``."""
+        valid = set(self.param_names())
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"{self.name}: unknown parameter {key!r}; valid: {sorted(valid)}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def missing_tables(self, snapshot: Snapshot) -> list[str]:
+        """Required tables the snapshot lacks (non-empty means the detector must be skipped)."""
+        return [t for t in self.requires if not snapshot.has(t)]
+
+    def skip_reason(self, snapshot: Snapshot) -> str | None:
+        """Why this detector cannot run on ``snapshot``, or None if it can."""
+        missing = self.missing_tables(snapshot)
+        if not missing:
+            return None
+        return f"needs table{'s' if len(missing) > 1 else ''} {', '.join(missing)}, absent"
+
+    def detect(self, snapshot: Snapshot) -> list[Proposal]:
+        """Proposals for ``snapshot``; raises ``MissingTableError`` if a required table is absent."""
+        reason = self.skip_reason(snapshot)
+        if reason is not None:
+            raise MissingTableError(f"{self.name}: {reason}")
+        proposals = list(self._detect(snapshot))
+        for p in proposals:
+            # A detector that emits a category it did not declare is a bug, not a finding.
+            if p.category not in self.categories:
+                raise AssertionError(f"{self.name} emitted undeclared category {p.category}")
+        return proposals
+
+    @abstractmethod
+    def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
+        """The detector's own logic; the snapshot is known to carry the required tables."""
+
+    def _proposal(
+        self,
+        *,
+        category: str,
+        entity_key: str,
+        title: str,
+        score: float,
+        severity: str,
+        evidence: Mapping[str, Any],
+        features: Mapping[str, Any],
+        explanation: str,
+    ) -> Proposal:
+        """A ``Proposal`` stamped with this detector's name and version, made JSON-safe."""
+        feats = {str(k): json_safe(v) for k, v in features.items()}
+        return Proposal(
+            category=category,
+            entity_key=entity_key,
+            title=title,
+            score=round(float(clip01(score)), 4),
+            severity=str(severity),
+            evidence=json_safe(dict(evidence)),
+            features={k: v for k, v in feats.items() if v is not None},
+            explanation=explanation,
+            detector=self.name,
+            detector_version=self.version,
+        )
+
+
+def proposals_frame(proposals: Sequence[Proposal]) -> pd.DataFrame:
+    """Proposals as a DataFrame (one row each), handy for ranking, tests and benchmarks."""
+    cols = [
+        "category",
+        "entity_key",
+        "title",
+        "score",
+        "severity",
+        "detector",
+        "detector_version",
+        "explanation",
+    ]
+    if not proposals:
+        return pd.DataFrame(columns=cols)
+    return pd.DataFrame([{c: getattr(p, c) for c in cols} for p in proposals])

@@ -1,0 +1,535 @@
+"""Detectors on enrolments: missing or failed enrolments, missed compliance deadlines, and
+progress records that contradict themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from models.detectors.base import Detector, Proposal, records, saturating, severity_from_bins
+from models.detectors.common import (
+    activity_days,
+    as_of_ts,
+    cached,
+    course_labels,
+    flag,
+    label,
+    person_names,
+    user_labels,
+    utc,
+)
+from models.snapshot import Snapshot
+
+ENROLMENT_COLUMNS = [
+    "enrollment_id",
+    "user_id",
+    "course_id",
+    "source",
+    "status",
+    "enrolled_at",
+    "due_at",
+    "completed_at",
+    "withdrawn_at",
+    "progress_pct",
+]
+
+
+def activity_pairs(snapshot: Snapshot) -> pd.DataFrame:
+    """Distinct (user_id, course_id) pairs with any activity up to ``as_of``; cached per snapshot."""
+
+    def build() -> pd.DataFrame:
+        act = activity_days(snapshot)
+        pairs = act.groupby(["user_id", "course_id"], observed=True, sort=False).size()
+        frame = pairs.reset_index()[["user_id", "course_id"]]
+        return frame.astype({"user_id": str, "course_id": str})
+
+    return cached(snapshot, "activity_pairs", build)
+
+
+def _has_pair(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
+    """Whether each (user_id, course_id) of ``frame`` occurs in ``pairs`` (index of ``frame``)."""
+    if frame.empty or pairs.empty:
+        return pd.Series(False, index=frame.index)
+    key = pd.MultiIndex.from_frame(frame[["user_id", "course_id"]].astype(str))
+    other = pd.MultiIndex.from_frame(pairs[["user_id", "course_id"]].astype(str))
+    return pd.Series(key.isin(other), index=frame.index)
+
+
+def _compliance_courses(snapshot: Snapshot) -> pd.Series:
+    courses = snapshot["courses"]
+    return pd.Series(
+        flag(courses, "is_compliance").to_numpy(), index=courses["course_id"].astype(str)
+    )
+
+
+class EnrollmentMissingDetector(Detector):
+    """People an active enrolment rule covers who have no enrolment (any status) in its course."""
+
+    name = "enrollment_missing"
+    version = "1.0"
+    categories = ("enrollment_missing",)
+    requires = ("people", "lms_users", "courses", "enrollments", "enrollment_rules")
+
+    def __init__(
+        self,
+        *,
+        default_grace_days: int = 3,
+        score_scale_days: float = 30.0,
+        max_evidence_rows: int = 10,
+    ) -> None:
+        self.default_grace_days = default_grace_days
+        self.score_scale_days = score_scale_days
+        self.max_evidence_rows = max_evidence_rows
+
+    def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
+        as_of = as_of_ts(snapshot)
+        rules = snapshot["enrollment_rules"]
+        rules = rules[flag(rules, "active")].copy()
+        people = snapshot["people"]
+        people = people[people["employment_status"].astype(str) == "active"].copy()
+        if rules.empty or people.empty:
+            return []
+        people["hire_ts"] = pd.to_datetime(people["hire_date"], utc=True, errors="coerce")
+        rules["grace"] = pd.to_numeric(rules["grace_days"], errors="coerce").fillna(
+            self.default_grace_days
+        )
+        cols = ["person_id", "full_name", "department", "job_title", "hire_ts"]
+        matched = []
+        # Rules are few, people many: one merge per shape of rule (which fields it constrains).
+        has_dept = rules["department"].notna()
+        has_title = rules["job_title"].notna()
+        for dept, title in ((True, True), (True, False), (False, True), (False, False)):
+            part = rules[(has_dept == dept) & (has_title == title)]
+            if part.empty:
+                continue
+            on = [c for c, used in (("department", dept), ("job_title", title)) if used]
+            r = part[["rule_id", "course_id", "grace", *on]]
+            if on:
+                m = people[cols].merge(r, on=on, how="inner")
+            else:
+                m = people[cols].merge(r, how="cross")
+            matched.append(
+                m[["person_id", "full_name", "hire_ts", "rule_id", "course_id", "grace"]]
+            )
+        m = pd.concat(matched, ignore_index=True)
+        # "Hired more than grace_days before as_of": the grace deadline lies strictly before now.
+        deadline = m["hire_ts"] + pd.to_timedelta(m["grace"], unit="D")
+        m = m[(deadline < as_of).fillna(False)].copy()
+        m["deadline"] = deadline[m.index]
+        if m.empty:
+            return []
+        enr = snapshot["enrollments"][["user_id", "course_id"]]
+        users = snapshot["lms_users"][["user_id", "person_id"]]
+        have = enr.merge(users[users["person_id"].notna()], on="user_id", how="inner")
+        have_key = pd.MultiIndex.from_frame(have[["person_id", "course_id"]].astype(str))
+        key = pd.MultiIndex.from_frame(m[["person_id", "course_id"]].astype(str))
+        m = m[~key.isin(have_key)]
+        if m.empty:
+            return []
+        # Several rules may require the same course of one person: one finding, the earliest deadline.
+        m = m.sort_values(["person_id", "course_id", "deadline", "rule_id"])
+        rule_lists = m.groupby(["person_id", "course_id"], sort=False)["rule_id"].agg(list)
+        m = m.drop_duplicates(["person_id", "course_id"], keep="first").copy()
+        m["rules"] = [
+            rule_lists[(p, c)] for p, c in zip(m["person_id"], m["course_id"], strict=True)
+        ]
+        days_over = (as_of - m["deadline"]).dt.total_seconds() / 86400.0
+        compliance = m["course_id"].astype(str).map(_compliance_courses(snapshot)).fillna(False)
+        scores = 0.5 + 0.5 * saturating(days_over.to_numpy(), self.score_scale_days)
+        severity = np.where(
+            compliance.to_numpy(dtype=bool),
+            np.where(days_over.to_numpy() > 30, "critical", "high"),
+            np.where(days_over.to_numpy() > 30, "high", "medium"),
+        )
+        courses = label(m["course_id"].astype(str), course_labels(snapshot))
+        out = []
+        for row, course, score, sev, over, comp in zip(
+            m.to_dict("records"),
+            courses,
+            scores,
+            severity,
+            days_over,
+            compliance.to_numpy(dtype=bool),
+            strict=True,
+        ):
+            rule_ids = row["rules"]
+            rule_s = "rule " + rule_ids[0] if len(rule_ids) == 1 else "rules " + ", ".join(rule_ids)
+            out.append(
+                self._proposal(
+                    category="enrollment_missing",
+                    entity_key=f"person={row['person_id']};course={row['course_id']}",
+                    title=f"{row['full_name']} ({row['person_id']}) has no enrolment in {course} "
+                    f"though {rule_s} requires it",
+                    score=score,
+                    severity=sev,
+                    evidence={
+                        "people": [
+                            {
+                                "person_id": row["person_id"],
+                                "full_name": row["full_name"],
+                                "hire_date": row["hire_ts"],
+                            }
+                        ],
+                        "enrollment_rules": records(
+                            rules[rules["rule_id"].isin(rule_ids)].drop(columns=["grace"]),
+                            self.max_evidence_rows,
+                        ),
+                        "enrolment_due_by": row["deadline"],
+                    },
+                    features={
+                        "days_past_grace": round(float(over), 2),
+                        "matching_rules": len(rule_ids),
+                        "is_compliance": bool(comp),
+                    },
+                    explanation=f"An active rule requires this course; the grace period ended "
+                    f"{over:.0f} days ago and no LMS account of this person is enrolled.",
+                )
+            )
+        return out
+
+
+class EnrollmentFailedDetector(Detector):
+    """Enrolments the LMS marked failed, or automated ones that never took effect."""
+
+    name = "enrollment_failed"
+    version = "1.0"
+    categories = ("enrollment_failed",)
+    requires = ("courses", "enrollments", "activity")
+    optional = ("notifications",)
+
+    def __init__(
+        self,
+        *,
+        stale_after_days: float = 14.0,
+        automated_sources: tuple[str, ...] = ("rule", "hr_sync"),
+        score_failed: float = 0.9,
+        score_scale_days: float = 30.0,
+        max_evidence_rows: int = 10,
+    ) -> None:
+        self.stale_after_days = stale_after_days
+        self.automated_sources = automated_sources
+        self.score_failed = score_failed
+        self.score_scale_days = score_scale_days
+        self.max_evidence_rows = max_evidence_rows
+
+    def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
+        as_of = as_of_ts(snapshot)
+        enr = snapshot["enrollments"]
+        status = enr["status"].astype(str)
+        failed = status.eq("failed")
+        age_days = (as_of - utc(enr["enrolled_at"])).dt.total_seconds() / 86400.0
+        progress = pd.to_numeric(enr["progress_pct"], errors="coerce")
+        stale = (
+            status.eq("enrolled")
+            & enr["source"].astype(str).isin(list(self.automated_sources))
+            & (age_days > self.stale_after_days).fillna(False)
+            & (progress.isna() | progress.eq(0))
+        )
+        cand = stale[stale].index
+        if len(cand):
+            sub = enr.loc[cand, ["user_id", "course_id"]]
+            touched = _has_pair(sub, activity_pairs(snapshot))
+            if snapshot.has("notifications"):
+                notes = snapshot["notifications"]
+                notes = notes[utc(notes["sent_at"]) <= as_of]
+                npairs = notes[["user_id", "course_id"]].dropna().drop_duplicates()
+                touched |= _has_pair(sub, npairs)
+            stale.loc[cand] = ~touched.to_numpy()
+        hits = enr[failed | stale]
+        if hits.empty:
+            return []
+        is_failed = failed[hits.index].to_numpy()
+        ages = age_days[hits.index].to_numpy()
+        compliance = hits["course_id"].astype(str).map(_compliance_courses(snapshot)).fillna(False)
+        scores = np.where(
+            is_failed,
+            self.score_failed,
+            0.5
+            + 0.4 * saturating(np.nan_to_num(ages) - self.stale_after_days, self.score_scale_days),
+        )
+        severity = np.where(compliance.to_numpy(dtype=bool), "high", "medium")
+        users = label(hits["user_id"].astype(str), user_labels(snapshot))
+        courses = label(hits["course_id"].astype(str), course_labels(snapshot))
+        out = []
+        for row, who, course, f, age, score, sev in zip(
+            hits[ENROLMENT_COLUMNS].to_dict("records"),
+            users,
+            courses,
+            is_failed,
+            ages,
+            scores,
+            severity,
+            strict=True,
+        ):
+            if f:
+                title = f"Enrolment {row['enrollment_id']} of {who} in {course} failed in the LMS"
+                why = "The LMS reports that it could not enrol this learner."
+            else:
+                title = (
+                    f"Enrolment {row['enrollment_id']} of {who} in {course} never took effect: "
+                    f"{age:.0f} days old, no activity, no notification, no progress"
+                )
+                why = (
+                    f"Created automatically ({row['source']}) {age:.0f} days ago, yet the learner "
+                    "has neither been notified nor done anything in the course."
+                )
+            out.append(
+                self._proposal(
+                    category="enrollment_failed",
+                    entity_key=f"enrollment={row['enrollment_id']}",
+                    title=title,
+                    score=score,
+                    severity=sev,
+                    evidence={"enrollments": [row]},
+                    features={"status_failed": bool(f), "age_days": round(float(age), 2)},
+                    explanation=why,
+                )
+            )
+        return out
+
+
+class ComplianceOverdueDetector(Detector):
+    """Mandatory-course enrolments past their due date and neither completed nor withdrawn."""
+
+    name = "compliance_overdue"
+    version = "1.0"
+    categories = ("compliance_overdue",)
+    requires = ("courses", "enrollments")
+
+    def __init__(
+        self,
+        *,
+        derive_due_from_due_days: bool = True,
+        severity_days: tuple[float, float, float] = (7.0, 30.0, 90.0),
+        score_scale_days: float = 30.0,
+        max_evidence_rows: int = 10,
+    ) -> None:
+        self.derive_due_from_due_days = derive_due_from_due_days
+        self.severity_days = severity_days
+        self.score_scale_days = score_scale_days
+        self.max_evidence_rows = max_evidence_rows
+
+    def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
+        as_of = as_of_ts(snapshot)
+        courses = snapshot["courses"]
+        comp = courses[flag(courses, "is_compliance")][["course_id", "due_days"]]
+        enr = snapshot["enrollments"]
+        enr = enr[enr["course_id"].isin(comp["course_id"])]
+        enr = enr[~enr["status"].astype(str).isin(["completed", "withdrawn"])]
+        if enr.empty:
+            return []
+        due = utc(enr["due_at"])
+        derived = pd.Series(False, index=enr.index)
+        if self.derive_due_from_due_days:
+            # A compliance enrolment without due_at still has a deadline: enrolled_at + due_days.
+            days = enr["course_id"].map(comp.set_index("course_id")["due_days"])
+            guess = utc(enr["enrolled_at"]) + pd.to_timedelta(
+                pd.to_numeric(days, errors="coerce"), unit="D"
+            )
+            derived = due.isna() & guess.notna()
+            due = due.where(due.notna(), guess)
+        overdue = (due < as_of).fillna(False)
+        hits = enr[overdue]
+        if hits.empty:
+            return []
+        days_over = ((as_of - due[hits.index]).dt.total_seconds() / 86400.0).to_numpy()
+        scores = 0.4 + 0.6 * saturating(days_over, self.score_scale_days)
+        severity = severity_from_bins(days_over, self.severity_days)
+        users = label(hits["user_id"].astype(str), user_labels(snapshot))
+        courses_l = label(hits["course_id"].astype(str), course_labels(snapshot))
+        out = []
+        for row, who, course, over, score, sev, dv, d in zip(
+            hits[ENROLMENT_COLUMNS].to_dict("records"),
+            users,
+            courses_l,
+            days_over,
+            scores,
+            severity,
+            due[hits.index],
+            derived[hits.index].to_numpy(),
+            strict=True,
+        ):
+            out.append(
+                self._proposal(
+                    category="compliance_overdue",
+                    entity_key=f"enrollment={row['enrollment_id']}",
+                    title=f"{who} is {over:.0f} days overdue on mandatory course {course} "
+                    f"(due {dv.date()}, status {row['status']})",
+                    score=score,
+                    severity=sev,
+                    evidence={"enrollments": [row], "due": dv, "due_derived_from_due_days": d},
+                    features={"days_overdue": round(float(over), 2), "due_derived": bool(d)},
+                    explanation=f"Mandatory training was due {over:.0f} days ago and is neither "
+                    "completed nor withdrawn.",
+                )
+            )
+        return out
+
+
+_REASON_TEXT = {
+    "completed_progress_below_100": "marked completed with progress below 100%",
+    "completed_without_date": "marked completed without a completion date",
+    "completed_before_enrolled": "completed before it was enrolled",
+    "completed_without_activity": "marked completed though the activity log has no event for it",
+    "withdrawn_without_date": "withdrawn without a withdrawal date",
+    "withdrawal_date_not_withdrawn": "has a withdrawal date but is not withdrawn",
+    "progress_went_down": "reported progress went down",
+}
+
+
+class ProgressInconsistentDetector(Detector):
+    """Enrolments whose status, dates, progress and activity contradict each other."""
+
+    name = "progress_inconsistent"
+    version = "1.0"
+    categories = ("progress_inconsistent",)
+    requires = ("courses", "enrollments")
+    optional = ("activity",)
+
+    def __init__(
+        self,
+        *,
+        min_progress_drop: float = 0.0,
+        base_score: float = 0.6,
+        score_per_extra_reason: float = 0.15,
+        max_evidence_rows: int = 10,
+    ) -> None:
+        self.min_progress_drop = min_progress_drop
+        self.base_score = base_score
+        self.score_per_extra_reason = score_per_extra_reason
+        self.max_evidence_rows = max_evidence_rows
+
+    def _progress_drops(self, snapshot: Snapshot) -> pd.DataFrame:
+        """(user_id, course_id, timestamp, before, after) for each fall of a ``progressed`` value."""
+        act = activity_days(snapshot)
+        prog = act[(act["verb"] == "progressed") & act["value"].notna() & act["course_id"].notna()]
+        if prog.empty:
+            return pd.DataFrame(columns=["user_id", "course_id", "timestamp", "before", "after"])
+        # Ties in time are ordered by value, so simultaneous events never look like a fall.
+        prog = prog.sort_values(["user_id", "course_id", "timestamp", "value"], kind="stable")
+        u = prog["user_id"].cat.codes.to_numpy()
+        c = prog["course_id"].cat.codes.to_numpy()
+        v = prog["value"].to_numpy(dtype=float)
+        same = np.zeros(len(prog), dtype=bool)
+        same[1:] = (u[1:] == u[:-1]) & (c[1:] == c[:-1])
+        before = np.empty_like(v)
+        before[0] = np.nan
+        before[1:] = v[:-1]
+        # A fall is compared with the highest value so far in the pair, not just the previous one.
+        running_max = prog.groupby(["user_id", "course_id"], observed=True, sort=False)[
+            "value"
+        ].cummax()
+        prev_max = np.where(same, np.r_[np.nan, running_max.to_numpy()[:-1]], np.nan)
+        drop = same & (v < prev_max - self.min_progress_drop)
+        res = prog.loc[drop, ["user_id", "course_id", "timestamp", "value"]].astype(
+            {"user_id": str, "course_id": str}
+        )
+        res.insert(3, "before", prev_max[drop])
+        return res.rename(columns={"value": "after"}).reset_index(drop=True)
+
+    def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
+        enr = snapshot["enrollments"]
+        status = enr["status"].astype(str)
+        completed = status.eq("completed")
+        withdrawn = status.eq("withdrawn")
+        progress = pd.to_numeric(enr["progress_pct"], errors="coerce")
+        completed_at = utc(enr["completed_at"])
+        enrolled_at = utc(enr["enrolled_at"])
+        withdrawn_at = utc(enr["withdrawn_at"])
+        reasons: dict[str, pd.Series] = {
+            "completed_progress_below_100": completed & (progress < 100).fillna(False),
+            "completed_without_date": completed & completed_at.isna(),
+            "completed_before_enrolled": (completed_at < enrolled_at).fillna(False),
+            "withdrawn_without_date": withdrawn & withdrawn_at.isna(),
+            "withdrawal_date_not_withdrawn": ~withdrawn & withdrawn_at.notna(),
+        }
+        drops = pd.DataFrame()
+        if snapshot.has("activity"):
+            act = activity_days(snapshot)
+            if not act.empty:
+                lo, hi = act["timestamp"].min(), act["timestamp"].max()
+                in_span = completed & (completed_at >= lo).fillna(False) & (completed_at <= hi)
+                in_span = in_span.fillna(False)
+                cand = in_span[in_span].index
+                no_act = pd.Series(False, index=enr.index)
+                if len(cand):
+                    seen = _has_pair(
+                        enr.loc[cand, ["user_id", "course_id"]], activity_pairs(snapshot)
+                    )
+                    no_act.loc[cand] = ~seen.to_numpy()
+                reasons["completed_without_activity"] = no_act
+            drops = self._progress_drops(snapshot)
+            went_down = pd.Series(False, index=enr.index)
+            if not drops.empty:
+                first = drops.drop_duplicates(["user_id", "course_id"], keep="first")
+                e = enr[["enrollment_id", "user_id", "course_id"]].reset_index()
+                e = e.astype({"user_id": str, "course_id": str})
+                e["enrolled_at"] = enrolled_at.to_numpy()
+                m = e.merge(first, on=["user_id", "course_id"], how="inner")
+                # With several enrolments in one course, blame the latest one begun before the fall.
+                m = m[(m["enrolled_at"] <= m["timestamp"]) | m["enrolled_at"].isna()]
+                m = m.sort_values("enrolled_at").drop_duplicates(
+                    ["user_id", "course_id"], keep="last"
+                )
+                went_down.loc[m["index"].to_numpy()] = True
+            reasons["progress_went_down"] = went_down
+        table = pd.DataFrame(reasons)
+        any_reason = table.any(axis=1)
+        hits = enr[any_reason]
+        if hits.empty:
+            return []
+        table = table[any_reason]
+        n_reasons = table.sum(axis=1).to_numpy()
+        compliance = hits["course_id"].astype(str).map(_compliance_courses(snapshot)).fillna(False)
+        scores = self.base_score + self.score_per_extra_reason * (n_reasons - 1)
+        # A compliance completion nobody can substantiate is an audit problem.
+        severity = np.where(compliance.to_numpy(dtype=bool), "high", "medium")
+        users = label(hits["user_id"].astype(str), user_labels(snapshot))
+        courses_l = label(hits["course_id"].astype(str), course_labels(snapshot))
+        drop_index = (
+            drops.set_index(["user_id", "course_id"]) if not drops.empty else pd.DataFrame()
+        )
+        names = np.array(list(table.columns))
+        out = []
+        for row, flags, who, course, score, sev, n in zip(
+            hits[ENROLMENT_COLUMNS].to_dict("records"),
+            table.to_numpy(dtype=bool),
+            users,
+            courses_l,
+            scores,
+            severity,
+            n_reasons,
+            strict=True,
+        ):
+            found = list(names[flags])
+            evidence: dict[str, object] = {"enrollments": [row]}
+            if "progress_went_down" in found:
+                key = (str(row["user_id"]), str(row["course_id"]))
+                falls = drop_index.loc[[key]].reset_index()
+                evidence["progress_drops"] = records(falls, self.max_evidence_rows)
+            texts = [_REASON_TEXT[r] for r in found]
+            out.append(
+                self._proposal(
+                    category="progress_inconsistent",
+                    entity_key=f"enrollment={row['enrollment_id']}",
+                    title=f"Enrolment {row['enrollment_id']} of {who} in {course}: "
+                    + "; ".join(texts),
+                    score=score,
+                    severity=sev,
+                    evidence=evidence,
+                    features={"reasons": int(n), **{r: True for r in found}},
+                    explanation="Progress tracking contradicts itself: " + "; ".join(texts) + ".",
+                )
+            )
+        return out
+
+
+__all__ = [
+    "ComplianceOverdueDetector",
+    "EnrollmentFailedDetector",
+    "EnrollmentMissingDetector",
+    "ProgressInconsistentDetector",
+    "person_names",
+]
