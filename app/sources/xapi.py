@@ -1,0 +1,463 @@
+"""xAPI statements → ``activity``: from a JSON-lines file (gzipped or not) or a live LRS.
+
+Verbs are normalised onto the contract's verbs: ADL (``http://adlnet.gov/expapi/verbs/…``),
+cmi5/ADL (``https://w3id.org/xapi/adl/verbs/…``), Tin Can (``http://id.tincanapi.com/verb/…``,
+``http://activitystrea.ms/schema/1.0/…``) and the video profile
+(``https://w3id.org/xapi/video/verbs/…``) by exact IRI, then any other IRI by its last path
+segment (``…/completed`` → ``completed``). Statements with a verb that maps to nothing are kept out
+of ``activity`` and counted per verb in the report.
+
+Actors are identified by ``account`` (its ``name``; ``actor_id="home_page_and_name"`` keeps the
+homePage too, for LRSs fed by several platforms), else ``mbox`` (the address, lower case),
+``mbox_sha1sum`` (``sha1:<hex>``) or ``openid``. The course is the context activity (parent or
+grouping) whose type is a course, else the first parent. Voided statements are removed.
+
+The LRS client uses only the standard library (``urllib``): GET ``{base}/xAPI/statements`` with
+Basic auth and ``X-Experience-API-Version``, optional ``since``, following ``more`` links. Every
+failure (refused credentials, server error, garbage, timeout) is a one-line :class:`UserError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import socket
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.request import Request, urlopen
+
+import pandas as pd
+
+from app.errors import UserError
+from app.sources.files import GZIP_MAGIC
+from app.sources.result import ImportReport, ImportResult
+
+XAPI_VERSION = "1.0.3"
+_ADL = "http://adlnet.gov/expapi/verbs/"
+_ADL2 = "https://w3id.org/xapi/adl/verbs/"
+_TINCAN = "http://id.tincanapi.com/verb/"
+_AS = "http://activitystrea.ms/schema/1.0/"
+_VIDEO = "https://w3id.org/xapi/video/verbs/"
+
+# Exact IRIs. Video "played" is watching (viewed); "paused", "seeked" and "terminated" report how
+# much of the video was watched, so they are progress events whose value is that share in %.
+VERB_IRIS: dict[str, str] = {
+    _ADL + "completed": "completed",
+    _ADL + "passed": "passed",
+    _ADL + "failed": "failed",
+    _ADL + "launched": "launched",
+    _ADL + "initialized": "launched",
+    _ADL + "attempted": "launched",
+    _ADL + "experienced": "viewed",
+    _ADL + "attended": "viewed",
+    _ADL + "progressed": "progressed",
+    _ADL + "answered": "submitted",
+    _ADL + "responded": "submitted",
+    _ADL + "terminated": "progressed",
+    _ADL2 + "satisfied": "completed",
+    _ADL2 + "logged-in": "login",
+    _TINCAN + "viewed": "viewed",
+    _TINCAN + "downloaded": "viewed",
+    _TINCAN + "launched": "launched",
+    _TINCAN + "completed": "completed",
+    _TINCAN + "submitted": "submitted",
+    _AS + "complete": "completed",
+    _AS + "start": "launched",
+    _AS + "access": "viewed",
+    _AS + "submit": "submitted",
+    _VIDEO + "played": "viewed",
+    _VIDEO + "paused": "progressed",
+    _VIDEO + "seeked": "progressed",
+}
+# Fallback on the IRI's last path segment, for vocabularies not listed above.
+VERB_WORDS: dict[str, str] = {
+    "completed": "completed",
+    "complete": "completed",
+    "passed": "passed",
+    "failed": "failed",
+    "launched": "launched",
+    "initialized": "launched",
+    "started": "launched",
+    "viewed": "viewed",
+    "experienced": "viewed",
+    "accessed": "viewed",
+    "read": "viewed",
+    "watched": "viewed",
+    "played": "viewed",
+    "progressed": "progressed",
+    "submitted": "submitted",
+    "answered": "submitted",
+    "logged-in": "login",
+    "loggedin": "login",
+    "login": "login",
+}
+VOIDED = _ADL + "voided"
+# Verbs whose statement is only an activity event when it carries a progress share.
+NEEDS_PROGRESS = {_ADL + "terminated", _VIDEO + "seeked"}
+
+
+def normalise_verb(iri: str) -> str | None:
+    """The contract verb for an xAPI verb IRI, or None when it has none."""
+    iri = iri.strip()
+    if iri in VERB_IRIS:
+        return VERB_IRIS[iri]
+    last = iri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1].lower()
+    return VERB_WORDS.get(last)
+
+
+def actor_id(actor: Any, *, how: str = "account_name") -> tuple[str | None, str]:
+    """(user id, kind of identifier) for an xAPI actor; (None, reason) when it has none."""
+    if not isinstance(actor, dict):
+        return None, "no actor"
+    if actor.get("objectType") == "Group" and not any(
+        k in actor for k in ("account", "mbox", "mbox_sha1sum", "openid")
+    ):
+        return None, "anonymous group"
+    account = actor.get("account")
+    if isinstance(account, dict) and account.get("name"):
+        name = str(account["name"])
+        if how == "home_page_and_name" and account.get("homePage"):
+            return f"{str(account['homePage']).rstrip('/')}/{name}", "account"
+        return name, "account"
+    if actor.get("mbox"):
+        return str(actor["mbox"]).removeprefix("mailto:").strip().lower(), "mbox"
+    if actor.get("mbox_sha1sum"):
+        return "sha1:" + str(actor["mbox_sha1sum"]).lower(), "mbox_sha1sum"
+    if actor.get("openid"):
+        return str(actor["openid"]), "openid"
+    return None, "no identifier"
+
+
+def _course_of(statement: dict[str, Any]) -> str | None:
+    context = statement.get("context") or {}
+    activities = context.get("contextActivities") or {}
+    candidates: list[Any] = []
+    for key in ("parent", "grouping"):
+        found = activities.get(key) or []
+        candidates.extend(found if isinstance(found, list) else [found])
+    for activity in candidates:
+        if isinstance(activity, dict):
+            kind = str((activity.get("definition") or {}).get("type", ""))
+            if kind.rstrip("/").endswith("/course") and activity.get("id"):
+                return str(activity["id"])
+    obj = statement.get("object") or {}
+    if str((obj.get("definition") or {}).get("type", "")).rstrip("/").endswith("/course"):
+        return str(obj.get("id")) if obj.get("id") else None
+    parents = activities.get("parent") or []
+    if isinstance(parents, list) and parents and isinstance(parents[0], dict):
+        return str(parents[0].get("id")) if parents[0].get("id") else None
+    return None
+
+
+def _value_of(statement: dict[str, Any], verb: str) -> float | None:
+    result = statement.get("result") or {}
+    if verb == "progressed":
+        for key, value in (result.get("extensions") or {}).items():
+            if str(key).rstrip("/").endswith("/progress") and isinstance(value, int | float):
+                # The video profile gives a share 0-1; the contract wants percent.
+                return float(value) * 100 if value <= 1 else float(value)
+        return None
+    score = result.get("score") or {}
+    if isinstance(score.get("scaled"), int | float):
+        return float(score["scaled"]) * 100
+    if isinstance(score.get("raw"), int | float):
+        return float(score["raw"])
+    return None
+
+
+def statements_to_activity(
+    statements: Iterable[dict[str, Any]], *, source: str, how: str = "account_name"
+) -> ImportResult:
+    """Contract ``activity`` rows (plus a report) from xAPI statements."""
+    report = ImportReport(source=source)
+    rows: list[tuple[Any, ...]] = []
+    unmapped: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
+    actor_kinds: Counter[str] = Counter()
+    voided: set[str] = set()
+    total = 0
+    for statement in statements:
+        total += 1
+        if not isinstance(statement, dict):
+            skipped["not a JSON object"] += 1
+            continue
+        verb_iri = str((statement.get("verb") or {}).get("id", ""))
+        if verb_iri == VOIDED:
+            target = statement.get("object") or {}
+            if target.get("objectType") == "StatementRef" and target.get("id"):
+                voided.add(str(target["id"]))
+            continue
+        verb = normalise_verb(verb_iri)
+        if verb is None:
+            unmapped[verb_iri or "(no verb)"] += 1
+            continue
+        value = _value_of(statement, verb)
+        if verb_iri in NEEDS_PROGRESS and value is None:
+            skipped[f"{verb_iri.rsplit('/', 1)[-1]} without a progress share"] += 1
+            continue
+        user, kind = actor_id(statement.get("actor"), how=how)
+        if user is None:
+            skipped[f"actor: {kind}"] += 1
+            continue
+        actor_kinds[kind] += 1
+        stamp = statement.get("timestamp") or statement.get("stored")
+        if not stamp:
+            skipped["no timestamp"] += 1
+            continue
+        event_id = (
+            statement.get("id")
+            or hashlib.sha1(
+                json.dumps(statement, sort_keys=True).encode(), usedforsecurity=False
+            ).hexdigest()
+        )
+        obj = statement.get("object") or {}
+        rows.append(
+            (
+                str(event_id),
+                user,
+                _course_of(statement),
+                verb,
+                str(stamp),
+                value,
+                verb_iri,
+                str(obj.get("id", "")) or None,
+            )
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "event_id",
+            "user_id",
+            "course_id",
+            "verb",
+            "timestamp",
+            "value",
+            "verb_iri",
+            "object_id",
+        ],
+    )
+    for name in ("event_id", "user_id", "course_id", "verb", "verb_iri", "object_id"):
+        frame[name] = frame[name].astype("str")
+    frame["value"] = frame["value"].astype("float64")
+    frame["timestamp"] = pd.to_datetime(
+        frame["timestamp"], format="ISO8601", utc=True, errors="coerce"
+    ).astype("datetime64[us, UTC]")
+    bad_time = frame["timestamp"].isna()
+    if bad_time.any():
+        skipped["timestamp not ISO 8601"] += int(bad_time.sum())
+        frame = frame[~bad_time]
+    if voided:
+        is_voided = frame["event_id"].isin(voided)
+        report.counts["voided statements removed"] = int(is_voided.sum())
+        frame = frame[~is_voided]
+    duplicated = frame["event_id"].duplicated()
+    if duplicated.any():
+        report.warnings.append(f"{int(duplicated.sum())} statement(s) repeated an id; kept once")
+        frame = frame[~duplicated]
+    frame = frame.reset_index(drop=True)
+
+    report.counts["statements read"] = total
+    report.counts["activity rows"] = len(frame)
+    report.counts["statements with an unmapped verb"] = sum(unmapped.values())
+    for iri, count in unmapped.most_common():
+        report.counts[f"unmapped verb: {iri}"] = count
+    for why, count in skipped.most_common():
+        report.counts[f"skipped: {why}"] = count
+    for kind, count in actor_kinds.most_common():
+        report.counts[f"actors by {kind}"] = count
+    report.counts["distinct users"] = int(frame["user_id"].nunique())
+    return ImportResult(tables={"activity": frame}, report=report)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def iter_jsonl_statements(path: Path, report: ImportReport) -> Iterator[dict[str, Any]]:
+    """Statements from a JSON-lines file (gzip recognised by its first bytes) or a JSON array.
+
+    Lines that are not JSON are skipped and counted; a file with no statement at all is a
+    UserError.
+    """
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(2)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    if path.name.endswith(".gz") and magic != GZIP_MAGIC:
+        raise UserError(f"{path.name} ends in .gz but is not gzip-compressed")
+    opener = gzip.open if magic == GZIP_MAGIC else open
+    bad_lines: list[int] = []
+    good = 0
+    try:
+        with opener(path, "rt", encoding="utf-8") as text:
+            first = text.read(1)
+            while first and first.isspace():
+                first = text.read(1)
+            if first == "[":
+                # A JSON array of statements (what an LRS POST body looks like).
+                items = json.loads(first + text.read())
+                good = len(items)
+                yield from items
+            else:
+                for number, line in enumerate(_prefixed(first, text), start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        yield json.loads(line)
+                        good += 1
+                    except json.JSONDecodeError:
+                        bad_lines.append(number)
+    except UnicodeDecodeError:
+        raise UserError(f"{path.name} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path.name} is not JSON: {exc}") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise UserError(f"{path.name} is a damaged gzip file ({exc or 'truncated'})") from None
+    if bad_lines:
+        report.warnings.append(
+            f"{len(bad_lines)} line(s) of {path.name} are not JSON and were skipped "
+            f"(first: line {bad_lines[0]})"
+        )
+    if good == 0:
+        raise UserError(f"{path.name} holds no xAPI statements (no line is a JSON statement)")
+
+
+def _prefixed(first: str, text: Any) -> Iterator[str]:
+    rest = text.readline()
+    yield first + rest
+    yield from text
+
+
+def import_xapi_file(path: Path | str, *, how: str = "account_name") -> ImportResult:
+    """``activity`` from a JSON-lines file of xAPI statements (gzipped or not)."""
+    path = Path(path)
+    pre = ImportReport(source=path.name)
+    statements = list(iter_jsonl_statements(path, pre))
+    result = statements_to_activity(statements, source=path.name, how=how)
+    result.report.warnings[:0] = pre.warnings
+    return result
+
+
+# --------------------------------------------------------------------------- live LRS
+
+
+def _get_json(url: str, headers: dict[str, str], timeout: float) -> Any:
+    """GET ``url`` and parse JSON; every failure becomes a one-line UserError."""
+    shown = url.split("?", 1)[0]
+    request = Request(url, headers=headers, method="GET")  # noqa: S310 (scheme checked)
+    try:
+        with urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked)
+            body = response.read()
+    except HTTPError as exc:
+        if exc.code in (401, 403):
+            raise UserError(
+                f"the LRS at {shown} refused the credentials (HTTP {exc.code}); "
+                "check the user name and password"
+            ) from None
+        detail = exc.read()[:200].decode("utf-8", "replace").strip()
+        raise UserError(
+            f"the LRS at {shown} answered HTTP {exc.code}" + (f": {detail}" if detail else "")
+        ) from None
+    except TimeoutError:
+        raise UserError(f"the LRS at {shown} did not answer within {timeout:g} s") from None
+    except URLError as exc:
+        if isinstance(exc.reason, TimeoutError | socket.timeout):
+            raise UserError(f"the LRS at {shown} did not answer within {timeout:g} s") from None
+        raise UserError(f"cannot reach the LRS at {shown}: {exc.reason}") from None
+    except (ConnectionError, OSError) as exc:
+        raise UserError(f"the connection to the LRS at {shown} failed: {exc}") from None
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        excerpt = body[:80].decode("utf-8", "replace")
+        raise UserError(
+            f"the LRS at {shown} answered something that is not JSON: {excerpt!r}"
+        ) from None
+
+
+def fetch_lrs_statements(
+    base_url: str,
+    *,
+    username: str,
+    password: str,
+    since: datetime | str | None = None,
+    limit: int = 500,
+    timeout: float = 30.0,
+    max_pages: int = 100_000,
+) -> Iterator[dict[str, Any]]:
+    """Statements from an xAPI LRS, page by page, following ``more`` links.
+
+    ``base_url`` is the LRS root (``https://lrs.example.org``); ``since`` keeps statements
+    stored after that moment (a timestamp without offset is UTC).
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UserError(f"LRS address {base_url!r} must be an http:// or https:// URL")
+    query: dict[str, str] = {"limit": str(limit)}
+    if since is not None:
+        stamp = pd.Timestamp(since)
+        if pd.isna(stamp):
+            raise UserError(f"since={since!r} is not a timestamp")
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        query["since"] = stamp.isoformat()
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    headers = {
+        "Authorization": f"Basic {token}",
+        "X-Experience-API-Version": XAPI_VERSION,
+        "Accept": "application/json",
+    }
+    root = base_url.rstrip("/") + "/"
+    url: str | None = urljoin(root, "xAPI/statements") + "?" + urlencode(query)
+    seen: set[str] = set()
+    for _ in range(max_pages):
+        assert url is not None
+        seen.add(url)
+        page = _get_json(url, headers, timeout)
+        if not isinstance(page, dict) or not isinstance(page.get("statements"), list):
+            raise UserError(
+                f"the LRS at {url.split('?', 1)[0]} answered JSON that is not an xAPI "
+                "StatementResult (no 'statements' list)"
+            )
+        yield from page["statements"]
+        more = page.get("more")
+        if not more:
+            return
+        url = urljoin(root, str(more))
+        if urlsplit(url).netloc != parts.netloc or url in seen:
+            raise UserError(f"the LRS's 'more' link {more!r} leaves the LRS or repeats itself")
+    raise UserError(f"the LRS returned more than {max_pages} pages; stopped")
+
+
+def import_xapi_lrs(
+    base_url: str,
+    *,
+    username: str,
+    password: str,
+    since: datetime | str | None = None,
+    limit: int = 500,
+    timeout: float = 30.0,
+    how: str = "account_name",
+) -> ImportResult:
+    """``activity`` from a live xAPI LRS (see :func:`fetch_lrs_statements`)."""
+    statements = list(
+        fetch_lrs_statements(
+            base_url,
+            username=username,
+            password=password,
+            since=since,
+            limit=limit,
+            timeout=timeout,
+        )
+    )
+    result = statements_to_activity(statements, source=base_url, how=how)
+    if since is not None:
+        result.report.notes.append(f"statements since {since}")
+    return result
