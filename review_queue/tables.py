@@ -96,6 +96,15 @@ class Finding(SQLModel, table=True):
     assignee_id: int | None = Field(default=None, foreign_key="users.id")
     snoozed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     explanation: str = Field(default="", max_length=2000)
+    # Set when a resolved finding was proposed again: the fix did not hold.
+    regression: bool = Field(default=False)
+    # The status a snoozed finding wakes back into.
+    status_before_snooze: str | None = Field(default=None, max_length=20)
+    # The score when it was dismissed: only a marked rise brings a dismissed finding back.
+    dismissed_score: float | None = None
+    duplicate_of_id: int | None = Field(default=None, foreign_key="findings.id")
+    # The instructor who filed a learner_report (they follow its status).
+    reported_by_id: int | None = Field(default=None, foreign_key="users.id", index=True)
     evidence: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
     features: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
     # Optimistic concurrency: every write bumps it; a write that names an older one is refused.
@@ -119,8 +128,19 @@ class FeedbackEvent(SQLModel, table=True):
     comment: str | None = Field(default=None, max_length=4000)
     model_version: str | None = Field(default=None, max_length=60)
     priority_at_decision: float | None = None
+    undoes_event_id: int | None = Field(default=None, foreign_key="feedback_log.id")
     prev_hash: str = Field(max_length=64)
     row_hash: str = Field(max_length=64, unique=True)
+
+
+class FeedbackLogHead(SQLModel, table=True):
+    """The newest link of the feedback log's hash chain; its one row serialises appends."""
+
+    __tablename__ = "feedback_log_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_event_id: int | None = None
+    last_hash: str = Field(max_length=64)
 
 
 class DetectionRun(SQLModel, table=True):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,44 +83,59 @@ BACKENDS = [
 ]
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def engine(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Engine]:
-    """A migrated database of each backend, shared by the run and emptied after every test."""
-    if request.param == "sqlite":
-        eng = build_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'gapdesk.db'}")
-        upgrade(eng)
-        yield eng
-        eng.dispose()
-        return
-    admin = request.getfixturevalue("pg_server")
-    url = create_pg_database(admin)
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (cheaper than migrating every time)."""
+    path = tmp_path_factory.mktemp("template") / "gapdesk.db"
+    eng = build_engine(f"sqlite:///{path}")
+    upgrade(eng)
+    eng.dispose()  # closing the last connection checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_server: str) -> Iterator[Engine]:
+    """A migrated PostgreSQL database for the whole run, dropped at the end."""
+    url = create_pg_database(pg_server)
     eng = build_engine(url)
     try:
         upgrade(eng)
         yield eng
     finally:
         eng.dispose()
-        drop_pg_database(admin, url)
+        drop_pg_database(pg_server, url)
 
 
 def empty_tables(eng: Engine) -> None:
-    """Delete every row of every table (children first)."""
+    """Empty every table of a PostgreSQL test database.
+
+    TRUNCATE fires no row triggers, so the append-only guard of the feedback log stays in place
+    for the code under test while the fixture can still start each test from nothing.
+    """
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with eng.begin() as conn:
-        if eng.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(metadata.sorted_tables):
-                conn.execute(table.delete())
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty, migrated database of each backend (SQLite file; real PostgreSQL)."""
+    if request.param == "sqlite":
+        path = tmp_path / "gapdesk.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        eng = build_engine(f"sqlite:///{path}")
+        yield eng
+        eng.dispose()
+        return
+    eng = request.getfixturevalue("pg_engine")
+    empty_tables(eng)
+    yield eng
 
 
 @pytest.fixture
-def db(engine: Engine) -> Iterator[Engine]:
-    """The run's database of one backend, empty at the start of the test."""
-    empty_tables(engine)
-    yield engine
+def engine(db: Engine) -> Engine:
+    """Alias of ``db`` for tests that read better with it."""
+    return db
 
 
 @pytest.fixture
