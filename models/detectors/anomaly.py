@@ -103,9 +103,13 @@ class _OutlierModel(Detector):
         """Anomaly scores in [0, 1], higher = more anomalous; keeps ``model_`` and ``X_``."""
         self.X_ = X
         if self.method == "isolation_forest":
+            # Fewer items than the sub-sample size: use them all (what sklearn would do, unwarned).
+            samples = self.max_samples
+            if isinstance(samples, int) and samples > len(X):
+                samples = len(X)
             model = IsolationForest(
                 n_estimators=self.n_estimators,
-                max_samples=self.max_samples,
+                max_samples=samples,
                 random_state=self.random_state,
                 n_jobs=1,
             ).fit(X)
