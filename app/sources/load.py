@@ -287,7 +287,7 @@ def write_snapshot(
         if file_format == "parquet":
             frame.to_parquet(out / f"{name}.parquet", index=False)
         else:
-            frame.to_csv(out / f"{name}.csv", index=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+            _as_contract_text(frame, name).to_csv(out / f"{name}.csv", index=False)
     lines = []
     if as_of is not None:
         lines.append(f'as_of = "{pd.Timestamp(as_of).isoformat()}"')
@@ -295,4 +295,21 @@ def write_snapshot(
         lines.append(f"source = {json.dumps(source, ensure_ascii=False)}")
     if lines:
         (out / SNAPSHOT_TOML).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
+def _as_contract_text(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``frame`` with dates, timestamps and booleans spelled the way the contract reads them."""
+    out = frame.copy()
+    for col in TABLES[name].columns:
+        if col.name not in out.columns:
+            continue
+        values = out[col.name]
+        if col.type in ("date", "timestamp") and pd.api.types.is_datetime64_any_dtype(values):
+            if getattr(values.dt, "tz", None) is not None:
+                values = values.dt.tz_convert("UTC")
+            fmt = "%Y-%m-%d" if col.type == "date" else "%Y-%m-%dT%H:%M:%S.%fZ"
+            out[col.name] = values.dt.strftime(fmt)
+        elif col.type == "bool" and pd.api.types.is_bool_dtype(values):
+            out[col.name] = values.map({True: "true", False: "false"})
     return out

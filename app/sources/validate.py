@@ -541,7 +541,7 @@ def validate_tables(
                     + ": "
                     + group["column"].astype("str")
                     + "="
-                    + group["value"].astype("str").str.slice(0, 80)
+                    + group["value"].astype("str").fillna("").str.slice(0, 80)
                 )
                 .groupby(rows)["reason"]
                 .agg("; ".join)
