@@ -60,6 +60,11 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("findings", schema=None) as batch_op:
         batch_op.alter_column("regression", server_default=None)
+    op.execute(
+        "INSERT INTO feedback_log_head (id, last_event_id, last_hash) VALUES (1, NULL, '"
+        + "0" * 64
+        + "')"
+    )
     guards = PG_GUARDS if op.get_bind().dialect.name == "postgresql" else SQLITE_GUARDS
     for statement in guards:
         op.execute(statement)

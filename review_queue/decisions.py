@@ -1,0 +1,459 @@
+"""Decisions on findings: the review state machine, race-safe and idempotent, with undo.
+
+States: new → in_review → confirmed → resolved; new or in_review → dismissed; any open state →
+snoozed until a date (it wakes by itself); dismissed or resolved → reopened (back to new).
+Every change writes exactly one feedback-log row, in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from review_queue.feedback import append_event
+from review_queue.findings import FindingNotFound, StaleFinding, get_finding, update_finding
+from review_queue.permissions import ADMIN_ONLY, SYSTEM, Actor, require_role
+from review_queue.tables import FeedbackEvent, Finding, ModelVersion, Status, User
+from review_queue.types import utcnow
+
+UNDO_WINDOW = timedelta(minutes=10)
+# A second identical click by the same person within this window is the same decision.
+REPEAT_WINDOW = timedelta(minutes=2)
+MAX_SNOOZE = timedelta(days=180)
+
+
+class Action(StrEnum):
+    """What a person (or the system) did to a finding."""
+
+    claim = "claim"
+    assign = "assign"
+    confirm = "confirm"
+    dismiss = "dismiss"
+    resolve = "resolve"
+    snooze = "snooze"
+    wake = "wake"
+    reopen = "reopen"
+    undo = "undo"
+
+
+class DismissReason(StrEnum):
+    """Why a finding was dismissed; it is what teaches the rules and models later."""
+
+    false_positive_rule = "false_positive_rule"
+    data_error = "data_error"
+    expected = "expected"
+    duplicate = "duplicate"
+    other = "other"
+
+
+DISMISS_REASON_HELP = {
+    DismissReason.false_positive_rule: "the detector is wrong",
+    DismissReason.data_error: "the source data is wrong, not the process",
+    DismissReason.expected: "real but acceptable",
+    DismissReason.duplicate: "the same gap as another finding",
+    DismissReason.other: "something else (say what in the comment)",
+}
+
+# action → statuses it may start from, and the status it leads to (None: computed).
+_TRANSITIONS: dict[Action, tuple[tuple[Status, ...], Status | None]] = {
+    Action.claim: ((Status.new, Status.in_review), Status.in_review),
+    Action.assign: ((Status.new, Status.in_review, Status.confirmed), None),
+    Action.confirm: ((Status.new, Status.in_review), Status.confirmed),
+    Action.dismiss: ((Status.new, Status.in_review), Status.dismissed),
+    Action.resolve: ((Status.confirmed,), Status.resolved),
+    Action.snooze: ((Status.new, Status.in_review, Status.confirmed), Status.snoozed),
+    Action.reopen: ((Status.dismissed, Status.resolved), Status.new),
+}
+DECISIONS = tuple(_TRANSITIONS)
+
+
+class DecisionRefused(ValueError):
+    """The decision cannot be made; the message says why in words a reviewer understands."""
+
+
+class AlreadyDecided(DecisionRefused):
+    """Someone else changed the finding first."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The finding after a decision and the log row that records it."""
+
+    finding: Finding
+    event: FeedbackEvent
+    repeated: bool = False  # True when this was a double-click of a decision already made
+
+
+def current_model_version(*, session: Session) -> str | None:
+    """The promoted priority model's version, recorded with each decision."""
+    row = session.exec(
+        select(ModelVersion)
+        .where(col(ModelVersion.kind) == "priority", col(ModelVersion.status) == "promoted")
+        .order_by(col(ModelVersion.promoted_at).desc())
+    ).first()
+    return row.version if row else None
+
+
+def last_event(*, session: Session, finding_id: int) -> FeedbackEvent | None:
+    """The newest log row about a finding."""
+    return session.exec(
+        select(FeedbackEvent)
+        .where(col(FeedbackEvent.finding_id) == finding_id)
+        .order_by(col(FeedbackEvent.id).desc())
+    ).first()
+
+
+def _fmt(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _repeat_of(
+    session: Session, finding_id: int, actor: Actor, action: Action, now: datetime
+) -> FeedbackEvent | None:
+    last = last_event(session=session, finding_id=finding_id)
+    if (
+        last is not None
+        and last.actor_id == actor.id
+        and last.actor == actor.name
+        and last.action == action.value
+        and now - last.at <= REPEAT_WINDOW
+    ):
+        return last
+    return None
+
+
+def _refusal(session: Session, finding: Finding, action: Action) -> DecisionRefused:
+    last = last_event(session=session, finding_id=finding.id or 0)
+    allowed = " or ".join(s.value for s in _TRANSITIONS[action][0])
+    if last is not None:
+        return AlreadyDecided(
+            f"finding #{finding.id} was already {last.action}ed by {last.actor} at "
+            f"{_fmt(last.at)} (now {finding.status}); {action.value} needs {allowed}"
+        )
+    return DecisionRefused(
+        f"finding #{finding.id} is {finding.status}; {action.value} needs {allowed}"
+    )
+
+
+def _validate(
+    session: Session,
+    finding: Finding,
+    action: Action,
+    *,
+    reason: str | None,
+    comment: str | None,
+    assignee_id: int | None,
+    until: datetime | None,
+    duplicate_of_id: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Check the decision's own inputs; return the extra column changes it implies."""
+    changes: dict[str, Any] = {}
+    if action is Action.dismiss:
+        if not reason:
+            raise DecisionRefused("a dismissal needs a reason: " + ", ".join(DismissReason))
+        try:
+            why = DismissReason(reason)
+        except ValueError:
+            raise DecisionRefused(
+                f"{reason!r} is not a dismissal reason; use one of {', '.join(DismissReason)}"
+            ) from None
+        if why is DismissReason.other and not (comment or "").strip():
+            raise DecisionRefused("a dismissal for reason 'other' needs a comment saying why")
+        if why is DismissReason.duplicate:
+            if duplicate_of_id is None:
+                raise DecisionRefused("a duplicate must name the finding it duplicates")
+            if duplicate_of_id == finding.id:
+                raise DecisionRefused("a finding cannot duplicate itself")
+            if session.get(Finding, duplicate_of_id) is None:
+                raise DecisionRefused(f"finding #{duplicate_of_id} (the original) does not exist")
+            changes["duplicate_of_id"] = duplicate_of_id
+        changes["dismissed_score"] = finding.score
+    elif reason is not None:
+        raise DecisionRefused("only a dismissal takes a reason")
+    if action is Action.snooze:
+        if until is None:
+            raise DecisionRefused("a snooze needs a date to wake up on")
+        if until.tzinfo is None:
+            raise DecisionRefused("the snooze date needs a time zone")
+        if until <= now:
+            raise DecisionRefused(f"the snooze date {_fmt(until)} is not in the future")
+        if until - now > MAX_SNOOZE:
+            raise DecisionRefused("a snooze lasts at most 180 days")
+        changes["snoozed_until"] = until
+        changes["status_before_snooze"] = finding.status
+    if action is Action.claim:
+        changes["assignee_id"] = None  # set below to the actor
+    if action is Action.assign:
+        if assignee_id is None:
+            raise DecisionRefused("say whom to assign the finding to")
+        person = session.get(User, assignee_id)
+        if person is None or not person.active:
+            raise DecisionRefused(f"user #{assignee_id} does not exist or is disabled")
+        if person.role != "admin":
+            raise DecisionRefused(f"{person.name} is {person.role}; only admins review findings")
+        changes["assignee_id"] = assignee_id
+    if action is Action.reopen:
+        changes.update(assignee_id=None, dismissed_score=None, duplicate_of_id=None)
+    return changes
+
+
+def decide(
+    *,
+    session: Session,
+    actor: Actor,
+    finding_id: int,
+    action: Action | str,
+    expected_row_version: int | None = None,
+    reason: str | None = None,
+    comment: str | None = None,
+    assignee_id: int | None = None,
+    until: datetime | None = None,
+    duplicate_of_id: int | None = None,
+    now: datetime | None = None,
+) -> Decision:
+    """Make one decision on one finding (admins only) and log it.
+
+    ``expected_row_version`` is the version the person saw: if someone else changed the finding
+    since, the decision is refused with who did what and when. The same person repeating the
+    same decision (a double-click) gets the first decision back and nothing new is written.
+    """
+    require_role(actor, ADMIN_ONLY, "deciding on findings")
+    act = Action(action)
+    if act not in _TRANSITIONS:
+        raise DecisionRefused(f"{act.value} is not a decision")
+    now = now or utcnow()
+    comment = comment.strip() if comment else None
+    finding = get_finding(session=session, finding_id=finding_id)
+    assert finding.id is not None
+    if expected_row_version is not None and expected_row_version != finding.row_version:
+        repeat = _repeat_of(session, finding.id, actor, act, now)
+        if repeat is not None:
+            return Decision(finding, repeat, repeated=True)
+        raise _refusal(session, finding, act)
+    allowed_from, to_status = _TRANSITIONS[act]
+    if Status(finding.status) not in allowed_from:
+        repeat = _repeat_of(session, finding.id, actor, act, now)
+        if repeat is not None:
+            return Decision(finding, repeat, repeated=True)
+        raise _refusal(session, finding, act)
+    changes = _validate(
+        session, finding, act, reason=reason, comment=comment, assignee_id=assignee_id,
+        until=until, duplicate_of_id=duplicate_of_id, now=now,
+    )  # fmt: skip
+    if act is Action.claim:
+        changes["assignee_id"] = actor.id
+    if to_status is None:  # assign keeps a confirmed finding confirmed
+        to_status = Status.confirmed if finding.status == Status.confirmed else Status.in_review
+    from_status = finding.status
+    priority = finding.priority
+    try:
+        updated = update_finding(
+            session=session,
+            finding_id=finding.id,
+            expected_row_version=finding.row_version,
+            changes={**changes, "status": to_status.value},
+        )
+    except StaleFinding:
+        # Lost a race between our read and our write: report the winner.
+        session.expire_all()
+        raise _refusal(session, get_finding(session=session, finding_id=finding.id), act) from None
+    event = append_event(
+        session=session,
+        finding_id=finding.id,
+        actor=actor,
+        action=act.value,
+        from_status=from_status,
+        to_status=to_status.value,
+        reason=reason,
+        comment=comment,
+        model_version=current_model_version(session=session),
+        priority_at_decision=priority,
+        at=now,
+    )
+    return Decision(updated, event)
+
+
+def undo(*, session: Session, actor: Actor, event_id: int, now: datetime | None = None) -> Decision:
+    """Undo one's own decision within 10 minutes: a new 'undo' row; nothing is deleted."""
+    require_role(actor, ADMIN_ONLY, "undoing decisions")
+    now = now or utcnow()
+    event = session.get(FeedbackEvent, event_id)
+    if event is None:
+        raise DecisionRefused(f"no decision #{event_id}")
+    if event.actor_id != actor.id or event.actor != actor.name:
+        raise DecisionRefused(f"only {event.actor}, who made decision #{event_id}, can undo it")
+    if event.action in (Action.undo, Action.wake, "propose", "report", "regression"):
+        raise DecisionRefused(f"a {event.action} cannot be undone")
+    if now - event.at > UNDO_WINDOW:
+        raise DecisionRefused(
+            f"decision #{event_id} was made at {_fmt(event.at)}; undo is possible for 10 minutes"
+        )
+    latest = last_event(session=session, finding_id=event.finding_id)
+    if latest is None or latest.id != event.id:
+        who = f"{latest.actor} ({latest.action} at {_fmt(latest.at)})" if latest else "someone"
+        raise AlreadyDecided(f"finding #{event.finding_id} changed after it, by {who}")
+    finding = get_finding(session=session, finding_id=event.finding_id)
+    assert finding.id is not None and event.from_status is not None
+    status_now, priority_now = finding.status, finding.priority
+    changes: dict[str, Any] = {"status": event.from_status}
+    if event.action == Action.dismiss:
+        changes.update(dismissed_score=None, duplicate_of_id=None)
+    if event.action == Action.snooze:
+        changes.update(snoozed_until=None, status_before_snooze=None)
+    if event.action == Action.claim and event.from_status == Status.new:
+        changes["assignee_id"] = None
+    updated = update_finding(
+        session=session,
+        finding_id=finding.id,
+        expected_row_version=finding.row_version,
+        changes=changes,
+    )
+    undo_event = append_event(
+        session=session,
+        finding_id=finding.id,
+        actor=actor,
+        action=Action.undo.value,
+        from_status=status_now,
+        to_status=event.from_status,
+        comment=f"undoes decision #{event.id} ({event.action})",
+        model_version=current_model_version(session=session),
+        priority_at_decision=priority_now,
+        undoes_event_id=event.id,
+        at=now,
+    )
+    return Decision(updated, undo_event)
+
+
+def next_finding(
+    *, session: Session, actor: Actor, categories: Sequence[str] | None = None
+) -> Decision | None:
+    """Hand the highest-priority unclaimed new finding to ``actor``, claimed atomically.
+
+    Two admins asking at once never get the same finding: the claim is a versioned UPDATE, and on
+    PostgreSQL candidates locked by another caller are skipped.
+    """
+    require_role(actor, ADMIN_ONLY, "taking the next finding")
+    for _attempt in range(20):
+        query = (
+            select(Finding)
+            .where(col(Finding.status) == Status.new, col(Finding.assignee_id).is_(None))
+            .order_by(col(Finding.priority).desc(), col(Finding.id))
+            .limit(1)
+        )
+        if categories:
+            query = query.where(col(Finding.category).in_(list(categories)))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        candidate = session.exec(query).first()
+        if candidate is None:
+            return None
+        assert candidate.id is not None
+        try:
+            return decide(
+                session=session, actor=actor, finding_id=candidate.id, action=Action.claim,
+                expected_row_version=candidate.row_version,
+            )  # fmt: skip
+        except AlreadyDecided:
+            session.expire_all()
+            continue
+    return None
+
+
+@dataclass
+class BulkResult:
+    """What a bulk decision changed and what it skipped (with the reason for each)."""
+
+    changed: list[int] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)
+
+
+def preview_bulk(
+    *, session: Session, actor: Actor, finding_ids: Iterable[int], action: Action | str
+) -> BulkResult:
+    """How many of the selected findings an action would change, before doing it."""
+    require_role(actor, ADMIN_ONLY, "deciding on findings")
+    act = Action(action)
+    allowed_from = _TRANSITIONS[act][0]
+    ids = list(dict.fromkeys(finding_ids))
+    result = BulkResult()
+    found = {f.id: f.status for f in session.exec(select(Finding).where(col(Finding.id).in_(ids)))}
+    for fid in ids:
+        status = found.get(fid)
+        if status is None:
+            result.skipped[fid] = "no such finding"
+        elif Status(status) not in allowed_from:
+            result.skipped[fid] = f"is {status}"
+        else:
+            result.changed.append(fid)
+    return result
+
+
+def bulk_decide(
+    *,
+    session: Session,
+    actor: Actor,
+    finding_ids: Iterable[int],
+    action: Action | str,
+    reason: str | None = None,
+    comment: str | None = None,
+    assignee_id: int | None = None,
+    until: datetime | None = None,
+    now: datetime | None = None,
+) -> BulkResult:
+    """Apply one decision to many findings: one log row per finding changed.
+
+    Inputs are checked once up front, so a bad reason fails before anything changes; findings
+    that cannot take the action (already decided, gone) are skipped and reported.
+    """
+    preview = preview_bulk(session=session, actor=actor, finding_ids=finding_ids, action=action)
+    result = BulkResult(skipped=dict(preview.skipped))
+    now = now or utcnow()
+    for fid in preview.changed:
+        try:
+            with session.begin_nested():
+                decide(
+                    session=session, actor=actor, finding_id=fid, action=action, reason=reason,
+                    comment=comment, assignee_id=assignee_id, until=until, now=now,
+                )  # fmt: skip
+            result.changed.append(fid)
+        except AlreadyDecided as exc:
+            result.skipped[fid] = str(exc)
+        except FindingNotFound:
+            result.skipped[fid] = "no such finding"
+    return result
+
+
+def wake_snoozed(*, session: Session, now: datetime | None = None) -> int:
+    """Wake every finding whose snooze has ended (back to its earlier status); returns how many."""
+    now = now or utcnow()
+    due = session.exec(
+        select(Finding).where(
+            col(Finding.status) == Status.snoozed, col(Finding.snoozed_until) <= now
+        )
+    ).all()
+    woken = 0
+    for finding in due:
+        assert finding.id is not None
+        back = finding.status_before_snooze or Status.new.value
+        try:
+            update_finding(
+                session=session, finding_id=finding.id,
+                expected_row_version=finding.row_version,
+                changes={"status": back, "snoozed_until": None, "status_before_snooze": None},
+            )  # fmt: skip
+        except StaleFinding:
+            continue  # someone else acted on it meanwhile
+        append_event(
+            session=session, finding_id=finding.id, actor=SYSTEM, action=Action.wake.value,
+            from_status=Status.snoozed.value, to_status=back,
+            comment=f"snooze ended {_fmt(finding.snoozed_until or now)}",
+            priority_at_decision=finding.priority, at=now,
+        )  # fmt: skip
+        woken += 1
+    return woken

@@ -1,0 +1,158 @@
+"""The append-only feedback log: one row per decision or status change, hash-chained.
+
+Each row carries the SHA-256 of its own content and of the previous row's hash, so an edited,
+deleted or inserted row breaks the chain from that point on. The database refuses UPDATE and
+DELETE on the table (migration 0002), and no code path here issues them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from review_queue.permissions import Actor
+from review_queue.tables import FeedbackEvent, FeedbackLogHead
+from review_queue.types import utcnow
+
+GENESIS = "0" * 64
+
+
+def event_hash(event: FeedbackEvent, prev_hash: str) -> str:
+    """The hash of ``event``'s content chained to ``prev_hash``."""
+    content = {
+        "finding_id": event.finding_id,
+        "at": event.at.isoformat(timespec="microseconds"),
+        "actor_id": event.actor_id,
+        "actor": event.actor,
+        "action": event.action,
+        "from_status": event.from_status,
+        "to_status": event.to_status,
+        "reason": event.reason,
+        "comment": event.comment,
+        "model_version": event.model_version,
+        "priority_at_decision": (
+            None if event.priority_at_decision is None else round(event.priority_at_decision, 9)
+        ),
+        "undoes_event_id": event.undoes_event_id,
+    }
+    payload = prev_hash + json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def append_event(
+    *,
+    session: Session,
+    finding_id: int,
+    actor: Actor,
+    action: str,
+    from_status: str | None,
+    to_status: str,
+    reason: str | None = None,
+    comment: str | None = None,
+    model_version: str | None = None,
+    priority_at_decision: float | None = None,
+    undoes_event_id: int | None = None,
+    at: datetime | None = None,
+) -> FeedbackEvent:
+    """Append one event to the log, linked to the newest one, inside the caller's transaction."""
+    # Locking the head row serialises appenders on PostgreSQL; SQLite writers are already
+    # serialised by BEGIN IMMEDIATE. Either way two appenders never link to the same parent.
+    head = session.exec(
+        select(FeedbackLogHead).where(FeedbackLogHead.id == 1).with_for_update()
+    ).first()
+    if head is None:
+        _insert_genesis_head(session)
+        head = session.exec(
+            select(FeedbackLogHead).where(FeedbackLogHead.id == 1).with_for_update()
+        ).one()
+    when = at or utcnow()
+    event = FeedbackEvent(
+        finding_id=finding_id,
+        at=when,
+        actor_id=actor.id,
+        actor=actor.name,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        comment=comment,
+        model_version=model_version,
+        priority_at_decision=priority_at_decision,
+        undoes_event_id=undoes_event_id,
+        prev_hash=head.last_hash,
+        row_hash="",
+    )
+    event.row_hash = event_hash(event, head.last_hash)
+    session.add(event)
+    session.flush()
+    head.last_event_id = event.id
+    head.last_hash = event.row_hash
+    session.add(head)
+    return event
+
+
+def _insert_genesis_head(session: Session) -> None:
+    # The migration seeds the head; this only runs on a database emptied by hand. ON CONFLICT
+    # lets two first appenders race without either failing.
+    dialect = session.get_bind().dialect.name
+    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert_fn(FeedbackLogHead)
+        .values(id=1, last_event_id=None, last_hash=GENESIS)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """The outcome of verifying the log: rows checked and the first broken one, if any."""
+
+    rows: int
+    first_broken_id: int | None
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every row links and hashes correctly."""
+        return self.first_broken_id is None
+
+
+def iter_events(*, session: Session, batch: int = 5000) -> Iterator[FeedbackEvent]:
+    """Every event in the order it happened, read in batches (constant memory)."""
+    last_id = 0
+    while True:
+        rows = session.exec(
+            select(FeedbackEvent)
+            .where(col(FeedbackEvent.id) > last_id)
+            .order_by(col(FeedbackEvent.id))
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1].id or last_id
+        session.expunge_all()
+
+
+def verify_chain(*, session: Session) -> ChainCheck:
+    """Recompute every hash in order; name the first row whose link or content is wrong."""
+    prev = GENESIS
+    count = 0
+    for event in iter_events(session=session):
+        count += 1
+        if event.prev_hash != prev:
+            return ChainCheck(count, event.id, "it does not link to the row before it")
+        if event_hash(event, prev) != event.row_hash:
+            return ChainCheck(count, event.id, "its content does not match its hash")
+        prev = event.row_hash
+    head = session.get(FeedbackLogHead, 1)
+    if head is not None and head.last_hash != prev:
+        return ChainCheck(count, head.last_event_id, "rows after it are missing")
+    return ChainCheck(count, None, None)
