@@ -14,7 +14,10 @@ from app.sources.validate import validate_tables
 from tests.sources.conftest import SHARED_LMS
 
 REAL_LOG = SHARED_LMS / "moodle_course_activity_log.csv"
-HEADER = "Affected user,Time,User full name,Event context,Component,Event name,Description,IP address,Origin\n"
+HEADER = (
+    "Affected user,Time,User full name,Event context,Component,Event name,Description,"
+    "IP address,Origin\n"
+)
 
 
 def write_log(tmp_path: Path, rows: list[str]) -> Path:
@@ -160,12 +163,12 @@ def test_times_with_a_year_keep_it() -> None:
 def test_not_a_moodle_log(tmp_path: Path) -> None:
     path = tmp_path / "other.csv"
     path.write_text("a,b\n1,2\n", encoding="utf-8")
-    with pytest.raises(UserError, match="not a Moodle Logs download.*Time"):
+    with pytest.raises(UserError, match=r"not a Moodle Logs download.*Time"):
         import_moodle_log(path)
 
 
 def test_empty_moodle_file(tmp_path: Path) -> None:
     path = tmp_path / "logs.csv"
     path.write_bytes(b"")
-    with pytest.raises(UserError, match="logs.csv.*empty"):
+    with pytest.raises(UserError, match=r"logs\.csv.*empty"):
         import_moodle_log(path)
