@@ -771,7 +771,7 @@ def _flow_takeaway(frame: pd.DataFrame, filters: TrendFilters) -> str:
             f"week{'s' if half != 1 else ''} against the {half} before"
         )
     else:
-        text = f"{int(totals['confirmed']):,} {what} confirmed this week"
+        text = f"confirmed {what} this week: {int(totals['confirmed']):,}"
     text += (
         f"; {int(totals['opened']):,} opened, {int(totals['dismissed']):,} dismissed, "
         f"{int(totals['resolved']):,} resolved in all."

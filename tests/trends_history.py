@@ -140,7 +140,9 @@ def build_known_history(session: Session) -> KnownHistory:
     )  # fmt: skip
 
     session.add(
-        ModelVersion(kind="triage", version="v2", status="promoted", promoted_at=utc(2026, 11, 4, 15))
+        ModelVersion(
+            kind="triage", version="v2", status="promoted", promoted_at=utc(2026, 11, 4, 15)
+        )
     )
     session.add(ModelVersion(kind="triage", version="v1", status="candidate"))
     session.commit()
