@@ -176,3 +176,19 @@ def serve(port: int, address: str, headless: bool) -> None:
 def main() -> None:
     """Entry point of the ``gapdesk`` console script."""
     cli(prog_name="gapdesk")
+
+
+def _register() -> None:
+    from app.commands.data import ingest_command, snapshots_command
+    from app.commands.queue import detect, export, log
+
+    for command in (ingest_command, snapshots_command, detect, log, export):
+        cli.add_command(command)
+
+
+_register()
+
+
+from app.commands.report import report  # noqa: E402  (one module per area, registered here)
+
+cli.add_command(report)

@@ -1,0 +1,99 @@
+"""Commands that work the queue: detection, evaluation, the feedback log and exports."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from app.commands.progress import progress_printer
+from app.db import get_engine, session_scope
+from app.detection import run_detection
+from app.exports import write_rows
+from review_queue.exports import DECISION_COLUMNS, FINDING_COLUMNS, decision_rows, finding_rows
+from review_queue.feedback import verify_chain
+from review_queue.permissions import SYSTEM
+
+
+@click.command("detect")
+@click.argument("snapshot", required=False)
+def detect(snapshot: str | None) -> None:
+    """Run every enabled detector on SNAPSHOT (default: the latest ingested) into the queue."""
+    with progress_printer("detecting") as progress:
+        run = run_detection(
+            engine=get_engine(),
+            actor=SYSTEM,
+            snapshot_id=snapshot,
+            progress=lambda name, done, total: progress(done, total, name),
+        )
+    s = run.stats
+    click.echo(
+        f"run #{run.id} on snapshot {run.snapshot_id}: {s['proposals']} proposals, "
+        f"{s['new']} new, {s['updated']} updated, {s['reopened']} reopened "
+        f"({s['regressions']} regressions), {s['suppressed']} suppressed, "
+        f"{s['duration_s']:.1f} s"
+    )
+    for name, why in sorted(s.get("skipped", {}).items()):
+        click.echo(f"  skipped {name}: {why}")
+
+
+@click.group("log")
+def log() -> None:
+    """The append-only feedback log."""
+
+
+@log.command("verify")
+def log_verify() -> None:
+    """Check the log's hash chain; name the first broken row."""
+    with session_scope(get_engine()) as session:
+        check = verify_chain(session=session)
+    if check.ok:
+        click.echo(f"feedback log intact: {check.rows} rows, chain verified")
+        return
+    raise click.ClickException(
+        f"feedback log broken at row #{check.first_broken_id}: {check.problem} "
+        f"({check.rows} rows read)"
+    )
+
+
+@click.group("export")
+def export() -> None:
+    """Export findings or decisions (contracts/gap-taxonomy.md)."""
+
+
+_out = click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                    help="File to write (default: standard output).")  # fmt: skip
+_fmt = click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
+                    show_default=True)  # fmt: skip
+
+
+def _export(kind: str, out: Path | None, fmt: str) -> None:
+    rows_of = finding_rows if kind == "findings" else decision_rows
+    columns = FINDING_COLUMNS if kind == "findings" else DECISION_COLUMNS
+    with session_scope(get_engine()) as session:
+        rows = rows_of(session=session, actor=SYSTEM)
+        if out is None:
+            write_rows(rows, columns, sys.stdout, fmt)
+            return
+        tmp = out.with_name(out.name + ".partial")
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            n = write_rows(rows, columns, fh, fmt)
+        tmp.replace(out)  # a failed export never leaves a half-written file under the real name
+    click.echo(f"wrote {n} {kind} to {out}", err=True)
+
+
+@export.command("findings")
+@_out
+@_fmt
+def export_findings(out: Path | None, fmt: str) -> None:
+    """One row per finding."""
+    _export("findings", out, fmt)
+
+
+@export.command("decisions")
+@_out
+@_fmt
+def export_decisions(out: Path | None, fmt: str) -> None:
+    """One row per decision or status change, in the order they happened."""
+    _export("decisions", out, fmt)

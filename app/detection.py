@@ -1,0 +1,188 @@
+"""The detection run: every enabled detector over a stored snapshot, proposed in one transaction."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from app.db import session_scope
+from app.errors import UserError
+from app.snapshots import find_snapshot, load_stored
+from app.tables import DetectorConfig
+from models.detectors.base import Detector
+from models.detectors.registry import REGISTRY, build_detectors, load_thresholds, run_detectors
+from models.snapshot import Snapshot
+from review_queue.decisions import current_model_version, wake_snoozed
+from review_queue.permissions import ADMIN_ONLY, Actor, require_role
+from review_queue.propose import propose_findings
+from review_queue.tables import DetectionRun
+from review_queue.types import utcnow
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class DetectorSetting:
+    """A detector's configuration in force: enabled, parameters, and the version that set them."""
+
+    name: str
+    version: str
+    kind: str
+    categories: tuple[str, ...]
+    requires: tuple[str, ...]
+    enabled: bool
+    params: dict[str, Any]
+    config_version: int  # 0 = the shipped defaults
+    changed_by: str | None
+
+
+def detector_settings(*, session: Session) -> list[DetectorSetting]:
+    """Every detector with its configuration in force (newest stored version over the defaults)."""
+    shipped = load_thresholds()
+    latest = (
+        select(col(DetectorConfig.detector), func.max(DetectorConfig.version).label("v"))
+        .group_by(col(DetectorConfig.detector))
+        .subquery()
+    )
+    stored = {
+        c.detector: c
+        for c in session.exec(
+            select(DetectorConfig).join(
+                latest,
+                (col(DetectorConfig.detector) == latest.c.detector)
+                & (col(DetectorConfig.version) == latest.c.v),
+            )
+        )
+    }
+    out = []
+    for name, cls in REGISTRY.items():
+        params = {**cls.default_params(), **shipped.get(name, {})}
+        config = stored.get(name)
+        if config is not None:
+            params.update(config.params)
+        out.append(
+            DetectorSetting(
+                name=name,
+                version=cls.version,
+                kind=cls.kind,
+                categories=cls.categories,
+                requires=cls.requires,
+                enabled=config.enabled if config else True,
+                params=params,
+                config_version=config.version if config else 0,
+                changed_by=config.created_by if config else None,
+            )
+        )
+    return out
+
+
+def configure_detector(
+    *,
+    session: Session,
+    actor: Actor,
+    name: str,
+    enabled: bool | None = None,
+    params: dict[str, Any] | None = None,
+    note: str = "",
+) -> DetectorConfig:
+    """Store a new configuration version of a detector (admins only); checked before saving."""
+    require_role(actor, ADMIN_ONLY, "configuring detectors")
+    if name not in REGISTRY:
+        raise UserError(f"no detector named {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    current = next(s for s in detector_settings(session=session) if s.name == name)
+    new_params = {**current.params, **(params or {})}
+    try:
+        REGISTRY[name](**new_params)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{name}: these thresholds cannot be used: {exc}") from None
+    config = DetectorConfig(
+        detector=name,
+        version=current.config_version + 1,
+        enabled=current.enabled if enabled is None else enabled,
+        params=new_params,
+        created_by=actor.name,
+        note=note[:2000],
+    )
+    session.add(config)
+    session.flush()
+    return config
+
+
+def enabled_detectors(*, session: Session) -> list[Detector]:
+    """Detectors to run, built with the thresholds in force."""
+    settings = [s for s in detector_settings(session=session) if s.enabled]
+    return build_detectors({s.name: s.params for s in settings}, enabled=[s.name for s in settings])
+
+
+def run_detection(
+    *,
+    engine: Engine,
+    actor: Actor,
+    snapshot_id: str | None = None,
+    snapshot: Snapshot | None = None,
+    progress: Progress | None = None,
+    detectors: list[Detector] | None = None,
+) -> DetectionRun:
+    """Run every enabled detector and propose into the queue (admins only).
+
+    The proposals go in one transaction: if a detector or the proposal step fails, the queue is
+    exactly as before and the run is recorded as failed with the reason.
+    """
+    require_role(actor, ADMIN_ONLY, "running detection")
+    if snapshot is None:
+        with session_scope(engine) as session:
+            record = find_snapshot(session=session, snapshot_id=snapshot_id)
+        if progress:
+            progress(f"loading snapshot {record.id}", 0, 1)
+        snapshot = load_stored(record)
+    with session_scope(engine) as session:
+        if detectors is None:
+            detectors = enabled_detectors(session=session)
+        run = DetectionRun(snapshot_id=snapshot.snapshot_id, started_by=actor.name)
+        session.add(run)
+    started = time.perf_counter()
+    try:
+        found = run_detectors(snapshot, detectors, on_progress=progress)
+        with session_scope(engine) as session:
+            woken = wake_snoozed(session=session)
+            stats = propose_findings(
+                session=session,
+                proposals=found.proposals,
+                model_version=current_model_version(session=session),
+            )
+            run = session.get(DetectionRun, run.id) or run
+            run.status = "done"
+            run.finished_at = utcnow()
+            run.stats = {
+                **stats.as_dict(),
+                "woken": woken,
+                "skipped": found.skipped,
+                "seconds": {k: round(v, 3) for k, v in found.seconds.items()},
+                "duration_s": round(time.perf_counter() - started, 3),
+                "detectors": [d.name for d in detectors],
+            }
+            session.add(run)
+    except Exception as exc:
+        with session_scope(engine) as session:
+            failed = session.get(DetectionRun, run.id)
+            if failed is not None:
+                failed.status = "failed"
+                failed.finished_at = utcnow()
+                failed.error = f"{type(exc).__name__}: {exc}"[:4000]
+                session.add(failed)
+        raise UserError(f"detection failed and the queue is unchanged: {exc}") from exc
+    return run
+
+
+def recent_runs(*, session: Session, actor: Actor, limit: int = 20) -> list[DetectionRun]:
+    """The latest detection runs, newest first (admins only)."""
+    require_role(actor, ADMIN_ONLY, "seeing detection runs")
+    return list(
+        session.exec(select(DetectionRun).order_by(col(DetectionRun.id).desc()).limit(limit))
+    )

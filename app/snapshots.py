@@ -1,0 +1,168 @@
+"""Accepted snapshots: stored once per content, listed, and loaded back for detection.
+
+Where and why: the typed tables go to Parquet files under ``$GAPDESK_HOME/snapshots/<id>/``
+(columnar, typed — string ids, UTC timestamps and nullable integers survive the round trip —
+and ten million activity rows load in seconds), while the database keeps one small row per
+snapshot (id, as_of, source, row counts, content hash). The id is the first 16 hex digits of
+the content hash, so the same content ingested twice is recognised and stored once. Files are
+written to a temporary folder and renamed into place before the row is committed: a crash
+leaves either nothing or an unreferenced folder that the next ingest of that content reuses.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from app.db import session_scope
+from app.errors import UserError
+from app.settings import get_settings
+from app.sources.load import LoadResult, load_snapshot
+from app.sources.mapping import SnapshotMapping
+from app.sources.validate import ProgressCallback
+from app.tables import SnapshotRecord
+from models.snapshot import Snapshot
+from review_queue.permissions import ADMIN_ONLY, Actor, require_role
+
+
+@dataclass
+class IngestOutcome:
+    """An accepted snapshot's record, whether it was already known, and the load report."""
+
+    record: SnapshotRecord
+    already_known: bool
+    result: LoadResult
+
+
+def snapshots_dir() -> Path:
+    """Where stored snapshots live."""
+    return get_settings().home.resolve() / "snapshots"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _store_tables(result: LoadResult, snapshot_id: str) -> Path:
+    final = snapshots_dir() / snapshot_id
+    if (final / "COMPLETE").exists():
+        return final
+    snapshots_dir().mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{snapshot_id}-", dir=snapshots_dir()))
+    try:
+        assert result.snapshot is not None
+        for name, frame in result.snapshot.tables.items():
+            frame.to_parquet(tmp / f"{name}.parquet", index=False)
+        for name, frame in result.quarantined.items():
+            if len(frame):
+                frame.to_parquet(tmp / f"quarantine_{name}.parquet", index=False)
+        (tmp / "report.txt").write_text(result.report.render(limit=200), encoding="utf-8")
+        (tmp / "COMPLETE").write_text(result.content_hash or "", encoding="utf-8")
+        for item in tmp.iterdir():
+            with open(item, "rb") as fh:
+                os.fsync(fh.fileno())
+        if final.exists():  # an earlier ingest died half way: replace its leftovers
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(snapshots_dir())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def ingest(
+    *,
+    engine: Engine,
+    actor: Actor,
+    path: Path | str,
+    mapping: SnapshotMapping | Path | str | None = None,
+    quarantine: bool = False,
+    progress: ProgressCallback | None = None,
+) -> IngestOutcome:
+    """Validate a snapshot folder and store it whole (admins only); a rejected one changes nothing.
+
+    Raises UserError with the validation report when the snapshot is rejected.
+    """
+    require_role(actor, ADMIN_ONLY, "ingesting snapshots")
+    result = load_snapshot(path, mapping=mapping, quarantine=quarantine, progress=progress)
+    snapshot = result.raise_if_rejected()
+    assert result.content_hash is not None
+    snapshot_id = result.content_hash[:16]
+    with session_scope(engine) as session:
+        known = session.get(SnapshotRecord, snapshot_id)
+        if known is not None:
+            return IngestOutcome(known, True, result)
+    _store_tables(result, snapshot_id)
+    record = SnapshotRecord(
+        id=snapshot_id,
+        content_hash=result.content_hash,
+        as_of=snapshot.as_of,
+        source=snapshot.source[:500],
+        origin=str(Path(path).resolve())[:1000],
+        ingested_by=actor.name,
+        row_counts={name: len(frame) for name, frame in snapshot.tables.items()},
+        quarantined_counts={n: len(f) for n, f in result.quarantined.items() if len(f)},
+        notes=list(result.report.warnings)[:50],
+    )
+    with session_scope(engine) as session:
+        if session.get(SnapshotRecord, snapshot_id) is None:  # a concurrent twin may have won
+            session.add(record)
+    return IngestOutcome(record, False, result)
+
+
+def list_snapshots(*, session: Session, actor: Actor) -> list[SnapshotRecord]:
+    """Every stored snapshot, newest ingest first (admins only)."""
+    require_role(actor, ADMIN_ONLY, "listing snapshots")
+    return list(
+        session.exec(select(SnapshotRecord).order_by(col(SnapshotRecord.ingested_at).desc()))
+    )
+
+
+def find_snapshot(*, session: Session, snapshot_id: str | None) -> SnapshotRecord:
+    """The snapshot with this id (or unique id prefix); the latest ingested when None."""
+    if snapshot_id is None:
+        record = session.exec(
+            select(SnapshotRecord).order_by(col(SnapshotRecord.ingested_at).desc())
+        ).first()
+        if record is None:
+            raise UserError("no snapshot has been ingested yet: run `gapdesk ingest PATH` first")
+        return record
+    matches = session.exec(
+        select(SnapshotRecord).where(col(SnapshotRecord.id).startswith(snapshot_id.strip()))
+    ).all()
+    if not matches:
+        raise UserError(f"no snapshot with id {snapshot_id!r} (see `gapdesk snapshots`)")
+    if len(matches) > 1:
+        raise UserError(f"snapshot id {snapshot_id!r} is ambiguous: {len(matches)} match")
+    return matches[0]
+
+
+def load_stored(record: SnapshotRecord) -> Snapshot:
+    """The typed tables of a stored snapshot, read back from its Parquet files."""
+    folder = snapshots_dir() / record.id
+    if not (folder / "COMPLETE").exists():
+        raise UserError(
+            f"snapshot {record.id}'s files are missing from {folder}; ingest its source again"
+        )
+    tables = {
+        name: pd.read_parquet(folder / f"{name}.parquet") for name in sorted(record.row_counts)
+    }
+    return Snapshot(
+        tables=tables,
+        as_of=record.as_of,
+        source=record.source,
+        snapshot_id=record.id,
+        meta={"content_hash": record.content_hash},
+    )
