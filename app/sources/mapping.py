@@ -333,7 +333,7 @@ def suggest_mapping(
                 why = f"name {by_name:.0%} alike, {by_value:.0%} of samples fit {col.type}"
                 if col.enum is not None:
                     why = f"name {by_name:.0%} alike, {by_value:.0%} of samples are known values"
-                if by_value == 0 and col.type != "str":
+                if by_value == 0 and (col.type != "str" or col.enum is not None):
                     score = min(score, by_name * 0.5)  # values that cannot fit veto the name
             scored.append(Suggestion(source, col.name, round(score, 3), why))
     scored.sort(key=lambda s: (-s.score, s.source, s.target))

@@ -198,10 +198,6 @@ def _blank_to_na(raw: pd.Series) -> pd.Series:
     return text.mask(text.str.strip() == "")
 
 
-def _is_missing(raw: pd.Series) -> pd.Series:
-    return _blank_to_na(raw).isna()
-
-
 def _to_utc(values: pd.Series) -> pd.Series:
     if getattr(values.dt, "tz", None) is None:
         return values.dt.tz_localize("UTC")
@@ -214,7 +210,10 @@ def coerce_column(raw: pd.Series, column: Column, fmt: str | None = None) -> pd.
     ``fmt`` is a strptime format for date and timestamp columns (from a mapping file); without it
     timestamps are ISO 8601 (no offset = UTC) and dates ``YYYY-MM-DD``.
     """
-    values = _blank_to_na(raw)
+    return _coerce(_blank_to_na(raw), column, fmt)
+
+
+def _coerce(values: pd.Series, column: Column, fmt: str | None) -> pd.Series:
     kind = column.type
     if kind == "str":
         if pd.api.types.is_float_dtype(values):
@@ -565,8 +564,9 @@ def _check_table(
     typed_cols: dict[str, pd.Series] = {}
     for col in table.columns:
         source = raw[col.name]
-        typed = coerce_column(source, col, formats.get(col.name))
-        wrong = typed.isna() & ~_is_missing(source)
+        blanked = _blank_to_na(source)
+        typed = _coerce(blanked, col, formats.get(col.name))
+        wrong = typed.isna() & blanked.notna()
         if wrong.any():
             found.append(
                 _rows_frame(
