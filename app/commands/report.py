@@ -1,0 +1,97 @@
+"""``gapdesk report``: the Trends page as a PDF or PNG file, for a meeting or an email."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from app.db import get_engine, session_scope
+from app.errors import UserError
+from app.report import REPORT_FORMATS, REPORTING_TZ_ENV, ReportFormat, build_trend_report
+from app.report import render_report as render
+from review_queue.permissions import SYSTEM
+from review_queue.trends import DEFAULT_SLA_DAYS
+
+
+def _format_of(out: Path) -> ReportFormat:
+    suffix = out.suffix.lower().lstrip(".")
+    for fmt in REPORT_FORMATS:
+        if suffix == fmt:
+            return fmt
+    raise UserError(f"--out must end in .pdf or .png (the report's format), not {out.name!r}")
+
+
+@click.command("report")
+@click.option(
+    "--weeks",
+    default=12,
+    show_default=True,
+    type=click.IntRange(1, 104),
+    help="How many ISO weeks, up to and including the current one.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to write: .pdf or .png.",
+)
+@click.option(
+    "--tz",
+    default=None,
+    help=f"Reporting time zone, e.g. Europe/Berlin (default: ${REPORTING_TZ_ENV} or UTC).",
+)
+@click.option(
+    "--department", "departments", multiple=True, help="Only this department (repeatable)."
+)
+@click.option(
+    "--category", "categories", multiple=True, help="Only this gap category (repeatable)."
+)
+@click.option(
+    "--sla-days",
+    default=DEFAULT_SLA_DAYS,
+    show_default=True,
+    type=click.IntRange(1, 365),
+    help="Open gaps older than this many days count as past the SLA.",
+)
+@click.option(
+    "--learners",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Learners in the programme, for confirmed gaps per 1,000 learners.",
+)
+def report(
+    weeks: int,
+    out: Path,
+    tz: str | None,
+    departments: tuple[str, ...],
+    categories: tuple[str, ...],
+    sla_days: int,
+    learners: int | None,
+) -> None:
+    """Write the Trends report (every chart with its takeaway) of the last WEEKS weeks."""
+    fmt = _format_of(out)
+    if not out.parent.is_dir():
+        raise UserError(f"cannot write {out}: folder {out.parent} does not exist")
+    try:
+        with session_scope(get_engine()) as session:
+            trends = build_trend_report(
+                session=session,
+                actor=SYSTEM,
+                weeks=weeks,
+                tz=tz,
+                departments=departments,
+                categories=categories,
+                sla_days=sla_days,
+                learners=learners,
+            )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    data = render(trends, fmt)
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror}") from None
+    click.echo(
+        f"wrote the {weeks}-week trends report ({fmt.upper()}, {len(data):,} bytes) to {out}"
+    )
