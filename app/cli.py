@@ -192,8 +192,3 @@ _register()
 from app.commands.report import report  # noqa: E402  (one module per area, registered here)
 
 cli.add_command(report)
-
-
-from app.commands.report import report  # noqa: E402  (one module per area, registered here)
-
-cli.add_command(report)
