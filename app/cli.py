@@ -180,9 +180,12 @@ def main() -> None:
 
 def _register() -> None:
     from app.commands.data import ingest_command, snapshots_command
-    from app.commands.queue import detect, export, log
+    from app.commands.demo_data import demo_data_command
+    from app.commands.queue import detect, evaluate, export, log
 
-    for command in (ingest_command, snapshots_command, detect, log, export):
+    for command in (
+        ingest_command, snapshots_command, detect, evaluate, log, export, demo_data_command,
+    ):  # fmt: skip
         cli.add_command(command)
 
 

@@ -38,6 +38,15 @@ def detect(snapshot: str | None) -> None:
         click.echo(f"  skipped {name}: {why}")
 
 
+@click.command("evaluate")
+@click.argument("snapshot", type=click.Path(path_type=Path, file_okay=False))
+def evaluate(snapshot: Path) -> None:
+    """Detect on a labelled snapshot folder (with ground_truth.csv) and print precision/recall."""
+    from app.evaluation import evaluate_folder, render_scores
+
+    click.echo(render_scores(evaluate_folder(snapshot)))
+
+
 @click.group("log")
 def log() -> None:
     """The append-only feedback log."""
