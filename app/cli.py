@@ -153,9 +153,18 @@ def _serve(port: int, address: str, headless: bool) -> None:
 @click.option("--address", default="127.0.0.1", show_default=True)
 @click.option("--no-serve", is_flag=True, help="Set up the demo but do not start the app.")
 def demo(port: int, address: str, no_serve: bool) -> None:
-    """Set up the demo (accounts) and start the app on it."""
-    with session_scope(get_engine()) as session:
-        accounts = ensure_demo_accounts(session=session)
+    """Generate, ingest and detect on the demo organisation, seed accounts, start the app."""
+    from app.demo import busiest_owner_email, set_up_demo_data
+    from app.snapshots import find_snapshot, load_stored
+
+    engine = get_engine()
+    set_up_demo_data(engine=engine, echo=click.echo)
+    with session_scope(engine) as session:
+        snapshot = load_stored(find_snapshot(session=session, snapshot_id=None))
+    with session_scope(engine) as session:
+        accounts = ensure_demo_accounts(
+            session=session, instructor_email=busiest_owner_email(snapshot)
+        )
     click.echo("Demo accounts (passwords are shown only when an account is created):")
     for account in accounts:
         shown = account.password or "(already set; `gapdesk users set-password NAME` resets it)"
