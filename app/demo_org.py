@@ -32,7 +32,7 @@ Injected gaps (counts at the default 2,000 people; smaller orgs get proportional
   notification (matched by user and course).
 - ``notification_undelivered`` (18) ``user``: half have >= 4 bounced e-mails in the last 28 days;
   half have >= 4 notifications in the last 28 days and none delivered in the last 31.
-- ``notification_outage`` (12) ``channel;date``: ~92 % of that channel's messages on that day
+- ``notification_outage`` (12) ``channel;date``: ~97 % of that channel's messages on that day
   (at least two days before ``as_of``) are never delivered; the usual share is 0-3 %.
 - ``orphan_account`` (22 + collateral) ``user``: active users with no person link, with a link to
   a person id that is not in ``people``, or linked to a terminated person; plus the owners of the
@@ -1992,7 +1992,7 @@ def _build_notifications(ctx: _Ctx, org: _Org, enr: _Enr, subs: _Subs) -> _Notes
         pairs.add((ch, int(rng.integers(1, ctx.days - 2))))
     for ch, d in sorted(pairs):
         rows = np.flatnonzero((n.channel == ch) & (nday == d))
-        dead = rows[rng.random(rows.size) < 0.92]
+        dead = rows[rng.random(rows.size) < 0.97]
         n.delivered[dead] = NA
         n.bounced[dead] = False
         n.opened[dead] = NA
