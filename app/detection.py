@@ -15,6 +15,7 @@ from app.db import session_scope
 from app.errors import UserError
 from app.snapshots import find_snapshot, load_stored
 from app.tables import DetectorConfig
+from models.attribution import attribute_entities
 from models.detectors.base import Detector
 from models.detectors.registry import REGISTRY, build_detectors, load_thresholds, run_detectors
 from models.snapshot import Snapshot
@@ -149,12 +150,17 @@ def run_detection(
     started = time.perf_counter()
     try:
         found = run_detectors(snapshot, detectors, on_progress=progress)
+        where = attribute_entities(snapshot, sorted({p.entity_key for p in found.proposals}))
+        places = {
+            key: (course, dept) for key, course, dept in where.itertuples(index=False, name=None)
+        }
         with session_scope(engine) as session:
             woken = wake_snoozed(session=session)
             stats = propose_findings(
                 session=session,
                 proposals=found.proposals,
                 model_version=current_model_version(session=session),
+                places=places,
             )
             run = session.get(DetectionRun, run.id) or run
             run.status = "done"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -73,13 +73,15 @@ def propose_findings(
     proposals: Iterable[Proposal],
     now: datetime | None = None,
     model_version: str | None = None,
+    places: Mapping[str, tuple[str | None, str | None]] | None = None,
 ) -> ProposeStats:
     """Merge a run's proposals into the queue inside the caller's transaction.
 
     An open finding gets last_seen and occurrences updated; a dismissed one stays dismissed
     unless its score rose markedly; a resolved one that comes back is reopened as a regression;
     a proposal matching an active suppression is absorbed and counted, unless its score rose
-    markedly, which lifts the suppression.
+    markedly, which lifts the suppression. ``places`` maps entity keys to their (course,
+    department), stored with the finding for filters and trends.
     """
     now = now or utcnow()
     stats = ProposeStats()
@@ -104,7 +106,12 @@ def propose_findings(
     for key in keys:
         p = merged[key]
         detector = "+".join(sorted(merged_detectors[key]))
-        p_fields = _refresh(p, now) | {"detector": detector[:200]}
+        course_id, department = (places or {}).get(p.entity_key, (None, None))
+        p_fields = _refresh(p, now) | {
+            "detector": detector[:200],
+            "course_id": course_id[:100] if course_id else None,
+            "department": department[:200] if department else None,
+        }
         matching = [
             s for s in suppressions.get(key, []) if s.detector is None or s.detector in detector
         ]

@@ -103,6 +103,9 @@ class Finding(SQLModel, table=True):
     # The score when it was dismissed: only a marked rise brings a dismissed finding back.
     dismissed_score: float | None = None
     duplicate_of_id: int | None = Field(default=None, foreign_key="findings.id")
+    # Where the gap is, for filters and trends: the course and the department it belongs to.
+    course_id: str | None = Field(default=None, max_length=100, index=True)
+    department: str | None = Field(default=None, max_length=200, index=True)
     # The instructor who filed a learner_report (they follow its status).
     reported_by_id: int | None = Field(default=None, foreign_key="users.id", index=True)
     evidence: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
