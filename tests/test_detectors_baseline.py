@@ -145,6 +145,22 @@ def test_reporting_gap_does_not_judge_the_as_of_day_or_beyond_the_span() -> None
 
 
 def test_reporting_gap_far_fewer_events_than_usual() -> None:
+    # The site stream keeps 3 of its 30 weekday logins while the courses report as usual.
     rows = [r for r in _activity() if not (str(r["timestamp"].date()) == "2026-11-12"
+                                           and r["course_id"] is None
                                            and r["timestamp"].minute >= 3)]
     assert keys(ReportingGapDetector().detect(_snap(rows))) == {"date=2026-11-12"}
+
+
+def test_reporting_gap_organisation_wide_quiet_day_is_a_holiday_not_a_gap() -> None:
+    # Every stream at a fifth of its weekday level (a public holiday): nobody lost data.
+    rows = [r for r in _activity() if not (str(r["timestamp"].date()) == "2026-11-11"
+                                           and r["timestamp"].minute >= 6)]
+    assert ReportingGapDetector().detect(_snap(rows)) == []
+
+
+def test_reporting_gap_site_stream_is_the_events_without_a_course() -> None:
+    # Logins vanish for a day while course activity carries on: a site-level gap all the same.
+    rows = [r for r in _activity() if not (r["course_id"] is None
+                                           and str(r["timestamp"].date()) == "2026-11-16")]
+    assert keys(ReportingGapDetector().detect(_snap(rows))) == {"date=2026-11-16"}

@@ -22,7 +22,7 @@ import pandas as pd
 from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor
 
-from models.detectors.base import Detector, Proposal, clip01
+from models.detectors.base import Detector, Proposal, clip01, saturating
 from models.detectors.common import (
     activity_days,
     as_of_ts,
@@ -38,7 +38,9 @@ from models.detectors.common import (
 from models.snapshot import Snapshot
 
 MAD_TO_SIGMA = 1.4826
-Z_CLIP = 10.0
+# Wide enough that a glaring anomaly stays far from a merely unusual item; finite so one
+# division by a tiny scale cannot dominate the forest.
+Z_CLIP = 50.0
 
 
 def activity_codes(snapshot: Snapshot) -> dict[str, Any]:
@@ -75,6 +77,15 @@ def robust_z(
     return z, med
 
 
+def shrunk_share(hits: np.ndarray, totals: np.ndarray, pseudo: float) -> np.ndarray:
+    """hits / totals pulled toward the pooled share by ``pseudo`` imaginary trials: 1 failure in
+    4 events is weak evidence, 40 in 160 is strong (empirical-Bayes style smoothing)."""
+    hits = np.asarray(hits, dtype=float)
+    totals = np.asarray(totals, dtype=float)
+    pooled = hits.sum() / max(totals.sum(), 1.0)
+    return (hits + pseudo * pooled) / (totals + pseudo)
+
+
 def _floors(values: pd.DataFrame, share: float, minimum: float) -> pd.Series:
     """Per feature, a floor for the robust scale: a share of the feature's global spread, so
     that an item whose history barely wobbles does not turn a tiny change into a huge z."""
@@ -98,6 +109,8 @@ class _OutlierModel(Detector):
     random_state: int
     min_proposals: int
     top_features: int
+    calibration_z: float
+    min_score_z: float
 
     def _fit_score(self, X: np.ndarray) -> np.ndarray:
         """Anomaly scores in [0, 1], higher = more anomalous; keeps ``model_`` and ``X_``."""
@@ -127,6 +140,15 @@ class _OutlierModel(Detector):
             f"not {self.method!r}"
         )
 
+    def _calibrated(self, raw: np.ndarray) -> np.ndarray:
+        """Raw outlier scores made comparable across models and snapshots: robust z of the score
+        within this fit (median, MAD), squashed to 0-1 (z = ``calibration_z`` gives ~0.63)."""
+        med = float(np.median(raw))
+        mad = float(np.median(np.abs(raw - med))) * MAD_TO_SIGMA
+        z = (raw - med) / max(mad, 1e-9)
+        self.score_z_ = z
+        return np.asarray(saturating(z, self.calibration_z))
+
     def leaf_indices(self) -> np.ndarray:
         """(items × trees) leaf node ids of the last fitted isolation forest on ``X_``."""
         model = getattr(self, "model_", None)
@@ -139,11 +161,12 @@ class _OutlierModel(Detector):
         return np.column_stack(cols)
 
     def _selected(self, scores: np.ndarray) -> np.ndarray:
-        """Indices of the items proposed: the top ``contamination`` share, best first."""
+        """Indices of the items proposed, best first: at most the top ``contamination`` share,
+        and only items whose outlier score is ``min_score_z`` robust deviations above typical."""
         n = len(scores)
         k = min(n, max(self.min_proposals, int(np.ceil(self.contamination * n))))
-        order = np.argsort(-scores, kind="stable")
-        return order[:k]
+        order = np.argsort(-scores, kind="stable")[:k]
+        return order[self.score_z_[order] >= self.min_score_z]
 
     @staticmethod
     def _describe(
@@ -194,11 +217,16 @@ _FMT = {
     "events": "{:.0f}",
     "active_days": "{:.0f}",
     "days_since_last_event": "{:.0f} d",
-    "max_progress": "{:.0f}%",
-    "recent_vs_past_rate": "{:.2f}",
+    "events_per_active_day": "{:.1f}",
 }
 # Counts are compared on a log scale: 10 → 20 learners is as notable as 100 → 200.
-_LOG_FEATURES = {"active_learners", "events_per_learner", "events", "active_days"}
+_LOG_FEATURES = {
+    "active_learners",
+    "events_per_learner",
+    "events",
+    "active_days",
+    "events_per_active_day",
+}
 
 
 class CourseWeekEngagementDetector(_OutlierModel):
@@ -217,11 +245,15 @@ class CourseWeekEngagementDetector(_OutlierModel):
         n_estimators: int = 200,
         max_samples: int | str = 256,
         n_neighbors: int = 20,
-        contamination: float = 0.01,
+        contamination: float = 0.03,
         min_proposals: int = 1,
         min_active_learners: int = 3,
         min_weeks: int = 4,
+        min_group_size: int = 3,
+        pseudo_count: float = 20.0,
         floor_share: float = 0.25,
+        calibration_z: float = 6.0,
+        min_score_z: float = 3.0,
         random_state: int = 0,
         top_features: int = 3,
         max_evidence_rows: int = 10,
@@ -234,7 +266,11 @@ class CourseWeekEngagementDetector(_OutlierModel):
         self.min_proposals = min_proposals
         self.min_active_learners = min_active_learners
         self.min_weeks = min_weeks
+        self.min_group_size = min_group_size
+        self.pseudo_count = pseudo_count
         self.floor_share = floor_share
+        self.calibration_z = calibration_z
+        self.min_score_z = min_score_z
         self.random_state = random_state
         self.top_features = top_features
         self.max_evidence_rows = max_evidence_rows
@@ -250,7 +286,9 @@ class CourseWeekEngagementDetector(_OutlierModel):
         monday = day - weekday_of(day)
         first_monday = int(monday[ok].min())
         # Only whole weeks: a week cut by as_of or by the start of the data looks artificially quiet.
-        complete = ok & (monday + 7 <= as_of_day) & (monday >= int(day[ok].min()))
+        # Failed logins and launches are access problems (access_failure), not engagement.
+        access = _verb_mask(codes, ("login_failed", "launch_failed"))
+        complete = ok & ~access & (monday + 7 <= as_of_day) & (monday >= int(day[ok].min()))
         wk = (monday - first_monday) // 7
         n_weeks = int(wk.max()) + 1 if len(wk) else 1
         n_users = max(len(codes["user_ids"]), 1)
@@ -263,7 +301,8 @@ class CourseWeekEngagementDetector(_OutlierModel):
         done_mask = complete & _verb_mask(codes, ("completed", "passed"))
         done_pairs = np.unique(cw[done_mask] * n_users + user[done_mask].astype("int64"))
         completers = np.bincount(done_pairs // n_users, minlength=size)
-        fail_mask = complete & _verb_mask(codes, ("failed", "launch_failed"))
+        # Assessment failures only: launch failures are access problems, judged by access_failure.
+        fail_mask = complete & _verb_mask(codes, ("failed",))
         failures = np.bincount(cw[fail_mask], minlength=size)
         keep = np.flatnonzero(events > 0)
         frame = pd.DataFrame(
@@ -273,8 +312,8 @@ class CourseWeekEngagementDetector(_OutlierModel):
                 "active_learners": active[keep].astype(float),
                 "events": events[keep].astype(float),
                 "events_per_learner": events[keep] / np.maximum(active[keep], 1),
-                "completion_rate": completers[keep] / np.maximum(active[keep], 1),
-                "failure_share": failures[keep] / events[keep],
+                "completion_rate": shrunk_share(completers[keep], active[keep], self.pseudo_count),
+                "failure_share": shrunk_share(failures[keep], events[keep], self.pseudo_count),
             }
         )
         frame["submission_lag_days"] = np.nan
@@ -298,7 +337,10 @@ class CourseWeekEngagementDetector(_OutlierModel):
             )
             s = s[(submitted <= as_of).fillna(False)].dropna()
             s["monday"] = s["monday"].astype("int64")
-            med = s.groupby(["course_id", "monday"])["lag"].median()
+            grouped = s.groupby(["course_id", "monday"])["lag"]
+            med = grouped.median()
+            # A median of one or two submissions is noise, not a course's grading speed.
+            med = med[grouped.size() >= self.min_group_size]
             frame["submission_lag_days"] = med.reindex(key).to_numpy()
         if snapshot.has("notifications"):
             notes = snapshot["notifications"]
@@ -320,8 +362,10 @@ class CourseWeekEngagementDetector(_OutlierModel):
                 }
             )[judged.to_numpy()].dropna()
             nf["monday"] = nf["monday"].astype("int64")
-            share = nf.groupby(["course_id", "monday"])["failed"].mean()
-            frame["notification_failure_share"] = share.reindex(key).to_numpy()
+            agg = nf.groupby(["course_id", "monday"])["failed"].agg(["sum", "size"])
+            agg = agg[agg["size"] >= self.min_group_size]
+            agg["share"] = shrunk_share(agg["sum"], agg["size"], self.pseudo_count)
+            frame["notification_failure_share"] = agg["share"].reindex(key).to_numpy()
         frame = frame[frame["active_learners"] >= self.min_active_learners]
         counts = frame.groupby("course_id")["monday"].transform("size")
         return frame[counts >= self.min_weeks].reset_index(drop=True)
@@ -350,8 +394,8 @@ class CourseWeekEngagementDetector(_OutlierModel):
             model_in[peer_cols], frame["monday"].to_numpy(), floors[peer_cols]
         )
         X = np.hstack([self_z.to_numpy(), peer_z.to_numpy()])
-        scores = self._fit_score(X)
-        self.scores_ = scores
+        self.scores_ = self._fit_score(X)
+        scores = self._calibrated(self.scores_)
         # Medians on the natural scale for the explanation.
         self_nat = filled.groupby(frame["course_id"]).transform("median")
         peer_nat = filled[peer_cols].groupby(frame["monday"]).transform("median")
@@ -400,7 +444,8 @@ class CourseWeekEngagementDetector(_OutlierModel):
                     features={
                         **{c: float(v) for c, v in raw.iloc[i].items() if pd.notna(v)},
                         **zs,
-                        "anomaly_score": float(scores[i]),
+                        "isolation_score": float(self.scores_[i]),
+                        "score_robust_z": float(self.score_z_[i]),
                     },
                     explanation=(
                         "An anomaly model ("
@@ -417,10 +462,9 @@ class CourseWeekEngagementDetector(_OutlierModel):
 _LEARNER_FEATURES = [
     "events",
     "active_days",
+    "events_per_active_day",
     "failure_share",
     "days_since_last_event",
-    "max_progress",
-    "recent_vs_past_rate",
 ]
 
 
@@ -439,12 +483,14 @@ class LearnerEngagementDetector(_OutlierModel):
         n_estimators: int = 100,
         max_samples: int | str = 256,
         n_neighbors: int = 20,
-        contamination: float = 0.002,
+        contamination: float = 0.005,
         min_proposals: int = 1,
         min_events: int = 5,
         min_course_learners: int = 10,
-        recent_days: int = 14,
+        pseudo_count: float = 20.0,
         floor_share: float = 0.25,
+        calibration_z: float = 6.0,
+        min_score_z: float = 3.0,
         random_state: int = 0,
         top_features: int = 3,
         max_evidence_rows: int = 10,
@@ -457,8 +503,10 @@ class LearnerEngagementDetector(_OutlierModel):
         self.min_proposals = min_proposals
         self.min_events = min_events
         self.min_course_learners = min_course_learners
-        self.recent_days = recent_days
+        self.pseudo_count = pseudo_count
         self.floor_share = floor_share
+        self.calibration_z = calibration_z
+        self.min_score_z = min_score_z
         self.random_state = random_state
         self.top_features = top_features
         self.max_evidence_rows = max_evidence_rows
@@ -466,8 +514,9 @@ class LearnerEngagementDetector(_OutlierModel):
     def features(self, snapshot: Snapshot) -> pd.DataFrame:
         """One row per (user, course) with at least ``min_events`` events up to ``as_of``."""
         codes = activity_codes(snapshot)
-        course, user, day, value = codes["course"], codes["user"], codes["day"], codes["value"]
-        ok = course >= 0
+        course, user, day = codes["course"], codes["user"], codes["day"]
+        # Failed logins and launches are access problems (access_failure), not engagement.
+        ok = (course >= 0) & ~_verb_mask(codes, ("login_failed", "launch_failed"))
         cols = ["user_id", "course_id", *_LEARNER_FEATURES]
         if not ok.any():
             return pd.DataFrame(columns=cols)
@@ -477,30 +526,21 @@ class LearnerEngagementDetector(_OutlierModel):
         uniq, inv = np.unique(pair, return_inverse=True)
         d = day[ok]
         events = np.bincount(inv)
-        fails = np.bincount(inv, weights=_verb_mask(codes, ("failed", "launch_failed"))[ok])
+        fails = np.bincount(inv, weights=_verb_mask(codes, ("failed",))[ok])
         d0 = int(d.min())
         day_pairs = np.unique(inv.astype("int64") * (as_of_day - d0 + 2) + (d - d0))
         active_days = np.bincount(day_pairs // (as_of_day - d0 + 2), minlength=len(uniq))
-        by_pair = pd.Series(d).groupby(inv)
-        first, last = by_pair.min().to_numpy(), by_pair.max().to_numpy()
-        prog_mask = _verb_mask(codes, ("progressed",))[ok]
-        v = np.where(prog_mask, np.nan_to_num(value[ok], nan=0.0), 0.0)
-        max_progress = pd.Series(v).groupby(inv).max().to_numpy()
-        recent = np.bincount(inv, weights=(d > as_of_day - self.recent_days).astype(float))
-        past = events - recent
-        past_days = np.maximum(as_of_day - self.recent_days - first, 1)
-        expected_recent = past / past_days * self.recent_days
-        rate = np.where(expected_recent > 0, recent / np.maximum(expected_recent, 1e-9), 1.0)
+        last = pd.Series(d).groupby(inv).max().to_numpy()
         frame = pd.DataFrame(
             {
                 "user_id": np.asarray(codes["user_ids"])[uniq % n_users],
                 "course_id": np.asarray(codes["course_ids"])[uniq // n_users],
                 "events": events.astype(float),
                 "active_days": active_days.astype(float),
-                "failure_share": fails / events,
+                # Intensity: a learner (or a script) doing a month's work in a day stands out.
+                "events_per_active_day": events / np.maximum(active_days, 1),
+                "failure_share": shrunk_share(fails, events, self.pseudo_count),
                 "days_since_last_event": (as_of_day - last).astype(float),
-                "max_progress": max_progress,
-                "recent_vs_past_rate": np.minimum(rate, 10.0),
             }
         )
         frame = frame[frame["events"] >= self.min_events]
@@ -520,8 +560,8 @@ class LearnerEngagementDetector(_OutlierModel):
                 model_in[c] = np.log1p(model_in[c])
         floors = _floors(model_in, self.floor_share, 1e-3)
         peer_z, _ = robust_z(model_in, frame["course_id"].to_numpy(), floors)
-        scores = self._fit_score(peer_z.to_numpy())
-        self.scores_ = scores
+        self.scores_ = self._fit_score(peer_z.to_numpy())
+        scores = self._calibrated(self.scores_)
         peer_nat = raw.groupby(frame["course_id"]).transform("median")
         who = label(frame["user_id"].astype(str), user_labels(snapshot)).to_numpy()
         where = label(frame["course_id"].astype(str), course_labels(snapshot)).to_numpy()
@@ -541,12 +581,17 @@ class LearnerEngagementDetector(_OutlierModel):
                     title=f"{who[i]} behaves unlike the other learners of {where[i]}"
                     + (": " + phrases[0] if phrases else ""),
                     score=float(scores[i]),
-                    severity="medium" if scores[i] >= 0.65 else "low",
+                    severity="medium" if scores[i] >= 0.6 else "low",
                     evidence={
                         "learner": {c: raw.iat[i, j] for j, c in enumerate(names)},
                         "course_median": {c: peer_nat.iat[i, j] for j, c in enumerate(names)},
                     },
-                    features={**raw.iloc[i].to_dict(), **zs, "anomaly_score": float(scores[i])},
+                    features={
+                        **raw.iloc[i].to_dict(),
+                        **zs,
+                        "isolation_score": float(self.scores_[i]),
+                        "score_robust_z": float(self.score_z_[i]),
+                    },
                     explanation="An anomaly model ("
                     + self.method.replace("_", " ")
                     + ") ranks this learner among the most unusual in the course; "

@@ -213,16 +213,16 @@ class AccessFailureDetector(Detector):
         z_threshold: float = 4.0,
         min_share_excess: float = 0.15,
         count_ratio: float = 3.0,
+        count_share_excess: float = 0.05,
         share_scale_floor: float = 0.03,
-        min_attempts_for_baseline: int = 5,
         max_evidence_rows: int = 10,
     ) -> None:
         self.min_failures = min_failures
         self.z_threshold = z_threshold
         self.min_share_excess = min_share_excess
         self.count_ratio = count_ratio
+        self.count_share_excess = count_share_excess
         self.share_scale_floor = share_scale_floor
-        self.min_attempts_for_baseline = min_attempts_for_baseline
         self.max_evidence_rows = max_evidence_rows
 
     def _flag(self, daily: pd.DataFrame, stream: list[str]) -> pd.DataFrame:
@@ -230,13 +230,22 @@ class AccessFailureDetector(Detector):
         daily = daily.copy()
         daily["attempts"] = daily["ok"] + daily["failed"]
         daily["share"] = (daily["failed"] / daily["attempts"]).where(daily["attempts"] > 0, 0.0)
-        sb = weekday_baseline(
-            daily,
-            stream,
-            "share",
-            scale_floor=self.share_scale_floor,
-            weight_ok=daily["attempts"] >= self.min_attempts_for_baseline,
-        ).add_prefix("share_")
+        # The usual share is the stream's pooled share on its *other* days (leave-one-out): it
+        # stays meaningful for a quiet course with a handful of launches a day, where a median of
+        # daily shares would be made of zeros or of the bad day alone. Noise is binomial.
+        g = daily.groupby(stream, sort=False, observed=True)
+        fail_others = g["failed"].transform("sum") - daily["failed"]
+        att_others = g["attempts"].transform("sum") - daily["attempts"]
+        usual = (fail_others / att_others).where(att_others > 0, 0.0)
+        binomial = np.sqrt(usual * (1 - usual) / daily["attempts"].clip(lower=1))
+        sb = pd.DataFrame(
+            {
+                "share_median": usual,
+                "share_scale": np.maximum(binomial, self.share_scale_floor),
+            },
+            index=daily.index,
+        )
+        sb["share_z"] = (daily["share"] - sb["share_median"]) / sb["share_scale"]
         # Counts: Poisson-like noise, so the scale is at least sqrt of the usual count (and 1).
         cb = weekday_baseline(daily, stream, "failed").add_prefix("count_")
         poisson = np.sqrt(np.maximum(cb["count_median"], 1.0))
@@ -247,8 +256,11 @@ class AccessFailureDetector(Detector):
         by_share = (daily["share_z"] >= self.z_threshold) & (
             daily["share_excess"] >= self.min_share_excess
         )
-        by_count = (daily["count_z"] >= self.z_threshold) & (
-            daily["failed"] >= self.count_ratio * np.maximum(daily["count_median"], 1.0)
+        # A busy day has more failures in proportion: a count only counts if the share rose too.
+        by_count = (
+            (daily["count_z"] >= self.z_threshold)
+            & (daily["failed"] >= self.count_ratio * np.maximum(daily["count_median"], 1.0))
+            & (daily["share_excess"] >= self.count_share_excess)
         )
         daily["hit"] = (daily["failed"] >= self.min_failures) & (by_share | by_count)
         return daily
@@ -357,6 +369,7 @@ class ReportingGapDetector(Detector):
         z_threshold: float = 4.0,
         min_usual_events: float = 20.0,
         course_streams: bool = True,
+        feed_down_share: float = 0.5,
         max_evidence_rows: int = 10,
     ) -> None:
         self.expected_share = expected_share
@@ -365,6 +378,7 @@ class ReportingGapDetector(Detector):
         self.z_threshold = z_threshold
         self.min_usual_events = min_usual_events
         self.course_streams = course_streams
+        self.feed_down_share = feed_down_share
         self.max_evidence_rows = max_evidence_rows
 
     def _gaps(self, counts: pd.DataFrame, stream: list[str], last_day: int) -> pd.DataFrame:
@@ -390,16 +404,42 @@ class ReportingGapDetector(Detector):
         base["scale"] = np.maximum(base["scale"], poisson)
         base["z"] = (daily["events"] - base["median"]) / base["scale"]
         daily = pd.concat([daily, base], axis=1)
-        none = expected & (daily["events"] == 0)
+        daily["expected"] = expected
+        return self._judge(daily, None)
+
+    def _judge(self, daily: pd.DataFrame, day_factor: pd.Series | None) -> pd.DataFrame:
+        """Set ``kind``: 'none' (no events on a reporting weekday), 'low' (far fewer) or ''.
+
+        ``day_factor`` (day → the typical events/usual ratio across all course streams that day)
+        lowers the bar on organisation-wide quiet days such as public holidays: a stream that is
+        as quiet as everyone else is not missing data.
+        """
+        if daily.empty:
+            return daily.assign(kind="")
+        factor = np.ones(len(daily))
+        if day_factor is not None:
+            factor = daily["day"].map(day_factor).fillna(1.0).clip(0.0, 1.0).to_numpy()
+        usual = daily["median"].to_numpy() * factor
+        scale = np.maximum(daily["scale"].to_numpy() * factor, np.sqrt(np.maximum(usual, 1.0)))
+        z = (daily["events"].to_numpy() - usual) / scale
+        expected = daily["expected"].to_numpy(dtype=bool)
+        none = expected & (daily["events"].to_numpy() == 0)
         low = (
             expected
             & ~none
-            & (daily["median"] >= self.min_usual_events)
-            & (daily["events"] <= self.low_ratio * daily["median"])
-            & (daily["z"] <= -self.z_threshold)
+            & (usual >= self.min_usual_events)
+            & (daily["events"].to_numpy() <= self.low_ratio * usual)
+            & (z <= -self.z_threshold)
         )
         daily["kind"] = np.select([none, low], ["none", "low"], default="")
         return daily
+
+    @staticmethod
+    def _day_factor(courses: pd.DataFrame) -> pd.Series:
+        """Per day, the median over course streams of events / their weekday's usual count."""
+        busy = courses[courses["median"] >= 5]
+        ratio = busy["events"] / busy["median"]
+        return ratio.groupby(busy["day"]).median()
 
     def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
         act = activity_days(snapshot)
@@ -407,25 +447,37 @@ class ReportingGapDetector(Detector):
             return []
         as_of = as_of_ts(snapshot)
         as_of_day = int(day_number(pd.Series([as_of])).iloc[0])
-        site_counts = act.groupby("day", sort=True).size().rename("events").reset_index()
+        # The site-level stream is what arrives without a course (logins and the like).
+        site_act = act[act["course_id"].isna()]
+        site_counts = site_act.groupby("day", sort=True).size().rename("events").reset_index()
         site_counts["stream"] = "site"
         site = self._gaps(site_counts, ["stream"], as_of_day - 1)
+        cc = (
+            act[act["course_id"].notna()]
+            .groupby(["course_id", "day"], observed=True, sort=True)
+            .size()
+            .rename("events")
+            .reset_index()
+        )
+        cc["course_id"] = cc["course_id"].astype(str)
+        courses = self._gaps(cc, ["course_id"], as_of_day - 1)
+        if not courses.empty:
+            factor = self._day_factor(courses)
+            courses = self._judge(courses, factor)
+            site = self._judge(site, factor)
         site_hits = site[site["kind"] != ""]
         out = [self._make(row, site, None, snapshot) for row in site_hits.to_dict("records")]
-        if self.course_streams:
-            cc = (
-                act[act["course_id"].notna()]
-                .groupby(["course_id", "day"], observed=True, sort=True)
-                .size()
-                .rename("events")
-                .reset_index()
-            )
-            cc["course_id"] = cc["course_id"].astype(str)
-            courses = self._gaps(cc, ["course_id"], as_of_day - 1)
-            # A day the whole site went quiet explains each course's silence: report it once.
-            hits = courses[(courses["kind"] != "") & ~courses["day"].isin(site_hits["day"])]
+        if self.course_streams and not courses.empty:
+            hit = courses["kind"] != ""
+            # When the site stream and most courses go silent together the whole feed was lost:
+            # report that once (the site day) rather than once per course.
+            share = hit.groupby(courses["day"]).mean()
+            feed_down = share[share >= self.feed_down_share].index
+            feed_down = feed_down[feed_down.isin(site_hits["day"])]
+            hits = courses[hit & ~courses["day"].isin(feed_down)]
             out.extend(
-                self._make(row, courses, "course_id", snapshot) for row in hits.to_dict("records")
+                self._make(row, courses, "course_id", snapshot)
+                for row in hits.to_dict("records")
             )
         return out
 

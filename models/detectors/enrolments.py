@@ -328,7 +328,9 @@ class ComplianceOverdueDetector(Detector):
             guess = utc(enr["enrolled_at"]) + pd.to_timedelta(
                 pd.to_numeric(days, errors="coerce"), unit="D"
             )
-            derived = due.isna() & guess.notna()
+            # Only for enrolments that exist and run: a failed one never started a deadline.
+            running = enr["status"].astype(str).isin(["enrolled", "in_progress"])
+            derived = due.isna() & guess.notna() & running
             due = due.where(due.notna(), guess)
         overdue = (due < as_of).fillna(False)
         hits = enr[overdue]
