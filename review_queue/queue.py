@@ -1,0 +1,250 @@
+"""Reading the queue: filters, sorting and paging done in SQL, counts per status, history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from review_queue.permissions import ADMIN_ONLY, Actor, require_role
+from review_queue.tables import OPEN_STATUSES, FeedbackEvent, Finding, Status, User
+
+MAX_PAGE = 200
+MAX_BULK = 10_000
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the reviewer narrowed the queue to. Empty fields mean 'any'."""
+
+    statuses: tuple[str, ...] = tuple(s.value for s in OPEN_STATUSES)
+    categories: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    detectors: tuple[str, ...] = ()
+    assignee: str | None = None  # "me", "unassigned" or a user name
+    course: str | None = None
+    department: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One line of the queue table."""
+
+    id: int
+    priority: float
+    score: float
+    severity: str
+    status: str
+    category: str
+    entity_key: str
+    title: str
+    detector: str
+    assignee: str | None
+    occurrences: int
+    last_seen_at: datetime
+    regression: bool
+    course_id: str | None
+    department: str | None
+    row_version: int
+
+
+@dataclass
+class QueuePage:
+    """A page of the queue, the total matching, and counts per status for the same filter."""
+
+    rows: list[QueueRow]
+    total: int
+    page: int
+    page_size: int
+    status_counts: dict[str, int] = field(default_factory=dict)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _where(query: Any, f: QueueFilter, actor: Actor, *, with_status: bool = True) -> Any:
+    if with_status and f.statuses:
+        query = query.where(col(Finding.status).in_(f.statuses))
+    if f.categories:
+        query = query.where(col(Finding.category).in_(f.categories))
+    if f.severities:
+        query = query.where(col(Finding.severity).in_(f.severities))
+    if f.detectors:
+        query = query.where(
+            or_(*[col(Finding.detector).contains(d, autoescape=True) for d in f.detectors])
+        )
+    if f.assignee == "me":
+        query = query.where(col(Finding.assignee_id) == actor.id)
+    elif f.assignee == "unassigned":
+        query = query.where(col(Finding.assignee_id).is_(None))
+    elif f.assignee:
+        named = select(col(User.id)).where(col(User.name) == f.assignee)
+        query = query.where(col(Finding.assignee_id).in_(named))
+    if f.course:
+        query = query.where(col(Finding.course_id) == f.course.strip())
+    if f.department:
+        query = query.where(col(Finding.department) == f.department)
+    if f.text and f.text.strip():
+        pattern = f"%{_escape_like(f.text.strip())}%"
+        query = query.where(
+            or_(
+                col(Finding.title).ilike(pattern, escape="\\"),
+                col(Finding.entity_key).ilike(pattern, escape="\\"),
+            )
+        )
+    return query
+
+
+def list_findings(
+    *, session: Session, actor: Actor, queue_filter: QueueFilter, page: int = 0,
+    page_size: int = 50,
+) -> QueuePage:  # fmt: skip
+    """A page of findings matching the filter, highest priority first (admins only)."""
+    require_role(actor, ADMIN_ONLY, "reviewing the queue")
+    page_size = max(1, min(page_size, MAX_PAGE))
+    page = max(0, page)
+    assignee = aliased(User)
+    query = (
+        select(Finding, assignee.name)
+        .outerjoin(assignee, col(assignee.id) == col(Finding.assignee_id))
+        .order_by(col(Finding.priority).desc(), col(Finding.id))
+        .offset(page * page_size)
+        .limit(page_size)
+    )
+    rows = [
+        QueueRow(
+            id=f.id or 0,
+            priority=f.priority,
+            score=f.score,
+            severity=f.severity,
+            status=f.status,
+            category=f.category,
+            entity_key=f.entity_key,
+            title=f.title,
+            detector=f.detector,
+            assignee=name,
+            occurrences=f.occurrences,
+            last_seen_at=f.last_seen_at,
+            regression=f.regression,
+            course_id=f.course_id,
+            department=f.department,
+            row_version=f.row_version,
+        )
+        for f, name in session.exec(_where(query, queue_filter, actor)).all()
+    ]
+    counts_query = _where(
+        select(col(Finding.status), func.count()).group_by(col(Finding.status)),
+        queue_filter,
+        actor,
+        with_status=False,
+    )
+    counts = {status: int(n) for status, n in session.exec(counts_query).all()}
+    total = (
+        sum(counts.get(s, 0) for s in queue_filter.statuses)
+        if queue_filter.statuses
+        else (sum(counts.values()))
+    )
+    return QueuePage(rows, total, page, page_size, counts)
+
+
+def matching_ids(
+    *, session: Session, actor: Actor, queue_filter: QueueFilter, limit: int = MAX_BULK
+) -> list[int]:
+    """Ids of every finding matching the filter (for 'apply to all matching'), capped."""
+    require_role(actor, ADMIN_ONLY, "reviewing the queue")
+    query = _where(
+        select(col(Finding.id)).order_by(col(Finding.priority).desc(), col(Finding.id)),
+        queue_filter,
+        actor,
+    ).limit(limit)
+    return [int(i) for i in session.exec(query).all()]
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """Values present in the queue, for the filter widgets."""
+
+    categories: list[str]
+    detectors: list[str]
+    departments: list[str]
+    assignees: list[str]
+
+
+def filter_options(*, session: Session, actor: Actor) -> FilterOptions:
+    """Distinct categories, detectors, departments and assignees (GROUP BY, not a full read)."""
+    require_role(actor, ADMIN_ONLY, "reviewing the queue")
+
+    def distinct(column: Any) -> list[str]:
+        return sorted(
+            str(v) for v in session.exec(select(column).where(column.is_not(None)).group_by(column))
+        )
+
+    detectors = sorted({d for combo in distinct(col(Finding.detector)) for d in combo.split("+")})
+    admins = session.exec(
+        select(col(User.name)).where(col(User.role) == "admin", col(User.active).is_(True))
+    ).all()
+    return FilterOptions(
+        categories=distinct(col(Finding.category)),
+        detectors=detectors,
+        departments=distinct(col(Finding.department)),
+        assignees=sorted(admins),
+    )
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One thing that happened to this entity: a decision on it or on a sibling finding."""
+
+    finding_id: int
+    category: str
+    at: datetime
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+    comment: str | None
+    event_id: int
+
+
+def entity_history(
+    *, session: Session, actor: Actor, finding: Finding, limit: int = 100
+) -> list[HistoryItem]:
+    """Every logged event about the same entity (any category), newest first."""
+    require_role(actor, ADMIN_ONLY, "reviewing the queue")
+    rows = session.exec(
+        select(FeedbackEvent, Finding.category)
+        .join(Finding, col(Finding.id) == col(FeedbackEvent.finding_id))
+        .where(col(Finding.entity_key) == finding.entity_key)
+        .order_by(col(FeedbackEvent.id).desc())
+        .limit(limit)
+    ).all()
+    return [
+        HistoryItem(
+            finding_id=e.finding_id,
+            category=category,
+            at=e.at,
+            actor=e.actor,
+            action=e.action,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            reason=e.reason,
+            comment=e.comment,
+            event_id=e.id or 0,
+        )
+        for e, category in rows
+    ]
+
+
+def with_statuses(f: QueueFilter, statuses: tuple[str, ...]) -> QueueFilter:
+    """The same filter over other statuses."""
+    return replace(f, statuses=statuses)
+
+
+ALL_STATUSES = tuple(s.value for s in Status)
