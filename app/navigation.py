@@ -33,6 +33,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec(
         "users.py", "Users", ":material/group:", ADMIN_ONLY, "users", section="Administration"
     ),
+    PageSpec("trends.py", "Trends", ":material/insights:", (Role.admin, Role.manager), "trends"),
 )
 
 SIGN_IN = PageSpec("sign_in.py", "Sign in", ":material/login:", (), "sign-in")

@@ -163,7 +163,7 @@ def _flow_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
             x=alt.X("week_label:O", title=None),
             y=alt.Y("sum(count):Q", title="gaps"),
             color=alt.Color("category:N", title="category"),
-            tooltip=["week_label", "measure", "category", "count"],
+            tooltip=["week_label:O", "measure:N", "category:N", "count:Q"],
         )
         .properties(width=CHART_WIDTH / 4 - 20, height=CHART_HEIGHT)
         .facet(column=alt.Column("measure:N", sort=list(FLOW_MEASURES), title=None))
@@ -185,7 +185,7 @@ def _backlog_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
                 title=f"past the {report.sla_days}-day SLA",
                 scale=alt.Scale(domain=[False, True], range=["#4c78a8", "#e45756"]),
             ),
-            tooltip=["age_band", "open", "older_than_sla"],
+            tooltip=["age_band:N", "open:Q", "older_than_sla:Q"],
         )
         .properties(width=CHART_WIDTH / 2 - 20, height=CHART_HEIGHT)
     )
@@ -195,7 +195,7 @@ def _backlog_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
         .encode(
             x=_week_axis(),
             y=alt.Y("open:Q", title="open at week's end"),
-            tooltip=["week_label", "open"],
+            tooltip=["week_label:O", "open:Q"],
         )
         .properties(width=CHART_WIDTH / 2 - 20, height=CHART_HEIGHT)
     )
@@ -220,11 +220,11 @@ def _cycle_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
             color=alt.Color("measure:N", title=None),
             strokeDash=alt.StrokeDash("statistic:N", title=None),
             tooltip=[
-                "week_label",
-                "measure",
-                "statistic",
+                "week_label:O",
+                "measure:N",
+                "statistic:N",
                 alt.Tooltip("hours:Q", format=".1f"),
-                "findings",
+                "findings:Q",
             ],
         )
     )
@@ -248,10 +248,10 @@ def _precision_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
                 alt.datum.detector == ALL_DETECTORS, alt.value(3), alt.value(1.5)
             ),
             tooltip=[
-                "week_label",
-                "detector",
-                "confirmed",
-                "dismissed",
+                "week_label:O",
+                "detector:N",
+                "confirmed:Q",
+                "dismissed:Q",
                 alt.Tooltip("precision:Q", format=".0%"),
             ],
         )
@@ -262,7 +262,7 @@ def _precision_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
     rules = (
         alt.Chart(promotions)
         .mark_rule(strokeDash=[4, 3], color="#555")
-        .encode(x="promoted_at:T", tooltip=["label", "promoted_at"])
+        .encode(x="promoted_at:T", tooltip=["label:N", "promoted_at:T"])
     )
     labels = (
         alt.Chart(promotions)
@@ -287,7 +287,7 @@ def _where_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
                     title=None,
                     scale=alt.Scale(domain=["found", "confirmed"], range=["#9ecae9", "#e45756"]),
                 ),
-                tooltip=[field_, "count_of", "value"],
+                tooltip=[f"{field_}:N", "count_of:N", "value:Q"],
             )
             .properties(width=CHART_WIDTH / 2 - 60, height=alt.Step(9))
         )
@@ -305,7 +305,7 @@ def _where_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
             .encode(
                 y=alt.Y("department:N", sort=list(rated["department"]), title=None),
                 x=alt.X("confirmed_per_1000:Q", title="confirmed per 1,000 learners"),
-                tooltip=["department", "confirmed", "learners", "confirmed_per_1000"],
+                tooltip=["department:N", "confirmed:Q", "learners:Q", "confirmed_per_1000:Q"],
             )
             .properties(width=140, height=alt.Step(18))
         )
@@ -319,7 +319,7 @@ def _compliance_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
         .encode(
             x=_week_axis(),
             y=alt.Y("open:Q", title="overdue mandatory enrolments open"),
-            tooltip=["week_label", "open"],
+            tooltip=["week_label:O", "open:Q"],
         )
     )
 
