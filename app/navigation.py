@@ -30,6 +30,7 @@ class PageSpec:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("home.py", "Home", ":material/home:", EVERYONE, "home"),
+    PageSpec("queue.py", "Review queue", ":material/checklist:", ADMIN_ONLY, "queue"),
     PageSpec(
         "users.py", "Users", ":material/group:", ADMIN_ONLY, "users", section="Administration"
     ),

@@ -128,3 +128,15 @@ def flush_cookie() -> None:
         + " + (location.protocol === 'https:' ? '; Secure' : '');</script>",
         unsafe_allow_javascript=True,
     )
+
+
+def user_id(name: str | None) -> int | None:
+    """The id of the user with this name (for assignment pickers)."""
+    if not name:
+        return None
+    from sqlmodel import col, select
+
+    from review_queue.tables import User
+
+    with db() as session:
+        return session.exec(select(col(User.id)).where(col(User.name) == name)).first()

@@ -84,3 +84,39 @@ def iso_week(ts: pd.Series) -> pd.Series:
     """ISO week labels ``YYYY-Www`` for a datetime series."""
     iso = ts.dt.isocalendar()
     return iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+
+
+# Why each gap matters to a learning programme, shown to reviewers next to the evidence.
+WHY_IT_MATTERS: dict[str, str] = {
+    "enrollment_missing": "Automation failed silently: the person never sees the training, and "
+    "compliance reports count them as 'not started' or miss them entirely.",
+    "enrollment_failed": "The learner believes they are enrolled (or was never told), so "
+    "deadlines pass without anyone noticing.",
+    "notification_undelivered": "Reminders and deadlines never reach the learner; overdue "
+    "training follows weeks later.",
+    "notification_outage": "A whole channel stopped delivering: every learner relying on it "
+    "missed that day's enrolment notices and reminders.",
+    "orphan_account": "Leavers keep access and licences, or people exist in the LMS that HR "
+    "does not know: audits and reports disagree.",
+    "record_mismatch": "Reports joined on email split one person into two; SSO and reminders "
+    "may go to the wrong address.",
+    "duplicate_account": "Progress and completions are split across accounts, so the person "
+    "looks non-compliant while they did the training.",
+    "sync_failure": "An integration lost or stopped moving records: everything downstream "
+    "(enrolments, reports) is quietly out of date.",
+    "progress_inconsistent": "Progress tracking contradicts itself: completions may be "
+    "unearned, or earned ones not counted.",
+    "feedback_delayed": "Learners wait too long for grades and feedback, which hurts "
+    "completion and satisfaction.",
+    "access_failure": "Learners cannot get into the course or site; they give up and the "
+    "deadline is missed.",
+    "compliance_overdue": "A mandatory deadline passed: a regulatory and safety exposure for "
+    "the organisation.",
+    "unowned_course": "Nobody is accountable for the course: content, grading and enrolment "
+    "problems have no one to fix them.",
+    "reporting_gap": "Data did not arrive for a day: dashboards and compliance reports built "
+    "on it are wrong.",
+    "engagement_anomaly": "Behaviour unlike its peers often points at a broken course, a "
+    "failing integration or learners who need help.",
+    "learner_report": "An instructor saw a learner problem first-hand; it needs an owner.",
+}
