@@ -31,6 +31,7 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("home.py", "Home", ":material/home:", EVERYONE, "home"),
     PageSpec("queue.py", "Review queue", ":material/checklist:", ADMIN_ONLY, "queue"),
+    PageSpec("report.py", "Report a problem", ":material/report:", (Role.instructor,), "report"),
     PageSpec(
         "users.py", "Users", ":material/group:", ADMIN_ONLY, "users", section="Administration"
     ),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,18 +150,21 @@ def find_snapshot(*, session: Session, snapshot_id: str | None) -> SnapshotRecor
     return matches[0]
 
 
-def load_stored(record: SnapshotRecord) -> Snapshot:
-    """The typed tables of a stored snapshot, read back from its Parquet files."""
+def load_stored(record: SnapshotRecord, tables: Iterable[str] | None = None) -> Snapshot:
+    """The typed tables of a stored snapshot (all, or only ``tables``) read from Parquet."""
     folder = snapshots_dir() / record.id
     if not (folder / "COMPLETE").exists():
         raise UserError(
             f"snapshot {record.id}'s files are missing from {folder}; ingest its source again"
         )
-    tables = {
-        name: pd.read_parquet(folder / f"{name}.parquet") for name in sorted(record.row_counts)
+    wanted = sorted(record.row_counts) if tables is None else sorted(tables)
+    frames = {
+        name: pd.read_parquet(folder / f"{name}.parquet")
+        for name in wanted
+        if name in record.row_counts
     }
     return Snapshot(
-        tables=tables,
+        tables=frames,
         as_of=record.as_of,
         source=record.source,
         snapshot_id=record.id,

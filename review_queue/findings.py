@@ -9,7 +9,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from review_queue.permissions import EVERYONE, Actor, require_role
-from review_queue.tables import OPEN_STATUSES, FeedbackEvent, Finding, Role, Status
+from review_queue.tables import OPEN_STATUSES, Finding, Role, Status
 
 
 class FindingNotFound(LookupError):
@@ -77,10 +77,7 @@ def queue_counts(*, session: Session, actor: Actor) -> QueueCounts:
     )
     if actor.role is Role.instructor:
         # An instructor's view is limited to the learner reports they filed.
-        filed = select(col(FeedbackEvent.finding_id)).where(
-            col(FeedbackEvent.actor_id) == actor.id, col(FeedbackEvent.action) == "report"
-        )
-        query = query.where(col(Finding.id).in_(filed))
+        query = query.where(col(Finding.reported_by_id) == actor.id)
     counts: dict[str, int] = {}
     mine = 0
     for status, assignee_id, n in session.exec(query).all():
