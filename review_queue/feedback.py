@@ -11,14 +11,16 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from review_queue.permissions import Actor
-from review_queue.tables import FeedbackEvent, FeedbackLogHead
+from review_queue.permissions import Actor, require_role
+from review_queue.tables import FeedbackEvent, FeedbackLogHead, Role
 from review_queue.types import utcnow
 
 GENESIS = "0" * 64
@@ -156,3 +158,33 @@ def verify_chain(*, session: Session) -> ChainCheck:
     if head is not None and head.last_hash != prev:
         return ChainCheck(count, head.last_event_id, "rows after it are missing")
     return ChainCheck(count, None, None)
+
+
+def log_page(
+    *,
+    session: Session,
+    actor: Actor,
+    actions: tuple[str, ...] = (),
+    actor_name: str | None = None,
+    finding_id: int | None = None,
+    page: int = 0,
+    page_size: int = 100,
+) -> tuple[list[FeedbackEvent], int]:
+    """A page of the log, newest first, with the total matching (admins and managers)."""
+    require_role(actor, (Role.admin, Role.manager), "reading the feedback log")
+    query = select(FeedbackEvent)
+    count = select(func.count()).select_from(FeedbackEvent)
+    conditions: list[Any] = []
+    if actions:
+        conditions.append(col(FeedbackEvent.action).in_(actions))
+    if actor_name:
+        conditions.append(col(FeedbackEvent.actor) == actor_name)
+    if finding_id is not None:
+        conditions.append(col(FeedbackEvent.finding_id) == finding_id)
+    for condition in conditions:
+        query = query.where(condition)
+        count = count.where(condition)
+    rows = session.exec(
+        query.order_by(col(FeedbackEvent.id).desc()).offset(page * page_size).limit(page_size)
+    ).all()
+    return list(rows), int(session.exec(count).one())
