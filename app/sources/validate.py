@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+import pandera.pandas as pa_schema
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
 from app.sources.contract import FALSE_WORDS, TABLES, TRUE_WORDS, Column, Table
@@ -257,8 +259,12 @@ def _coerce(values: pd.Series, column: Column, fmt: str | None) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         numbers = values.astype("float64")
     else:
-        numbers = pd.to_numeric(values.astype("str").str.strip(), errors="coerce")
-        numbers = numbers.astype("float64")
+        text = values.astype("str")
+        try:
+            # The direct cast is twice as fast as to_numeric, and fails on any bad value.
+            numbers = text.astype("float64")
+        except (ValueError, TypeError, pa.ArrowException):
+            numbers = pd.to_numeric(text.str.strip(), errors="coerce").astype("float64")
     numbers = numbers.where(np.isfinite(numbers))
     if kind == "int":
         numbers = numbers.where(numbers == np.floor(numbers))
@@ -269,7 +275,7 @@ def _coerce(values: pd.Series, column: Column, fmt: str | None) -> pd.Series:
 # --------------------------------------------------------------------------- row rules
 
 
-def pandera_schema(table: Table, *, checks: bool = True) -> pa.DataFrameSchema:
+def pandera_schema(table: Table, *, checks: bool = True) -> pa_schema.DataFrameSchema:
     """A pandera schema for the typed form of ``table``.
 
     With ``checks=False`` only columns and dtypes are checked (everything nullable, no uniqueness):
@@ -283,23 +289,23 @@ def pandera_schema(table: Table, *, checks: bool = True) -> pa.DataFrameSchema:
         "int": "Int64",
         "float": "float64",
     }
-    columns: dict[str, pa.Column] = {}
+    columns: dict[str, pa_schema.Column] = {}
     for col in table.columns:
-        col_checks: list[pa.Check] = []
+        col_checks: list[pa_schema.Check] = []
         if checks and col.enum is not None:
-            col_checks.append(pa.Check.isin(list(col.enum)))
+            col_checks.append(pa_schema.Check.isin(list(col.enum)))
         if checks and col.minimum is not None:
-            col_checks.append(pa.Check.ge(col.minimum))
+            col_checks.append(pa_schema.Check.ge(col.minimum))
         if checks and col.maximum is not None:
-            col_checks.append(pa.Check.le(col.maximum))
-        columns[col.name] = pa.Column(
+            col_checks.append(pa_schema.Check.le(col.maximum))
+        columns[col.name] = pa_schema.Column(
             dtypes[col.type],
             checks=col_checks,
             nullable=col.nullable or not checks,
             unique=col.unique and checks,
             report_duplicates="all",
         )
-    return pa.DataFrameSchema(columns, strict=False, name=table.name)
+    return pa_schema.DataFrameSchema(columns, strict=False, name=table.name)
 
 
 def _rule_of_pandera_check(check: str) -> str:
@@ -348,6 +354,18 @@ def _rows_frame(
     )
 
 
+def _duplicated(values: pd.Series) -> pd.Series:
+    """All occurrences of values that appear more than once (pyarrow's hash count is faster)."""
+    try:
+        counts = pc.value_counts(pa.array(values.dropna(), from_pandas=True))
+    except (pa.ArrowException, TypeError):
+        return values.duplicated(keep=False)
+    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    if len(repeated) == 0:
+        return pd.Series(False, index=values.index)
+    return values.isin(repeated.to_pylist())
+
+
 def _column_rules_pandas(typed: pd.Series, col: Column) -> dict[str, pd.Series]:
     """Masks of rows breaking ``col``'s nullability, enum, uniqueness and range rules."""
     masks: dict[str, pd.Series] = {}
@@ -357,7 +375,7 @@ def _column_rules_pandas(typed: pd.Series, col: Column) -> dict[str, pd.Series]:
     if col.enum is not None:
         masks["unknown_enum"] = present & ~typed.isin(col.enum)
     if col.unique:
-        masks["duplicate_id"] = present & typed.duplicated(keep=False)
+        masks["duplicate_id"] = present & _duplicated(typed)
     if col.minimum is not None or col.maximum is not None:
         out = pd.Series(False, index=typed.index)
         if col.minimum is not None:
