@@ -318,7 +318,7 @@ def _compliance_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
         .mark_area(line=True, point=True, opacity=0.35, color="#e45756")
         .encode(
             x=_week_axis(),
-            y=alt.Y("open:Q", title="overdue mandatory enrolments open"),
+            y=alt.Y("open:Q", title="open overdue enrolments"),
             tooltip=["week_label:O", "open:Q"],
         )
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -147,3 +147,49 @@ def build_known_history(session: Session) -> KnownHistory:
     session.add(ModelVersion(kind="triage", version="v1", status="candidate"))
     session.commit()
     return KnownHistory()
+
+
+def simulate_reviews(session: Session, *, days: int = 28, now: datetime | None = None) -> int:
+    """A deterministic month of detection and review ending ``now``: findings every day across
+    departments, courses and categories, most triaged within days, some resolved. Returns how
+    many findings it made."""
+    now = now or datetime.now(UTC)
+    categories = ("enrollment_missing", "compliance_overdue", "sync_failure", "access_failure")
+    departments = ("Sales", "HR", "Engineering", "Support")
+    made = 0
+    for day in range(days, 0, -1):
+        for k in range(3 + day % 3):
+            n = made
+            category = categories[n % len(categories)]
+            seen = now - timedelta(days=day, hours=k * 2 + 1)
+            key = (
+                f"enrollment=E{n}"
+                if category == "compliance_overdue"
+                else f"person=P{n};course=C{n % 17}"
+                if category == "enrollment_missing"
+                else f"course=C{n % 17};date={seen:%Y-%m-%d}"
+            )
+            finding = add_finding(
+                session, category=category, entity_key=key, first_seen_at=seen,
+                department=departments[n % len(departments)],
+                detector=f"{category}_rule",
+            )  # fmt: skip
+            made += 1
+            decided_at = seen + timedelta(hours=4 + (n * 7) % 60)
+            if n % 5 == 4 or decided_at >= now:
+                continue  # still waiting for triage
+            verdict = "dismissed" if n % 3 == 0 else "confirmed"
+            add_event(session, finding, decided_at, "new", verdict)
+            finding.status = verdict
+            resolved_at = decided_at + timedelta(days=2 + n % 5)
+            if verdict == "confirmed" and n % 2 == 0 and resolved_at < now:
+                add_event(session, finding, resolved_at, "confirmed", "resolved")
+                finding.status = "resolved"
+            session.add(finding)
+    session.add(
+        ModelVersion(
+            kind="triage", version="v3", status="promoted", promoted_at=now - timedelta(days=12)
+        )
+    )
+    session.commit()
+    return made
