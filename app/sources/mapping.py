@@ -38,13 +38,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from app.errors import UserError
 from app.sources.contract import FALSE_WORDS, TABLES, TRUE_WORDS, Column
 from app.sources.result import ImportReport, ImportResult
+
+if TYPE_CHECKING:
+    from app.sources.validate import ValidationReport
 
 INVALID_ROWS = ("reject", "quarantine")
 
@@ -235,6 +238,25 @@ def import_mapped_csv(
     if missing:
         report.warnings.append(f"contract columns still missing: {', '.join(missing)}")
     return ImportResult(tables={mapping.table: mapped}, report=report)
+
+
+def preview_mapping(
+    frame: pd.DataFrame, mapping: TableMapping, *, rows: int = 20
+) -> tuple[pd.DataFrame, ValidationReport]:
+    """The first ``rows`` mapped rows, and the validation report of the whole mapped table.
+
+    Only this table's own rules are checked (references to other tables need the whole
+    snapshot), which is what the Data page shows while a mapping is being built.
+    """
+    from app.sources.validate import validate_tables
+
+    mapped = apply_table_mapping(frame, mapping)
+    checked = validate_tables(
+        {mapping.table: mapped},
+        files={mapping.table: mapping.file or f"{mapping.table}.csv"},
+        formats={mapping.table: mapping.formats},
+    )
+    return mapped.head(rows), checked.report
 
 
 # --------------------------------------------------------------------------- suggestions

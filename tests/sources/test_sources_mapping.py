@@ -17,6 +17,7 @@ from app.sources.mapping import (
     import_mapped_csv,
     load_mapping,
     parse_mapping,
+    preview_mapping,
     suggest_mapping,
 )
 from tests.sources.conftest import SnapshotMaker
@@ -224,3 +225,18 @@ def test_suggest_mapping_lets_values_veto_a_name() -> None:
     # "status" looks like employment_status by name, but these values are not its enum.
     suggestions = suggest_mapping(["status"], {"status": ["purple", "green"]}, "people")
     assert "status" not in suggestions
+
+
+def test_preview_shows_mapped_rows_and_this_tables_problems() -> None:
+    frame = pd.read_csv(pd.io.common.StringIO(HR_EXPORT), sep=";", dtype=str)
+    mapping = load_mapping_text(MAPPING)
+    head, report = preview_mapping(frame, mapping.tables["people"], rows=2)
+    assert head["person_id"].tolist() == ["0042", "0043"]
+    assert report.counts_by_rule() == {"unknown_enum": 1}
+    assert report.iter_problems()[0].file == "hr_export.csv"
+
+
+def load_mapping_text(text: str) -> SnapshotMapping:
+    import tomllib
+
+    return parse_mapping(tomllib.loads(text))
