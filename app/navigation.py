@@ -28,14 +28,24 @@ class PageSpec:
         return PAGES_DIR / self.file
 
 
+ADMINS_AND_MANAGERS = (Role.admin, Role.manager)
+ADMIN = "Administration"
+
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("home.py", "Home", ":material/home:", EVERYONE, "home"),
     PageSpec("queue.py", "Review queue", ":material/checklist:", ADMIN_ONLY, "queue"),
     PageSpec("report.py", "Report a problem", ":material/report:", (Role.instructor,), "report"),
+    PageSpec("trends.py", "Trends", ":material/insights:", ADMINS_AND_MANAGERS, "trends"),
     PageSpec(
-        "users.py", "Users", ":material/group:", ADMIN_ONLY, "users", section="Administration"
+        "feedback_log.py",
+        "Feedback log",
+        ":material/history:",
+        ADMINS_AND_MANAGERS,
+        "feedback-log",
     ),
-    PageSpec("trends.py", "Trends", ":material/insights:", (Role.admin, Role.manager), "trends"),
+    PageSpec("detectors.py", "Detectors", ":material/radar:", ADMIN_ONLY, "detectors", ADMIN),
+    PageSpec("data.py", "Data", ":material/database:", ADMIN_ONLY, "data", ADMIN),
+    PageSpec("users.py", "Users", ":material/group:", ADMIN_ONLY, "users", ADMIN),
 )
 
 SIGN_IN = PageSpec("sign_in.py", "Sign in", ":material/login:", (), "sign-in")

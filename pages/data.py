@@ -1,0 +1,92 @@
+"""Data (admins): bring a snapshot in, see its validation report, list what is stored."""
+
+import pandas as pd
+import streamlit as st
+
+from app import ui
+from app.errors import UserError
+from app.snapshots import ingest, list_snapshots
+from app.uploads import mapping_path, staged_upload
+
+actor = ui.require_actor()
+st.title("Data")
+st.write(
+    "A snapshot is one file per table of the LMS snapshot contract (people, lms_users, courses, "
+    "enrollments, and optionally enrollment_rules, activity, submissions, notifications, "
+    "sync_runs), as CSV or Parquet, with an optional snapshot.toml giving as_of and source."
+)
+
+upload_tab, folder_tab = st.tabs(["Upload files", "Folder on the server"])
+with upload_tab, st.form("upload"):
+    files = st.file_uploader(
+        "Table files and snapshot.toml", accept_multiple_files=True,
+        type=["csv", "parquet", "gz", "toml"],
+    )  # fmt: skip
+    mapping_file = st.file_uploader("Column mapping (TOML, optional)", type=["toml"])
+    quarantine_up = st.checkbox("Quarantine rows that break a row-level rule", key="q_up")
+    send_upload = st.form_submit_button("Validate and ingest", type="primary")
+with folder_tab, st.form("folder"):
+    folder = st.text_input("Folder path", placeholder="/data/exports/2026-11-27")
+    quarantine_dir = st.checkbox("Quarantine rows that break a row-level rule", key="q_dir")
+    send_folder = st.form_submit_button("Validate and ingest", type="primary")
+
+
+def run_ingest(path: str, quarantine: bool, mapping: str | None) -> None:
+    with st.status("Validating ...", expanded=True) as status:
+        bar = st.progress(0.0)
+
+        def progress(done: int, total: int, message: str) -> None:
+            bar.progress(min(done / total, 1.0) if total else 1.0, text=message)
+
+        try:
+            outcome = ingest(
+                engine=ui.engine(), actor=actor, path=path, mapping=mapping,
+                quarantine=quarantine, progress=progress,
+            )  # fmt: skip
+        except UserError as exc:
+            status.update(label="Rejected: nothing was stored", state="error")
+            st.code(str(exc), language=None)
+            return
+        record = outcome.record
+        if outcome.already_known:
+            status.update(label=f"Already stored as snapshot {record.id}", state="complete")
+        else:
+            status.update(label=f"Accepted as snapshot {record.id}", state="complete")
+        st.code(outcome.result.report.render(), language=None)
+
+
+if send_upload:
+    if not files:
+        st.error("Choose the table files to upload first.")
+    else:
+        try:
+            with staged_upload(files, mapping=mapping_file) as staged:
+                run_ingest(
+                    str(staged), quarantine_up, str(mapping_path(staged)) if mapping_file else None
+                )
+        except UserError as exc:
+            st.error(str(exc))
+if send_folder:
+    if not folder.strip():
+        st.error("Type the folder's path first.")
+    else:
+        run_ingest(folder.strip(), quarantine_dir, None)
+
+st.subheader("Stored snapshots")
+with ui.db() as session:
+    records = list_snapshots(session=session, actor=actor)
+if not records:
+    st.caption("None yet.")
+else:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"id": r.id, "as of": r.as_of.strftime("%Y-%m-%d %H:%M"), "source": r.source,
+                 "rows": sum(int(n) for n in r.row_counts.values()),
+                 "quarantined": sum(int(n) for n in r.quarantined_counts.values()),
+                 "ingested": r.ingested_at.strftime("%Y-%m-%d %H:%M"), "by": r.ingested_by}
+                for r in records
+            ]
+        ),
+        hide_index=True,
+    )  # fmt: skip

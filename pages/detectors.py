@@ -1,0 +1,111 @@
+"""Detectors (admins): versions, switches, thresholds, last run figures; run detection now."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from app import ui
+from app.detection import configure_detector, detector_settings, recent_runs, run_detection
+from app.errors import UserError
+
+actor = ui.require_actor()
+st.title("Detectors")
+
+with ui.db() as session:
+    settings = detector_settings(session=session)
+    runs = recent_runs(session=session, actor=actor, limit=10)
+last = runs[0] if runs else None
+
+if st.button("Run detection now", type="primary", icon=":material/play_arrow:"):
+    with st.status("Running detectors ...", expanded=True) as status:
+        bar = st.progress(0.0)
+
+        def progress(name: str, done: int, total: int) -> None:
+            bar.progress(min(done / total, 1.0) if total else 1.0, text=name or "proposing")
+
+        try:
+            run = run_detection(engine=ui.engine(), actor=actor, progress=progress)
+        except UserError as exc:
+            status.update(label="Detection failed: the queue is unchanged", state="error")
+            st.error(str(exc))
+        else:
+            s = run.stats
+            status.update(
+                label=f"Run #{run.id}: {s['new']} new, {s['updated']} updated, "
+                f"{s['reopened']} reopened, {s['suppressed']} suppressed",
+                state="complete",
+            )
+            st.rerun()
+
+if last is not None:
+    s = last.stats
+    st.caption(
+        f"Last run #{last.id} ({last.status}) on snapshot {last.snapshot_id or '?'} at "
+        f"{last.started_at:%Y-%m-%d %H:%M} by {last.started_by}"
+        + (f": {s.get('new', 0)} new, {s.get('updated', 0)} updated, "
+           f"{s.get('reopened', 0)} reopened, {s.get('suppressed', 0)} suppressed, "
+           f"{s.get('duration_s', 0):.1f} s" if last.status == "done" else f": {last.error}")
+    )  # fmt: skip
+seconds = last.stats.get("seconds", {}) if last else {}
+per_detector = last.stats.get("per_detector", {}) if last else {}
+skipped = last.stats.get("skipped", {}) if last else {}
+
+table = pd.DataFrame(
+    [
+        {
+            "detector": d.name,
+            "kind": d.kind,
+            "version": d.version,
+            "enabled": d.enabled,
+            "config": f"v{d.config_version}" + (f" by {d.changed_by}" if d.changed_by else ""),
+            "categories": ", ".join(d.categories),
+            "last proposals": per_detector.get(d.name, 0),
+            "last seconds": seconds.get(d.name),
+            "skipped because": skipped.get(d.name, ""),
+        }
+        for d in settings
+    ]
+)
+edited = st.data_editor(
+    table,
+    hide_index=True,
+    disabled=[c for c in table.columns if c != "enabled"],
+    key="detector_switches",
+)
+changed = [
+    (row["detector"], bool(row["enabled"]))
+    for (_, row), (_, before) in zip(edited.iterrows(), table.iterrows(), strict=True)
+    if bool(row["enabled"]) != bool(before["enabled"])
+]
+if changed and st.button(f"Save {len(changed)} switch change(s)"):
+    with ui.db() as session:
+        for name, enabled in changed:
+            configure_detector(
+                session=session, actor=actor, name=name, enabled=enabled,
+                note="enabled" if enabled else "disabled",
+            )  # fmt: skip
+    st.rerun()
+
+st.subheader("Thresholds")
+name = st.selectbox("Detector", [d.name for d in settings])
+current = next(d for d in settings if d.name == name)
+st.caption(f"In force: configuration v{current.config_version}. Defaults: models/thresholds.toml.")
+with st.form("thresholds"):
+    text = st.text_area(
+        "Parameters (JSON)", json.dumps(current.params, indent=2, sort_keys=True), height=260
+    )
+    note = st.text_input("Why the change (kept with the new version)")
+    saved = st.form_submit_button("Save as a new configuration version")
+if saved:
+    try:
+        params = json.loads(text)
+        if not isinstance(params, dict):
+            raise ValueError("the parameters must be a JSON object")
+        with ui.db() as session:
+            config = configure_detector(
+                session=session, actor=actor, name=name, params=params, note=note
+            )
+        st.success(f"{name}: configuration v{config.version} saved.")
+    except (ValueError, UserError) as exc:
+        st.error(f"Not saved: {exc}")
