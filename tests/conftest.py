@@ -152,3 +152,25 @@ def browser_type_launch_args() -> dict[str, object]:
 
     require_chromium()
     return {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo organisation (seed 3, 400 people, 60 days) with its ground truth."""
+    from app.demo_org import generate_demo_org
+
+    folder = tmp_path_factory.mktemp("demo") / "org"
+    generate_demo_org(folder, seed=3, people=400, days=60)
+    return folder
+
+
+@pytest.fixture
+def gapdesk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh GAPDESK_HOME for code that stores files (snapshots, models)."""
+    from app.settings import get_settings
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("GAPDESK_HOME", str(home))
+    get_settings.cache_clear()
+    yield home
+    get_settings.cache_clear()
