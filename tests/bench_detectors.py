@@ -5,7 +5,7 @@
 For each seed it generates a demo organisation (``app.demo_org.generate_demo_org``), loads it into
 a typed Snapshot, runs every detector and compares the proposals with ``ground_truth.csv``:
 precision and recall per heuristic category, and for the anomaly-model category the share of
-injected anomalies among the top 2×N proposals by score (N = injected count). It prints each
+injected anomalies among the top 2N proposals by score (N = injected count). It prints each
 detector's wall time and peak memory (resident set high-water mark while it ran).
 
 Targets (issue 4): heuristics recall ≥ 0.95 and precision ≥ 0.90; models ≥ 0.80; 100,000 people
@@ -61,7 +61,9 @@ def read_fast(folder: Path) -> Snapshot:
                 )
             elif col.type == "bool":
                 frame[col.name] = (
-                    values.str.strip().str.lower().map(lambda v: v in TRUE_WORDS, na_action="ignore")
+                    values.str.strip()
+                    .str.lower()
+                    .map(lambda v: v in TRUE_WORDS, na_action="ignore")
                     .astype("boolean")
                 )
             elif col.type == "int":
@@ -75,11 +77,15 @@ def read_fast(folder: Path) -> Snapshot:
     as_of = None
     if meta.exists():
         as_of = tomllib.loads(meta.read_text()).get("as_of")
-    ts = pd.Timestamp(as_of) if as_of else max(
-        frame[c].max()
-        for frame in tables.values()
-        for c in frame.columns
-        if isinstance(frame[c].dtype, pd.DatetimeTZDtype)
+    ts = (
+        pd.Timestamp(as_of)
+        if as_of
+        else max(
+            frame[c].max()
+            for frame in tables.values()
+            for c in frame.columns
+            if isinstance(frame[c].dtype, pd.DatetimeTZDtype)
+        )
     )
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return Snapshot(tables=tables, as_of=ts.to_pydatetime(), source=str(folder))
@@ -134,7 +140,9 @@ class PeakRss:
         self.peak_kib = max(self.peak_kib, self._status("VmRSS"))
 
 
-def run_all(snapshot: Snapshot) -> tuple[list[Proposal], dict[str, tuple[float, float]], dict[str, str]]:
+def run_all(
+    snapshot: Snapshot,
+) -> tuple[list[Proposal], dict[str, tuple[float, float]], dict[str, str]]:
     """Every runnable detector, each timed and memory-measured on its own."""
     detectors = build_detectors()
     skipped = skipped_detectors(snapshot, detectors)
@@ -154,7 +162,7 @@ def run_all(snapshot: Snapshot) -> tuple[list[Proposal], dict[str, tuple[float, 
 
 
 def score(proposals: list[Proposal], truth: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Per category: tp, fp, fn (heuristics) or hits within the top 2×N (models)."""
+    """Per category: tp, fp, fn (heuristics) or hits within the top 2N (models)."""
     out: dict[str, dict[str, float]] = {}
     got: dict[str, list[Proposal]] = defaultdict(list)
     for p in proposals:
@@ -221,8 +229,10 @@ def main(argv: list[str] | None = None) -> int:
             total = sum(s for s, _ in stats.values())
             for name, (secs, gib) in sorted(stats.items(), key=lambda kv: -kv[1][0]):
                 print(f"  {name:28s} {secs:7.2f} s   peak RSS {gib:5.2f} GiB")
-            print(f"  {'TOTAL detection':28s} {total:7.2f} s   process peak "
-                  f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024:5.2f} GiB")
+            print(
+                f"  {'TOTAL detection':28s} {total:7.2f} s   process peak "
+                f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024:5.2f} GiB"
+            )
             for name, why in skipped.items():
                 print(f"  skipped {name}: {why}")
             result = score(proposals, truth)
@@ -234,14 +244,19 @@ def main(argv: list[str] | None = None) -> int:
                     prec = r["tp"] / max(r["tp"] + r["fp"], 1)
                     rec = r["tp"] / max(r["tp"] + r["fn"], 1)
                     per_seed_worst[cat] = min(per_seed_worst.get(cat, 1.0), prec, rec)
-                    line = f"  {cat:28s} P {prec:5.3f}  R {rec:5.3f}  (tp {r['tp']}, fp {r['fp']}, fn {r['fn']})"
+                    line = (
+                        f"  {cat:28s} P {prec:5.3f}  R {rec:5.3f}  "
+                        f"(tp {r['tp']}, fp {r['fp']}, fn {r['fn']})"
+                    )
                     print(line)
                     if args.show_misses and (r["fn"] or r["fp"]):
                         print(f"      missed {r['misses']}  extra {r['extras']}")
                 else:
                     share = r["hits"] / max(r["n"], 1)
-                    print(f"  {cat:28s} top-2N share {share:5.3f} ({r['hits']}/{r['n']}, "
-                          f"{r['proposed']} proposed)")
+                    print(
+                        f"  {cat:28s} top-2N share {share:5.3f} ({r['hits']}/{r['n']}, "
+                        f"{r['proposed']} proposed)"
+                    )
             del snapshot, proposals
             gc.collect()
     print(f"\n=== over seeds {args.seeds}")
@@ -251,13 +266,17 @@ def main(argv: list[str] | None = None) -> int:
             rec = r["tp"] / max(r["tp"] + r["fn"], 1)
             good = prec >= 0.90 and rec >= 0.95
             ok &= good
-            print(f"  {cat:28s} precision {prec:5.3f}  recall {rec:5.3f}  "
-                  f"{'ok' if good else 'BELOW TARGET'}")
+            print(
+                f"  {cat:28s} precision {prec:5.3f}  recall {rec:5.3f}  "
+                f"{'ok' if good else 'BELOW TARGET'}"
+            )
         else:
             share = r["hits"] / max(r["n"], 1)
             good = share >= 0.80 or "[" in cat
             ok &= good
-            print(f"  {cat:28s} injected in top 2N {share:5.3f}  {'ok' if good else 'BELOW TARGET'}")
+            print(
+                f"  {cat:28s} injected in top 2N {share:5.3f}  {'ok' if good else 'BELOW TARGET'}"
+            )
     return 0 if ok else 1
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +16,7 @@ AS_OF = "2026-11-30T00:00:00Z"  # a Monday: the weeks before it are whole
 
 
 def _activity(*, anomaly: str | None, seed: int = 0) -> pd.DataFrame:
-    """12 courses × 8 weeks × 15 learners of ordinary activity, plus an optional oddity.
+    """12 courses, 8 weeks, 15 learners each of ordinary activity, plus an optional oddity.
 
     ``anomaly="course_week"``: course C3's learners keep failing a broken quiz in week 2026-W46.
     ``anomaly="learner"``: learner U5-7 in C5 fails assessments over and over.
@@ -26,16 +28,18 @@ def _activity(*, anomaly: str | None, seed: int = 0) -> pd.DataFrame:
         for u in range(15):
             n = rng.poisson(40)
             offsets = rng.uniform(0, 56, n)
-            verbs = rng.choice(["viewed", "launched", "progressed", "completed", "failed"],
-                               n, p=[0.5, 0.3, 0.15, 0.03, 0.02])
+            verbs = rng.choice(
+                ["viewed", "launched", "progressed", "completed", "failed"],
+                n,
+                p=[0.5, 0.3, 0.15, 0.03, 0.02],
+            )
             for k in range(n):
                 rows.append((f"U{c}-{u}", f"C{c}", verbs[k], start + pd.Timedelta(days=offsets[k])))
     if anomaly == "course_week":
         w46 = pd.Timestamp("2026-11-09", tz="UTC")
         for u in range(15):
             for k in range(12):
-                rows.append((f"U3-{u}", "C3", "failed",
-                             w46 + pd.Timedelta(hours=5 * k + u)))
+                rows.append((f"U3-{u}", "C3", "failed", w46 + pd.Timedelta(hours=5 * k + u)))
     if anomaly == "learner":
         for k in range(150):
             rows.append(("U5-7", "C5", "failed", start + pd.Timedelta(hours=3 * k)))
@@ -44,11 +48,20 @@ def _activity(*, anomaly: str | None, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
+@functools.cache
+def _typed_activity(anomaly: str | None) -> pd.DataFrame:
+    return typed("activity", _activity(anomaly=anomaly).to_dict("records"))
+
+
 def _snap(anomaly: str | None) -> Snapshot:
-    act = _activity(anomaly=anomaly)
-    s = snap(AS_OF, lms_users=[user(u) for u in act["user_id"].unique()],
-             courses=[course(f"C{c}") for c in range(12)])
-    s.tables["activity"] = typed("activity", act.to_dict("records"))
+    """A fresh snapshot (tables copied: a test may edit them) over the cached activity."""
+    act = _typed_activity(anomaly).copy()
+    s = snap(
+        AS_OF,
+        lms_users=[user(u) for u in act["user_id"].unique()],
+        courses=[course(f"C{c}") for c in range(12)],
+    )
+    s.tables["activity"] = act
     return s
 
 
@@ -76,9 +89,12 @@ def test_launch_failures_are_left_to_access_failure() -> None:
     # The same burst as launch failures is an access problem, not an engagement anomaly.
     s = _snap("course_week")
     act = s.tables["activity"]
-    w46 = act["course_id"].eq("C3") & act["verb"].eq("failed") & (
-        act["timestamp"] >= pd.Timestamp("2026-11-09", tz="UTC")
-    ) & (act["timestamp"] < pd.Timestamp("2026-11-16", tz="UTC"))
+    w46 = (
+        act["course_id"].eq("C3")
+        & act["verb"].eq("failed")
+        & (act["timestamp"] >= pd.Timestamp("2026-11-09", tz="UTC"))
+        & (act["timestamp"] < pd.Timestamp("2026-11-16", tz="UTC"))
+    )
     act.loc[w46, "verb"] = "launch_failed"
     found = CourseWeekEngagementDetector().detect(s)
     assert "course=C3;week=2026-W46" not in {p.entity_key for p in found[:1]}
@@ -115,8 +131,18 @@ def test_learner_anomaly_ranks_the_injected_learner_first() -> None:
 
 
 def test_models_propose_nothing_on_too_little_data() -> None:
-    s = snap(AS_OF, courses=[course("C1")], activity=[
-        {"event_id": "A1", "user_id": "U1", "course_id": "C1", "verb": "viewed",
-         "timestamp": "2026-11-02T00:00:00Z"}])
+    s = snap(
+        AS_OF,
+        courses=[course("C1")],
+        activity=[
+            {
+                "event_id": "A1",
+                "user_id": "U1",
+                "course_id": "C1",
+                "verb": "viewed",
+                "timestamp": "2026-11-02T00:00:00Z",
+            }
+        ],
+    )
     assert CourseWeekEngagementDetector().detect(s) == []
     assert LearnerEngagementDetector().detect(s) == []

@@ -43,12 +43,18 @@ def _notes(outage_day: str | None, channel_failures: int = 19) -> list[dict]:
             fail = i == 0  # 5% background failures
             if outage_day and str(d.date()) == outage_day:
                 fail = i < channel_failures
-            rows.append({
-                "notification_id": f"{d.date()}-{i}", "user_id": f"U{i}", "course_id": None,
-                "kind": "reminder", "channel": "email", "sent_at": sent,
-                "delivered_at": None if fail else sent + pd.Timedelta(minutes=1),
-                "bounced": fail and i % 2 == 0,
-            })
+            rows.append(
+                {
+                    "notification_id": f"{d.date()}-{i}",
+                    "user_id": f"U{i}",
+                    "course_id": None,
+                    "kind": "reminder",
+                    "channel": "email",
+                    "sent_at": sent,
+                    "delivered_at": None if fail else sent + pd.Timedelta(minutes=1),
+                    "bounced": fail and i % 2 == 0,
+                }
+            )
     return rows
 
 
@@ -67,14 +73,20 @@ def test_notification_outage_near_miss_and_undelivered_within_24h_is_not_judged(
     for r in rows:
         if str(r["sent_at"].date()) == "2026-11-26":
             r["delivered_at"] = None
-    assert NotificationOutageDetector().detect(snap("2026-11-27T06:00:00Z", notifications=rows)) == []
+    assert (
+        NotificationOutageDetector().detect(snap("2026-11-27T06:00:00Z", notifications=rows)) == []
+    )
 
 
 # ------------------------------------------------------------------ access_failure
 
 
-def _activity(*, course_outage: str | None = None, site_outage: str | None = None,
-              quiet_day: str | None = None) -> list[dict]:
+def _activity(
+    *,
+    course_outage: str | None = None,
+    site_outage: str | None = None,
+    quiet_day: str | None = None,
+) -> list[dict]:
     rows = []
     for d in DAYS:
         date = str(d.date())
@@ -83,25 +95,54 @@ def _activity(*, course_outage: str | None = None, site_outage: str | None = Non
             n = 0
         for i in range(n):
             ts = d + pd.Timedelta(hours=9, minutes=i)
-            fail = date == course_outage and i < n // 2 or i == 0 and d.day_of_week == 2
-            rows.append({"event_id": f"L{date}-{i}", "user_id": f"U{i}", "course_id": "C1",
-                         "verb": "launch_failed" if fail else "launched", "timestamp": ts})
+            fail = (date == course_outage and i < n // 2) or (i == 0 and d.day_of_week == 2)
+            rows.append(
+                {
+                    "event_id": f"L{date}-{i}",
+                    "user_id": f"U{i}",
+                    "course_id": "C1",
+                    "verb": "launch_failed" if fail else "launched",
+                    "timestamp": ts,
+                }
+            )
             login_fail = date == site_outage and i < 2 * n // 3
-            rows.append({"event_id": f"G{date}-{i}", "user_id": f"U{i}", "course_id": None,
-                         "verb": "login_failed" if login_fail else "login", "timestamp": ts})
-            rows.append({"event_id": f"V{date}-{i}", "user_id": f"U{i}", "course_id": "C2",
-                         "verb": "viewed", "timestamp": ts})
+            rows.append(
+                {
+                    "event_id": f"G{date}-{i}",
+                    "user_id": f"U{i}",
+                    "course_id": None,
+                    "verb": "login_failed" if login_fail else "login",
+                    "timestamp": ts,
+                }
+            )
+            rows.append(
+                {
+                    "event_id": f"V{date}-{i}",
+                    "user_id": f"U{i}",
+                    "course_id": "C2",
+                    "verb": "viewed",
+                    "timestamp": ts,
+                }
+            )
     return rows
 
 
 def _snap(activity: list[dict], as_of: str = "2026-11-27T00:00:00Z"):
-    return snap(as_of, lms_users=[user(f"U{i}") for i in range(30)],
-                courses=[course("C1"), course("C2")], activity=activity)
+    return snap(
+        as_of,
+        lms_users=[user(f"U{i}") for i in range(30)],
+        courses=[course("C1"), course("C2")],
+        activity=activity,
+    )
 
 
 def test_access_failure_course_and_site_days() -> None:
-    found = {p.entity_key: p for p in AccessFailureDetector().detect(
-        _snap(_activity(course_outage="2026-11-18", site_outage="2026-11-19")))}
+    found = {
+        p.entity_key: p
+        for p in AccessFailureDetector().detect(
+            _snap(_activity(course_outage="2026-11-18", site_outage="2026-11-19"))
+        )
+    }
     assert set(found) == {"course=C1;date=2026-11-18", "date=2026-11-19"}
     assert found["date=2026-11-19"].severity == "critical"
     assert found["course=C1;date=2026-11-18"].features["failed"] == 15
@@ -114,10 +155,19 @@ def test_access_failure_routine_failures_and_weekends_do_not_fire() -> None:
 
 def test_access_failure_event_exactly_at_as_of_counts_and_later_ones_do_not() -> None:
     rows = _activity()
-    extra = [{"event_id": f"X{i}", "user_id": f"U{i}", "course_id": "C1",
-              "verb": "launch_failed", "timestamp": "2026-11-27T00:00:00Z"} for i in range(20)]
-    later = [{**r, "event_id": r["event_id"] + "b", "timestamp": "2026-11-27T00:00:01Z"}
-             for r in extra]
+    extra = [
+        {
+            "event_id": f"X{i}",
+            "user_id": f"U{i}",
+            "course_id": "C1",
+            "verb": "launch_failed",
+            "timestamp": "2026-11-27T00:00:00Z",
+        }
+        for i in range(20)
+    ]
+    later = [
+        {**r, "event_id": r["event_id"] + "b", "timestamp": "2026-11-27T00:00:01Z"} for r in extra
+    ]
     found = keys(AccessFailureDetector().detect(_snap(rows + extra + later)))
     assert found == {"course=C1;date=2026-11-27"}
 
@@ -133,8 +183,11 @@ def test_reporting_gap_site_day_without_events_and_not_quiet_weekends() -> None:
 
 
 def test_reporting_gap_one_course_silent_while_the_site_reports() -> None:
-    rows = [r for r in _activity() if not (r["course_id"] == "C2"
-                                           and str(r["timestamp"].date()) == "2026-11-10")]
+    rows = [
+        r
+        for r in _activity()
+        if not (r["course_id"] == "C2" and str(r["timestamp"].date()) == "2026-11-10")
+    ]
     found = keys(ReportingGapDetector().detect(_snap(rows)))
     assert found == {"course=C2;date=2026-11-10"}
 
@@ -146,21 +199,33 @@ def test_reporting_gap_does_not_judge_the_as_of_day_or_beyond_the_span() -> None
 
 def test_reporting_gap_far_fewer_events_than_usual() -> None:
     # The site stream keeps 3 of its 30 weekday logins while the courses report as usual.
-    rows = [r for r in _activity() if not (str(r["timestamp"].date()) == "2026-11-12"
-                                           and r["course_id"] is None
-                                           and r["timestamp"].minute >= 3)]
+    rows = [
+        r
+        for r in _activity()
+        if not (
+            str(r["timestamp"].date()) == "2026-11-12"
+            and r["course_id"] is None
+            and r["timestamp"].minute >= 3
+        )
+    ]
     assert keys(ReportingGapDetector().detect(_snap(rows))) == {"date=2026-11-12"}
 
 
 def test_reporting_gap_organisation_wide_quiet_day_is_a_holiday_not_a_gap() -> None:
     # Every stream at a fifth of its weekday level (a public holiday): nobody lost data.
-    rows = [r for r in _activity() if not (str(r["timestamp"].date()) == "2026-11-11"
-                                           and r["timestamp"].minute >= 6)]
+    rows = [
+        r
+        for r in _activity()
+        if not (str(r["timestamp"].date()) == "2026-11-11" and r["timestamp"].minute >= 6)
+    ]
     assert ReportingGapDetector().detect(_snap(rows)) == []
 
 
 def test_reporting_gap_site_stream_is_the_events_without_a_course() -> None:
     # Logins vanish for a day while course activity carries on: a site-level gap all the same.
-    rows = [r for r in _activity() if not (r["course_id"] is None
-                                           and str(r["timestamp"].date()) == "2026-11-16")]
+    rows = [
+        r
+        for r in _activity()
+        if not (r["course_id"] is None and str(r["timestamp"].date()) == "2026-11-16")
+    ]
     assert keys(ReportingGapDetector().detect(_snap(rows))) == {"date=2026-11-16"}

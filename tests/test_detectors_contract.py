@@ -79,8 +79,9 @@ def test_thresholds_with_unknown_names_are_refused_with_the_name() -> None:
 
 
 def test_build_detectors_applies_thresholds_and_get_params_returns_them_untouched() -> None:
-    (det,) = build_detectors({"duplicate_account": {"min_accounts": 3}},
-                             enabled=["duplicate_account"])
+    (det,) = build_detectors(
+        {"duplicate_account": {"min_accounts": 3}}, enabled=["duplicate_account"]
+    )
     assert det.get_params() == {"min_accounts": 3, "max_evidence_rows": 10}
     with pytest.raises(ValueError, match="unknown detectors"):
         build_detectors({}, enabled=["nope"])
@@ -121,20 +122,36 @@ def test_proposal_refuses_bad_values_and_json_safe_converts_numpy_and_time() -> 
         Proposal("orphan_account", "user=U1", "t", 0.5, "urgent")
     import numpy as np
 
-    out = json_safe({"a": np.int64(3), "b": np.float32(0.5), "c": pd.Timestamp("2026-01-01",
-                     tz="UTC"), "d": pd.NaT, "e": float("nan"), "f": np.bool_(True)})
-    assert out == {"a": 3, "b": 0.5, "c": "2026-01-01T00:00:00+00:00", "d": None, "e": None,
-                   "f": True}
+    out = json_safe(
+        {
+            "a": np.int64(3),
+            "b": np.float32(0.5),
+            "c": pd.Timestamp("2026-01-01", tz="UTC"),
+            "d": pd.NaT,
+            "e": float("nan"),
+            "f": np.bool_(True),
+        }
+    )
+    assert out == {
+        "a": 3,
+        "b": 0.5,
+        "c": "2026-01-01T00:00:00+00:00",
+        "d": None,
+        "e": None,
+        "f": True,
+    }
 
 
 def test_all_detectors_on_one_anomalous_snapshot_keep_the_invariants() -> None:
     s = anomaly_snap("course_week")
-    s.tables.update(snap(
-        people=[person("P1"), person("P2", employment_status="terminated")],
-        lms_users=[user("U1", "P1"), user("U2", "P2"), user("U3", None)],
-        courses=[course(f"C{c}") for c in range(12)] + [course("X", is_compliance=True)],
-        enrollments=[enrol("E1", "U1", "X", due_at="2026-10-01T00:00:00Z")],
-    ).tables)
+    s.tables.update(
+        snap(
+            people=[person("P1"), person("P2", employment_status="terminated")],
+            lms_users=[user("U1", "P1"), user("U2", "P2"), user("U3", None)],
+            courses=[course(f"C{c}") for c in range(12)] + [course("X", is_compliance=True)],
+            enrollments=[enrol("E1", "U1", "X", due_at="2026-10-01T00:00:00Z")],
+        ).tables
+    )
     run = run_detectors(s)
     assert run.proposals
     declared = {cls.name: cls.categories for cls in DETECTOR_CLASSES}
@@ -146,28 +163,47 @@ def test_all_detectors_on_one_anomalous_snapshot_keep_the_invariants() -> None:
 ids = st.sampled_from(["1", "2", "007", "x"])
 maybe_ts = st.one_of(
     st.none(),
-    st.datetimes(min_value=pd.Timestamp("2026-08-01").to_pydatetime(),
-                 max_value=pd.Timestamp("2026-12-31").to_pydatetime()).map(
-        lambda d: d.isoformat() + "+05:30"),
+    st.datetimes(
+        min_value=pd.Timestamp("2026-08-01").to_pydatetime(),
+        max_value=pd.Timestamp("2026-12-31").to_pydatetime(),
+    ).map(lambda d: d.isoformat() + "+05:30"),
 )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    users=st.lists(st.tuples(ids, st.one_of(st.none(), ids),
-                             st.sampled_from(["active", "suspended", "deleted"])),
-                   max_size=6, unique_by=lambda t: t[0]),
+    users=st.lists(
+        st.tuples(
+            ids, st.one_of(st.none(), ids), st.sampled_from(["active", "suspended", "deleted"])
+        ),
+        max_size=6,
+        unique_by=lambda t: t[0],
+    ),
     enrolments=st.lists(
-        st.tuples(ids, ids, st.sampled_from(["enrolled", "in_progress", "completed",
-                                             "withdrawn", "failed"]),
-                  maybe_ts, maybe_ts, maybe_ts,
-                  st.one_of(st.none(), st.floats(0, 100)), st.sampled_from(["rule", "manual"])),
-        max_size=8),
-    events=st.lists(st.tuples(ids, st.one_of(st.none(), ids),
-                              st.sampled_from(["login", "login_failed", "launched",
-                                               "launch_failed", "progressed", "viewed"]),
-                              maybe_ts.filter(lambda t: t is not None),
-                              st.one_of(st.none(), st.floats(0, 100))), max_size=20),
+        st.tuples(
+            ids,
+            ids,
+            st.sampled_from(["enrolled", "in_progress", "completed", "withdrawn", "failed"]),
+            maybe_ts,
+            maybe_ts,
+            maybe_ts,
+            st.one_of(st.none(), st.floats(0, 100)),
+            st.sampled_from(["rule", "manual"]),
+        ),
+        max_size=8,
+    ),
+    events=st.lists(
+        st.tuples(
+            ids,
+            st.one_of(st.none(), ids),
+            st.sampled_from(
+                ["login", "login_failed", "launched", "launch_failed", "progressed", "viewed"]
+            ),
+            maybe_ts.filter(lambda t: t is not None),
+            st.one_of(st.none(), st.floats(0, 100)),
+        ),
+        max_size=20,
+    ),
 )
 def test_any_messy_snapshot_gives_only_valid_proposals(users, enrolments, events) -> None:  # type: ignore[no-untyped-def]
     s = snap(
@@ -175,12 +211,30 @@ def test_any_messy_snapshot_gives_only_valid_proposals(users, enrolments, events
         lms_users=[user(u, p, status=st_) for u, p, st_ in users],
         courses=[course(c, is_compliance=c == "1", due_days=10) for c in ("1", "2", "007", "x")],
         enrollments=[
-            enrol(f"E{i}", u, c, status=stt, enrolled_at=ea or "2026-09-01T00:00:00Z",
-                  due_at=due, completed_at=done, progress_pct=pp, source=src)
+            enrol(
+                f"E{i}",
+                u,
+                c,
+                status=stt,
+                enrolled_at=ea or "2026-09-01T00:00:00Z",
+                due_at=due,
+                completed_at=done,
+                progress_pct=pp,
+                source=src,
+            )
             for i, (u, c, stt, ea, due, done, pp, src) in enumerate(enrolments)
         ],
-        activity=[{"event_id": f"A{i}", "user_id": u, "course_id": c, "verb": v,
-                   "timestamp": t, "value": val} for i, (u, c, v, t, val) in enumerate(events)],
+        activity=[
+            {
+                "event_id": f"A{i}",
+                "user_id": u,
+                "course_id": c,
+                "verb": v,
+                "timestamp": t,
+                "value": val,
+            }
+            for i, (u, c, v, t, val) in enumerate(events)
+        ],
         enrollment_rules=[{"rule_id": "R1", "course_id": "1", "active": True}],
     )
     run = run_detectors(s)

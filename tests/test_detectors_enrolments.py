@@ -34,13 +34,25 @@ def _rules_snapshot(**extra: object) -> dict:
         lms_users=[user("U1", "P1"), user("U6", "P6"), user("U6b", "P6")],
         courses=[course("C12", title="Fire Safety", is_compliance=True)],
         enrollment_rules=[
-            {"rule_id": "R3", "course_id": "C12", "department": "Ops", "job_title": "Driver",
-             "active": True, "grace_days": 3},
-            {"rule_id": "R4", "course_id": "C12", "department": "Sales", "job_title": None,
-             "active": False},
+            {
+                "rule_id": "R3",
+                "course_id": "C12",
+                "department": "Ops",
+                "job_title": "Driver",
+                "active": True,
+                "grace_days": 3,
+            },
+            {
+                "rule_id": "R4",
+                "course_id": "C12",
+                "department": "Sales",
+                "job_title": None,
+                "active": False,
+            },
         ],
-        enrollments=[enrol("E1", "U6b", "C12", status="withdrawn",
-                           withdrawn_at="2026-10-02T00:00:00Z")],
+        enrollments=[
+            enrol("E1", "U6b", "C12", status="withdrawn", withdrawn_at="2026-10-02T00:00:00Z")
+        ],
         **extra,
     )
 
@@ -51,7 +63,10 @@ def test_enrollment_missing_fires_for_a_matched_person_without_any_enrolment() -
     # counts: "whatever its status") through a second account.
     assert keys(found) == {"person=P1;course=C12"}
     p = found[0]
-    assert p.title == "Dana Ortiz (P1) has no enrolment in Fire Safety (C12) though rule R3 requires it"
+    assert (
+        p.title
+        == "Dana Ortiz (P1) has no enrolment in Fire Safety (C12) though rule R3 requires it"
+    )
     assert p.severity == "critical"  # compliance course, grace long over
 
 
@@ -94,22 +109,72 @@ def _failed_snapshot() -> dict:
         courses=[course("C1"), course("C2", is_compliance=True)],
         enrollments=[
             enrol("E1", "U1", "C1", status="failed"),
-            enrol("E2", "U2", "C2", source="rule", status="enrolled", progress_pct=None,
-                  enrolled_at="2026-10-01T00:00:00Z"),  # stale, never took effect
-            enrol("E3", "U3", "C1", source="rule", status="enrolled", progress_pct=0,
-                  enrolled_at="2026-10-01T00:00:00Z"),  # has activity: took effect
-            enrol("E4", "U4", "C1", source="hr_sync", status="enrolled", progress_pct=0,
-                  enrolled_at="2026-10-01T00:00:00Z"),  # was notified: took effect
-            enrol("E5", "U2", "C1", source="manual", status="enrolled", progress_pct=None,
-                  enrolled_at="2026-10-01T00:00:00Z"),  # manual: a person watched it
-            enrol("E6", "U3", "C2", source="rule", status="enrolled", progress_pct=None,
-                  enrolled_at="2026-11-13T00:00:00Z"),  # exactly 14 days: not older
+            enrol(
+                "E2",
+                "U2",
+                "C2",
+                source="rule",
+                status="enrolled",
+                progress_pct=None,
+                enrolled_at="2026-10-01T00:00:00Z",
+            ),  # stale, never took effect
+            enrol(
+                "E3",
+                "U3",
+                "C1",
+                source="rule",
+                status="enrolled",
+                progress_pct=0,
+                enrolled_at="2026-10-01T00:00:00Z",
+            ),  # has activity: took effect
+            enrol(
+                "E4",
+                "U4",
+                "C1",
+                source="hr_sync",
+                status="enrolled",
+                progress_pct=0,
+                enrolled_at="2026-10-01T00:00:00Z",
+            ),  # was notified: took effect
+            enrol(
+                "E5",
+                "U2",
+                "C1",
+                source="manual",
+                status="enrolled",
+                progress_pct=None,
+                enrolled_at="2026-10-01T00:00:00Z",
+            ),  # manual: a person watched it
+            enrol(
+                "E6",
+                "U3",
+                "C2",
+                source="rule",
+                status="enrolled",
+                progress_pct=None,
+                enrolled_at="2026-11-13T00:00:00Z",
+            ),  # exactly 14 days: not older
         ],
-        activity=[{"event_id": "A1", "user_id": "U3", "course_id": "C1", "verb": "viewed",
-                   "timestamp": "2026-10-03T00:00:00Z"}],
-        notifications=[{"notification_id": "N1", "user_id": "U4", "course_id": "C1",
-                        "kind": "enrollment", "channel": "email",
-                        "sent_at": "2026-10-01T01:00:00Z", "bounced": False}],
+        activity=[
+            {
+                "event_id": "A1",
+                "user_id": "U3",
+                "course_id": "C1",
+                "verb": "viewed",
+                "timestamp": "2026-10-03T00:00:00Z",
+            }
+        ],
+        notifications=[
+            {
+                "notification_id": "N1",
+                "user_id": "U4",
+                "course_id": "C1",
+                "kind": "enrollment",
+                "channel": "email",
+                "sent_at": "2026-10-01T01:00:00Z",
+                "bounced": False,
+            }
+        ],
     )
 
 
@@ -129,8 +194,15 @@ def test_enrollment_failed_without_notifications_table_still_judges_activity() -
 
 def test_enrollment_failed_ignores_activity_after_as_of() -> None:
     tables = _failed_snapshot()
-    tables["activity"] = [{"event_id": "A1", "user_id": "U3", "course_id": "C1", "verb": "viewed",
-                           "timestamp": "2026-11-28T00:00:00Z"}]
+    tables["activity"] = [
+        {
+            "event_id": "A1",
+            "user_id": "U3",
+            "course_id": "C1",
+            "verb": "viewed",
+            "timestamp": "2026-11-28T00:00:00Z",
+        }
+    ]
     assert "enrollment=E3" in keys(EnrollmentFailedDetector().detect(snap(**tables)))
 
 
@@ -144,10 +216,23 @@ def test_compliance_overdue_fires_past_due_and_ranks_by_lateness() -> None:
         enrollments=[
             enrol("E1", "U1", "C1", due_at="2026-11-20T00:00:00Z"),  # 7 days late
             enrol("E2", "U1", "C1", due_at="2026-06-01T00:00:00Z"),  # months late
-            enrol("E3", "U1", "C1", due_at="2026-06-01T00:00:00Z", status="completed",
-                  completed_at="2026-05-01T00:00:00Z", progress_pct=100),
-            enrol("E4", "U1", "C1", due_at="2026-06-01T00:00:00Z", status="withdrawn",
-                  withdrawn_at="2026-05-01T00:00:00Z"),
+            enrol(
+                "E3",
+                "U1",
+                "C1",
+                due_at="2026-06-01T00:00:00Z",
+                status="completed",
+                completed_at="2026-05-01T00:00:00Z",
+                progress_pct=100,
+            ),
+            enrol(
+                "E4",
+                "U1",
+                "C1",
+                due_at="2026-06-01T00:00:00Z",
+                status="withdrawn",
+                withdrawn_at="2026-05-01T00:00:00Z",
+            ),
             enrol("E5", "U1", "C2", due_at="2026-06-01T00:00:00Z"),  # not compliance
             enrol("E6", "U1", "C1", due_at="2026-11-27T00:00:00Z"),  # due exactly now: not past
             enrol("E7", "U1", "C1", status="failed", due_at="2026-11-01T00:00:00Z"),
@@ -179,23 +264,56 @@ def test_progress_inconsistent_each_contradiction_fires_and_clean_rows_do_not() 
         lms_users=[user("U1"), user("U2")],
         courses=[course("C1"), course("C2"), course("C3")],
         enrollments=[
-            enrol("E1", "U1", "C1", status="completed", progress_pct=80,
-                  completed_at="2026-10-05T00:00:00Z"),
+            enrol(
+                "E1",
+                "U1",
+                "C1",
+                status="completed",
+                progress_pct=80,
+                completed_at="2026-10-05T00:00:00Z",
+            ),
             enrol("E2", "U1", "C2", status="completed", progress_pct=100),  # no completed_at
-            enrol("E3", "U2", "C1", status="completed", progress_pct=100,
-                  completed_at="2026-09-01T00:00:00Z"),  # before enrolled_at 2026-10-01
+            enrol(
+                "E3",
+                "U2",
+                "C1",
+                status="completed",
+                progress_pct=100,
+                completed_at="2026-09-01T00:00:00Z",
+            ),  # before enrolled_at 2026-10-01
             enrol("E4", "U2", "C2", status="withdrawn"),  # no withdrawn_at
             enrol("E5", "U2", "C3", status="in_progress", withdrawn_at="2026-10-03T00:00:00Z"),
-            enrol("E6", "U1", "C3", status="completed", progress_pct=100,
-                  completed_at="2026-10-10T00:00:00Z"),  # clean: has activity
+            enrol(
+                "E6",
+                "U1",
+                "C3",
+                status="completed",
+                progress_pct=100,
+                completed_at="2026-10-10T00:00:00Z",
+            ),  # clean: has activity
         ],
         activity=[
-            {"event_id": "A1", "user_id": "U1", "course_id": "C3", "verb": "completed",
-             "timestamp": "2026-10-10T00:00:00Z"},
-            {"event_id": "A2", "user_id": "U1", "course_id": "C1", "verb": "viewed",
-             "timestamp": "2026-10-01T00:00:00Z"},
-            {"event_id": "A3", "user_id": "U2", "course_id": "C3", "verb": "viewed",
-             "timestamp": "2026-11-01T00:00:00Z"},
+            {
+                "event_id": "A1",
+                "user_id": "U1",
+                "course_id": "C3",
+                "verb": "completed",
+                "timestamp": "2026-10-10T00:00:00Z",
+            },
+            {
+                "event_id": "A2",
+                "user_id": "U1",
+                "course_id": "C1",
+                "verb": "viewed",
+                "timestamp": "2026-10-01T00:00:00Z",
+            },
+            {
+                "event_id": "A3",
+                "user_id": "U2",
+                "course_id": "C3",
+                "verb": "viewed",
+                "timestamp": "2026-11-01T00:00:00Z",
+            },
         ],
     )
     found = {p.entity_key: p for p in ProgressInconsistentDetector().detect(s)}
@@ -209,17 +327,39 @@ def test_progress_inconsistent_completed_without_activity_only_inside_the_activi
         lms_users=[user("U1"), user("U2")],
         courses=[course("C1")],
         enrollments=[
-            enrol("E1", "U1", "C1", status="completed", progress_pct=100,
-                  completed_at="2026-10-15T00:00:00Z"),  # inside span, no activity
-            enrol("E2", "U2", "C1", status="completed", progress_pct=100,
-                  enrolled_at="2026-08-01T00:00:00Z",
-                  completed_at="2026-08-15T00:00:00Z"),  # before the span: log cannot tell
+            enrol(
+                "E1",
+                "U1",
+                "C1",
+                status="completed",
+                progress_pct=100,
+                completed_at="2026-10-15T00:00:00Z",
+            ),  # inside span, no activity
+            enrol(
+                "E2",
+                "U2",
+                "C1",
+                status="completed",
+                progress_pct=100,
+                enrolled_at="2026-08-01T00:00:00Z",
+                completed_at="2026-08-15T00:00:00Z",
+            ),  # before the span: log cannot tell
         ],
         activity=[
-            {"event_id": "A1", "user_id": "U2", "course_id": "C1", "verb": "viewed",
-             "timestamp": "2026-10-01T00:00:00Z"},
-            {"event_id": "A2", "user_id": "U2", "course_id": "C1", "verb": "viewed",
-             "timestamp": "2026-11-01T00:00:00Z"},
+            {
+                "event_id": "A1",
+                "user_id": "U2",
+                "course_id": "C1",
+                "verb": "viewed",
+                "timestamp": "2026-10-01T00:00:00Z",
+            },
+            {
+                "event_id": "A2",
+                "user_id": "U2",
+                "course_id": "C1",
+                "verb": "viewed",
+                "timestamp": "2026-11-01T00:00:00Z",
+            },
         ],
     )
     found = ProgressInconsistentDetector().detect(snap(**tables))
@@ -232,8 +372,14 @@ def test_progress_inconsistent_completed_without_activity_only_inside_the_activi
 
 def test_progress_going_down_fires_but_ties_and_rises_do_not() -> None:
     def prog(eid: str, uid: str, ts: str, value: float) -> dict:
-        return {"event_id": eid, "user_id": uid, "course_id": "C1", "verb": "progressed",
-                "timestamp": ts, "value": value}
+        return {
+            "event_id": eid,
+            "user_id": uid,
+            "course_id": "C1",
+            "verb": "progressed",
+            "timestamp": ts,
+            "value": value,
+        }
 
     s = snap(
         lms_users=[user("U1"), user("U2"), user("U3")],

@@ -15,8 +15,16 @@ def keys(proposals: list) -> set[str]:
 
 
 def note(nid: str, uid: str, sent: str, *, bounced: bool = False, delivered: str | None = None):
-    return {"notification_id": nid, "user_id": uid, "course_id": None, "kind": "reminder",
-            "channel": "email", "sent_at": sent, "delivered_at": delivered, "bounced": bounced}
+    return {
+        "notification_id": nid,
+        "user_id": uid,
+        "course_id": None,
+        "kind": "reminder",
+        "channel": "email",
+        "sent_at": sent,
+        "delivered_at": delivered,
+        "bounced": bounced,
+    }
 
 
 # ------------------------------------------------------------------ notification_undelivered
@@ -45,18 +53,37 @@ def test_notification_undelivered_bounces_or_nothing_delivered_in_30_days() -> N
     s = snap(lms_users=[user(u) for u in ("U1", "U2", "U3", "U4", "U5")], notifications=rows)
     found = {p.entity_key: p for p in NotificationUndeliveredDetector().detect(s)}
     assert set(found) == {"user=U1", "user=U2", "user=U5"}
-    assert found["user=U1"].features == {"sent": 3, "bounced": 3, "delivered": 0,
-                                         "failure_share": 1.0}
+    assert found["user=U1"].features == {
+        "sent": 3,
+        "bounced": 3,
+        "delivered": 0,
+        "failure_share": 1.0,
+    }
     assert len(found["user=U1"].evidence["notifications"]) == 3
 
 
 # ------------------------------------------------------------------ sync_failure
 
 
-def run(rid: str, integ: str, start: str, finish: str | None, status: str = "success",
-        read: int = 10, written: int = 10) -> dict:
-    return {"run_id": rid, "integration": integ, "started_at": start, "finished_at": finish,
-            "status": status, "records_read": read, "records_written": written, "error_count": 0}
+def run(
+    rid: str,
+    integ: str,
+    start: str,
+    finish: str | None,
+    status: str = "success",
+    read: int = 10,
+    written: int = 10,
+) -> dict:
+    return {
+        "run_id": rid,
+        "integration": integ,
+        "started_at": start,
+        "finished_at": finish,
+        "status": status,
+        "records_read": read,
+        "records_written": written,
+        "error_count": 0,
+    }
 
 
 def test_sync_failure_bad_runs_and_a_stopped_integration() -> None:
@@ -72,8 +99,9 @@ def test_sync_failure_bad_runs_and_a_stopped_integration() -> None:
         for d in range(1, 20)
     ]  # stops after the 19th: due again on the 21st (usual interval 1 day, factor 2)
     others.append(run("x1", "lms_to_crm", "2026-11-10T12:00:00Z", None, status="running"))
-    recent = run("r1", "lms_to_analytics", "2026-11-26T12:00:00Z", None, status="running",
-                 written=0)  # started 12 h ago: may still be running, not a failure
+    recent = run(
+        "r1", "lms_to_analytics", "2026-11-26T12:00:00Z", None, status="running", written=0
+    )  # started 12 h ago: may still be running, not a failure
     s = snap(sync_runs=[*daily, *others, recent])
     found = {p.entity_key: p for p in SyncFailureDetector().detect(s)}
     assert set(found) == {
@@ -101,8 +129,14 @@ def test_sync_failure_unfinished_boundary_is_24_hours() -> None:
 
 
 def sub(sid: str, cid: str, submitted: str, graded: str | None = None) -> dict:
-    return {"submission_id": sid, "user_id": "U1", "course_id": cid, "assignment_id": "A",
-            "submitted_at": submitted, "graded_at": graded}
+    return {
+        "submission_id": sid,
+        "user_id": "U1",
+        "course_id": cid,
+        "assignment_id": "A",
+        "submitted_at": submitted,
+        "graded_at": graded,
+    }
 
 
 def test_feedback_delayed_ungraded_beyond_sla_and_slow_median() -> None:

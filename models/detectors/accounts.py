@@ -19,7 +19,7 @@ def _norm_email(series: pd.Series) -> pd.Series:
 
 
 class OrphanAccountDetector(Detector):
-    """Active LMS accounts that HR does not vouch for: unlinked, linked to nobody, or to a leaver."""
+    """Active LMS accounts HR does not vouch for: unlinked, linked to nobody, or to a leaver."""
 
     name = "orphan_account"
     version = "1.0"

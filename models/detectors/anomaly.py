@@ -150,7 +150,7 @@ class _OutlierModel(Detector):
         return np.asarray(saturating(z, self.calibration_z))
 
     def leaf_indices(self) -> np.ndarray:
-        """(items × trees) leaf node ids of the last fitted isolation forest on ``X_``."""
+        """(items x trees) leaf node ids of the last fitted isolation forest on ``X_``."""
         model = getattr(self, "model_", None)
         if not isinstance(model, IsolationForest):
             raise ValueError(f"{self.name}: no isolation forest fitted (run detect first)")
@@ -186,16 +186,16 @@ class _OutlierModel(Detector):
                     best[name] = (float(z[i]), basis, float(med[i]))
         ranked = sorted(best.items(), key=lambda kv: -abs(kv[1][0]))[:top]
         phrases, zs = [], {}
-        for name, (z, basis, med) in ranked:
-            if abs(z) < 1.0:
+        for name, (zval, basis, median) in ranked:
+            if abs(zval) < 1.0:
                 continue
             f = fmt.get(name, "{:.2f}")
-            direction = "high" if z > 0 else "low"
+            direction = "high" if zval > 0 else "low"
             phrases.append(
                 f"{name.replace('_', ' ')} {f.format(values[names.index(name)])} is {direction} "
-                f"against {basis} ({f.format(med)}; z {z:+.1f})"
+                f"against {basis} ({f.format(median)}; z {zval:+.1f})"
             )
-            zs[f"z_{name}"] = round(z, 2)
+            zs[f"z_{name}"] = round(zval, 2)
         return phrases, zs
 
 
@@ -242,7 +242,7 @@ class CourseWeekEngagementDetector(_OutlierModel):
         self,
         *,
         method: str = "isolation_forest",
-        n_estimators: int = 200,
+        n_estimators: int = 100,
         max_samples: int | str = 256,
         n_neighbors: int = 20,
         contamination: float = 0.03,
@@ -285,7 +285,7 @@ class CourseWeekEngagementDetector(_OutlierModel):
         as_of_day = int(day_number(pd.Series([as_of_ts(snapshot)])).iloc[0])
         monday = day - weekday_of(day)
         first_monday = int(monday[ok].min())
-        # Only whole weeks: a week cut by as_of or by the start of the data looks artificially quiet.
+        # Only whole weeks: a week cut by as_of or by the start of the data looks falsely quiet.
         # Failed logins and launches are access problems (access_failure), not engagement.
         access = _verb_mask(codes, ("login_failed", "launch_failed"))
         complete = ok & ~access & (monday + 7 <= as_of_day) & (monday >= int(day[ok].min()))
@@ -388,9 +388,9 @@ class CourseWeekEngagementDetector(_OutlierModel):
             if c in _LOG_FEATURES:
                 model_in[c] = np.log1p(model_in[c])
         floors = _floors(model_in, self.floor_share, 1e-3)
-        self_z, self_med = robust_z(model_in, frame["course_id"].to_numpy(), floors)
+        self_z, _self_med = robust_z(model_in, frame["course_id"].to_numpy(), floors)
         peer_cols = [c for c in names if c not in _LOG_FEATURES or c == "events_per_learner"]
-        peer_z, peer_med = robust_z(
+        peer_z, _peer_med = robust_z(
             model_in[peer_cols], frame["monday"].to_numpy(), floors[peer_cols]
         )
         X = np.hstack([self_z.to_numpy(), peer_z.to_numpy()])

@@ -1,4 +1,4 @@
-"""The detector contract: ``Proposal`` (what a detector suggests) and ``Detector`` (who suggests it).
+"""The detector contract: ``Proposal`` (what a detector suggests), ``Detector`` (who suggests it).
 
 Detectors follow scikit-learn's estimator habits: parameters are keyword arguments stored
 untouched in ``__init__`` (so ``get_params`` can read them back and the Detectors page can show
@@ -105,14 +105,14 @@ def clip01(values: Any) -> Any:
 
 
 def saturating(x: Any, scale: float) -> Any:
-    """1 - exp(-x/scale): 0 at 0, ~0.63 at ``scale``, → 1; a gentle way to turn 'how much' into 0–1."""
+    """1 - exp(-x/scale): 0 at 0, ~0.63 at ``scale``, towards 1; turns 'how much' into 0-1."""
     arr = np.maximum(np.asarray(x, dtype=float), 0.0)
     out = 1.0 - np.exp(-arr / max(scale, 1e-9))
     return float(out) if out.ndim == 0 else out
 
 
 def severity_from_bins(values: Any, bins: Sequence[float]) -> np.ndarray:
-    """Map numbers to severities: below bins[0] low, below bins[1] medium, below bins[2] high, else critical."""
+    """Severities for numbers: below bins[0] low, bins[1] medium, bins[2] high, else critical."""
     idx = np.searchsorted(
         np.asarray(bins, dtype=float), np.asarray(values, dtype=float), side="right"
     )
@@ -184,7 +184,7 @@ class Detector(ABC):
         return f"needs table{'s' if len(missing) > 1 else ''} {', '.join(missing)}, absent"
 
     def detect(self, snapshot: Snapshot) -> list[Proposal]:
-        """Proposals for ``snapshot``; raises ``MissingTableError`` if a required table is absent."""
+        """Proposals for ``snapshot``; ``MissingTableError`` if a required table is absent."""
         reason = self.skip_reason(snapshot)
         if reason is not None:
             raise MissingTableError(f"{self.name}: {reason}")

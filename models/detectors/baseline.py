@@ -60,7 +60,7 @@ def weekday_baseline(
     scale_floor: float | pd.Series = 0.0,
     weight_ok: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Columns ``median``, ``scale`` and ``z`` for ``value``: robust baseline per stream and weekday.
+    """Columns ``median``, ``scale`` and ``z`` of ``value``: robust baseline per stream, weekday.
 
     Weekdays seen fewer than ``min_same_weekday`` times fall back to the stream's all-days
     baseline. ``scale`` never drops below ``scale_floor`` (a stream that is always exactly 0 must
@@ -213,7 +213,8 @@ class AccessFailureDetector(Detector):
         z_threshold: float = 4.0,
         min_share_excess: float = 0.15,
         count_ratio: float = 3.0,
-        count_share_excess: float = 0.05,
+        count_min_failures: int = 10,
+        count_share_excess: float = 0.10,
         share_scale_floor: float = 0.03,
         max_evidence_rows: int = 10,
     ) -> None:
@@ -221,6 +222,7 @@ class AccessFailureDetector(Detector):
         self.z_threshold = z_threshold
         self.min_share_excess = min_share_excess
         self.count_ratio = count_ratio
+        self.count_min_failures = count_min_failures
         self.count_share_excess = count_share_excess
         self.share_scale_floor = share_scale_floor
         self.max_evidence_rows = max_evidence_rows
@@ -258,7 +260,8 @@ class AccessFailureDetector(Detector):
         )
         # A busy day has more failures in proportion: a count only counts if the share rose too.
         by_count = (
-            (daily["count_z"] >= self.z_threshold)
+            (daily["failed"] >= self.count_min_failures)
+            & (daily["count_z"] >= self.z_threshold)
             & (daily["failed"] >= self.count_ratio * np.maximum(daily["count_median"], 1.0))
             & (daily["share_excess"] >= self.count_share_excess)
         )
@@ -329,7 +332,8 @@ class AccessFailureDetector(Detector):
                         category="access_failure",
                         entity_key=key,
                         title=f"{what} on {date}: {int(row['failed'])} failed of "
-                        f"{int(row['ok'] + row['failed'])} attempts ({share:.0%}; usually {usual:.0%})",
+                        f"{int(row['ok'] + row['failed'])} attempts "
+                        f"({share:.0%}; usually {usual:.0%})",
                         score=0.4
                         + 0.3 * saturating(excess, 0.3)
                         + 0.3 * saturating(max(ratio - 1, 0.0), 5.0),
@@ -476,8 +480,7 @@ class ReportingGapDetector(Detector):
             feed_down = feed_down[feed_down.isin(site_hits["day"])]
             hits = courses[hit & ~courses["day"].isin(feed_down)]
             out.extend(
-                self._make(row, courses, "course_id", snapshot)
-                for row in hits.to_dict("records")
+                self._make(row, courses, "course_id", snapshot) for row in hits.to_dict("records")
             )
         return out
 
@@ -489,7 +492,7 @@ class ReportingGapDetector(Detector):
         sel = daily[stream] == row[stream] if stream else np.ones(len(daily), dtype=bool)
         series = daily[sel & (daily["day"].sub(day).abs() <= 7)]
         series = series.assign(date=day_label(series["day"]))[["date", "events", "median"]]
-        events, usual = int(row["events"]), float(row["median"])  # type: ignore[arg-type]
+        events, usual = int(row["events"]), float(row["median"])  # type: ignore[call-overload,arg-type]
         if stream:
             course = str(row[stream])
             where = label(pd.Series([course]), course_labels(snapshot)).iloc[0]

@@ -28,13 +28,18 @@ def cached(snapshot: Snapshot, key: str, build: Callable[[], T]) -> T:
     sid = id(snapshot)
     entry = _CACHE.get(sid)
     if entry is None or entry[0]() is not snapshot:
-        ref = weakref.ref(snapshot, lambda _r, sid=sid: _CACHE.pop(sid, None))
+
+        def forget(_ref: weakref.ref[Snapshot], sid: int = sid) -> None:
+            _CACHE.pop(sid, None)
+
+        ref = weakref.ref(snapshot, forget)
         entry = (ref, {})
         _CACHE[sid] = entry
     store = entry[1]
     if key not in store:
         store[key] = build()
-    return store[key]  # type: ignore[no-any-return]
+    value: T = store[key]
+    return value
 
 
 def as_of_ts(snapshot: Snapshot) -> pd.Timestamp:
@@ -49,7 +54,7 @@ def to_utc_ts(value: datetime | pd.Timestamp) -> pd.Timestamp:
 
 
 def utc(series: pd.Series) -> pd.Series:
-    """``series`` as aware UTC datetimes (loaders already do this; this guards literal test tables)."""
+    """``series`` as aware UTC datetimes (loaders do this already; guards literal tables)."""
     if not isinstance(series.dtype, pd.DatetimeTZDtype):
         series = pd.to_datetime(series, utc=True)
     elif str(series.dt.tz) != "UTC":

@@ -37,7 +37,7 @@ ENROLMENT_COLUMNS = [
 
 
 def activity_pairs(snapshot: Snapshot) -> pd.DataFrame:
-    """Distinct (user_id, course_id) pairs with any activity up to ``as_of``; cached per snapshot."""
+    """Distinct (user_id, course_id) pairs with activity up to ``as_of``; cached per snapshot."""
 
     def build() -> pd.DataFrame:
         act = activity_days(snapshot)
@@ -128,7 +128,7 @@ class EnrollmentMissingDetector(Detector):
         m = m[~key.isin(have_key)]
         if m.empty:
             return []
-        # Several rules may require the same course of one person: one finding, the earliest deadline.
+        # Several rules may require one course of a person: one finding, the earliest deadline.
         m = m.sort_values(["person_id", "course_id", "deadline", "rule_id"])
         rule_lists = m.groupby(["person_id", "course_id"], sort=False)["rule_id"].agg(list)
         m = m.drop_duplicates(["person_id", "course_id"], keep="first").copy()
@@ -144,6 +144,7 @@ class EnrollmentMissingDetector(Detector):
             np.where(days_over.to_numpy() > 30, "high", "medium"),
         )
         courses = label(m["course_id"].astype(str), course_labels(snapshot))
+        rule_rows = {r["rule_id"]: r for r in records(rules.drop(columns=["grace"]), len(rules))}
         out = []
         for row, course, score, sev, over, comp in zip(
             m.to_dict("records"),
@@ -172,10 +173,9 @@ class EnrollmentMissingDetector(Detector):
                                 "hire_date": row["hire_ts"],
                             }
                         ],
-                        "enrollment_rules": records(
-                            rules[rules["rule_id"].isin(rule_ids)].drop(columns=["grace"]),
-                            self.max_evidence_rows,
-                        ),
+                        "enrollment_rules": [
+                            rule_rows[r] for r in rule_ids[: self.max_evidence_rows]
+                        ],
                         "enrolment_due_by": row["deadline"],
                     },
                     features={
@@ -404,7 +404,7 @@ class ProgressInconsistentDetector(Detector):
         self.max_evidence_rows = max_evidence_rows
 
     def _progress_drops(self, snapshot: Snapshot) -> pd.DataFrame:
-        """(user_id, course_id, timestamp, before, after) for each fall of a ``progressed`` value."""
+        """(user_id, course_id, timestamp, before, after) for each fall of a progressed value."""
         act = activity_days(snapshot)
         prog = act[(act["verb"] == "progressed") & act["value"].notna() & act["course_id"].notna()]
         if prog.empty:

@@ -203,7 +203,7 @@ class SyncFailureDetector(Detector):
         return out
 
     def _overdue(self, runs: pd.DataFrame, as_of: pd.Timestamp) -> list[dict[str, object]]:
-        """Silences longer than ``overdue_factor`` × the integration's median interval."""
+        """Silences longer than ``overdue_factor`` times the integration's median interval."""
         out: list[dict[str, object]] = []
         for integration, group in runs.groupby("integration", sort=True):
             starts = group["started_at"].sort_values()
@@ -217,7 +217,7 @@ class SyncFailureDetector(Detector):
             # Gaps in the history, then the silence from the last run up to as_of.
             prev = starts.shift().iloc[1:]
             ends = starts.iloc[1:]
-            spans = list(zip(prev, ends, strict=True)) + [(starts.iloc[-1], as_of)]
+            spans = [*list(zip(prev, ends, strict=True)), (starts.iloc[-1], as_of)]
             for start, end in spans:
                 silence = end - start
                 if silence <= limit:
@@ -233,7 +233,8 @@ class SyncFailureDetector(Detector):
                         "title": f"Integration {integration} stopped running: no run for "
                         f"{silence / pd.Timedelta(hours=1):.0f} h after {start.isoformat()} "
                         f"(usually every {usual / pd.Timedelta(hours=1):.1f} h)",
-                        "explanation": f"No run for {ratio:.1f}× the integration's usual interval "
+                        "explanation": f"No run for {ratio:.1f} times the integration's usual "
+                        "interval "
                         "(median gap between its runs).",
                         "evidence": {
                             "last_run_before_silence": start,

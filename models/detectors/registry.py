@@ -94,7 +94,7 @@ def build_detectors(
     *,
     enabled: Iterable[str] | None = None,
 ) -> list[Detector]:
-    """Detectors built with ``thresholds`` (default: the shipped file), only ``enabled`` ones if given."""
+    """Detectors built with ``thresholds`` (default: the shipped file), only ``enabled`` ones."""
     params = load_thresholds() if thresholds is None else thresholds
     names = list(REGISTRY) if enabled is None else list(enabled)
     unknown = [n for n in names if n not in REGISTRY]
