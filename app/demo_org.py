@@ -77,7 +77,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 import numpy as np
 import pandas as pd
@@ -2305,23 +2305,99 @@ def _write(
 
 
 def _write_events(path: Path, org: _Org, ev: _Events) -> int:
-    user_ids = _ids("U", org.u_number, 7)
-    course_ids = np.append(_ids("C", np.arange(1, org.c_kind.size + 1), 5), "")
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        for lo in range(0, max(ev.ts.size, 1), CHUNK_ROWS):
-            hi = min(lo + CHUNK_ROWS, ev.ts.size)
-            frame = pd.DataFrame(
-                {
-                    "event_id": _ids("A", np.arange(lo + 1, hi + 1), 9),
-                    "user_id": user_ids[ev.person[lo:hi]],
-                    "course_id": course_ids[ev.course[lo:hi]],
-                    "verb": VERBS[ev.verb[lo:hi]],
-                    "timestamp": _ts(ev.ts[lo:hi]),
-                    "value": _num(ev.value[lo:hi]),
-                }
+    users = _table(_ids("U", org.u_number, 7))
+    courses = _table(np.append(_ids("C", np.arange(1, org.c_kind.size + 1), 5), ""))
+    verbs = _table(VERBS)
+    with path.open("wb") as fh:
+        fh.write(b"event_id,user_id,course_id,verb,timestamp,value\n")
+        for lo in range(0, ev.ts.size, CHUNK_ROWS):
+            sl = slice(lo, min(lo + CHUNK_ROWS, ev.ts.size))
+            _write_rows(
+                fh,
+                [
+                    _enc_id("A", np.arange(sl.start + 1, sl.stop + 1), 9),
+                    _enc(users, ev.person[sl]),
+                    _enc(courses, ev.course[sl]),
+                    _enc(verbs, ev.verb[sl]),
+                    _enc_ts(ev.ts[sl]),
+                    _enc_num(ev.value[sl]),
+                ],
             )
-            _write(frame, path, header=lo == 0, handle=fh)
     return int(ev.ts.size)
+
+
+# Fast CSV for the big tables: every field is an id, an enum, a timestamp or a number (never a
+# comma or quote), so each row is laid out in a fixed-width byte matrix padded with NUL bytes,
+# and the NULs are dropped in one pass. This is ~20x faster than DataFrame.to_csv.
+
+
+def _table(strings: np.ndarray | list[str]) -> np.ndarray:
+    """Strings as a NUL-padded fixed-width byte array, for lookup by integer code."""
+    return np.array([str(x).encode() for x in strings], dtype=np.bytes_)
+
+
+def _enc(table: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Rows ``table[idx]`` as a (n, width) uint8 matrix (index -1 is the table's last entry)."""
+    width = table.dtype.itemsize
+    return table[np.asarray(idx, dtype=np.int64)].view(np.uint8).reshape(-1, width)
+
+
+def _enc_id(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
+    out = np.empty((numbers.size, width + 1), dtype=np.uint8)
+    out[:, 0] = ord(prefix)
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    out[:, 1:] = (np.asarray(numbers, dtype=np.int64)[:, None] // powers) % 10 + 48
+    return out
+
+
+_SECOND_OF_DAY: np.ndarray | None = None
+
+
+def _enc_ts(arr: np.ndarray) -> np.ndarray:
+    """``YYYY-MM-DDTHH:MM:SSZ`` (20 bytes), empty where missing."""
+    global _SECOND_OF_DAY
+    if _SECOND_OF_DAY is None:
+        text = [f"{s // HOUR:02d}:{s // 60 % 60:02d}:{s % 60:02d}Z" for s in range(DAY)]
+        _SECOND_OF_DAY = _table(text).view(np.uint8).reshape(DAY, 9)
+    arr = np.asarray(arr, dtype=np.int64)
+    out = np.zeros((arr.size, 20), dtype=np.uint8)
+    ok = arr != NA
+    if ok.any():
+        day = arr[ok] // DAY
+        first = int(day.min())
+        days = np.arange(first, int(day.max()) + 1).astype("datetime64[D]")
+        names = np.strings.add(np.datetime_as_string(days, unit="D"), "T").astype("S11")
+        out[ok, :11] = names.view(np.uint8).reshape(-1, 11)[day - first]
+        out[ok, 11:] = _SECOND_OF_DAY[arr[ok] % DAY]
+    return out
+
+
+_WHOLE = _table([str(i) for i in range(1001)])
+
+
+def _enc_num(arr: np.ndarray) -> np.ndarray:
+    """Non-negative floats up to 1000 with one decimal (``87.5``), empty where NaN."""
+    arr = np.asarray(arr, dtype=np.float64)
+    out = np.zeros((arr.size, 6), dtype=np.uint8)
+    ok = ~np.isnan(arr)
+    tenths = np.rint(np.clip(arr[ok], 0, 1000) * 10).astype(np.int64)
+    out[ok, :4] = _enc(_WHOLE, tenths // 10)
+    out[ok, 4] = ord(".")
+    out[ok, 5] = tenths % 10 + 48
+    return out
+
+
+def _write_rows(fh: BinaryIO, fields: list[np.ndarray]) -> None:
+    """Write rows whose fields are (n, width) NUL-padded byte matrices, comma-separated."""
+    n = fields[0].shape[0]
+    sep = np.full((n, 1), ord(","), dtype=np.uint8)
+    end = np.full((n, 1), ord("\n"), dtype=np.uint8)
+    parts: list[np.ndarray] = []
+    for f in fields:
+        parts += [f, sep]
+    parts[-1] = end
+    flat = np.concatenate(parts, axis=1).ravel()
+    fh.write(flat[flat != 0].tobytes())
 
 
 TABLE_FILES = (
@@ -2463,19 +2539,6 @@ def generate_demo_org(
                 "score": _num(subs.score),
             }
         ),
-        "notifications": pd.DataFrame(
-            {
-                "notification_id": _ids("N", np.arange(1, notes.sent.size + 1), 9),
-                "user_id": user_ids[notes.person],
-                "course_id": np.append(course_ids, "")[notes.course],
-                "kind": KINDS[notes.kind],
-                "channel": CHANNELS[notes.channel],
-                "sent_at": _ts(notes.sent),
-                "delivered_at": _ts(notes.delivered),
-                "bounced": _bool(notes.bounced),
-                "opened_at": _ts(notes.opened),
-            }
-        ),
         "sync_runs": pd.DataFrame(
             {
                 "run_id": runs["run_id"],
@@ -2495,6 +2558,9 @@ def generate_demo_org(
     del tables
     rows["enrollments"] = _write_enrollments(out / "enrollments.csv", enr, user_ids, course_ids)
     rows["activity"] = _write_events(out / "activity.csv", org, ev)
+    rows["notifications"] = _write_notifications(
+        out / "notifications.csv", notes, user_ids, course_ids
+    )
 
     (out / "snapshot.toml").write_text(
         f'as_of = "{_ts(np.array([stamp]))[0]}"\n'
@@ -2512,23 +2578,58 @@ def generate_demo_org(
 
 
 def _write_enrollments(path: Path, enr: _Enr, user_ids: np.ndarray, course_ids: np.ndarray) -> int:
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        for lo in range(0, max(enr.size, 1), CHUNK_ROWS):
-            hi = min(lo + CHUNK_ROWS, enr.size)
-            sl = slice(lo, hi)
-            frame = pd.DataFrame(
-                {
-                    "enrollment_id": _eid(np.arange(lo, hi)),
-                    "user_id": user_ids[enr.person[sl]],
-                    "course_id": course_ids[enr.course[sl]],
-                    "source": SOURCES[enr.source[sl]],
-                    "status": STATUSES[enr.status[sl]],
-                    "enrolled_at": _ts(enr.enrolled[sl]),
-                    "due_at": _ts(enr.due[sl]),
-                    "completed_at": _ts(enr.completed[sl]),
-                    "withdrawn_at": _ts(enr.withdrawn[sl]),
-                    "progress_pct": _num(enr.progress[sl]),
-                }
+    users, courses = _table(user_ids), _table(course_ids)
+    sources, statuses = _table(SOURCES), _table(STATUSES)
+    with path.open("wb") as fh:
+        fh.write(
+            b"enrollment_id,user_id,course_id,source,status,enrolled_at,due_at,completed_at,"
+            b"withdrawn_at,progress_pct\n"
+        )
+        for lo in range(0, enr.size, CHUNK_ROWS):
+            sl = slice(lo, min(lo + CHUNK_ROWS, enr.size))
+            _write_rows(
+                fh,
+                [
+                    _enc_id("E", np.arange(sl.start + 1, sl.stop + 1), 8),
+                    _enc(users, enr.person[sl]),
+                    _enc(courses, enr.course[sl]),
+                    _enc(sources, enr.source[sl]),
+                    _enc(statuses, enr.status[sl]),
+                    _enc_ts(enr.enrolled[sl]),
+                    _enc_ts(enr.due[sl]),
+                    _enc_ts(enr.completed[sl]),
+                    _enc_ts(enr.withdrawn[sl]),
+                    _enc_num(enr.progress[sl]),
+                ],
             )
-            _write(frame, path, header=lo == 0, handle=fh)
     return enr.size
+
+
+def _write_notifications(
+    path: Path, notes: _Notes, user_ids: np.ndarray, course_ids: np.ndarray
+) -> int:
+    users, courses = _table(user_ids), _table(np.append(course_ids, ""))
+    kinds, channels, flags = _table(KINDS), _table(CHANNELS), _table(["false", "true"])
+    size = notes.sent.size
+    with path.open("wb") as fh:
+        fh.write(
+            b"notification_id,user_id,course_id,kind,channel,sent_at,delivered_at,bounced,"
+            b"opened_at\n"
+        )
+        for lo in range(0, size, CHUNK_ROWS):
+            sl = slice(lo, min(lo + CHUNK_ROWS, size))
+            _write_rows(
+                fh,
+                [
+                    _enc_id("N", np.arange(sl.start + 1, sl.stop + 1), 9),
+                    _enc(users, notes.person[sl]),
+                    _enc(courses, notes.course[sl]),
+                    _enc(kinds, notes.kind[sl]),
+                    _enc(channels, notes.channel[sl]),
+                    _enc_ts(notes.sent[sl]),
+                    _enc_ts(notes.delivered[sl]),
+                    _enc(flags, notes.bounced[sl].astype(np.int64)),
+                    _enc_ts(notes.opened[sl]),
+                ],
+            )
+    return size
