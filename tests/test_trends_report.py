@@ -1,0 +1,133 @@
+"""The Trends report as a file: the spec carries every takeaway; PDF and PNG from the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from app.db import build_engine, upgrade
+from app.report import render_report, report_spec, table_csv, trend_charts
+from review_queue.permissions import Actor
+from review_queue.tables import Role
+from review_queue.trends import TrendFilters, trend_report
+from tests.conftest import BACKENDS
+from tests.trends_history import KnownHistory, build_known_history, simulate_reviews
+
+GAPDESK = shutil.which("gapdesk", path=str(Path(sys.executable).parent)) or "gapdesk"
+MANAGER = Actor(id=None, name="maria", role=Role.manager)
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_report_spec_titles_every_chart_with_its_takeaway(session: Session) -> None:
+    h = build_known_history(session)
+    report = trend_report(
+        session=session, actor=MANAGER, filters=TrendFilters(h.start, h.end), learners=1000
+    )
+    spec = report_spec(report)
+    assert spec["title"]["text"] == "Gapdesk trends"
+    assert spec["title"]["subtitle"][0].startswith("26 Oct 2026 to 22 Nov 2026 (UTC)")
+    charts = spec["vconcat"]
+    assert [c["title"]["text"] for c in charts] == [m.title for m in report.metrics]
+    for chart, metric in zip(charts, report.metrics, strict=True):
+        assert " ".join(chart["title"]["subtitle"]) == metric.takeaway
+    # Inline data only: the rendered file needs no network.
+    assert "url" not in json.dumps(spec.get("data", {}))
+
+
+def test_report_renders_to_pdf_and_png_without_a_browser(session: Session) -> None:
+    h = build_known_history(session)
+    report = trend_report(session=session, actor=MANAGER, filters=TrendFilters(h.start, h.end))
+    pdf = render_report(report, "pdf")
+    assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
+    width, height = _png_size(render_report(report, "png"))
+    assert width > 1000 and height > 2 * width  # six charts stacked, at twice the scale
+    with pytest.raises(ValueError, match="report format must be one of pdf, png"):
+        render_report(report, "svg")  # type: ignore[arg-type]
+
+
+def test_each_chart_table_downloads_as_csv(session: Session) -> None:
+    h = build_known_history(session)
+    report = trend_report(session=session, actor=MANAGER, filters=TrendFilters(h.start, h.end))
+    tables = {name: t for item in trend_charts(report) for name, t in item.tables.items()}
+    assert set(tables) == {
+        "flow", "backlog", "backlog-weekly", "cycle", "precision", "precision-promotions",
+        "where", "where-courses", "compliance",
+    }  # fmt: skip
+    compliance = table_csv(tables["compliance"]).splitlines()
+    assert compliance == [
+        "week,week_label,open",
+        "2026-10-26,2026-W44,1",
+        "2026-11-02,2026-W45,1",
+        "2026-11-09,2026-W46,2",
+        "2026-11-16,2026-W47,2",
+    ]
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [GAPDESK, *args], env={**os.environ, **env}, capture_output=True, text=True,
+        timeout=180, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("fresh_db_url", BACKENDS, indirect=True)
+def test_gapdesk_report_writes_pdf_and_png(fresh_db_url: str, tmp_path: Path) -> None:
+    engine = build_engine(fresh_db_url)
+    upgrade(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        simulate_reviews(session, days=21)
+    engine.dispose()
+    env = {"GAPDESK_HOME": str(tmp_path), "GAPDESK_DATABASE_URL": fresh_db_url}
+    pdf = tmp_path / "report.pdf"
+    done = _run("report", "--weeks", "12", "--out", str(pdf), env=env)
+    assert done.returncode == 0, done.stderr
+    assert (
+        done.stdout.startswith("wrote the 12-week trends report (PDF, ") and str(pdf) in done.stdout
+    )
+    assert pdf.read_bytes().startswith(b"%PDF")
+    png = tmp_path / "report.png"
+    done = _run(
+        "report", "--weeks", "4", "--out", str(png), "--tz", "Europe/Berlin",
+        "--department", "HR", "--category", "compliance_overdue", "--learners", "500", env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    width, height = _png_size(png.read_bytes())
+    assert width > 1000 and height > 2000
+
+
+def test_gapdesk_report_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
+    env = {"GAPDESK_HOME": str(tmp_path), "GAPDESK_DATABASE_URL": ""}
+    cases = [
+        (["--out", str(tmp_path / "r.docx")], "Error: --out must end in .pdf or .png"),
+        (["--out", str(tmp_path / "r.pdf"), "--tz", "Mars/Olympus"],
+         "Error: unknown reporting time zone 'Mars/Olympus'"),
+        (["--out", str(tmp_path / "r.pdf"), "--category", "enrolment_typo"],
+         "Error: unknown gap categories: enrolment_typo"),
+        (["--out", str(tmp_path / "missing" / "r.pdf")], "Error: cannot write"),
+    ]  # fmt: skip
+    for args, message in cases:
+        done = _run("report", *args, env=env)
+        assert done.returncode == 1, (args, done.stdout)
+        assert done.stderr.startswith(message) and len(done.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("r.*"))
+
+
+def test_report_of_an_empty_queue_is_still_a_report(session: Session) -> None:
+    filters = TrendFilters(date(2026, 11, 2), date(2026, 11, 15))
+    report = trend_report(session=session, actor=MANAGER, filters=filters)
+    assert render_report(report, "pdf").startswith(b"%PDF")
+    assert KnownHistory().start < filters.start
