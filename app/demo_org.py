@@ -1021,9 +1021,9 @@ def _build_courses(ctx: _Ctx, org: _Org) -> None:
     combos += [f"{ELECTIVE_TOPICS[i % len(ELECTIVE_TOPICS)]} Cohort {i + 1}" for i in range(extra)]
     order = rng.permutation(len(combos))[:n_electives]
     for i in order:
-        dept = int(rng.integers(0, len(org.dept_names))) if rng.random() < 0.5 else -1
+        home = int(rng.integers(0, len(org.dept_names))) if rng.random() < 0.5 else -1
         assign = int(rng.integers(2, 6)) if rng.random() < 0.6 else 0
-        course(combos[i], 4, dept, 0, assign)
+        course(combos[i], 4, home, 0, assign)
     # A planned rule nobody switched on: its people are not missing anything.
     rules.append((len(rows) - 1, dept_ix["Sales"], -1, False, SRC_RULE))
     for title in ARCHIVED_COURSES:
@@ -1114,12 +1114,12 @@ def _build_enrollments(ctx: _Ctx, org: _Org) -> _Enr:
     persons, courses, sources = [], [], []
     enrollable = org.p_hire <= t_day - 3
     for r in np.flatnonzero(org.r_active):
-        m = enrollable.copy()
+        match = enrollable.copy()
         if org.r_dept[r] >= 0:
-            m &= org.p_dept == org.r_dept[r]
+            match &= org.p_dept == org.r_dept[r]
         if org.r_title[r] >= 0:
-            m &= org.p_title == org.r_title[r]
-        idx = np.flatnonzero(m)
+            match &= org.p_title == org.r_title[r]
+        idx = np.flatnonzero(match)
         persons.append(idx)
         courses.append(np.full(idx.size, org.r_course[r]))
         sources.append(np.full(idx.size, org.r_source[r]))
@@ -1468,8 +1468,8 @@ def _draw_from_pool(
     pools: tuple[np.ndarray, np.ndarray, np.ndarray],
     courses: np.ndarray,
     staff: np.ndarray,
-) -> np.ndarray:
-    """An enrolment-holder per requested course (a random staff member where none exists)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per requested course: an enrolment index (-1 if none) and a random staff member instead."""
     pool, start, size = pools
     sz = size[courses]
     pick = start[courses] + (ctx.rng.random(courses.size) * np.maximum(sz, 1)).astype(np.int64)
@@ -1837,11 +1837,9 @@ def _build_submissions(ctx: _Ctx, org: _Org, ev: _Events) -> _Subs:
     graded = sub + delay.astype(np.int64)
 
     # feedback_delayed: stale ungraded work, or a course grading everything late.
-    per_course = np.bincount(course, minlength=org.c_kind.size)
     old = sub < t - (sla + 5) * DAY
     old_per_course = np.bincount(course[old], minlength=org.c_kind.size)
     recent = sub >= t - 45 * DAY
-    recent_per_course = np.bincount(course[recent], minlength=org.c_kind.size)
     n_stale, n_slow = ctx.n(6), ctx.n(6)
     stale_pool = np.flatnonzero((old_per_course >= 1) & org.c_active)
     stale_c = _choose(ctx, stale_pool, n_stale, "courses with old submissions")
@@ -2449,7 +2447,7 @@ def generate_demo_org(
     as_of: datetime = DEFAULT_AS_OF,
     overwrite: bool = False,
 ) -> DemoOrgSummary:
-    """Write a synthetic organisation with injected gaps and its ``ground_truth.csv`` to ``out_dir``.
+    """Write a synthetic organisation, its injected gaps and ``ground_truth.csv`` to ``out_dir``.
 
     Everything is generated in memory first, so bad parameters or a too-small organisation leave
     ``out_dir`` untouched. Raises :class:`UserError` with a one-line reason.

@@ -34,8 +34,9 @@ def measure(people: int, days: int, seed: int, out: Path, trace: bool) -> str:
     size = sum(p.stat().st_size for p in out.iterdir()) / 2**20
     return (
         f"people={people:,} days={days}: {seconds:.1f} s, {summary.total_rows:,} rows "
-        f"({summary.total_rows / seconds:,.0f} rows/s; enrollments {summary.rows['enrollments']:,}, "
-        f"activity {summary.rows['activity']:,}), {size:,.0f} MiB on disk, "
+        f"({summary.total_rows / seconds:,.0f} rows/s; "
+        f"enrollments {summary.rows['enrollments']:,}, activity {summary.rows['activity']:,}), "
+        f"{size:,.0f} MiB on disk, "
         f"peak RSS {rss:,.0f} MiB{traced}"
     )
 
@@ -45,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, action="append", help="repeatable; default 2000")
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="also trace Python allocations (slower)"
+    )
     args = parser.parse_args(argv)
     for people in args.people or [2000]:
         with tempfile.TemporaryDirectory() as tmp:
