@@ -1638,10 +1638,10 @@ def _build_activity(
         keys.append(entity_key({"course": _cid(c), "date": _day_str(ctx, d)}))
     # access_failure (site): logins failing wholesale on a working day.
     n_site = max(1, ctx.n(3))
-    site_days = rng.choice(workdays, size=n_site + ctx.n(2), replace=False)
+    # Site-level days at least three days apart: a gap day's events move to the next day, which
+    # must be neither another gap day nor a failure day.
+    site_days = _spaced_days(ctx, workdays, n_site + ctx.n(2), min_apart=3)
     acc_site, gap_site = site_days[:n_site], site_days[n_site:]
-    # Keep site-level gap days away from the failure days (a moved day must stay clean).
-    gap_site = np.array([d for d in gap_site if np.min(np.abs(acc_site - d)) > 1] or [inner[0] + 1])
     for d in acc_site:
         k = int(max(50, math.ceil(1.5 * logins[d])))
         extra.append(
@@ -1735,6 +1735,17 @@ def _build_activity(
     ev = _inject_backslide(ctx, enr, ev, backslide, plan)
     order = np.lexsort((ev.verb, ev.course, ev.person, ev.ts))
     return ev.take(order), plan
+
+
+def _spaced_days(ctx: _Ctx, candidates: np.ndarray, k: int, min_apart: int) -> np.ndarray:
+    """``k`` days out of ``candidates`` (random order) that are pairwise ``min_apart`` apart."""
+    chosen: list[int] = []
+    for d in ctx.rng.permutation(candidates):
+        if all(abs(int(d) - c) >= min_apart for c in chosen):
+            chosen.append(int(d))
+            if len(chosen) == k:
+                return np.array(chosen, dtype=np.int64)
+    raise UserError("the window is too short to place every site-level gap; use more days")
 
 
 def _assign_progress(ctx: _Ctx, enr: _Enr, ev: _Events) -> None:
