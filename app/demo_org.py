@@ -8,7 +8,8 @@ Time model: ``as_of`` (default 2026-11-27T00:00:00Z, must be a UTC midnight) is 
 *window* is the ``days`` whole days before it. Activity, notifications, submissions and sync runs
 lie inside the window; HR and enrolment history reaches back years. Activity follows a weekly
 rhythm (weekend days ~25-30 % of a weekday) and US federal public holidays (~30 % of a weekday:
-quiet, *not* gaps). Every active course and the site-level stream (events without a course:
+quiet, *not* gaps; in the default window 2026-09-07, 2026-10-12, 2026-11-11 and 2026-11-26, see
+:func:`public_holidays`). Every active course and the site-level stream (events without a course:
 ``login``/``login_failed``) report on every day of the window; a background day never falls below
 ~15 % of its weekday's median, so a day with zero events is unmistakable.
 
@@ -32,16 +33,16 @@ Injected gaps (counts at the default 2,000 people; smaller orgs get proportional
   notification (matched by user and course).
 - ``notification_undelivered`` (18) ``user``: half have >= 4 bounced e-mails in the last 28 days;
   half have >= 4 notifications in the last 28 days and none delivered in the last 31.
-- ``notification_outage`` (12) ``channel;date``: ~97 % of that channel's messages on that day
+- ``notification_outage`` (12) ``channel;date``: ~95 % of that channel's messages on that day
   (at least two days before ``as_of``) are never delivered; the usual share is 0-3 %.
-- ``orphan_account`` (22 + collateral) ``user``: active users with no person link, with a link to
-  a person id that is not in ``people``, or linked to a terminated person; plus the owners of the
+- ``orphan_account`` (22) ``user``: active users with no person link (6), with a link to a person
+  id that is not in ``people`` (5), or linked to a terminated person (8); plus the 3 owners of the
   ``unowned_course`` variant "owner's person terminated" (their active user is an orphan too).
 - ``record_mismatch`` (15) ``user``: the person's e-mail changed in HR (new surname) but not in
   the LMS.
 - ``duplicate_account`` (15) ``person``: a second (sometimes third) active user linked to an
   active person, same e-mail in upper case (so no record mismatch).
-- ``sync_failure`` (~17) ``integration;date``: runs that failed, were partial, never finished
+- ``sync_failure`` (14-15; two injected runs may share a key) ``integration;date``: runs that failed, were partial, never finished
   (started more than two days before ``as_of``) or silently wrote fewer records than they read
   (date = start date); a three-day hole in the nightly ``hr_to_lms`` sync and ``sso_directory``
   stopping five days before ``as_of`` (date = last start + 2 x the median interval between runs).
@@ -63,9 +64,11 @@ Injected gaps (counts at the default 2,000 people; smaller orgs get proportional
 - ``reporting_gap`` (14) ``course;date`` and ``date``: all events of one course (or all site-level
   events) on one day inside the window are missing (moved to the next day, as a late re-delivery
   would); ``date`` alone means the site-level stream.
-- ``engagement_anomaly`` (20) ``course;week`` and ``user;course``: a course's ISO week where each
-  active learner adds 6 ``launched`` and 4 ``failed`` (score 0-15) events (a broken quiz);
-  a learner with 120 ``viewed`` and 40 ``failed`` events in a course over five days.
+- ``engagement_anomaly`` (20) ``course;week`` and ``user;course``: ten ISO weeks (of ten courses)
+  in which each active learner adds 12 ``launched`` and 8 ``failed`` (score 0-15) events on
+  weekdays (a broken quiz: ~3x the usual events per learner, failures where there were none);
+  ten learners (in ten other courses) with 150 ``viewed`` and 50 ``failed`` events over five days
+  (over twice the busiest peer). These courses are kept apart from the access/reporting ones.
 
 Same seed, same parameters: byte-identical files. Large tables are generated as numpy arrays of
 integer codes and written in chunks, so 100,000 people fit well within 4 GiB.

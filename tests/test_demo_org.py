@@ -124,7 +124,7 @@ def default_org(tmp_path_factory: pytest.TempPathFactory) -> Snap:
 @pytest.fixture(scope="module", params=[2, 3, 4])
 def small_org(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Snap:
     folder = tmp_path_factory.mktemp(f"demo-small-{request.param}")
-    generate_demo_org(folder, seed=request.param, people=600, days=70)
+    generate_demo_org(folder, seed=request.param, people=400, days=49)
     return Snap(folder)
 
 
