@@ -81,6 +81,18 @@ def _read_parquet(path: Path, table: str) -> tuple[pd.DataFrame | None, Problem 
     return frame.reset_index(drop=True), None
 
 
+def _header_names(
+    path: Path, *, delimiter: str, encoding: str, compression: str | None
+) -> list[str]:
+    """The header row's names as written (pandas renames a repeated name to ``name.1``)."""
+    opener = gzip.open if compression == "gzip" else open
+    with opener(path, "rt", encoding=encoding, errors="replace", newline="") as fh:
+        for row in csv.reader(fh, delimiter=delimiter):
+            if any(cell.strip() for cell in row):
+                return [cell.strip() for cell in row]
+    return []
+
+
 def _read_csv_fast(
     path: Path, *, delimiter: str, encoding: str, compression: str | None
 ) -> pd.DataFrame | None:
@@ -151,6 +163,16 @@ def _read_csv(
         )
     except (csv.Error, ValueError, OSError) as exc:
         return None, _problem(path, "bad_csv", f"cannot be read as CSV: {exc}", table)
+    header = _header_names(path, delimiter=delimiter, encoding=encoding, compression=compression)
+    doubled = sorted({name for name in header if header.count(name) > 1})
+    if doubled:
+        return None, _problem(
+            path,
+            "bad_csv",
+            f"the header names {', '.join(map(repr, doubled))} more than once; "
+            "each column needs its own name",
+            table,
+        )
     frame.columns = [str(c).strip() for c in frame.columns]
     unnamed = [c for c in frame.columns if c.startswith("Unnamed: ")]
     if unnamed and frame[unnamed].isna().all().all():

@@ -106,3 +106,13 @@ def test_random_columns_to_map_and_suggest(samples: dict[str, list[str]], table:
     )
     mapped = apply_table_mapping(frame, mapping)
     assert len(mapped) == len(frame)
+
+
+@FUZZ
+@given(st.binary(max_size=300), st.sampled_from(["people.parquet", "people.csv.gz"]))
+def test_random_bytes_as_parquet_or_gzip(data: bytes, name: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_folder(Path(tmp), b"")
+        (root / "people.csv").unlink()
+        (root / name).write_bytes(data)
+        check_outcome(root)

@@ -383,6 +383,13 @@ def test_ragged_csv(make_snapshot: SnapshotMaker) -> None:
     assert problem.rule == "bad_csv" and "line 5" in problem.message
 
 
+def test_header_naming_a_column_twice(make_snapshot: SnapshotMaker) -> None:
+    activity = VALID_CSV["activity"].replace(",value\n", ",verb\n", 1)
+    problem = rejected_with_one(make_snapshot({"activity": activity}))
+    assert (problem.file, problem.rule) == ("activity.csv", "bad_csv")
+    assert "'verb' more than once" in problem.message
+
+
 def test_bad_snapshot_toml(make_snapshot: SnapshotMaker) -> None:
     assert rejected_with_one(make_snapshot(toml="as_of = [")).rule == "bad_snapshot_toml"
     problem = rejected_with_one(make_snapshot(toml='as_of = "last tuesday"'))
