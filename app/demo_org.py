@@ -42,10 +42,11 @@ Injected gaps (counts at the default 2,000 people; smaller orgs get proportional
   the LMS.
 - ``duplicate_account`` (15) ``person``: a second (sometimes third) active user linked to an
   active person, same e-mail in upper case (so no record mismatch).
-- ``sync_failure`` (14-15; two injected runs may share a key) ``integration;date``: runs that failed, were partial, never finished
-  (started more than two days before ``as_of``) or silently wrote fewer records than they read
-  (date = start date); a three-day hole in the nightly ``hr_to_lms`` sync and ``sso_directory``
-  stopping five days before ``as_of`` (date = last start + 2 x the median interval between runs).
+- ``sync_failure`` (14-15; two injected runs may share a key) ``integration;date``: runs that
+  failed, were partial, never finished (started more than two days before ``as_of``) or silently
+  wrote fewer records than they read (date = start date); a three-day hole in the nightly
+  ``hr_to_lms`` sync and ``sso_directory`` stopping five days before ``as_of`` (date = last start +
+  2 x the median interval between runs).
 - ``progress_inconsistent`` (21) ``enrollment``: three each of completed with progress < 100;
   completed without ``completed_at``; ``completed_at`` before ``enrolled_at``; completed inside the
   activity span with no activity for that user and course; withdrawn without ``withdrawn_at``;
@@ -985,6 +986,12 @@ def _build_org(ctx: _Ctx) -> _Org:
     )
     org.reserved[0] = True
     _build_courses(ctx, org)
+    # Person 0 heads the company (department heads report to them); added after the courses so
+    # that no department course or rule exists for the one-person executive office.
+    org.dept_names.append("Executive")
+    org.title_names.append("Chief Executive Officer")
+    org.p_dept[0] = len(org.dept_names) - 1
+    org.p_title[0] = len(org.title_names) - 1
     return org
 
 

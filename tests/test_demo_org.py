@@ -394,7 +394,7 @@ def test_looks_like_an_organisation(default_org: Snap) -> None:
     assert per_weekday[5] < 0.45 * per_weekday[1] and per_weekday[6] < 0.45 * per_weekday[1]
     daily = act.groupby(act["timestamp"].dt.normalize()).size()
     thanksgiving = daily[pd.Timestamp("2026-11-26", tz=UTC)]
-    usual_thursday = daily[daily.index.dayofweek == 3].median()
+    usual_thursday = daily[daily.index.day_of_week == 3].median()
     assert thanksgiving < 0.5 * usual_thursday
     notes = default_org["notifications"]
     assert set(notes["channel"]) == {"email", "sms", "push", "in_app"}
