@@ -31,3 +31,25 @@ class ImportResult:
 
     tables: dict[str, pd.DataFrame]
     report: ImportReport
+
+
+def merge_tables(*parts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Contract tables from several imports, table by table; earlier parts win on equal ids.
+
+    E.g. ``merge_tables(lms_export_tables, moodle.tables)`` keeps the LMS export's users (with
+    their e-mail addresses) and adds only the users the Moodle log reveals that it lacks.
+    """
+    from app.sources.contract import TABLES  # contract imports models; keep this module light
+
+    merged: dict[str, pd.DataFrame] = {}
+    for name in dict.fromkeys(n for part in parts for n in part):
+        frames = [part[name] for part in parts if name in part and len(part[name].columns)]
+        combined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].copy()
+        if name in TABLES:
+            key = TABLES[name].id_column
+            if key in combined.columns:
+                combined = combined[
+                    combined[key].isna() | ~combined[key].duplicated(keep="first")
+                ].reset_index(drop=True)
+        merged[name] = combined
+    return merged

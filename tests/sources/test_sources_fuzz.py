@@ -20,7 +20,7 @@ from app.sources.mapping import TableMapping, apply_table_mapping, load_mapping,
 from app.sources.validate import RULES
 from tests.sources.conftest import VALID_CSV
 
-FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PEOPLE_HEADER = VALID_CSV["people"].splitlines()[0]
 
 cell = st.one_of(

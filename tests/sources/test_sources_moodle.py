@@ -172,3 +172,30 @@ def test_empty_moodle_file(tmp_path: Path) -> None:
     path.write_bytes(b"")
     with pytest.raises(UserError, match=r"logs\.csv.*empty"):
         import_moodle_log(path)
+
+
+def test_merge_keeps_the_lms_export_and_adds_revealed_users(tmp_path: Path) -> None:
+    from app.sources.result import merge_tables
+
+    rows = [
+        '-,"3 Feb, 10:15",Ann,Course: Safety,System,Course viewed,d,x,web',
+        '-,"3 Feb, 10:16",Bob,Course: Safety,System,Course viewed,d,x,web',
+    ]
+    revealed = import_moodle_log(write_log(tmp_path, rows), year=2026).tables
+    export = {
+        "lms_users": pd.DataFrame(
+            {
+                "user_id": ["Ann"],
+                "person_id": ["P1"],
+                "email": ["ann@example.org"],
+                "status": ["active"],
+                "created_at": [pd.Timestamp("2025-01-01T00:00Z")],
+                "last_login_at": [pd.NaT],
+            }
+        )
+    }
+    merged = merge_tables(export, revealed)
+    users = merged["lms_users"]
+    assert users["user_id"].tolist() == ["Ann", "Bob"]
+    assert users["email"].tolist()[0] == "ann@example.org"
+    assert len(merged["activity"]) == 2 and len(merged["courses"]) == 1
