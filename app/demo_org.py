@@ -2454,7 +2454,8 @@ def _check_params(
         clash = sorted(f for f in OUTPUT_FILES if (out_dir / f).exists())
         if clash:
             raise UserError(
-                f"{out_dir} already holds {clash[0]} (and maybe more); pass overwrite to replace"
+                f"{out_dir} already holds {clash[0]} (and maybe more); choose an empty folder "
+                "or replace it (--force, overwrite=True)"
             )
     return stamp
 
