@@ -58,8 +58,8 @@ Injected gaps (counts at the default 2,000 people; smaller orgs get proportional
   ``launch_failed`` events (>= 3x its median daily launches), or a site-wide weekday where
   ``login_failed`` events outnumber logins 1.5:1. Background failure shares are ~1-2 %.
 - ``compliance_overdue`` (20) ``enrollment``: compliance enrolments re-dated so that ``due_at``
-  lies 3-40 days in the past, left in progress (with activity) or enrolled (with ``overdue``
-  notifications, so they are not also ``enrollment_failed``).
+  lies 3-40 days in the past, left in progress (10-70 %, with activity and ``overdue``
+  notifications).
 - ``unowned_course`` (14) ``course``: active courses with no owner, an owner id that is no LMS
   user, an owner whose user is suspended/deleted, or an owner whose person is terminated.
 - ``reporting_gap`` (14) ``course;date`` and ``date``: all events of one course (or all site-level
@@ -1350,14 +1350,15 @@ def _inject_enrollment_gaps(ctx: _Ctx, org: _Org, enr: _Enr) -> tuple[np.ndarray
         - rng.integers(0, 10 * HOUR, over.size)
     )
     enr.due[over] = enr.enrolled[over] + due_days * DAY
-    stuck = rng.random(over.size) < 0.3
-    enr.status[over] = np.where(stuck, ST_ENROLLED, ST_PROGRESS)
-    enr.progress[over] = np.where(stuck, 0.0, np.round(rng.uniform(10, 70, over.size), 1))
+    # In progress, with activity: an overdue "enrolled" one would also look like a failed
+    # enrolment to a detector that reads "no notification" as "no delivered notification".
+    enr.status[over] = ST_PROGRESS
+    enr.progress[over] = np.round(rng.uniform(10, 70, over.size), 1)
     enr.completed[over] = NA
     enr.finish[over] = NA
     enr.withdrawn[over] = NA
     enr.act_lo[over] = np.maximum(enr.enrolled[over] + DAY, ctx.w0)
-    enr.act_hi[over] = np.where(stuck, NA, t)
+    enr.act_hi[over] = t
     enr.rate[over] = 0.2
     enr.overdue[over] = True
     ctx.add("compliance_overdue", entity_key_list("enrollment", enr_ids[over]))
