@@ -241,3 +241,43 @@ def test_any_messy_snapshot_gives_only_valid_proposals(users, enrolments, events
     declared = {cls.name: cls.categories for cls in DETECTOR_CLASSES}
     for p in run.proposals:
         check(p, declared[p.detector])
+
+
+def test_cache_is_per_snapshot_and_can_be_forgotten_after_an_edit() -> None:
+    from models.detectors.common import forget_snapshot
+
+    s = snap(
+        courses=[course("C1")],
+        lms_users=[user("U1")],
+        enrollments=[
+            enrol(
+                "E1",
+                "U1",
+                "C1",
+                status="completed",
+                progress_pct=100,
+                completed_at="2026-10-15T00:00:00Z",
+            )
+        ],
+        activity=[
+            {
+                "event_id": "A1",
+                "user_id": "U9",
+                "course_id": "C1",
+                "verb": "viewed",
+                "timestamp": "2026-10-01T00:00:00Z",
+            },
+            {
+                "event_id": "A2",
+                "user_id": "U9",
+                "course_id": "C1",
+                "verb": "viewed",
+                "timestamp": "2026-11-01T00:00:00Z",
+            },
+        ],
+    )
+    (det,) = build_detectors(enabled=["progress_inconsistent"])
+    assert [p.entity_key for p in det.detect(s)] == ["enrollment=E1"]
+    s.tables["activity"].loc[0, "user_id"] = "U1"
+    forget_snapshot(s)
+    assert det.detect(s) == []

@@ -388,7 +388,7 @@ class CourseWeekEngagementDetector(_OutlierModel):
             if c in _LOG_FEATURES:
                 model_in[c] = np.log1p(model_in[c])
         floors = _floors(model_in, self.floor_share, 1e-3)
-        self_z, _self_med = robust_z(model_in, frame["course_id"].to_numpy(), floors)
+        self_z, _self_med = robust_z(model_in, pd.factorize(frame["course_id"])[0], floors)
         peer_cols = [c for c in names if c not in _LOG_FEATURES or c == "events_per_learner"]
         peer_z, _peer_med = robust_z(
             model_in[peer_cols], frame["monday"].to_numpy(), floors[peer_cols]
@@ -533,8 +533,11 @@ class LearnerEngagementDetector(_OutlierModel):
         last = pd.Series(d).groupby(inv).max().to_numpy()
         frame = pd.DataFrame(
             {
-                "user_id": np.asarray(codes["user_ids"])[uniq % n_users],
-                "course_id": np.asarray(codes["course_ids"])[uniq // n_users],
+                # Categoricals over the activity's codes: no million Python strings to build.
+                "user_id": pd.Categorical.from_codes(uniq % n_users, categories=codes["user_ids"]),
+                "course_id": pd.Categorical.from_codes(
+                    uniq // n_users, categories=codes["course_ids"]
+                ),
                 "events": events.astype(float),
                 "active_days": active_days.astype(float),
                 # Intensity: a learner (or a script) doing a month's work in a day stands out.
@@ -544,7 +547,7 @@ class LearnerEngagementDetector(_OutlierModel):
             }
         )
         frame = frame[frame["events"] >= self.min_events]
-        size = frame.groupby("course_id")["user_id"].transform("size")
+        size = frame.groupby("course_id", observed=True)["user_id"].transform("size")
         return frame[size >= self.min_course_learners].reset_index(drop=True)
 
     def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
@@ -559,14 +562,24 @@ class LearnerEngagementDetector(_OutlierModel):
             if c in _LOG_FEATURES:
                 model_in[c] = np.log1p(model_in[c])
         floors = _floors(model_in, self.floor_share, 1e-3)
-        peer_z, _ = robust_z(model_in, frame["course_id"].to_numpy(), floors)
+        course_codes = frame["course_id"].cat.codes.to_numpy()
+        peer_z, _ = robust_z(model_in, course_codes, floors)
         self.scores_ = self._fit_score(peer_z.to_numpy())
         scores = self._calibrated(self.scores_)
-        peer_nat = raw.groupby(frame["course_id"]).transform("median")
-        who = label(frame["user_id"].astype(str), user_labels(snapshot)).to_numpy()
-        where = label(frame["course_id"].astype(str), course_labels(snapshot)).to_numpy()
+        peer_nat = raw.groupby(course_codes).transform("median")
+        chosen = self._selected(scores)
+        # Labels only for the items proposed (there may be a million items).
+        picked = frame.iloc[chosen]
+        who = dict(
+            zip(chosen, label(picked["user_id"].astype(str), user_labels(snapshot)), strict=True)
+        )
+        where = dict(
+            zip(
+                chosen, label(picked["course_id"].astype(str), course_labels(snapshot)), strict=True
+            )
+        )
         out = []
-        for i in self._selected(scores):
+        for i in chosen:
             phrases, zs = self._describe(
                 names,
                 raw.iloc[i].to_numpy(),

@@ -24,7 +24,11 @@ _CACHE: dict[int, tuple[weakref.ref[Snapshot], dict[str, Any]]] = {}
 
 
 def cached(snapshot: Snapshot, key: str, build: Callable[[], T]) -> T:
-    """``build()`` once per snapshot and key; later calls (from other detectors) reuse the value."""
+    """``build()`` once per snapshot and key; later calls (from other detectors) reuse the value.
+
+    Snapshots are treated as immutable: a caller that edits ``snapshot.tables`` in place after a
+    detection run must call :func:`forget_snapshot` before running detectors on it again.
+    """
     sid = id(snapshot)
     entry = _CACHE.get(sid)
     if entry is None or entry[0]() is not snapshot:
@@ -40,6 +44,11 @@ def cached(snapshot: Snapshot, key: str, build: Callable[[], T]) -> T:
         store[key] = build()
     value: T = store[key]
     return value
+
+
+def forget_snapshot(snapshot: Snapshot) -> None:
+    """Drop everything cached for ``snapshot`` (after its tables were edited in place)."""
+    _CACHE.pop(id(snapshot), None)
 
 
 def as_of_ts(snapshot: Snapshot) -> pd.Timestamp:

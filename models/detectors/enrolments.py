@@ -16,7 +16,6 @@ from models.detectors.common import (
     course_labels,
     flag,
     label,
-    person_names,
     user_labels,
     utc,
 )
@@ -36,16 +35,36 @@ ENROLMENT_COLUMNS = [
 ]
 
 
-def activity_pairs(snapshot: Snapshot) -> pd.DataFrame:
-    """Distinct (user_id, course_id) pairs with activity up to ``as_of``; cached per snapshot."""
+def _activity_pair_keys(snapshot: Snapshot) -> np.ndarray:
+    """Sorted distinct (user, course) keys with activity up to ``as_of`` (integer codes of the
+    activity table's categories); cached per snapshot."""
 
-    def build() -> pd.DataFrame:
+    def build() -> np.ndarray:
         act = activity_days(snapshot)
-        pairs = act.groupby(["user_id", "course_id"], observed=True, sort=False).size()
-        frame = pairs.reset_index()[["user_id", "course_id"]]
-        return frame.astype({"user_id": str, "course_id": str})
+        users = act["user_id"].cat.codes.to_numpy().astype("int64")
+        courses = act["course_id"].cat.codes.to_numpy().astype("int64")
+        known = (users >= 0) & (courses >= 0)
+        n_courses = max(len(act["course_id"].cat.categories), 1)
+        return np.unique(users[known] * n_courses + courses[known])
 
-    return cached(snapshot, "activity_pairs", build)
+    return cached(snapshot, "activity_pair_keys", build)
+
+
+def has_activity(snapshot: Snapshot, frame: pd.DataFrame) -> pd.Series:
+    """Whether each (user_id, course_id) row of ``frame`` has any activity up to ``as_of``."""
+    if frame.empty:
+        return pd.Series(False, index=frame.index)
+    act = activity_days(snapshot)
+    u = pd.Categorical(frame["user_id"].astype(str), categories=act["user_id"].cat.categories)
+    c = pd.Categorical(frame["course_id"].astype(str), categories=act["course_id"].cat.categories)
+    uc, cc = u.codes.astype("int64"), c.codes.astype("int64")
+    n_courses = max(len(act["course_id"].cat.categories), 1)
+    keys = _activity_pair_keys(snapshot)
+    key = uc * n_courses + cc
+    pos = np.clip(np.searchsorted(keys, key), 0, max(len(keys) - 1, 0))
+    found = (uc >= 0) & (cc >= 0) & (len(keys) > 0)
+    found &= keys[pos] == key if len(keys) else False
+    return pd.Series(found, index=frame.index)
 
 
 def _has_pair(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
@@ -230,10 +249,12 @@ class EnrollmentFailedDetector(Detector):
         cand = stale[stale].index
         if len(cand):
             sub = enr.loc[cand, ["user_id", "course_id"]]
-            touched = _has_pair(sub, activity_pairs(snapshot))
+            touched = has_activity(snapshot, sub)
             if snapshot.has("notifications"):
                 notes = snapshot["notifications"]
-                notes = notes[utc(notes["sent_at"]) <= as_of]
+                # Only the candidates' users: the notification table can be millions of rows.
+                notes = notes[notes["user_id"].isin(sub["user_id"].unique())]
+                notes = notes[(utc(notes["sent_at"]) <= as_of).to_numpy()]
                 npairs = notes[["user_id", "course_id"]].dropna().drop_duplicates()
                 touched |= _has_pair(sub, npairs)
             stale.loc[cand] = ~touched.to_numpy()
@@ -406,30 +427,37 @@ class ProgressInconsistentDetector(Detector):
     def _progress_drops(self, snapshot: Snapshot) -> pd.DataFrame:
         """(user_id, course_id, timestamp, before, after) for each fall of a progressed value."""
         act = activity_days(snapshot)
+        cols = ["user_id", "course_id", "timestamp", "before", "after"]
         prog = act[(act["verb"] == "progressed") & act["value"].notna() & act["course_id"].notna()]
         if prog.empty:
-            return pd.DataFrame(columns=["user_id", "course_id", "timestamp", "before", "after"])
-        # Ties in time are ordered by value, so simultaneous events never look like a fall.
-        prog = prog.sort_values(["user_id", "course_id", "timestamp", "value"], kind="stable")
-        u = prog["user_id"].cat.codes.to_numpy()
-        c = prog["course_id"].cat.codes.to_numpy()
+            return pd.DataFrame(columns=cols)
+        u = prog["user_id"].cat.codes.to_numpy().astype("int64")
+        c = prog["course_id"].cat.codes.to_numpy().astype("int64")
+        pair = u * max(len(act["course_id"].cat.categories), 1) + c
+        t = prog["timestamp"].to_numpy()
         v = prog["value"].to_numpy(dtype=float)
-        same = np.zeros(len(prog), dtype=bool)
-        same[1:] = (u[1:] == u[:-1]) & (c[1:] == c[:-1])
-        before = np.empty_like(v)
-        before[0] = np.nan
-        before[1:] = v[:-1]
+        # Ties in time are ordered by value, so simultaneous events never look like a fall.
+        order = np.lexsort((v, t, pair))
+        pair, v = pair[order], v[order]
+        same = np.zeros(len(pair), dtype=bool)
+        same[1:] = pair[1:] == pair[:-1]
         # A fall is compared with the highest value so far in the pair, not just the previous one.
-        running_max = prog.groupby(["user_id", "course_id"], observed=True, sort=False)[
-            "value"
-        ].cummax()
-        prev_max = np.where(same, np.r_[np.nan, running_max.to_numpy()[:-1]], np.nan)
+        running_max = pd.Series(v).groupby(pair, sort=False).cummax().to_numpy()
+        prev_max = np.full(len(v), np.nan)
+        prev_max[1:] = np.where(same[1:], running_max[:-1], np.nan)
         drop = same & (v < prev_max - self.min_progress_drop)
-        res = prog.loc[drop, ["user_id", "course_id", "timestamp", "value"]].astype(
-            {"user_id": str, "course_id": str}
+        rows = order[drop]
+        res = pd.DataFrame(
+            {
+                "user_id": prog["user_id"].to_numpy()[rows].astype(str),
+                "course_id": prog["course_id"].to_numpy()[rows].astype(str),
+                "timestamp": prog["timestamp"].iloc[rows].to_numpy(),
+                "before": prev_max[drop],
+                "after": v[drop],
+            }
         )
-        res.insert(3, "before", prev_max[drop])
-        return res.rename(columns={"value": "after"}).reset_index(drop=True)
+        res["timestamp"] = utc(res["timestamp"])
+        return res[cols]
 
     def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
         enr = snapshot["enrollments"]
@@ -457,9 +485,7 @@ class ProgressInconsistentDetector(Detector):
                 cand = in_span[in_span].index
                 no_act = pd.Series(False, index=enr.index)
                 if len(cand):
-                    seen = _has_pair(
-                        enr.loc[cand, ["user_id", "course_id"]], activity_pairs(snapshot)
-                    )
+                    seen = has_activity(snapshot, enr.loc[cand, ["user_id", "course_id"]])
                     no_act.loc[cand] = ~seen.to_numpy()
                 reasons["completed_without_activity"] = no_act
             drops = self._progress_drops(snapshot)
@@ -533,5 +559,4 @@ __all__ = [
     "EnrollmentFailedDetector",
     "EnrollmentMissingDetector",
     "ProgressInconsistentDetector",
-    "person_names",
 ]
