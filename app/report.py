@@ -9,24 +9,14 @@ from __future__ import annotations
 import os
 import textwrap
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import UTC
 from typing import Any, Literal
 
 import altair as alt
 import pandas as pd
 import vl_convert as vlc
-from sqlmodel import Session
 
-from review_queue.permissions import Actor
-from review_queue.trends import (
-    ALL_DETECTORS,
-    DEFAULT_SLA_DAYS,
-    FLOW_MEASURES,
-    TrendFilters,
-    TrendMetric,
-    TrendReport,
-    trend_report,
-)
+from review_queue.trends import ALL_DETECTORS, FLOW_MEASURES, TrendMetric, TrendReport
 
 ReportFormat = Literal["pdf", "png"]
 AnyChart = alt.Chart | alt.LayerChart | alt.HConcatChart | alt.VConcatChart | alt.FacetChart
@@ -50,31 +40,6 @@ class TrendChart:
     metric: TrendMetric
     chart: AnyChart
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-
-
-def build_trend_report(
-    *,
-    session: Session,
-    actor: Actor,
-    weeks: int,
-    tz: str | None = None,
-    departments: tuple[str, ...] = (),
-    categories: tuple[str, ...] = (),
-    sla_days: int = DEFAULT_SLA_DAYS,
-    learners: int | None = None,
-    today: date | None = None,
-) -> TrendReport:
-    """The report of the last ``weeks`` ISO weeks (ValueError names a bad filter)."""
-    filters = TrendFilters.last_weeks(
-        weeks,
-        tz=tz or default_reporting_tz(),
-        today=today,
-        departments=departments,
-        categories=categories,
-    )
-    return trend_report(
-        session=session, actor=actor, filters=filters, sla_days=sla_days, learners=learners
-    )
 
 
 def trend_charts(report: TrendReport) -> list[TrendChart]:

@@ -8,17 +8,16 @@ import click
 
 from app.db import get_engine, session_scope
 from app.errors import UserError
-from app.report import REPORT_FORMATS, REPORTING_TZ_ENV, ReportFormat, build_trend_report
-from app.report import render_report as render
 from review_queue.permissions import SYSTEM
-from review_queue.trends import DEFAULT_SLA_DAYS
+from review_queue.trends import DEFAULT_SLA_DAYS, TrendFilters, trend_report
+
+REPORTING_TZ_ENV = "GAPDESK_REPORTING_TZ"  # read by app.report.default_reporting_tz
 
 
-def _format_of(out: Path) -> ReportFormat:
+def _format_of(out: Path) -> str:
     suffix = out.suffix.lower().lstrip(".")
-    for fmt in REPORT_FORMATS:
-        if suffix == fmt:
-            return fmt
+    if suffix in ("pdf", "png"):
+        return suffix
     raise UserError(f"--out must end in .pdf or .png (the report's format), not {out.name!r}")
 
 
@@ -73,21 +72,20 @@ def report(
     fmt = _format_of(out)
     if not out.parent.is_dir():
         raise UserError(f"cannot write {out}: folder {out.parent} does not exist")
+    # Imported here: altair and the renderer are heavy, and only this command needs them.
+    from app.report import default_reporting_tz, render_report
+
     try:
-        with session_scope(get_engine()) as session:
-            trends = build_trend_report(
-                session=session,
-                actor=SYSTEM,
-                weeks=weeks,
-                tz=tz,
-                departments=departments,
-                categories=categories,
-                sla_days=sla_days,
-                learners=learners,
-            )
+        filters = TrendFilters.last_weeks(
+            weeks, tz=tz or default_reporting_tz(), departments=departments, categories=categories
+        )
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    data = render(trends, fmt)
+    with session_scope(get_engine()) as session:
+        trends = trend_report(
+            session=session, actor=SYSTEM, filters=filters, sla_days=sla_days, learners=learners
+        )
+    data = render_report(trends, "pdf" if fmt == "pdf" else "png")
     try:
         out.write_bytes(data)
     except OSError as exc:
