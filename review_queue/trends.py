@@ -16,8 +16,9 @@ and 90th percentile of it.
 Conventions, for everyone who reads a chart:
 - a gap is *open* (unresolved) until it is dismissed or resolved; snoozed gaps stay open;
 - a decision that was undone is taken back in the week of the undo;
-- a finding's department is ``evidence["department"]`` (else ``features["department"]``, else
-  ``unknown``); its course is the ``course=`` part of its entity key.
+- a finding's department is its ``department`` column (else ``evidence["department"]``, else
+  ``features["department"]``, else ``unknown``); its course is its ``course_id`` column, else
+  the ``course=`` part of its entity key.
 """
 
 from __future__ import annotations
@@ -516,18 +517,21 @@ class _Query:
         return func.round((func.julianday(later) - func.julianday(earlier)) * 1440.0)
 
     def course(self) -> ColumnElement[Any]:
-        """The ``course=`` value of the entity key, or NULL."""
+        """The finding's course: its own column, else the ``course=`` part of its entity key."""
         key = col(Finding.entity_key)
+        from_key: ColumnElement[Any]
         if self.dialect == "postgresql":
-            return func.substring(key, "(?:^|;)course=([^;]*)")
-        pos = func.instr(key, "course=")
-        rest = func.substr(key, pos + len("course="))
-        semi = func.instr(rest, ";")
-        return case(
-            (pos == 0, null()),
-            (semi == 0, rest),
-            else_=func.substr(rest, 1, semi - 1),
-        )
+            from_key = func.substring(key, "(?:^|;)course=([^;]*)")
+        else:
+            pos = func.instr(key, "course=")
+            rest = func.substr(key, pos + len("course="))
+            semi = func.instr(rest, ";")
+            from_key = case(
+                (pos == 0, null()),
+                (semi == 0, rest),
+                else_=func.substr(rest, 1, semi - 1),
+            )
+        return func.coalesce(func.nullif(col(Finding.course_id), ""), from_key)
 
     def rows(self, inner: Select[Any], group: Sequence[str]) -> pd.DataFrame:
         """``inner`` grouped by its ``group`` columns, with a ``count`` and ``day`` as dates.
@@ -551,10 +555,12 @@ def _run(session: Session, statement: Any) -> list[tuple[Any, ...]]:
 
 
 def _department() -> ColumnElement[Any]:
-    """A finding's department: from its evidence, else its features, else 'unknown'."""
+    """A finding's department: its own column, else its evidence, else its features, else
+    'unknown' (findings proposed before the column existed carry it only in their JSON)."""
+    stored = func.nullif(col(Finding.department), "")
     evidence = func.nullif(col(Finding.evidence)["department"].as_string(), "")
     features = func.nullif(col(Finding.features)["department"].as_string(), "")
-    return func.coalesce(evidence, features, UNKNOWN_DEPARTMENT)
+    return func.coalesce(stored, evidence, features, UNKNOWN_DEPARTMENT)
 
 
 def _net_decisions(q: _Query, *, by: str, statuses: Sequence[str]) -> pd.DataFrame:

@@ -226,6 +226,22 @@ def test_courses_are_capped_at_fifteen_most_confirmed(session: Session) -> None:
     assert courses["confirmed"].tolist() == [1] * 10 + [0] * 5
 
 
+def test_stored_department_and_course_come_before_the_json_and_the_key(session: Session):
+    add_finding(
+        session, category="learner_report", entity_key="user=U7", first_seen_at=utc(2026, 11, 3),
+        department="Old name", stored_department="Operations", stored_course="C42",
+    )  # fmt: skip
+    session.commit()
+    filters = TrendFilters(date(2026, 11, 2), date(2026, 11, 8))
+    where = gap_locations(session=session, actor=MANAGER, filters=filters)
+    assert where.frame["department"].tolist() == ["Operations"]
+    assert where.extras["courses"]["course"].tolist() == ["C42"]
+    only_ops = TrendFilters(date(2026, 11, 2), date(2026, 11, 8), departments=("Operations",))
+    assert _flow_counts(
+        gap_flow(session=session, actor=MANAGER, filters=only_ops).frame, "opened"
+    ) == {"2026-W45": 1}
+
+
 def test_compliance_exposure_per_week(session: Session, history: KnownHistory) -> None:
     metric = compliance_exposure(session=session, actor=MANAGER, filters=_filters(history))
     assert metric.frame["open"].tolist() == [1, 1, 2, 2]

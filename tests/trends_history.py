@@ -31,8 +31,11 @@ def add_finding(
     department: str | None = None,
     features: dict[str, Any] | None = None,
     detector: str = "rule",
+    stored_department: str | None = None,
+    stored_course: str | None = None,
 ) -> Finding:
-    """Insert one finding (its department, if any, in the evidence as detectors write it)."""
+    """Insert one finding: ``department`` goes in its evidence as detectors write it,
+    ``stored_department``/``stored_course`` in the columns the proposal service fills."""
     finding = Finding(
         category=category,
         entity_key=entity_key,
@@ -46,6 +49,8 @@ def add_finding(
         last_seen_at=first_seen_at,
         evidence={"department": department} if department else {},
         features=features or {},
+        department=stored_department,
+        course_id=stored_course,
     )
     session.add(finding)
     session.flush()
@@ -88,7 +93,8 @@ class KnownHistory:
 def build_known_history(session: Session) -> KnownHistory:
     """Six findings over four weeks; week W46 has one decision and W47 none.
 
-    F1 enrolment gap (Sales, C1): seen Tue W44, confirmed after 24 h, resolved in W45 (192 h).
+    F1 enrolment gap (Sales, C1, in its own columns): seen Tue W44, confirmed after 24 h,
+       resolved in W45 (192 h).
     F2 enrolment gap (Sales, C2): seen W44, dismissed after 6 h, reopened in W47.
     F3 overdue compliance (HR): seen before the range, confirmed in W46 after 504 h.
     F4 sync failure (no department): seen W45, never decided.
@@ -98,8 +104,8 @@ def build_known_history(session: Session) -> KnownHistory:
     """
     f1 = add_finding(
         session, category="enrollment_missing", entity_key="person=P1;course=C1",
-        first_seen_at=utc(2026, 10, 27, 10), status="resolved", department="Sales",
-        detector="enrolment_rule",
+        first_seen_at=utc(2026, 10, 27, 10), status="resolved", stored_department="Sales",
+        stored_course="C1", detector="enrolment_rule",
     )  # fmt: skip
     add_event(session, f1, utc(2026, 10, 28, 10), "new", "confirmed")
     add_event(session, f1, utc(2026, 11, 4, 10), "confirmed", "resolved")
