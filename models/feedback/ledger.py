@@ -1,0 +1,168 @@
+"""The rule ledger: how each detector's proposals fare with reviewers, and threshold suggestions.
+
+Inputs are plain DataFrames built by the app layer from the queue's tables: one row per finding
+(``finding_id``, ``detector``, ``first_seen_at``, ``features``) and one row per decision
+(``finding_id``, ``action`` confirm/dismiss, ``reason``, ``at``). A finding decided more than
+once counts with its latest decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+DISMISS_REASONS = ("false_positive_rule", "data_error", "expected", "duplicate", "other")
+FALSE_POSITIVE = "false_positive_rule"
+
+
+def latest_decisions(decisions: pd.DataFrame) -> pd.DataFrame:
+    """The last confirm or dismiss of each finding (an undo or reopen is superseded by it)."""
+    final = decisions[decisions["action"].isin(["confirm", "dismiss"])]
+    final = final.sort_values("at", kind="stable")
+    return final.groupby("finding_id", as_index=False).tail(1)
+
+
+def rule_ledger(
+    findings: pd.DataFrame,
+    decisions: pd.DataFrame,
+    *,
+    now: pd.Timestamp | None = None,
+    window_days: int = 28,
+) -> pd.DataFrame:
+    """Per detector: proposals, confirmed, dismissed (in total and by reason), precision, trend.
+
+    ``trend`` is the precision of decisions in the last ``window_days`` minus that of the window
+    before (NaN where either window has no decisions): a detector getting worse shows below 0.
+    """
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    window = pd.Timedelta(days=window_days)
+    last = latest_decisions(decisions).merge(
+        findings[["finding_id", "detector"]], on="finding_id", how="inner"
+    )
+    last["at"] = pd.to_datetime(last["at"], utc=True)
+    rows = []
+    for detector, proposed in findings.groupby("detector"):
+        mine = last[last["detector"] == detector]
+        confirmed = int((mine["action"] == "confirm").sum())
+        dismissed = mine[mine["action"] == "dismiss"]
+        row: dict[str, object] = {
+            "detector": detector,
+            "proposals": len(proposed),
+            "confirmed": confirmed,
+            "dismissed": len(dismissed),
+        }
+        for reason in DISMISS_REASONS:
+            row[f"dismissed_{reason}"] = int((dismissed["reason"] == reason).sum())
+        decided = confirmed + len(dismissed)
+        row["precision"] = confirmed / decided if decided else float("nan")
+        recent = mine[mine["at"] > now - window]
+        before = mine[(mine["at"] <= now - window) & (mine["at"] > now - 2 * window)]
+        row["trend"] = _precision(recent) - _precision(before)
+        rows.append(row)
+    columns = ["detector", "proposals", "confirmed", "dismissed"]
+    columns += [f"dismissed_{r}" for r in DISMISS_REASONS] + ["precision", "trend"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _precision(decided: pd.DataFrame) -> float:
+    return float((decided["action"] == "confirm").mean()) if len(decided) else float("nan")
+
+
+@dataclass(frozen=True)
+class ThresholdSuggestion:
+    """'Require ``feature`` ``direction`` ``threshold``': what it would have removed."""
+
+    detector: str
+    feature: str
+    direction: str  # ">=" keeps findings at or above the threshold; "<=" at or below
+    threshold: float
+    removes_false_positive: int
+    removes_dismissed: int
+    removes_confirmed: int
+
+    def describe(self) -> str:
+        """One plain sentence for the ledger page and the CLI."""
+        return (
+            f"{self.detector}: propose only when {self.feature} {self.direction} "
+            f"{self.threshold:.4g}; would have removed {self.removes_dismissed} dismissed "
+            f"({self.removes_false_positive} as false positives) and {self.removes_confirmed} "
+            "confirmed"
+        )
+
+
+def threshold_suggestions(
+    findings: pd.DataFrame,
+    decisions: pd.DataFrame,
+    *,
+    min_false_positives: int = 5,
+    max_confirmed_share: float = 0.1,
+) -> list[ThresholdSuggestion]:
+    """Where ``false_positive_rule`` dismissals cluster at one end of a feature, the cut that
+    removes the most of them while losing at most ``max_confirmed_share`` of the confirmations.
+
+    For each detector and numeric feature both directions are tried; candidate cuts are the
+    midpoints between observed values. One suggestion (the best) per detector and feature.
+    """
+    last = latest_decisions(decisions).merge(
+        findings[["finding_id", "detector", "features"]], on="finding_id", how="inner"
+    )
+    out: list[ThresholdSuggestion] = []
+    for detector, mine in last.groupby("detector"):
+        fp = (mine["action"] == "dismiss") & (mine["reason"] == FALSE_POSITIVE)
+        if int(fp.sum()) < min_false_positives:
+            continue
+        confirmed = (mine["action"] == "confirm").to_numpy()
+        dismissed = (mine["action"] == "dismiss").to_numpy()
+        feats = pd.DataFrame(
+            list(mine["features"].apply(lambda d: d if isinstance(d, dict) else {}))
+        )
+        for name in feats.columns:
+            values = pd.to_numeric(feats[name], errors="coerce").to_numpy(dtype=float)
+            known = ~np.isnan(values)
+            if known.sum() < min_false_positives or len(np.unique(values[known])) < 2:
+                continue
+            best = _best_cut(values, fp.to_numpy(), dismissed, confirmed, max_confirmed_share)
+            if best is None or best[1] < min_false_positives:
+                continue
+            (direction, threshold), removes_fp, removes_dis, removes_conf = best[0], *best[1:]
+            out.append(
+                ThresholdSuggestion(
+                    detector=str(detector),
+                    feature=str(name),
+                    direction=direction,
+                    threshold=threshold,
+                    removes_false_positive=removes_fp,
+                    removes_dismissed=removes_dis,
+                    removes_confirmed=removes_conf,
+                )
+            )
+    out.sort(key=lambda s: (-s.removes_false_positive, s.removes_confirmed))
+    return out
+
+
+def _best_cut(
+    values: np.ndarray,
+    fp: np.ndarray,
+    dismissed: np.ndarray,
+    confirmed: np.ndarray,
+    max_confirmed_share: float,
+) -> tuple[tuple[str, float], int, int, int] | None:
+    known = ~np.isnan(values)
+    uniq = np.unique(values[known])
+    cuts = (uniq[:-1] + uniq[1:]) / 2.0
+    allowed = int(np.floor(max_confirmed_share * confirmed.sum()))
+    best: tuple[tuple[str, float], int, int, int] | None = None
+    for direction in (">=", "<="):
+        for cut in cuts:
+            # A finding without the feature is never removed by a cut on it.
+            removed = known & ((values < cut) if direction == ">=" else (values > cut))
+            n_conf = int((removed & confirmed).sum())
+            if n_conf > allowed:
+                continue
+            n_fp = int((removed & fp).sum())
+            key = (n_fp, -n_conf)
+            if best is None or key > (best[1], -best[3]):
+                best = ((direction, float(cut)), n_fp, int((removed & dismissed).sum()), n_conf)
+    return best
