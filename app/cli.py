@@ -13,7 +13,6 @@ import click
 from app.accounts import AccountError, create_user, list_users, set_password
 from app.db import DatabaseUnavailable, current_revision, get_engine, head_revision, session_scope
 from app.db import upgrade as upgrade_db
-from app.demo import ensure_demo_accounts
 from app.errors import UserError
 from app.settings import ConfigError, get_settings
 from review_queue.permissions import SYSTEM
@@ -154,7 +153,7 @@ def _serve(port: int, address: str, headless: bool) -> None:
 @click.option("--no-serve", is_flag=True, help="Set up the demo but do not start the app.")
 def demo(port: int, address: str, no_serve: bool) -> None:
     """Generate, ingest and detect on the demo organisation, seed accounts, start the app."""
-    from app.demo import busiest_owner_email, set_up_demo_data
+    from app.demo import busiest_owner_email, ensure_demo_accounts, set_up_demo_data
     from app.snapshots import find_snapshot, load_stored
 
     engine = get_engine()
@@ -190,10 +189,12 @@ def main() -> None:
 def _register() -> None:
     from app.commands.data import ingest_command, snapshots_command
     from app.commands.demo_data import demo_data_command
+    from app.commands.imports import import_group
     from app.commands.queue import detect, evaluate, export, log
 
     for command in (
         ingest_command, snapshots_command, detect, evaluate, log, export, demo_data_command,
+        import_group,
     ):  # fmt: skip
         cli.add_command(command)
 
