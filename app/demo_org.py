@@ -68,8 +68,8 @@ Injected gaps (counts at the default 2,000 people; smaller orgs get proportional
 - ``engagement_anomaly`` (20) ``course;week`` and ``user;course``: ten ISO weeks (of ten courses)
   in which each active learner adds 12 ``launched`` and 8 ``failed`` (score 0-15) events on
   weekdays (a broken quiz: ~3x the usual events per learner, failures where there were none);
-  ten learners (in ten other courses) with 150 ``viewed`` and 50 ``failed`` events over five days
-  (over twice the busiest peer). These courses are kept apart from the access/reporting ones.
+  ten learners (in ten other courses) with 150 ``viewed`` and 50 ``failed`` events spread over the
+  window (over twice the busiest peer). These courses are kept apart from the access/reporting ones.
 
 Same seed, same parameters: byte-identical files. Large tables are generated as numpy arrays of
 integer codes and written in chunks, so 100,000 people fit well within 4 GiB.
@@ -1715,9 +1715,10 @@ def _build_activity(
     taken[picks] = True
     for i in picks:
         p, c = int(enr.person[i]), int(enr.course[i])
-        d0 = int(rng.integers(7, d_n - 8))
+        # Spread over the whole window: a learner unlike their peers, without also turning one
+        # week of the course into a course-level anomaly.
         for verb, k in ((V_VIEWED, 150), (V_FAILED, 50)):
-            ts = w0 + (d0 + rng.integers(0, 5, k)) * DAY + rng.integers(8 * HOUR, 22 * HOUR, k)
+            ts = w0 + rng.integers(0, d_n, k) * DAY + rng.integers(8 * HOUR, 22 * HOUR, k)
             val = rng.uniform(0, 30, k) if verb == V_FAILED else None
             extra.append(_Events.make(np.full(k, p), c, verb, ts, val))
         keys.append(entity_key({"user": _uid(org.u_number[p]), "course": _cid(c)}))
