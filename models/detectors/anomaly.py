@@ -29,7 +29,9 @@ from models.detectors.common import (
     cached,
     course_labels,
     day_number,
+    group_codes,
     label,
+    unique_sorted,
     user_labels,
     utc,
     week_label,
@@ -296,10 +298,10 @@ class CourseWeekEngagementDetector(_OutlierModel):
         cwc = cw[complete]
         size = (int(course.max()) + 1) * n_weeks
         events = np.bincount(cwc, minlength=size)
-        pairs = np.unique(cwc * n_users + user[complete].astype("int64"))
+        pairs = unique_sorted(cwc * n_users + user[complete].astype("int64"))
         active = np.bincount(pairs // n_users, minlength=size)
         done_mask = complete & _verb_mask(codes, ("completed", "passed"))
-        done_pairs = np.unique(cw[done_mask] * n_users + user[done_mask].astype("int64"))
+        done_pairs = unique_sorted(cw[done_mask] * n_users + user[done_mask].astype("int64"))
         completers = np.bincount(done_pairs // n_users, minlength=size)
         # Assessment failures only: launch failures are access problems, judged by access_failure.
         fail_mask = complete & _verb_mask(codes, ("failed",))
@@ -523,14 +525,15 @@ class LearnerEngagementDetector(_OutlierModel):
         as_of_day = int(day_number(pd.Series([as_of_ts(snapshot)])).iloc[0])
         n_users = max(len(codes["user_ids"]), 1)
         pair = course[ok].astype("int64") * n_users + user[ok].astype("int64")
-        uniq, inv = np.unique(pair, return_inverse=True)
+        inv, uniq = group_codes(pair)
         d = day[ok]
         events = np.bincount(inv)
         fails = np.bincount(inv, weights=_verb_mask(codes, ("failed",))[ok])
         d0 = int(d.min())
-        day_pairs = np.unique(inv.astype("int64") * (as_of_day - d0 + 2) + (d - d0))
+        day_pairs = unique_sorted(inv * (as_of_day - d0 + 2) + (d - d0))
         active_days = np.bincount(day_pairs // (as_of_day - d0 + 2), minlength=len(uniq))
-        last = pd.Series(d).groupby(inv).max().to_numpy()
+        last = np.full(len(uniq), np.iinfo("int64").min)
+        np.maximum.at(last, inv, d)
         frame = pd.DataFrame(
             {
                 # Categoricals over the activity's codes: no million Python strings to build.

@@ -94,6 +94,33 @@ def week_label(monday_days: Any) -> np.ndarray:
     return (iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)).to_numpy()
 
 
+def unique_sorted(keys: np.ndarray) -> np.ndarray:
+    """Distinct values of an integer array, sorted. Sort-based on purpose: on ten million wide
+    keys numpy's hash-based ``np.unique`` and ``pd.unique`` are 15-70 times slower here."""
+    ordered = np.sort(keys)
+    if ordered.size == 0:
+        return ordered
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def group_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, uniques): ``uniques[codes] == keys``, uniques sorted; like ``np.unique`` with
+    ``return_inverse`` but through one argsort (see :func:`unique_sorted` for why)."""
+    order = np.argsort(keys)
+    ordered = keys[order]
+    new = np.empty(ordered.size, dtype=bool)
+    if ordered.size:
+        new[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    ids = np.cumsum(new) - 1
+    codes = np.empty(keys.size, dtype="int64")
+    codes[order] = ids
+    return codes, ordered[new]
+
+
 def flag(frame: pd.DataFrame, column: str) -> pd.Series:
     """A boolean column with nulls read as False."""
     return frame[column].fillna(False).astype(bool)

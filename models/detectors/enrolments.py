@@ -16,6 +16,7 @@ from models.detectors.common import (
     course_labels,
     flag,
     label,
+    unique_sorted,
     user_labels,
     utc,
 )
@@ -45,7 +46,7 @@ def _activity_pair_keys(snapshot: Snapshot) -> np.ndarray:
         courses = act["course_id"].cat.codes.to_numpy().astype("int64")
         known = (users >= 0) & (courses >= 0)
         n_courses = max(len(act["course_id"].cat.categories), 1)
-        return np.unique(users[known] * n_courses + courses[known])
+        return unique_sorted(users[known] * n_courses + courses[known])
 
     return cached(snapshot, "activity_pair_keys", build)
 
@@ -434,7 +435,8 @@ class ProgressInconsistentDetector(Detector):
         u = prog["user_id"].cat.codes.to_numpy().astype("int64")
         c = prog["course_id"].cat.codes.to_numpy().astype("int64")
         pair = u * max(len(act["course_id"].cat.categories), 1) + c
-        t = prog["timestamp"].to_numpy()
+        # Integers, not Timestamp objects: a tz-aware column's to_numpy() builds objects.
+        t = prog["timestamp"].astype("int64").to_numpy()
         v = prog["value"].to_numpy(dtype=float)
         # Ties in time are ordered by value, so simultaneous events never look like a fall.
         order = np.lexsort((v, t, pair))
@@ -442,7 +444,11 @@ class ProgressInconsistentDetector(Detector):
         same = np.zeros(len(pair), dtype=bool)
         same[1:] = pair[1:] == pair[:-1]
         # A fall is compared with the highest value so far in the pair, not just the previous one.
-        running_max = pd.Series(v).groupby(pair, sort=False).cummax().to_numpy()
+        # Per-pair running maximum in one vectorised pass: lift each pair's values above all
+        # earlier pairs' (rows are sorted by pair), accumulate the maximum, then lower them again.
+        group = np.cumsum(~same)
+        lift = group * (np.nanmax(v) - np.nanmin(v) + 1.0)
+        running_max = np.maximum.accumulate(v + lift) - lift
         prev_max = np.full(len(v), np.nan)
         prev_max[1:] = np.where(same[1:], running_max[:-1], np.nan)
         drop = same & (v < prev_max - self.min_progress_drop)
