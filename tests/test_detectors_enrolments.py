@@ -398,3 +398,28 @@ def test_progress_going_down_fires_but_ties_and_rises_do_not() -> None:
     assert keys(found) == {"enrollment=E1"}
     drop = found[0].evidence["progress_drops"][0]
     assert (drop["before"], drop["after"]) == (40.0, 30.0)
+
+
+def test_progress_repeating_the_same_value_is_not_a_fall() -> None:
+    # Repeated values (0.1, 0.1, 0.3, 0.3 ...) across several learners: nothing went down.
+    users = [f"U{i}" for i in range(6)]
+    acts = []
+    for i, u in enumerate(users):
+        for k, value in enumerate([0.1, 0.1, 0.3, 0.3, 0.6, 0.6, 0.7, 0.7]):
+            acts.append(
+                {
+                    "event_id": f"A{i}-{k}",
+                    "user_id": u,
+                    "course_id": "C1",
+                    "verb": "progressed",
+                    "timestamp": f"2026-10-{k + 2:02d}T09:00:00Z",
+                    "value": value,
+                }
+            )
+    s = snap(
+        lms_users=[user(u) for u in users],
+        courses=[course("C1")],
+        enrollments=[enrol(f"E{i}", u, "C1") for i, u in enumerate(users)],
+        activity=acts,
+    )
+    assert ProgressInconsistentDetector().detect(s) == []

@@ -448,10 +448,14 @@ class ProgressInconsistentDetector(Detector):
         # earlier pairs' (rows are sorted by pair), accumulate the maximum, then lower them again.
         group = np.cumsum(~same)
         lift = group * (np.nanmax(v) - np.nanmin(v) + 1.0)
-        running_max = np.maximum.accumulate(v + lift) - lift
-        prev_max = np.full(len(v), np.nan)
-        prev_max[1:] = np.where(same[1:], running_max[:-1], np.nan)
-        drop = same & (v < prev_max - self.min_progress_drop)
+        lifted = v + lift
+        running_max = np.maximum.accumulate(lifted)
+        # Compare in the lifted space: equal values of one pair stay exactly equal there, while
+        # lowering again would add rounding noise that looks like a tiny fall.
+        prev_lifted = np.full(len(v), np.nan)
+        prev_lifted[1:] = np.where(same[1:], running_max[:-1], np.nan)
+        drop = same & (lifted < prev_lifted - self.min_progress_drop)
+        prev_max = np.round(prev_lifted - lift, 6)
         rows = order[drop]
         res = pd.DataFrame(
             {
