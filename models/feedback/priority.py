@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 SEVERITY_WEIGHT = {"low": 0.25, "medium": 0.5, "high": 0.75, "critical": 1.0}
 CATEGORICAL = ["category", "detector", "severity"]
@@ -111,15 +112,17 @@ def numeric_feature_keys(rows: pd.DataFrame, min_share: float = 0.05) -> list[st
 
 
 class PriorityModel:
-    """Calibrated gradient boosting for P(confirmed); ``fit`` on decided findings, in time order.
+    """Calibrated logistic regression for P(confirmed); ``fit`` on decided findings in time order.
+
+    Logistic rather than gradient boosting: a queue has hundreds of decisions, not millions, and
+    a linear model trains in milliseconds on them, so retraining after every few decisions is
+    cheap and stable.
 
     Parameters are stored untouched; learned state ends in ``_``.
     """
 
-    def __init__(self, *, max_iter: int = 150, learning_rate: float = 0.08, random_state: int = 0):
-        self.max_iter = max_iter
-        self.learning_rate = learning_rate
-        self.random_state = random_state
+    def __init__(self, *, C: float = 1.0) -> None:
+        self.C = C
 
     def fit(self, decided: pd.DataFrame) -> PriorityModel:
         """Train on decided findings (``confirmed`` True/False, ``decided_at``)."""
@@ -132,29 +135,33 @@ class PriorityModel:
             )
         self.feature_keys_ = numeric_feature_keys(decided)
         X = feature_table(decided, decided, decided["decided_at"], self.feature_keys_)
+        numeric = [c for c in X.columns if c not in CATEGORICAL]
+        # A missing feature is information (the detector did not measure it): keep a flag.
         encoder = ColumnTransformer(
-            [("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=2), CATEGORICAL)],
-            remainder="passthrough",
+            [
+                ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=2), CATEGORICAL),
+                (
+                    "num",
+                    make_pipeline(
+                        SimpleImputer(
+                            strategy="median", add_indicator=True, keep_empty_features=True
+                        ),
+                        StandardScaler(),
+                    ),
+                    numeric,
+                ),
+            ],
             sparse_threshold=0.0,
         )
-        boosted = Pipeline(
+        classifier = Pipeline(
             [
                 ("encode", encoder),
-                (
-                    "boost",
-                    HistGradientBoostingClassifier(
-                        max_iter=self.max_iter,
-                        learning_rate=self.learning_rate,
-                        min_samples_leaf=max(5, len(X) // 50),
-                        l2_regularization=1.0,
-                        random_state=self.random_state,
-                    ),
-                ),
+                ("logistic", LogisticRegression(C=self.C, max_iter=1000)),
             ]
         )
         # Sigmoid calibration: isotonic overfits the few hundred decisions a queue has.
         folds = min(3, n_pos, n_neg)
-        self.model_ = CalibratedClassifierCV(boosted, method="sigmoid", cv=folds).fit(X, labels)
+        self.model_ = CalibratedClassifierCV(classifier, method="sigmoid", cv=folds).fit(X, labels)
         self.training_size_ = len(X)
         self.history_ = decided[["entity_key", "category", "decided_at", "confirmed"]].copy()
         return self
