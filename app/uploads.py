@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import tempfile
@@ -9,6 +10,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
+
+import pandas as pd
 
 from app.errors import UserError
 
@@ -47,3 +50,15 @@ def staged_upload(files: Iterable[Upload], *, mapping: Upload | None = None) -> 
 def mapping_path(folder: Path) -> Path:
     """Where staged_upload put the mapping file for ``folder``."""
     return folder.parent / f"{folder.name}-mapping.toml"
+
+
+def read_sample(data: bytes, *, rows: int = 5000) -> pd.DataFrame:
+    """The first rows of an uploaded CSV, as text, for building a mapping."""
+    if not data:
+        raise UserError("the uploaded file is empty (0 bytes)")
+    try:
+        return pd.read_csv(io.BytesIO(data), dtype=str, nrows=rows, keep_default_na=False)
+    except UnicodeDecodeError:
+        raise UserError("the file is not UTF-8 text; save it as UTF-8 CSV and try again") from None
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise UserError(f"the file cannot be read as CSV: {exc}") from None

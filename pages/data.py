@@ -5,8 +5,11 @@ import streamlit as st
 
 from app import ui
 from app.errors import UserError
+from app.mappings import save_mapping, saved_mappings
 from app.snapshots import ingest, list_snapshots
-from app.uploads import mapping_path, staged_upload
+from app.sources.contract import TABLES
+from app.sources.mapping import SnapshotMapping, TableMapping, preview_mapping, suggest_mapping
+from app.uploads import mapping_path, read_sample, staged_upload
 
 actor = ui.require_actor()
 st.title("Data")
@@ -16,7 +19,9 @@ st.write(
     "sync_runs), as CSV or Parquet, with an optional snapshot.toml giving as_of and source."
 )
 
-upload_tab, folder_tab = st.tabs(["Upload files", "Folder on the server"])
+upload_tab, folder_tab, mapping_tab = st.tabs(
+    ["Upload files", "Folder on the server", "Build a column mapping"]
+)
 with upload_tab, st.form("upload"):
     files = st.file_uploader(
         "Table files and snapshot.toml", accept_multiple_files=True,
@@ -27,6 +32,8 @@ with upload_tab, st.form("upload"):
     send_upload = st.form_submit_button("Validate and ingest", type="primary")
 with folder_tab, st.form("folder"):
     folder = st.text_input("Folder path", placeholder="/data/exports/2026-11-27")
+    saved = saved_mappings()
+    use_mapping = st.selectbox("Saved column mapping", ["none", *saved])
     quarantine_dir = st.checkbox("Quarantine rows that break a row-level rule", key="q_dir")
     send_folder = st.form_submit_button("Validate and ingest", type="primary")
 
@@ -70,7 +77,64 @@ if send_folder:
     if not folder.strip():
         st.error("Type the folder's path first.")
     else:
-        run_ingest(folder.strip(), quarantine_dir, None)
+        chosen = str(saved[use_mapping]) if use_mapping != "none" else None
+        run_ingest(folder.strip(), quarantine_dir, chosen)
+
+with mapping_tab:
+    st.write(
+        "An export with other column names: upload a sample, pick the contract table, check the "
+        "suggested matches, preview, and save the mapping to use when ingesting."
+    )
+    sample = st.file_uploader("A CSV export", type=["csv"], key="mapping_sample")
+    table = st.selectbox("Contract table", list(TABLES), key="mapping_table")
+    if sample is not None:
+        try:
+            frame = read_sample(sample.getvalue())
+        except UserError as exc:
+            st.error(str(exc))
+            st.stop()
+        suggestions = suggest_mapping(
+            list(frame.columns),
+            {c: frame[c].dropna().astype(str).head(50).tolist() for c in frame.columns},
+            table,
+        )
+        targets = ["(ignore)", *[c.name for c in TABLES[table].columns]]
+        editor = st.data_editor(
+            pd.DataFrame(
+                [
+                    {"source column": c,
+                     "contract column": suggestions[c].target if c in suggestions else "(ignore)",
+                     "why": suggestions[c].reason if c in suggestions else "no good match",
+                     "sample": ", ".join(frame[c].dropna().astype(str).head(3))}
+                    for c in frame.columns
+                ]
+            ),
+            column_config={"contract column": st.column_config.SelectboxColumn(options=targets)},
+            disabled=["source column", "why", "sample"],
+            hide_index=True,
+            key="mapping_editor",
+        )  # fmt: skip
+        mapping = TableMapping(
+            table=table,
+            columns={
+                row["source column"]: row["contract column"]
+                for _, row in editor.iterrows()
+                if row["contract column"] != "(ignore)"
+            },
+        )
+        preview, report = preview_mapping(frame, mapping)
+        st.caption("Preview of the mapped table")
+        st.dataframe(preview, hide_index=True)
+        st.code(report.render(limit=20), language=None)
+        name = st.text_input("Save as", key="mapping_name")
+        if st.button("Save mapping"):
+            try:
+                path = save_mapping(
+                    actor=actor, name=name, mapping=SnapshotMapping(tables={table: mapping})
+                )
+                st.success(f"Saved as {path.name}; choose it when ingesting a folder.")
+            except UserError as exc:
+                st.error(str(exc))
 
 st.subheader("Stored snapshots")
 with ui.db() as session:

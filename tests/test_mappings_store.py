@@ -1,0 +1,54 @@
+"""Saved column mappings and uploaded samples: safe names, round trip, clear refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.errors import UserError
+from app.mappings import save_mapping, saved_mappings
+from app.sources.mapping import SnapshotMapping, TableMapping, load_mapping
+from app.uploads import read_sample, staged_upload
+from review_queue.permissions import SYSTEM, Actor
+from review_queue.tables import Role
+
+
+class _Upload:
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name, self._data = name, data
+
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+def test_a_saved_mapping_reads_back_and_is_listed(gapdesk_home: Path) -> None:
+    mapping = SnapshotMapping(
+        tables={"people": TableMapping(table="people", columns={"Employee ID": "person_id"})}
+    )
+    path = save_mapping(actor=SYSTEM, name="workday-hr", mapping=mapping)
+    assert saved_mappings() == {"workday-hr": path}
+    assert load_mapping(path).tables["people"].columns == {"Employee ID": "person_id"}
+    for bad in ("../escape", "", "a b", "x" * 70):
+        with pytest.raises(UserError, match="mapping name"):
+            save_mapping(actor=SYSTEM, name=bad, mapping=mapping)
+    with pytest.raises(PermissionError):
+        save_mapping(actor=Actor(id=5, name="m", role=Role.manager), name="x", mapping=mapping)
+
+
+def test_uploads_are_staged_under_safe_names_and_removed() -> None:
+    with staged_upload([_Upload("people.csv", b"person_id\nP1\n")]) as folder:
+        assert (folder / "people.csv").read_bytes() == b"person_id\nP1\n"
+    assert not folder.exists()
+    with pytest.raises(UserError, match="empty"), staged_upload([_Upload("people.csv", b"")]):
+        pass
+    with pytest.raises(UserError, match="characters"), staged_upload([_Upload("a;b.csv", b"x")]):
+        pass
+
+
+def test_a_sample_that_is_not_utf8_csv_is_refused_clearly() -> None:
+    assert list(read_sample(b"Employee ID,Name\n007,Ada\n")["Employee ID"]) == ["007"]
+    with pytest.raises(UserError, match="not UTF-8"):
+        read_sample("Name\nJosé\n".encode("latin-1"))
+    with pytest.raises(UserError, match="empty"):
+        read_sample(b"")
