@@ -69,8 +69,8 @@ for item in trend_charts(report):
     st.subheader(item.metric.title)
     st.markdown(item.metric.takeaway)
     st.altair_chart(item.chart, width="stretch")
-    for name, table in item.tables.items():
-        st.download_button(
+    for slot, (name, table) in zip(st.columns(4), item.tables.items(), strict=False):
+        slot.download_button(
             f"CSV: {name}", table_csv(table), f"{stem}-{name}.csv", "text/csv",
             key=f"csv-{name}", icon=":material/download:", on_click="ignore",
         )  # fmt: skip
