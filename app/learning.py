@@ -1,0 +1,454 @@
+"""Learning from decisions, the database side: retrain, gate, promote, roll back, rescore the
+queue, store model files safely, and retrain by itself after every N new decisions.
+
+The learning itself is pure (``models.feedback``); this module reads the feedback log, writes
+``ModelVersion`` rows and model files under ``<home>/models``, and rewrites open findings'
+priorities when a model is promoted. Model files are joblib pickles, so they are only ever loaded
+after their SHA-256 matches the one recorded in the database and only when the scikit-learn
+version that wrote them is the one running; a file from another version is retrained instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+from sqlalchemy import bindparam, update
+from sqlmodel import Session, col, func, select
+
+from app.errors import UserError
+from app.settings import get_settings
+from models.feedback.priority import (
+    DEFAULT_EXPLORATION_SHARE,
+    DEFAULT_K,
+    NotEnoughDecisions,
+    PriorityModel,
+    base_priority,
+    combined_priority,
+    explore_queue,
+    judge,
+    time_split,
+)
+from review_queue.permissions import ADMIN_ONLY, SYSTEM, Actor, require_role
+from review_queue.tables import FeedbackEvent, Finding, ModelVersion, Status
+from review_queue.types import utcnow
+
+KIND = "priority"
+DEFAULT_RETRAIN_EVERY = 25
+RETRAIN_EVERY_ENV = "GAPDESK_RETRAIN_EVERY"
+DEFAULT_HOLDOUT_SHARE = 0.25
+# Findings still waiting for a decision: these are the ones whose priority orders the queue.
+QUEUE_STATUSES = (Status.new.value, Status.in_review.value)
+
+
+class ModelFileRefused(UserError):
+    """A model file is missing or fails its checksum: it is never loaded."""
+
+
+class NotEnoughToTrain(UserError):
+    """The feedback log does not yet hold enough decisions (of both kinds) to train on."""
+
+
+class ModelOutdated(Exception):
+    """A model file was written by another scikit-learn version: retrain, never load it."""
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    """What ``retrain`` did: the version written, whether it was promoted, and why."""
+
+    version: ModelVersion
+    promoted: bool
+    reason: str
+    rescored: int
+
+
+# ---------------------------------------------------------------- reading the feedback log
+def decided_frame(*, session: Session, until: datetime | None = None) -> pd.DataFrame:
+    """One row per decided finding: its fields and its latest confirm/dismiss (undone ones are
+    ignored), with ``decided_at`` and ``confirmed``."""
+    undone = select(FeedbackEvent.undoes_event_id).where(
+        col(FeedbackEvent.undoes_event_id).is_not(None)
+    )
+    query = (
+        select(FeedbackEvent, Finding)
+        .join(Finding, col(Finding.id) == col(FeedbackEvent.finding_id))
+        .where(col(FeedbackEvent.action).in_(["confirm", "dismiss"]))
+        .where(col(FeedbackEvent.id).not_in(undone))
+        .order_by(col(FeedbackEvent.id))
+    )
+    if until is not None:
+        query = query.where(col(FeedbackEvent.at) <= until)
+    latest: dict[int, dict[str, Any]] = {}
+    for event, finding in session.exec(query):
+        latest[finding.id or 0] = {
+            "finding_id": finding.id,
+            "category": finding.category,
+            "detector": finding.detector,
+            "entity_key": finding.entity_key,
+            "score": float(finding.score),
+            "severity": finding.severity,
+            "features": dict(finding.features or {}),
+            "decided_at": pd.Timestamp(event.at),
+            "confirmed": event.action == "confirm",
+            "reason": event.reason,
+        }
+    columns = [
+        "finding_id", "category", "detector", "entity_key", "score", "severity", "features",
+        "decided_at", "confirmed", "reason",
+    ]  # fmt: skip
+    frame = pd.DataFrame(list(latest.values()), columns=columns)
+    if len(frame):
+        frame["decided_at"] = pd.to_datetime(frame["decided_at"], utc=True)
+    return frame
+
+
+def open_frame(*, session: Session) -> pd.DataFrame:
+    """The findings waiting in the queue, with the fields the priority model reads."""
+    rows = session.exec(select(Finding).where(col(Finding.status).in_(QUEUE_STATUSES))).all()
+    return pd.DataFrame(
+        [
+            {
+                "finding_id": f.id,
+                "category": f.category,
+                "detector": f.detector,
+                "entity_key": f.entity_key,
+                "score": float(f.score),
+                "severity": f.severity,
+                "features": dict(f.features or {}),
+                "priority": float(f.priority),
+            }
+            for f in rows
+        ],
+        columns=[
+            "finding_id", "category", "detector", "entity_key", "score", "severity",
+            "features", "priority",
+        ],
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- model files
+def models_dir(home: Path | None = None) -> Path:
+    """Where model files live: ``<home>/models``."""
+    return (home or get_settings().home) / "models"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_model(model: PriorityModel, *, version: str, home: Path | None = None) -> tuple[str, str]:
+    """Write a model file; returns its path and SHA-256 (recorded in the database)."""
+    folder = models_dir(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{KIND}-{version}.joblib"
+    tmp = path.with_suffix(".tmp")
+    joblib.dump({"model": model, "sklearn_version": sklearn.__version__}, tmp)
+    os.replace(tmp, path)  # never leave a half-written file under the final name
+    return str(path), sha256_of(path)
+
+
+def load_model(row: ModelVersion) -> PriorityModel:
+    """The model of a version row, after checking its scikit-learn version and its checksum."""
+    if row.sklearn_version != sklearn.__version__:
+        raise ModelOutdated(
+            f"model {row.version} was made with scikit-learn {row.sklearn_version}, "
+            f"this is {sklearn.__version__}"
+        )
+    path = Path(row.artifact_path or "")
+    if not row.artifact_path or not path.is_file():
+        raise ModelFileRefused(f"model {row.version}: file {path} is missing; run gapdesk retrain")
+    found = sha256_of(path)
+    if found != row.artifact_sha256:
+        raise ModelFileRefused(
+            f"model {row.version}: file {path} fails its checksum (recorded "
+            f"{(row.artifact_sha256 or '')[:12]}…, found {found[:12]}…); refusing to load it — "
+            "restore the file or run gapdesk retrain"
+        )
+    payload = joblib.load(path)
+    return payload["model"]
+
+
+def promoted_version(*, session: Session) -> ModelVersion | None:
+    """The priority model the queue uses now (none before the first promotion)."""
+    return session.exec(
+        select(ModelVersion)
+        .where(col(ModelVersion.kind) == KIND, col(ModelVersion.status) == "promoted")
+        .order_by(col(ModelVersion.promoted_at).desc())
+    ).first()
+
+
+def list_versions(*, session: Session) -> list[ModelVersion]:
+    """Every priority model version, newest first."""
+    return list(
+        session.exec(
+            select(ModelVersion)
+            .where(col(ModelVersion.kind) == KIND)
+            .order_by(col(ModelVersion.id).desc())
+        )
+    )
+
+
+def usable_model(*, session: Session, row: ModelVersion, home: Path | None = None) -> PriorityModel:
+    """Load a version's model; one made by another scikit-learn version is retrained on the
+    decisions it was trained on (up to its creation) and its file and checksum replaced."""
+    try:
+        return load_model(row)
+    except ModelOutdated:
+        decided = decided_frame(session=session, until=row.created_at)
+        model = PriorityModel().fit(decided)
+        row.artifact_path, row.artifact_sha256 = save_model(model, version=row.version, home=home)
+        row.sklearn_version = sklearn.__version__
+        row.metrics = {**(row.metrics or {}), "retrained_for_sklearn": sklearn.__version__}
+        session.add(row)
+        return model
+
+
+# ---------------------------------------------------------------- training and the gate
+def _next_version(session: Session, now: datetime) -> str:
+    count = session.exec(
+        select(func.count()).select_from(ModelVersion).where(col(ModelVersion.kind) == KIND)
+    ).one()
+    return f"{int(count) + 1}-{now:%Y%m%dT%H%M%S}"
+
+
+def retrain(
+    *,
+    session: Session,
+    actor: Actor,
+    k: int = DEFAULT_K,
+    holdout_share: float = DEFAULT_HOLDOUT_SHARE,
+    exploration_share: float = DEFAULT_EXPLORATION_SHARE,
+    home: Path | None = None,
+    now: datetime | None = None,
+) -> RetrainResult:
+    """Train a candidate from the feedback log and promote it only if it beats the current
+    ranking on the latest decisions it did not train on (precision at ``k``); admins only."""
+    require_role(actor, ADMIN_ONLY, "retraining models")
+    now = now or utcnow()
+    decided = decided_frame(session=session)
+    if len(decided) < 8:
+        raise NotEnoughToTrain(
+            f"retraining needs at least 8 decided findings; the log has {len(decided)}"
+        )
+    train, held = time_split(decided, holdout_share)
+    try:
+        trial = PriorityModel().fit(train)
+        final = PriorityModel().fit(decided)
+    except NotEnoughDecisions as exc:
+        raise NotEnoughToTrain(f"cannot retrain yet: {exc}") from None
+    y = held["confirmed"].to_numpy()
+    cand_prob = trial.predict_proba(held, at=held["decided_at"])
+    cand = combined_priority(cand_prob, held["score"], held["severity"])
+    current_row = promoted_version(session=session)
+    current_label = "base priority (score and severity)"
+    cur_prob: np.ndarray | None = None
+    cur = base_priority(held["score"].to_numpy(), held["severity"])
+    if current_row is not None:
+        current = usable_model(session=session, row=current_row, home=home)
+        cur_prob = current.predict_proba(held, at=held["decided_at"])
+        cur = combined_priority(cur_prob, held["score"], held["severity"])
+        current_label = f"model {current_row.version}"
+    gate = judge(y, cand, cur, k=k, candidate_prob=cand_prob, current_prob=cur_prob)
+    version = _next_version(session, now)
+    path, digest = save_model(final, version=version, home=home)
+    row = ModelVersion(
+        kind=KIND,
+        version=version,
+        status="candidate",
+        created_at=now,
+        training_size=len(decided),
+        metrics={
+            "k": k,
+            "holdout_size": gate.holdout_size,
+            "train_size_for_gate": len(train),
+            "precision_at_k": gate.candidate_precision,
+            "current_precision_at_k": gate.current_precision,
+            "brier": gate.candidate_brier,
+            "current_brier": None if np.isnan(gate.current_brier) else gate.current_brier,
+            "compared_with": current_label,
+            "gate": gate.reason,
+            "trained_by": actor.name,
+        },
+        artifact_path=path,
+        artifact_sha256=digest,
+        sklearn_version=sklearn.__version__,
+    )
+    session.add(row)
+    session.flush()
+    rescored = 0
+    if gate.promote:
+        rescored = _promote(
+            session=session, row=row, model=final, by=f"gate ({actor.name})", now=now,
+            exploration_share=exploration_share,
+        )  # fmt: skip
+    return RetrainResult(version=row, promoted=gate.promote, reason=gate.reason, rescored=rescored)
+
+
+def _promote(
+    *,
+    session: Session,
+    row: ModelVersion,
+    model: PriorityModel,
+    by: str,
+    now: datetime,
+    exploration_share: float,
+) -> int:
+    for other in session.exec(
+        select(ModelVersion).where(
+            col(ModelVersion.kind) == KIND, col(ModelVersion.status) == "promoted"
+        )
+    ):
+        if other.id != row.id:
+            other.status = "retired"
+            session.add(other)
+    row.status = "promoted"
+    row.promoted_at = now
+    row.promoted_by = by
+    session.add(row)
+    session.flush()
+    return rescore_queue(session=session, model=model, exploration_share=exploration_share)
+
+
+def promote(
+    *,
+    session: Session,
+    actor: Actor,
+    version: str,
+    exploration_share: float = DEFAULT_EXPLORATION_SHARE,
+    home: Path | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Promote any stored version by hand (this is also the rollback); admins only.
+
+    Returns how many open findings were rescored.
+    """
+    require_role(actor, ADMIN_ONLY, "promoting models")
+    row = session.exec(
+        select(ModelVersion).where(
+            col(ModelVersion.kind) == KIND, col(ModelVersion.version) == version
+        )
+    ).first()
+    if row is None:
+        known = ", ".join(v.version for v in list_versions(session=session)) or "none"
+        raise UserError(f"no priority model version {version!r} (known: {known})")
+    model = usable_model(session=session, row=row, home=home)
+    return _promote(
+        session=session, row=row, model=model, by=actor.name, now=now or utcnow(),
+        exploration_share=exploration_share,
+    )  # fmt: skip
+
+
+rollback = promote
+
+
+def rescore_queue(
+    *,
+    session: Session,
+    model: PriorityModel | None,
+    exploration_share: float = DEFAULT_EXPLORATION_SHARE,
+    k: int = DEFAULT_K,
+) -> int:
+    """Rewrite the priority of every finding waiting in the queue with ``model`` (``None``: the
+    base priority), giving the exploration share of the top ``k`` to the least certain ones and
+    marking them with ``features["exploration"] = 1``."""
+    frame = open_frame(session=session)
+    if frame.empty:
+        return 0
+    if model is None:
+        prob = np.full(len(frame), 0.5)
+        priority = base_priority(frame["score"].to_numpy(), frame["severity"])
+        marked = np.zeros(len(frame), dtype=bool)
+    else:
+        prob = model.predict_proba(frame)
+        priority = combined_priority(prob, frame["score"], frame["severity"])
+        priority, marked = explore_queue(priority, prob, top_n=k, share=exploration_share)
+    params = []
+    for fid, value, feats, flag in zip(
+        frame["finding_id"], priority, frame["features"], marked, strict=True
+    ):
+        features = {key: v for key, v in feats.items() if key != "exploration"}
+        if flag:
+            features["exploration"] = 1
+        params.append({"fid": int(fid), "new_priority": float(value), "new_features": features})
+    statement = (
+        update(Finding)
+        .where(col(Finding.id) == bindparam("fid"))
+        .values(priority=bindparam("new_priority"), features=bindparam("new_features"))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(statement, params)
+    return len(params)
+
+
+def queue_diff(
+    *, session: Session, version: str, k: int = DEFAULT_K, home: Path | None = None
+) -> dict[str, list[int]]:
+    """Which open findings would enter and leave the top ``k`` if ``version`` were promoted."""
+    row = session.exec(
+        select(ModelVersion).where(
+            col(ModelVersion.kind) == KIND, col(ModelVersion.version) == version
+        )
+    ).first()
+    if row is None:
+        raise UserError(f"no priority model version {version!r}")
+    frame = open_frame(session=session)
+    if frame.empty:
+        return {"enter": [], "leave": []}
+    model = usable_model(session=session, row=row, home=home)
+    new = combined_priority(model.predict_proba(frame), frame["score"], frame["severity"])
+    now_top = set(frame.sort_values("priority", ascending=False)["finding_id"].head(k))
+    new_top = set(frame.assign(p=new).sort_values("p", ascending=False)["finding_id"].head(k))
+    return {"enter": sorted(new_top - now_top), "leave": sorted(now_top - new_top)}
+
+
+# ---------------------------------------------------------------- retraining by itself
+def retrain_every() -> int:
+    """N of 'retrain after every N new decisions' (``GAPDESK_RETRAIN_EVERY``, 0 turns it off)."""
+    raw = os.environ.get(RETRAIN_EVERY_ENV, str(DEFAULT_RETRAIN_EVERY))
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        raise UserError(f"{RETRAIN_EVERY_ENV} must be a whole number, not {raw!r}") from None
+
+
+def decisions_since_last_training(*, session: Session) -> int:
+    """Confirm/dismiss decisions logged after the newest priority model version was made."""
+    newest = session.exec(
+        select(func.max(ModelVersion.created_at)).where(col(ModelVersion.kind) == KIND)
+    ).one()
+    query = (
+        select(func.count())
+        .select_from(FeedbackEvent)
+        .where(col(FeedbackEvent.action).in_(["confirm", "dismiss"]))
+    )
+    if newest is not None:
+        query = query.where(col(FeedbackEvent.at) > newest)
+    return int(session.exec(query).one())
+
+
+def retrain_if_due(
+    *, session: Session, every: int | None = None, home: Path | None = None
+) -> RetrainResult | None:
+    """Retrain (as the system) when ``every`` new decisions have arrived since the last
+    training; meant to be called right after a decision. Too few decisions is not an error."""
+    every = retrain_every() if every is None else every
+    if every <= 0 or decisions_since_last_training(session=session) < every:
+        return None
+    try:
+        return retrain(session=session, actor=SYSTEM, home=home)
+    except NotEnoughToTrain:
+        return None
