@@ -492,7 +492,7 @@ class LearnerEngagementDetector(_OutlierModel):
         pseudo_count: float = 20.0,
         floor_share: float = 0.25,
         calibration_z: float = 6.0,
-        min_score_z: float = 3.0,
+        min_score_z: float = 5.0,
         random_state: int = 0,
         top_features: int = 3,
         max_evidence_rows: int = 10,

@@ -56,9 +56,10 @@ def has_activity(snapshot: Snapshot, frame: pd.DataFrame) -> pd.Series:
     if frame.empty:
         return pd.Series(False, index=frame.index)
     act = activity_days(snapshot)
-    u = pd.Categorical(frame["user_id"].astype(str), categories=act["user_id"].cat.categories)
-    c = pd.Categorical(frame["course_id"].astype(str), categories=act["course_id"].cat.categories)
-    uc, cc = u.codes.astype("int64"), c.codes.astype("int64")
+    # Codes of the activity's categories; -1 for a user or course with no activity at all.
+    uc = act["user_id"].cat.categories.get_indexer(frame["user_id"].astype(str)).astype("int64")
+    cc = act["course_id"].cat.categories.get_indexer(frame["course_id"].astype(str))
+    cc = cc.astype("int64")
     n_courses = max(len(act["course_id"].cat.categories), 1)
     keys = _activity_pair_keys(snapshot)
     key = uc * n_courses + cc
