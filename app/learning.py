@@ -21,7 +21,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
-from sqlalchemy import bindparam, update
+from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from app.errors import UserError
@@ -383,14 +383,9 @@ def rescore_queue(
         features = {key: v for key, v in feats.items() if key != "exploration"}
         if flag:
             features["exploration"] = 1
-        params.append({"fid": int(fid), "new_priority": float(value), "new_features": features})
-    statement = (
-        update(Finding)
-        .where(col(Finding.id) == bindparam("fid"))
-        .values(priority=bindparam("new_priority"), features=bindparam("new_features"))
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(statement, params)
+        params.append({"id": int(fid), "priority": float(value), "features": features})
+    # ORM bulk update by primary key: one executemany for the whole queue.
+    session.execute(update(Finding), params)
     return len(params)
 
 
