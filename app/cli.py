@@ -190,10 +190,12 @@ def _register() -> None:
     from app.commands.data import ingest_command, snapshots_command
     from app.commands.demo_data import demo_data_command
     from app.commands.imports import import_group
+    from app.commands.learning import LEARNING_COMMANDS
     from app.commands.queue import detect, evaluate, export, log
 
     for command in (
         ingest_command, snapshots_command, detect, evaluate, log, export, demo_data_command,
+        *LEARNING_COMMANDS,
         import_group,
     ):  # fmt: skip
         cli.add_command(command)
