@@ -619,11 +619,12 @@ def _open_per_week(q: _Query, *, categories: Sequence[str] | None) -> pd.DataFra
     closes = and_(frm.not_in(CLOSED_STATUSES), to.in_(CLOSED_STATUSES))
     reopens = and_(frm.in_(CLOSED_STATUSES), to.not_in(CLOSED_STATUSES))
     ev_bucket = case((at < q.filters.start_utc, null()), else_=q.day(at))
-    inner = (
-        select(ev_bucket.label("day"), case((closes, -1), else_=1).label("delta"))
-        .join(Finding, col(Finding.id) == col(FeedbackEvent.finding_id))
-        .where(at < q.filters.end_utc, frm.is_not(None), or_(closes, reopens), *filters)
-    )
+    inner = select(ev_bucket.label("day"), case((closes, -1), else_=1).label("delta"))
+    inner = inner.select_from(FeedbackEvent)
+    if filters:
+        # Only the filters need the findings table; unfiltered, the log is read alone.
+        inner = inner.join(Finding, col(Finding.id) == col(FeedbackEvent.finding_id))
+    inner = inner.where(at < q.filters.end_utc, frm.is_not(None), or_(closes, reopens), *filters)
     changes = q.rows(inner, ("day", "delta"))
     changes["count"] = changes["count"] * changes["delta"]
     deltas = pd.concat([opened[["day", "count"]], changes[["day", "count"]]], ignore_index=True)
