@@ -551,7 +551,28 @@ def test_cli_writes_the_organisation_and_fails_in_one_line(tmp_path: Path) -> No
     assert ok.exit_code == 0, ok.output
     assert (tmp_path / "org" / "ground_truth.csv").exists()
     assert "ground_truth.csv" in ok.output
+    again = runner.invoke(demo_data_command, [str(tmp_path / "org"), "--people", "300"])
+    assert again.exit_code != 0 and "--force" in again.output
     bad = runner.invoke(demo_data_command, [str(tmp_path / "x"), "--people", "5"])
     assert bad.exit_code != 0
     assert "people must be between" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_another_as_of_moves_the_whole_organisation(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        demo_data_command,
+        [str(tmp_path), "--seed", "5", "--people", "300", "--days", "40", "--as-of", "2025-01-06"],
+    )
+    assert result.exit_code == 0, result.output
+    snap = Snap(tmp_path)
+    assert snap.as_of == pd.Timestamp("2025-01-06", tz=UTC)
+    act = snap["activity"]["timestamp"]
+    assert act.max() < snap.as_of and act.min() >= snap.as_of - 40 * DAY
+    # New Year's Day (a Wednesday) is quiet, like a weekend day.
+    daily = act.groupby(act.dt.normalize()).size()
+    assert (
+        daily[pd.Timestamp("2025-01-01", tz=UTC)] < 0.6 * daily[pd.Timestamp("2024-12-31", tz=UTC)]
+    )
+    for category, rule in HEURISTIC_RULES.items():
+        assert rule(snap) == snap.truth[category], category
