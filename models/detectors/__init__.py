@@ -1,10 +1,23 @@
 """Detectors: heuristic rules and scikit-learn anomaly models that turn a Snapshot into Proposals.
 
-Typical use::
+Run everything (thresholds from ``models/thresholds.toml``)::
 
-    from models.detectors import build_detectors, run_detectors
-    run = run_detectors(snapshot)               # every detector, thresholds from thresholds.toml
-    run.proposals, run.skipped, run.seconds
+    from models.detectors import run_detectors
+    run = run_detectors(snapshot, on_progress=lambda name, done, total: ...)
+    run.proposals   # list[Proposal], JSON-safe (Proposal.to_dict())
+    run.skipped     # {detector name: "needs table sync_runs, absent"}
+    run.seconds     # {detector name: wall seconds}; run.counts: proposals per detector
+
+List, configure and skip::
+
+    from models.detectors import REGISTRY, build_detectors, load_thresholds, skipped_detectors
+    REGISTRY                                   # name -> class (name, version, categories, ...)
+    dets = build_detectors(load_thresholds(), enabled=["orphan_account", "sync_failure"])
+    dets[0].get_params(); dets[0].set_params(min_accounts=3)
+    skipped_detectors(snapshot, dets)          # which cannot run on this snapshot, and why
+
+A detector that raises propagates out of ``run_detectors`` so the caller's transaction can roll
+back. The anomaly models keep ``model_``, ``X_``, ``items_`` and ``leaf_indices()`` after a run.
 """
 
 from models.detectors.base import (
