@@ -390,7 +390,7 @@ def test_looks_like_an_organisation(default_org: Snap) -> None:
     assert set(enr["source"]) == {"rule", "manual", "hr_sync", "self"}
     assert 8 <= len(enr) / len(people) <= 14
     act = default_org["activity"]
-    per_weekday = act["timestamp"].dt.dayofweek.value_counts().sort_index()
+    per_weekday = act["timestamp"].dt.day_of_week.value_counts().sort_index()
     assert per_weekday[5] < 0.45 * per_weekday[1] and per_weekday[6] < 0.45 * per_weekday[1]
     daily = act.groupby(act["timestamp"].dt.normalize()).size()
     thanksgiving = daily[pd.Timestamp("2026-11-26", tz=UTC)]
