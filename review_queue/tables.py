@@ -76,7 +76,7 @@ class Finding(SQLModel, table=True):
     __tablename__ = "findings"
     __table_args__ = (
         UniqueConstraint("category", "entity_key", name="uq_findings_category_entity"),
-        Index("ix_findings_queue", "status", "priority"),
+        Index("ix_findings_queue", "status", "priority", "id"),
         Index("ix_findings_assignee_status", "assignee_id", "status"),
     )
 
