@@ -460,8 +460,9 @@ class ProgressInconsistentDetector(Detector):
         rows = order[drop]
         res = pd.DataFrame(
             {
-                "user_id": prog["user_id"].to_numpy()[rows].astype(str),
-                "course_id": prog["course_id"].to_numpy()[rows].astype(str),
+                # Take the few rows first: to_numpy() on the whole column builds millions of str.
+                "user_id": prog["user_id"].iloc[rows].astype(str).to_numpy(),
+                "course_id": prog["course_id"].iloc[rows].astype(str).to_numpy(),
                 "timestamp": prog["timestamp"].iloc[rows].to_numpy(),
                 "before": prev_max[drop],
                 "after": v[drop],
