@@ -293,7 +293,7 @@ def retrain(
     if gate.promote:
         rescored = _promote(
             session=session, row=row, model=final, by=f"gate ({actor.name})", now=now,
-            exploration_share=exploration_share,
+            exploration_share=exploration_share, k=k,
         )  # fmt: skip
     return RetrainResult(version=row, promoted=gate.promote, reason=gate.reason, rescored=rescored)
 
@@ -306,6 +306,7 @@ def _promote(
     by: str,
     now: datetime,
     exploration_share: float,
+    k: int = DEFAULT_K,
 ) -> int:
     for other in session.exec(
         select(ModelVersion).where(
@@ -320,7 +321,7 @@ def _promote(
     row.promoted_by = by
     session.add(row)
     session.flush()
-    return rescore_queue(session=session, model=model, exploration_share=exploration_share)
+    return rescore_queue(session=session, model=model, exploration_share=exploration_share, k=k)
 
 
 def promote(
