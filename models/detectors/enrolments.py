@@ -504,9 +504,11 @@ class ProgressInconsistentDetector(Detector):
             went_down = pd.Series(False, index=enr.index)
             if not drops.empty:
                 first = drops.drop_duplicates(["user_id", "course_id"], keep="first")
-                e = enr[["enrollment_id", "user_id", "course_id"]].reset_index()
+                # Only the learners with a fall (few) are joined, not every enrolment.
+                mine = enr["user_id"].isin(first["user_id"].unique())
+                e = enr.loc[mine, ["enrollment_id", "user_id", "course_id"]]
+                e = e.assign(enrolled_at=enrolled_at[mine]).reset_index()
                 e = e.astype({"user_id": str, "course_id": str})
-                e["enrolled_at"] = enrolled_at.to_numpy()
                 m = e.merge(first, on=["user_id", "course_id"], how="inner")
                 # With several enrolments in one course, blame the latest one begun before the fall.
                 m = m[(m["enrolled_at"] <= m["timestamp"]) | m["enrolled_at"].isna()]
