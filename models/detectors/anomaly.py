@@ -530,10 +530,14 @@ class LearnerEngagementDetector(_OutlierModel):
         events = np.bincount(inv)
         fails = np.bincount(inv, weights=_verb_mask(codes, ("failed",))[ok])
         d0 = int(d.min())
-        day_pairs = unique_sorted(inv * (as_of_day - d0 + 2) + (d - d0))
-        active_days = np.bincount(day_pairs // (as_of_day - d0 + 2), minlength=len(uniq))
-        last = np.full(len(uniq), np.iinfo("int64").min)
-        np.maximum.at(last, inv, d)
+        span = as_of_day - d0 + 2
+        # Sorted distinct (pair, day) keys: each pair's run gives its active days, and the run's
+        # last key its last day (no scatter-max over ten million rows needed).
+        day_pairs = unique_sorted(inv * span + (d - d0))
+        pid = day_pairs // span
+        ends = np.flatnonzero(np.r_[pid[1:] != pid[:-1], True])
+        active_days = np.diff(np.r_[-1, ends])
+        last = d0 + day_pairs[ends] % span
         frame = pd.DataFrame(
             {
                 # Categoricals over the activity's codes: no million Python strings to build.
