@@ -26,6 +26,7 @@ from sqlmodel import Session, col, func, select
 
 from app.errors import UserError
 from app.settings import get_settings
+from models.feedback.ledger import ThresholdSuggestion, rule_ledger, threshold_suggestions
 from models.feedback.priority import (
     DEFAULT_EXPLORATION_SHARE,
     DEFAULT_K,
@@ -262,7 +263,10 @@ def retrain(
         cur_prob = current.predict_proba(held, at=held["decided_at"])
         cur = combined_priority(cur_prob, held["score"], held["severity"])
         current_label = f"model {current_row.version}"
-    gate = judge(y, cand, cur, k=k, candidate_prob=cand_prob, current_prob=cur_prob)
+    # With fewer held-out decisions than k, precision at k is the base rate for any ranking:
+    # judge the top half of what is held out instead (recorded as k_evaluated).
+    k_eval = min(k, max(1, len(held) // 2))
+    gate = judge(y, cand, cur, k=k_eval, candidate_prob=cand_prob, current_prob=cur_prob)
     version = _next_version(session, now)
     path, digest = save_model(final, version=version, home=home)
     row = ModelVersion(
@@ -273,6 +277,7 @@ def retrain(
         training_size=len(decided),
         metrics={
             "k": k,
+            "k_evaluated": k_eval,
             "holdout_size": gate.holdout_size,
             "train_size_for_gate": len(train),
             "precision_at_k": gate.candidate_precision,
@@ -448,3 +453,34 @@ def retrain_if_due(
         return retrain(session=session, actor=SYSTEM, home=home)
     except NotEnoughToTrain:
         return None
+
+
+# ---------------------------------------------------------------- the rule ledger
+def rule_ledger_tables(
+    *, session: Session, actor: Actor, now: datetime | None = None
+) -> tuple[pd.DataFrame, list[ThresholdSuggestion]]:
+    """The per-detector ledger and threshold suggestions from the queue's tables; admins only."""
+    require_role(actor, ADMIN_ONLY, "reading the rule ledger")
+    undone = select(FeedbackEvent.undoes_event_id).where(
+        col(FeedbackEvent.undoes_event_id).is_not(None)
+    )
+    findings = pd.DataFrame(
+        [
+            {"finding_id": f.id, "detector": f.detector, "features": dict(f.features or {})}
+            for f in session.exec(select(Finding))
+        ],
+        columns=["finding_id", "detector", "features"],
+    )
+    events = pd.DataFrame(
+        [
+            {"finding_id": e.finding_id, "action": e.action, "reason": e.reason, "at": e.at}
+            for e in session.exec(
+                select(FeedbackEvent)
+                .where(col(FeedbackEvent.action).in_(["confirm", "dismiss"]))
+                .where(col(FeedbackEvent.id).not_in(undone))
+            )
+        ],
+        columns=["finding_id", "action", "reason", "at"],
+    )
+    when = pd.Timestamp(now) if now is not None else None
+    return rule_ledger(findings, events, now=when), threshold_suggestions(findings, events)

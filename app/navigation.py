@@ -44,6 +44,7 @@ PAGES: tuple[PageSpec, ...] = (
         "feedback-log",
     ),
     PageSpec("detectors.py", "Detectors", ":material/radar:", ADMIN_ONLY, "detectors", ADMIN),
+    PageSpec("models.py", "Models", ":material/model_training:", ADMIN_ONLY, "models", ADMIN),
     PageSpec("data.py", "Data", ":material/database:", ADMIN_ONLY, "data", ADMIN),
     PageSpec("users.py", "Users", ":material/group:", ADMIN_ONLY, "users", ADMIN),
 )

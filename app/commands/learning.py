@@ -33,7 +33,7 @@ def retrain_command(k: int, holdout: float, exploration: float) -> None:
         m = row.metrics
         click.echo(
             f"model {row.version}: trained on {row.training_size} decisions; held out "
-            f"{m['holdout_size']}: precision@{m['k']} {m['precision_at_k']:.3f} vs "
+            f"{m['holdout_size']}: precision@{m['k_evaluated']} {m['precision_at_k']:.3f} vs "
             f"{m['current_precision_at_k']:.3f} ({m['compared_with']})"
         )
         if result.promoted:
@@ -52,7 +52,7 @@ def models_command() -> None:
         for row in rows:
             m = row.metrics or {}
             figure = m.get("precision_at_k")
-            shown = f"precision@{m.get('k')} {figure:.3f}" if figure is not None else ""
+            shown = f"precision@{m.get('k_evaluated', m.get('k'))} {figure:.3f}" if figure is not None else ""
             who = f" by {row.promoted_by}" if row.promoted_by else ""
             click.echo(
                 f"{row.version:<24} {row.status:<10} trained on {row.training_size:>5}  "

@@ -1,0 +1,77 @@
+"""Models (admins): priority model versions, their held-out figures, the queue diff before a
+promotion, promote / roll back / retrain, and the rule ledger with threshold suggestions."""
+
+import pandas as pd
+import streamlit as st
+
+from app import ui
+from app.errors import UserError
+from app.learning import list_versions, promote, queue_diff, retrain, rule_ledger_tables
+from models.feedback.priority import DEFAULT_K
+
+actor = ui.require_actor()
+st.title("Models")
+st.caption(
+    "The priority model learns from every confirm and dismiss. A retrained model replaces the "
+    "current one only if it ranks the latest decisions (which it did not train on) better."
+)
+
+k = int(st.number_input("k (a week of reviewing)", min_value=1, value=DEFAULT_K, step=5))
+if st.button("Retrain now", icon=":material/model_training:"):
+    try:
+        with st.spinner("Training on the feedback log ..."), ui.db() as session:
+            result = retrain(session=session, actor=actor, k=k)
+        verdict = "promoted" if result.promoted else "kept as a candidate"
+        st.success(f"Model {result.version.version}: {verdict} ({result.reason}).")
+    except (UserError, PermissionError) as exc:
+        st.error(str(exc))
+
+with ui.db() as session:
+    versions = list_versions(session=session)
+if not versions:
+    st.info("No priority model yet: the queue is ranked by score and severity.")
+st.dataframe(
+    pd.DataFrame(
+        [
+            {"version": v.version, "status": v.status, "trained on": v.training_size,
+             "held out": (v.metrics or {}).get("holdout_size"),
+             "precision@k": (v.metrics or {}).get("precision_at_k"),
+             "current then": (v.metrics or {}).get("current_precision_at_k"),
+             "gate": (v.metrics or {}).get("gate", ""), "promoted by": v.promoted_by or "",
+             "promoted at": v.promoted_at, "scikit-learn": v.sklearn_version}
+            for v in versions
+        ]
+    ),
+    hide_index=True,
+)  # fmt: skip
+
+others = [v.version for v in versions if v.status != "promoted"]
+if others:
+    choice = st.selectbox("Promote or roll back to", others)
+    try:
+        with ui.db() as session:
+            diff = queue_diff(session=session, version=choice, k=k)
+        st.write(
+            f"Top {k} of the queue if {choice} were promoted: {len(diff['enter'])} findings "
+            f"would enter ({', '.join(f'#{i}' for i in diff['enter'][:20]) or 'none'}), "
+            f"{len(diff['leave'])} would leave "
+            f"({', '.join(f'#{i}' for i in diff['leave'][:20]) or 'none'})."
+        )
+        if st.button(f"Promote {choice}", icon=":material/upgrade:"):
+            with ui.db() as session:
+                rescored = promote(session=session, actor=actor, version=choice)
+            st.success(f"{choice} promoted; {rescored} open findings rescored.")
+    except (UserError, PermissionError) as exc:
+        st.error(str(exc))
+
+st.subheader("Rule ledger")
+try:
+    with ui.db() as session:
+        ledger, suggestions = rule_ledger_tables(session=session, actor=actor)
+    st.dataframe(ledger, hide_index=True)
+    for suggestion in suggestions:
+        st.write(f"- {suggestion.describe()}")
+    if not suggestions:
+        st.caption("No cluster of false-positive dismissals on any feature yet.")
+except PermissionError as exc:
+    st.error(str(exc))
