@@ -52,7 +52,11 @@ def models_command() -> None:
         for row in rows:
             m = row.metrics or {}
             figure = m.get("precision_at_k")
-            shown = f"precision@{m.get('k_evaluated', m.get('k'))} {figure:.3f}" if figure is not None else ""
+            shown = (
+                f"precision@{m.get('k_evaluated', m.get('k'))} {figure:.3f}"
+                if figure is not None
+                else ""
+            )
             who = f" by {row.promoted_by}" if row.promoted_by else ""
             click.echo(
                 f"{row.version:<24} {row.status:<10} trained on {row.training_size:>5}  "
