@@ -108,7 +108,8 @@ def test_exploration_gives_the_share_to_the_least_certain() -> None:
 
 def _ledger_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
     now = pd.Timestamp("2026-11-28", tz="UTC")
-    findings, decisions = [], []
+    findings: list[dict[str, object]] = []
+    decisions: list[tuple[int, str, str | None, pd.Timestamp]] = []
     for i in range(30):
         # The rule's false positives are the small gaps (days_overdue < 3).
         days = 1.0 + (i % 2) if i < 12 else 5.0 + i
