@@ -182,12 +182,16 @@ class TrendFilterOptions:
 def trend_filter_options(*, session: Session, actor: Actor) -> TrendFilterOptions:
     """The departments and categories present among findings (departments include 'unknown')."""
     require_role(actor, TRENDS_ROLES, "seeing trends")
-    dept = _department()
-    inner = select(dept.label("department"), col(Finding.category).label("category")).subquery()
-    rows = _run(session, select(inner.c.department, inner.c.category).distinct())
+    stored = col(Finding.department)
+    # The stored column is indexed; only findings without it need their JSON read.
+    named = _run(session, select(stored).where(stored.is_not(None), stored != "").distinct())
+    fallback = select(_department().label("department")).where(or_(stored.is_(None), stored == ""))
+    sub = fallback.subquery()
+    others = _run(session, select(sub.c.department).distinct())
+    present = {str(c) for (c,) in _run(session, select(col(Finding.category)).distinct())}
     return TrendFilterOptions(
-        departments=sorted({str(d) for d, _ in rows}),
-        categories=[c for c in CATEGORIES if c in {c2 for _, c2 in rows}],
+        departments=sorted({str(d) for (d,) in [*named, *others]}),
+        categories=[c for c in CATEGORIES if c in present],
     )
 
 

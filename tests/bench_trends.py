@@ -246,8 +246,8 @@ def page_queries(filters: TrendFilters) -> dict[str, Callable[[Session], Any]]:
     }
 
 
-def time_queries(engine: Engine, repeat: int) -> list[tuple[str, str, float, float]]:
-    """(filters, query, median ms, min ms) for each of the page's queries."""
+def time_queries(engine: Engine, repeat: int) -> Iterator[tuple[str, str, float, float]]:
+    """(filters, query, median ms, min ms) for each of the page's queries, as each finishes."""
     base = TrendFilters.last_weeks(12)
     variants = {
         "12 weeks": base,
@@ -255,7 +255,6 @@ def time_queries(engine: Engine, repeat: int) -> list[tuple[str, str, float, flo
             base.start, base.end, departments=(DEPARTMENTS[0],), categories=("compliance_overdue",)
         ),
     }
-    out = []
     for label, filters in variants.items():
         for name, query in page_queries(filters).items():
             runs = []
@@ -265,8 +264,7 @@ def time_queries(engine: Engine, repeat: int) -> list[tuple[str, str, float, flo
                     t0 = time.perf_counter()
                     query(session)
                     runs.append((time.perf_counter() - t0) * 1000)
-            out.append((label, name, statistics.median(runs), min(runs)))
-    return out
+            yield label, name, statistics.median(runs), min(runs)
 
 
 @contextmanager
