@@ -423,3 +423,10 @@ def test_progress_repeating_the_same_value_is_not_a_fall() -> None:
         activity=acts,
     )
     assert ProgressInconsistentDetector().detect(s) == []
+
+
+def test_enrollment_failed_without_activity_judges_only_the_failed_status() -> None:
+    tables = _failed_snapshot()
+    del tables["activity"]
+    found = keys(EnrollmentFailedDetector().detect(snap(**tables)))
+    assert found == {"enrollment=E1"}

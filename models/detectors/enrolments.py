@@ -217,8 +217,9 @@ class EnrollmentFailedDetector(Detector):
     name = "enrollment_failed"
     version = "1.0"
     categories = ("enrollment_failed",)
-    requires = ("courses", "enrollments", "activity")
-    optional = ("notifications",)
+    requires = ("courses", "enrollments")
+    # Without activity, "never took effect" cannot be shown: only status ``failed`` is judged.
+    optional = ("activity", "notifications")
 
     def __init__(
         self,
@@ -248,6 +249,8 @@ class EnrollmentFailedDetector(Detector):
             & (age_days > self.stale_after_days).fillna(False)
             & (progress.isna() | progress.eq(0))
         )
+        if not snapshot.has("activity"):
+            stale[:] = False
         cand = stale[stale].index
         if len(cand):
             sub = enr.loc[cand, ["user_id", "course_id"]]
