@@ -11,6 +11,7 @@ version that wrote them is the one running; a file from another version is retra
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,8 @@ from models.feedback.priority import (
 from review_queue.permissions import ADMIN_ONLY, SYSTEM, Actor, require_role
 from review_queue.tables import FeedbackEvent, Finding, ModelVersion, Status
 from review_queue.types import utcnow
+
+logger = logging.getLogger(__name__)
 
 KIND = "priority"
 DEFAULT_RETRAIN_EVERY = 25
@@ -445,13 +448,19 @@ def retrain_if_due(
     *, session: Session, every: int | None = None, home: Path | None = None
 ) -> RetrainResult | None:
     """Retrain (as the system) when ``every`` new decisions have arrived since the last
-    training; meant to be called right after a decision. Too few decisions is not an error."""
+    training; meant to be called right after a decision has been committed, in its own
+    transaction. Too few decisions is not an error; a damaged model file is logged, not raised."""
     every = retrain_every() if every is None else every
     if every <= 0 or decisions_since_last_training(session=session) < every:
         return None
     try:
         return retrain(session=session, actor=SYSTEM, home=home)
     except NotEnoughToTrain:
+        return None
+    except ModelFileRefused as exc:
+        # A reviewer's decision must never fail because a model file is damaged: say it loudly
+        # in the log; `gapdesk retrain` run by hand reports the same refusal to an admin.
+        logger.warning("automatic retraining skipped: %s", exc)
         return None
 
 

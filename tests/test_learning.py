@@ -170,3 +170,22 @@ def test_bench_feedback_on_toy2_through_the_queue(tmp_path: Path) -> None:
     [run] = bench_feedback(TOY2, budget=15, runs=1, echo=lines.append)
     assert run.found >= run.plain and run.found > 0
     assert lines[-1].startswith("toy2 @ 15, mean of 1: found")
+
+
+def test_a_damaged_model_file_never_breaks_the_decision_path(
+    session: Session, gapdesk_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin = add_people(session)["ada"]
+    _decided_queue(session, admin, decided=40, waiting=5)
+    row = retrain(session=session, actor=admin, k=10).version
+    promote(session=session, actor=admin, version=row.version)
+    session.commit()
+    Path(row.artifact_path or "").write_bytes(b"tampered")
+    waiting = session.exec(select(Finding).where(col(Finding.status) == Status.new.value)).all()
+    for finding in waiting:
+        decide(session=session, actor=admin, finding_id=int(finding.id or 0), action="confirm")
+    session.commit()
+    assert retrain_if_due(session=session, every=5) is None
+    assert "fails its checksum" in caplog.text
+    with pytest.raises(ModelFileRefused):
+        retrain(session=session, actor=admin, k=10)
