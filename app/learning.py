@@ -27,6 +27,8 @@ from sqlmodel import Session, col, func, select
 
 from app.errors import UserError
 from app.settings import get_settings
+from models.detectors.registry import REGISTRY
+from models.feedback.aad import ActiveAnomalyDetector
 from models.feedback.ledger import ThresholdSuggestion, rule_ledger, threshold_suggestions
 from models.feedback.priority import (
     DEFAULT_EXPLORATION_SHARE,
@@ -377,13 +379,21 @@ def rescore_queue(
     frame = open_frame(session=session)
     if frame.empty:
         return 0
+    # Findings of model-based detectors are ranked by their leaf-reweighted anomaly score.
+    learned = anomaly_feedback_scores(session=session)
+    score = np.array(
+        [
+            learned.get(int(fid), s)
+            for fid, s in zip(frame["finding_id"], frame["score"], strict=True)
+        ]
+    )
     if model is None:
         prob = np.full(len(frame), 0.5)
-        priority = base_priority(frame["score"].to_numpy(), frame["severity"])
+        priority = base_priority(score, frame["severity"])
         marked = np.zeros(len(frame), dtype=bool)
     else:
         prob = model.predict_proba(frame)
-        priority = combined_priority(prob, frame["score"], frame["severity"])
+        priority = combined_priority(prob, score, frame["severity"])
         priority, marked = explore_queue(priority, prob, top_n=k, share=exploration_share)
     params = []
     for fid, value, feats, flag in zip(
@@ -417,6 +427,79 @@ def queue_diff(
     now_top = set(frame.sort_values("priority", ascending=False)["finding_id"].head(k))
     new_top = set(frame.assign(p=new).sort_values("p", ascending=False)["finding_id"].head(k))
     return {"enter": sorted(new_top - now_top), "leave": sorted(now_top - new_top)}
+
+
+# ---------------------------------------------------------------- anomaly models learn from labels
+def model_detector_names() -> set[str]:
+    """Names of the detectors whose score is a learned anomaly score (``kind == "model"``)."""
+    return {name for name, cls in REGISTRY.items() if getattr(cls, "kind", "rule") == "model"}
+
+
+def anomaly_feedback_scores(
+    *, session: Session, min_findings: int = 8, random_state: int = 0
+) -> dict[int, float]:
+    """Open findings of model-based detectors, rescored by active anomaly discovery.
+
+    Per category, every finding those detectors proposed is an item described by its numeric
+    features; an isolation forest over them, with leaf weights moved by the category's confirm
+    and dismiss decisions (``models.feedback.aad``), gives each open finding a new score in
+    [0, 1] (its rank among the category's items), which replaces the detector's score in the
+    queue priority. Categories with fewer than ``min_findings`` findings keep their scores.
+    """
+    names = model_detector_names()
+    findings = [f for f in session.exec(select(Finding)) if set(f.detector.split("+")) & names]
+    if not findings:
+        return {}
+    decided = decided_frame(session=session)
+    label_of = dict(zip(decided["finding_id"], decided["confirmed"], strict=True))
+    out: dict[int, float] = {}
+    by_category: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_category.setdefault(f.category, []).append(f)
+    for group in by_category.values():
+        if len(group) < min_findings:
+            continue
+        table = pd.DataFrame([f.features or {} for f in group]).apply(
+            pd.to_numeric, errors="coerce"
+        )
+        table = table.drop(columns=[c for c in table.columns if c == "exploration"])
+        # Features most findings carry; a missing value is the category's typical one.
+        table = table.loc[:, table.notna().mean() >= 0.5]
+        if table.shape[1] == 0:
+            continue
+        X = table.fillna(table.median()).to_numpy(dtype=float)
+        detector = ActiveAnomalyDetector(random_state=random_state).fit(X)
+        labelled = [i for i, f in enumerate(group) if f.id in label_of]
+        if labelled:
+            detector.add_labels(labelled, [bool(label_of[group[i].id]) for i in labelled])
+        ranks = np.empty(len(group))
+        ranks[np.argsort(detector.score_samples(), kind="stable")] = np.arange(len(group))
+        for f, r in zip(group, ranks, strict=True):
+            if f.status in QUEUE_STATUSES and f.id is not None:
+                out[f.id] = float(r / max(len(group) - 1, 1))
+    return out
+
+
+def after_decision(
+    *, session: Session, finding_id: int, every: int | None = None, home: Path | None = None
+) -> RetrainResult | None:
+    """What the decision path calls once a decision is committed: retrain when due, otherwise
+    re-rank the queue when the decided finding came from an anomaly model (its label moves
+    the leaf weights at once). Returns the retraining result when one ran."""
+    result = retrain_if_due(session=session, every=every, home=home)
+    if result is not None and result.promoted:
+        return result  # promotion already rescored the queue
+    finding = session.get(Finding, finding_id)
+    if finding is not None and set(finding.detector.split("+")) & model_detector_names():
+        row = promoted_version(session=session)
+        model = None
+        if row is not None:
+            try:
+                model = usable_model(session=session, row=row, home=home)
+            except ModelFileRefused as exc:
+                logger.warning("re-ranking without the priority model: %s", exc)
+        rescore_queue(session=session, model=model)
+    return result
 
 
 # ---------------------------------------------------------------- retraining by itself

@@ -14,6 +14,7 @@ from app.feedback_bench import bench_feedback
 from app.learning import (
     ModelFileRefused,
     NotEnoughToTrain,
+    after_decision,
     list_versions,
     promote,
     promoted_version,
@@ -189,3 +190,39 @@ def test_a_damaged_model_file_never_breaks_the_decision_path(
     assert "fails its checksum" in caplog.text
     with pytest.raises(ModelFileRefused):
         retrain(session=session, actor=admin, k=10)
+
+
+def test_decisions_on_anomaly_findings_rerank_their_category(
+    session: Session, gapdesk_home: Path
+) -> None:
+    admin = add_people(session)["ada"]
+    rng = np.random.default_rng(0)
+    left, right = [], []
+    # Course-weeks from the anomaly model: a normal mass and two equally odd groups.
+    for n in range(70):
+        group = "left" if n < 10 else "right" if n < 20 else "mass"
+        centre = {"left": (-6.0, 0.0), "right": (6.0, 0.0), "mass": (0.0, 0.0)}[group]
+        spread = 1.0 if group == "mass" else 0.3
+        x, z = rng.normal(centre, spread)
+        finding = add_finding(
+            session, n, category="engagement_anomaly", detector="engagement_course_week",
+            entity_key=f"course=C{n}|week=2026-W40", score=0.8,
+            features={"z_failure_share": float(x), "z_completion_rate": float(z)},
+        )  # fmt: skip
+        (left if group == "left" else right if group == "right" else []).append(finding)
+    for finding, action in [(f, "confirm") for f in left[:3]] + [(f, "dismiss") for f in right[:3]]:
+        decide(
+            session=session, actor=admin, finding_id=int(finding.id or 0), action=action,
+            reason="false_positive_rule" if action == "dismiss" else None,
+        )  # fmt: skip
+        session.commit()
+        assert after_decision(session=session, finding_id=int(finding.id or 0), every=0) is None
+    session.commit()
+    priority = {
+        f.id: f.priority
+        for f in session.exec(select(Finding).where(col(Finding.status) == Status.new.value))
+    }
+    # The confirmed region now outranks the dismissed one (same detector score before).
+    assert np.mean([priority[f.id] for f in left[3:]]) > np.mean(
+        [priority[f.id] for f in right[3:]]
+    )
