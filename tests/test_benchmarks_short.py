@@ -1,0 +1,33 @@
+"""Every benchmark runs in CI in a short mode, so a broken benchmark fails the build.
+
+The figures they print are not asserted on (speed targets are never timed assertions); the
+full-size runs and their latest figures are in the README's Performance section.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+SHORT_RUNS = [
+    ("tests.bench_queue", ["--findings", "2000", "--repeat", "3"], "median"),
+    ("tests.bench_demo_org", ["--people", "300", "--days", "40"], "people"),
+    ("tests.bench_detectors", ["--seeds", "1", "--people", "400", "--days", "60"], "recall"),
+    ("tests.bench_trends", ["--findings", "2000", "--events", "8000", "--repeat", "2"], "ms"),
+    ("tests.bench_aad", ["--datasets", "toy2", "--budget", "20", "--runs", "2",
+                         "--scale-items", "2000"], "toy2"),
+]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("module", "argv", "marker"), SHORT_RUNS, ids=[m for m, _, _ in SHORT_RUNS]
+)
+def test_benchmark_runs_short(
+    module: str, argv: list[str], marker: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = importlib.import_module(module)
+    assert bench.main(argv) in (0, None)
+    printed = capsys.readouterr().out
+    assert marker in printed, printed[-2000:]
