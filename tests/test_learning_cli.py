@@ -1,0 +1,43 @@
+"""``gapdesk retrain``, ``models``, ``rollback`` and ``bench feedback`` as scripts use them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED
+from tests.test_cli import run
+
+TOY2 = SHARED / "data" / "anomaly" / "toy2.csv"
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    return {"GAPDESK_HOME": str(tmp_path / "home"), "GAPDESK_DATABASE_URL": ""}
+
+
+def test_retrain_on_an_empty_log_fails_with_one_line(cli_env: dict[str, str]) -> None:
+    result = run("retrain", env=cli_env)
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0
+    assert "needs at least 8 decided findings" in result.stderr
+    listed = run("models", env=cli_env)
+    assert listed.returncode == 0 and "no priority model yet" in listed.stdout
+
+
+def test_rollback_to_an_unknown_version_fails_with_one_line(cli_env: dict[str, str]) -> None:
+    result = run("rollback", "7-nope", env=cli_env)
+    assert result.returncode != 0
+    assert "no priority model version '7-nope'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not TOY2.exists(), reason="shared anomaly data not present")
+def test_bench_feedback_prints_runs_and_the_mean(cli_env: dict[str, str], tmp_path: Path) -> None:
+    result = run("bench", "feedback", str(TOY2), "--budget", "8", "--runs", "1", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "run 0: found" in result.stdout
+    assert "toy2 @ 8, mean of 1: found" in result.stdout
+    wrong = run("bench", "feedback", str(TOY2), "--label-column", "kind", env=cli_env)
+    assert wrong.returncode != 0 and "no column 'kind'" in wrong.stderr
