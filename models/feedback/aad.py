@@ -7,11 +7,13 @@ ensemble member). The implementation here is ours.
 Each item is represented by the leaves it falls in, one per tree: a sparse row whose non-zero
 entries sit at the item's leaves and hold minus the leaf's isolation path length (depth plus the
 expected path length of the points left in the leaf). With every leaf weighted equally the score
-``w · phi(x)`` ranks items exactly as the unsupervised isolation forest does (minus the summed
-path length). After each reviewer label the weights are re-solved so that confirmed anomalies
-score above the top-``tau`` quantile threshold ``q`` and dismissed items below it, using the
-paper's hinge losses (against ``q`` and against the item ranked at the quantile), plus a Gaussian
-prior ``||w - w0||² / (2 sigma²)`` that pulls the weights back toward the unsupervised ones.
+``w · phi(x)`` ranks items as the unsupervised isolation forest does: exactly (minus the summed
+path length) without row normalisation, very nearly with it (the default, as in the paper, where
+each row has unit length so the hinge losses compare items on one scale). After each reviewer
+label the weights are re-solved so that confirmed anomalies score above the top-``tau`` quantile
+threshold ``q`` and dismissed items below it, using the paper's hinge losses (against ``q`` and
+against the item ranked at the quantile), plus a Gaussian prior ``||w - w0||² / (2 sigma²)``
+that pulls the weights back toward the unsupervised ones.
 
 The leaf matrix has exactly one entry per tree in each row, so it is stored as two dense
 (items x trees) arrays, the global leaf ids and the entry values: scoring is a gather and a row
@@ -241,8 +243,8 @@ class ActiveAnomalyDetector:
         k = len(active)
         inv_sigma2 = 1.0 / self.prior_sigma2
         # RMSProp (decay 0.9) on the subgradient; the step size is per coordinate, so leaves
-        # seen by many labelled items do not swamp the rare ones. A few hundred steps from the
-        # warm start suffice: the solution moves little between two labels.
+        # seen by many labelled items do not swamp the rare ones. ``max_iter`` steps from the warm
+        # start suffice: the solution moves little between two labels.
         mean_sq = np.zeros(k)
         lr = self.learning_rate
         for _ in range(self.max_iter):
