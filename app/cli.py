@@ -187,23 +187,21 @@ def main() -> None:
 
 
 def _register() -> None:
+    """Add each area's commands (one module per area) to the ``gapdesk`` group."""
     from app.commands.data import ingest_command, snapshots_command
     from app.commands.demo_data import demo_data_command
     from app.commands.imports import import_group
     from app.commands.learning import LEARNING_COMMANDS
+    from app.commands.ops import backup_command, health_command, restore_command
     from app.commands.queue import detect, evaluate, export, log
+    from app.commands.report import report
 
     for command in (
         ingest_command, snapshots_command, detect, evaluate, log, export, demo_data_command,
+        import_group, report, health_command, backup_command, restore_command,
         *LEARNING_COMMANDS,
-        import_group,
     ):  # fmt: skip
         cli.add_command(command)
 
 
 _register()
-
-
-from app.commands.report import report  # noqa: E402  (one module per area, registered here)
-
-cli.add_command(report)
