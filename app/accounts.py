@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -17,8 +18,14 @@ from review_queue.tables import Role, User, UserSession
 from review_queue.types import utcnow
 
 _hasher = PasswordHasher()
-# Verified against when the name is unknown, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("gapdesk-dummy-password-for-timing")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Verified against when the name is unknown, so a wrong name takes as long as a wrong
+    # password. Made on first use: hashing at import would slow every CLI start.
+    return _hasher.hash("gapdesk-dummy-password-for-timing")
+
 
 MIN_PASSWORD_LENGTH = 10
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,79}$")
@@ -41,7 +48,9 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether ``password`` matches the stored hash (False for a user without a password)."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -23,7 +24,24 @@ _EXPECTED = (UserError, ConfigError, DatabaseUnavailable, AccountError, Permissi
 
 
 class GapdeskGroup(click.Group):
-    """A command group that turns expected failures into one clear line and exit code 1."""
+    """A command group that turns expected failures into one clear line and exit code 1.
+
+    ``lazy`` maps command names to ``module:attribute``; they are imported on first use.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module_name, attribute = self.lazy[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -186,22 +204,26 @@ def main() -> None:
     cli(prog_name="gapdesk")
 
 
-def _register() -> None:
-    """Add each area's commands (one module per area) to the ``gapdesk`` group."""
-    from app.commands.data import ingest_command, snapshots_command
-    from app.commands.demo_data import demo_data_command
-    from app.commands.imports import import_group
-    from app.commands.learning import LEARNING_COMMANDS
-    from app.commands.ops import backup_command, health_command, restore_command
-    from app.commands.queue import detect, evaluate, export, log
-    from app.commands.report import report
+# Each area's commands live in their own module and are imported only when used, so that
+# `gapdesk health` from a monitor does not pay for loading scikit-learn.
+LAZY_COMMANDS = {
+    "ingest": "app.commands.data:ingest_command",
+    "snapshots": "app.commands.data:snapshots_command",
+    "demo-data": "app.commands.demo_data:demo_data_command",
+    "import": "app.commands.imports:import_group",
+    "detect": "app.commands.queue:detect",
+    "evaluate": "app.commands.queue:evaluate",
+    "log": "app.commands.queue:log",
+    "export": "app.commands.queue:export",
+    "report": "app.commands.report:report",
+    "health": "app.commands.ops:health_command",
+    "backup": "app.commands.ops:backup_command",
+    "restore": "app.commands.ops:restore_command",
+    "retrain": "app.commands.learning:retrain_command",
+    "rollback": "app.commands.learning:rollback_command",
+    "models": "app.commands.learning:models_command",
+    "bench": "app.commands.learning:bench_group",
+}
 
-    for command in (
-        ingest_command, snapshots_command, detect, evaluate, log, export, demo_data_command,
-        import_group, report, health_command, backup_command, restore_command,
-        *LEARNING_COMMANDS,
-    ):  # fmt: skip
-        cli.add_command(command)
 
-
-_register()
+cli.lazy = LAZY_COMMANDS
