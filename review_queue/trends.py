@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 from sqlalchemy import ColumnElement, and_, case, extract, func, literal, null, or_, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import Select
 from sqlmodel import Session, col
 
@@ -700,13 +701,23 @@ def _duration_histogram(q: _Query, statuses: Sequence[str]) -> pd.DataFrame:
     """Findings whose first move to one of ``statuses`` falls in the range: per local day of
     that move, how many took each whole number of minutes since first seen."""
     event = FeedbackEvent
+    earlier = aliased(FeedbackEvent)
     counted = and_(col(event.to_status).in_(statuses), col(event.action) != UNDO_ACTION)
-    # Only findings with such a move inside the range can have their first one there; this
-    # keeps the MIN() to a few findings instead of the whole log.
-    touched = select(col(event.finding_id)).where(*q.in_range(col(event.at)), counted)
+    # A finding's first such move is in the range exactly when it has one in the range and
+    # none before it: read the range through the time index, probe each finding's past.
+    moved_before = (
+        select(literal(1))
+        .where(
+            col(earlier.finding_id) == col(event.finding_id),
+            col(earlier.at) < q.filters.start_utc,
+            col(earlier.to_status).in_(statuses),
+            col(earlier.action) != UNDO_ACTION,
+        )
+        .exists()
+    )
     first = (
         select(col(event.finding_id).label("finding_id"), func.min(event.at).label("at"))
-        .where(counted, col(event.finding_id).in_(touched))
+        .where(*q.in_range(col(event.at)), counted, ~moved_before)
         .group_by(col(event.finding_id))
         .subquery()
     )
@@ -716,7 +727,7 @@ def _duration_histogram(q: _Query, statuses: Sequence[str]) -> pd.DataFrame:
             q.minutes_between(col(Finding.first_seen_at), first.c.at).label("minutes"),
         )
         .join(Finding, col(Finding.id) == first.c.finding_id)
-        .where(*q.in_range(first.c.at), *q.finding_filters())
+        .where(*q.finding_filters())
     )
     frame = q.rows(inner, ("day", "minutes"))
     frame["minutes"] = frame["minutes"].astype("float64").clip(lower=0)

@@ -168,6 +168,15 @@ def test_time_to_triage_and_resolve_median_and_p90(session: Session, history: Kn
     assert metric.takeaway.startswith(
         "Median time to triage 21.0 days (p90 21.0 days) in the week of 09 Nov, against 15.0 h"
     )
+    # From 6 Nov, F5's dismissal is in range but its first triage (the undone confirm of
+    # 5 Nov) is not: nothing was first triaged in 6-8 Nov.
+    late = cycle_times(
+        session=session, actor=MANAGER, filters=TrendFilters(date(2026, 11, 6), date(2026, 11, 8))
+    ).frame
+    assert late.groupby("measure")["findings"].sum().to_dict() == {
+        "time to resolve": 0,
+        "time to triage": 0,
+    }
 
 
 def test_detector_precision_per_week_with_promotions(session: Session, history: KnownHistory):
