@@ -13,7 +13,7 @@ import pytest
 SHORT_RUNS = [
     ("tests.bench_queue", ["--findings", "2000", "--repeat", "3"], "median"),
     ("tests.bench_demo_org", ["--people", "300", "--days", "40"], "people"),
-    ("tests.bench_detectors", ["--seeds", "1", "--people", "400", "--days", "60"], "recall"),
+    ("tests.bench_detectors", ["--seeds", "1"], "recall"),
     ("tests.bench_trends", ["--findings", "2000", "--events", "8000", "--repeat", "2"], "ms"),
     ("tests.bench_aad", ["--datasets", "toy2", "--budget", "20", "--runs", "2",
                          "--scale-items", "2000"], "toy2"),

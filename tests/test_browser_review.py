@@ -15,7 +15,7 @@ from app.demo import busiest_owner_email, ensure_demo_accounts
 from app.detection import run_detection
 from app.snapshots import ingest, load_stored
 from review_queue.permissions import SYSTEM
-from review_queue.tables import FeedbackEvent, Finding, Role
+from review_queue.tables import FeedbackEvent, Role
 from tests.browser import streamlit_server
 
 pytestmark = pytest.mark.browser
@@ -88,8 +88,10 @@ def test_admin_works_the_queue_from_the_keyboard(page: Page, site: tuple) -> Non
     assert len(_events(url, "confirm")) == 1
 
     # Dismiss the open one with a reason.
-    page.get_by_label("Dismiss because").click()
-    page.get_by_text("expected: real but acceptable").click()
+    reason_box = page.get_by_test_id("stSelectbox").filter(has_text="Dismiss because").first
+    reason_box.locator("input").click()
+    page.keyboard.type("expected")
+    page.keyboard.press("Enter")
     page.get_by_role("button", name="Dismiss").click()
     expect(page.get_by_text(": dismiss.")).to_be_visible(timeout=SLOW)
     [dismissal] = _events(url, "dismiss")
@@ -100,8 +102,11 @@ def test_admin_works_the_queue_from_the_keyboard(page: Page, site: tuple) -> Non
     page.get_by_label("Search title or entity").fill("P0000")
     page.get_by_label("Search title or entity").press("Enter")
     page.get_by_text("Bulk action on every finding matching the filter").click()
-    page.get_by_label("Action", exact=True).click()
-    page.get_by_role("option").filter(has_text="snooze").click()
+    action_box = page.get_by_test_id("stSelectbox").filter(has_text="Action").first
+    action_box.locator("input").click()
+    page.keyboard.type("snooze")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Until", exact=True)).to_be_visible(timeout=SLOW)
     page.get_by_role("button", name="Apply…").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("will change")
@@ -110,30 +115,32 @@ def test_admin_works_the_queue_from_the_keyboard(page: Page, site: tuple) -> Non
     snoozed = _events(url, "snooze")
     assert len(snoozed) >= 1
 
-    # Open one snoozed finding and undo its snooze.
-    engine = build_engine(url)
-    with Session(engine) as s:
-        target = s.get(Finding, snoozed[0].finding_id)
-        assert target is not None and target.status == "snoozed"
-    engine.dispose()
-    page.get_by_label("Search title or entity").fill(target.entity_key)
+    # Show only snoozed findings, open the first one, and undo its snooze from the keyboard.
+    snoozed_ids = {e.finding_id for e in snoozed}
+    page.get_by_label("Search title or entity").fill("")
     page.get_by_label("Search title or entity").press("Enter")
     page.get_by_text("Bulk action on every finding matching the filter").click()
     status_filter = page.get_by_test_id("stMultiSelect").filter(has_text="Status").first
+    for chip in ("new", "in_review", "confirmed"):
+        status_filter.get_by_role("button", name=f"Remove {chip}").click()
     status_filter.locator("input").click()
     page.keyboard.type("snoozed")
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
+    expect(page.get_by_text(f"{len(snoozed_ids)} findings match")).to_be_visible(timeout=SLOW)
     grid = page.get_by_test_id("stDataFrame").first
-    expect(grid).to_be_visible(timeout=SLOW)
     box = grid.bounding_box()
     assert box is not None
     page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box
-    expect(page.locator("h3").filter(has_text=f"#{target.id} ")).to_be_visible(timeout=SLOW)
+    heading = page.locator("h3").filter(has_text="#").first
+    expect(page.get_by_text("· snoozed ·").first).to_be_visible(timeout=SLOW)
+    opened = int(heading.inner_text().split(" ")[0].lstrip("#"))
+    assert opened in snoozed_ids
     page.get_by_role("heading", name="Review queue").click()
     page.keyboard.press("u")
     expect(page.get_by_text(": undone.")).to_be_visible(timeout=SLOW)
-    assert len(_events(url, "undo")) == 1
+    [undone] = _events(url, "undo")
+    assert undone.finding_id == opened and undone.from_status == "snoozed"
 
 
 def test_instructor_reports_and_sees_the_report(page: Page, site: tuple) -> None:
