@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from review_queue.feedback import iter_events
 from review_queue.permissions import Actor, require_role
-from review_queue.tables import FeedbackEvent, Finding, Role, User
+from review_queue.tables import Finding, Role, User
 
 FINDING_COLUMNS = (
     "finding_id", "category", "entity_key", "title", "detector", "detector_version", "score",
@@ -54,23 +55,11 @@ def finding_rows(*, session: Session, actor: Actor) -> Iterator[dict[str, Any]]:
 def decision_rows(*, session: Session, actor: Actor) -> Iterator[dict[str, Any]]:
     """One dict per feedback-log row, in the order they happened (admins and managers)."""
     require_role(actor, EXPORTERS, "exporting decisions")
-    last = 0
-    while True:
-        rows = session.exec(
-            select(FeedbackEvent)
-            .where(col(FeedbackEvent.id) > last)
-            .order_by(col(FeedbackEvent.id))
-            .limit(_BATCH)
-        ).all()
-        if not rows:
-            return
-        for e in rows:
-            yield {
-                "event_id": e.id, "finding_id": e.finding_id, "at": e.at.isoformat(),
-                "actor": e.actor, "action": e.action, "from_status": e.from_status or "",
-                "to_status": e.to_status, "reason": e.reason or "", "comment": e.comment or "",
-                "model_version": e.model_version or "",
-                "priority_at_decision": e.priority_at_decision,
-            }  # fmt: skip
-        last = rows[-1].id or last
-        session.expunge_all()
+    for e in iter_events(session=session, batch=_BATCH):
+        yield {
+            "event_id": e.id, "finding_id": e.finding_id, "at": e.at.isoformat(),
+            "actor": e.actor, "action": e.action, "from_status": e.from_status or "",
+            "to_status": e.to_status, "reason": e.reason or "", "comment": e.comment or "",
+            "model_version": e.model_version or "",
+            "priority_at_decision": e.priority_at_decision,
+        }  # fmt: skip
