@@ -4,7 +4,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev || exit 1
-.venv/bin/python -m pytest "$@"
+# Two workers (the machine has two cores); a file's tests stay on one worker so its module-level
+# fixtures (a demo site, a running app) are built once.
+.venv/bin/python -m pytest -n 2 --dist loadfile "$@"
 status=$?
 if [ $status -eq 5 ]; then
   echo "pytest collected no tests: that is a failure, not a pass." >&2
