@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy.engine import Engine
+from streamlit.testing.v1 import AppTest
 
 from app.db import session_scope
 from app.demo import ensure_demo_accounts
 from app.navigation import PAGES, SIGN_IN, pages_for
 from review_queue.tables import Role
-from tests.apptest import app_on, open_app, registered_pages, sign_in
+from tests.apptest import MAIN, app_on, open_app, registered_pages, sign_in
 
 
 @pytest.fixture
@@ -68,3 +69,19 @@ def test_signing_out_returns_to_the_sign_in_form(demo_passwords: dict) -> None:
     at = sign_in(open_app(), name, password)
     at.sidebar.button[0].click().run()
     assert registered_pages(at) == {SIGN_IN.path.resolve()}
+
+
+def test_single_sign_on_is_offered_only_when_configured(demo_passwords: dict) -> None:
+    at = open_app()
+    assert "Sign in with single sign-on" not in [b.label for b in at.button]
+    configured = AppTest.from_file(MAIN, default_timeout=30)
+    configured.secrets["auth"] = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        "cookie_secret": "not-a-real-secret-but-long-enough",
+        "client_id": "gapdesk",
+        "client_secret": "client-secret",
+        "server_metadata_url": "https://idp.example.org/.well-known/openid-configuration",
+    }
+    configured.run()
+    assert not configured.exception
+    assert "Sign in with single sign-on" in [b.label for b in configured.button]
