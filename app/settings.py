@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,13 +39,18 @@ class Settings(BaseSettings):
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 
 
+def _mask_secret(url: str) -> str:
+    # A URL we cannot parse may still carry a password: never echo what sits before an '@'.
+    return re.sub(r"(?<=://)[^@/]*@", "***@", url)
+
+
 def check_database_url(url: str) -> None:
     """Refuse a URL that SQLAlchemy cannot parse or whose backend Gapdesk does not support."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise ConfigError(
-            f"GAPDESK_DATABASE_URL is not a database URL: {url!r} "
+            f"GAPDESK_DATABASE_URL is not a database URL: {_mask_secret(url)!r} "
             "(expected e.g. sqlite:///path/gapdesk.db or postgresql+psycopg://user@host/db)"
         ) from None
     if parsed.get_backend_name() not in SUPPORTED_BACKENDS:

@@ -103,3 +103,10 @@ def test_an_empty_database_is_migrated_when_the_cli_meets_it(cli_env: dict[str, 
     result = run("users", "list", env=cli_env)
     assert result.returncode == 0 and "no users yet" in result.stdout
     assert "(current)" in run("db", "current", env=cli_env).stdout
+
+
+def test_a_malformed_url_never_echoes_its_password(cli_env: dict[str, str]) -> None:
+    url = "postgresql://gapdesk:s3cret-pw@db.internal:notaport/gapdesk"
+    result = run("users", "list", env={**cli_env, "GAPDESK_DATABASE_URL": url})
+    assert result.returncode == 1 and "not a database URL" in result.stderr
+    assert "s3cret-pw" not in result.stderr + result.stdout
