@@ -7,13 +7,12 @@ import streamlit as st
 
 from app import ui
 from app.presenters import evidence_tables, md_escape, series_chart
+from app.review import bulk_decide_and_learn, decide_and_learn
 from models.taxonomy import CATEGORIES, WHY_IT_MATTERS
 from review_queue.decisions import (
     DISMISS_REASON_HELP,
     Action,
     DecisionRefused,
-    bulk_decide,
-    decide,
     last_event,
     next_finding,
     preview_bulk,
@@ -161,11 +160,13 @@ def confirm_bulk(ids: list[int], action: str, kwargs: dict) -> None:
     )
     if st.button(f"{action.title()} {len(preview.changed)} findings", type="primary"):
         try:
-            with ui.db() as session:
-                result = bulk_decide(
-                    session=session, actor=actor, finding_ids=preview.changed, action=action,
-                    **kwargs,
-                )  # fmt: skip
+            result = bulk_decide_and_learn(
+                engine=ui.engine(),
+                actor=actor,
+                finding_ids=preview.changed,
+                action=action,
+                **kwargs,
+            )
         except (DecisionRefused, PermissionError) as exc:
             st.error(str(exc))
             return
@@ -228,6 +229,8 @@ badges = [finding.category, finding.severity, finding.status, f"priority {findin
           f"score {finding.score:.2f}", f"seen in {finding.occurrences} runs"]  # fmt: skip
 if finding.regression:
     badges.append("REGRESSION")
+if finding.features.get("exploration"):
+    badges.append("EXPLORATION: the model is least sure about this one")
 st.caption(" · ".join(md_escape(b) for b in badges) + f" · `{finding.entity_key}`")
 left, right = st.columns([3, 2])
 with left:
@@ -258,11 +261,14 @@ with right:
 
     def act(action: str, **kwargs: object) -> None:
         try:
-            with ui.db() as session:
-                done = decide(
-                    session=session, actor=actor, finding_id=open_id, action=action,
-                    expected_row_version=version, **kwargs,  # type: ignore[arg-type]
-                )  # fmt: skip
+            done = decide_and_learn(
+                engine=ui.engine(),
+                actor=actor,
+                finding_id=open_id,
+                action=action,
+                expected_row_version=version,
+                **kwargs,
+            )
         except (DecisionRefused, PermissionError) as exc:
             st.error(str(exc))
             return

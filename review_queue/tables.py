@@ -78,6 +78,7 @@ class Finding(SQLModel, table=True):
         UniqueConstraint("category", "entity_key", name="uq_findings_category_entity"),
         Index("ix_findings_queue", "status", "priority", "id"),
         Index("ix_findings_assignee_status", "assignee_id", "status"),
+        Index("ix_findings_first_seen_at", "first_seen_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -118,6 +119,7 @@ class FeedbackEvent(SQLModel, table=True):
     """One decision or status change. Append-only: rows are inserted, never updated or deleted."""
 
     __tablename__ = "feedback_log"
+    __table_args__ = (Index("ix_feedback_log_finding_to_at", "finding_id", "to_status", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     finding_id: int = Field(foreign_key="findings.id", index=True)

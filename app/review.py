@@ -1,0 +1,49 @@
+"""Decisions as the app makes them: decided and committed, then the models learn from them.
+
+The learning step runs after the decision's own transaction has committed, so a decision is
+never lost or delayed by a retraining problem (which is logged, not raised).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from app.db import session_scope
+from app.learning import after_decision
+from review_queue.decisions import BulkResult, Decision, bulk_decide, decide
+from review_queue.permissions import Actor
+
+log = logging.getLogger(__name__)
+
+
+def _learn(engine: Engine, finding_ids: Iterable[int]) -> None:
+    for finding_id in finding_ids:
+        try:
+            with session_scope(engine) as session:
+                after_decision(session=session, finding_id=finding_id)
+        except Exception:  # learning must never undo or block a person's decision
+            log.exception("learning after the decision on finding #%s failed", finding_id)
+
+
+def decide_and_learn(*, engine: Engine, actor: Actor, finding_id: int, **kwargs: Any) -> Decision:
+    """One decision (see review_queue.decisions.decide), then retraining/re-ranking if due."""
+    with session_scope(engine) as session:
+        decision = decide(session=session, actor=actor, finding_id=finding_id, **kwargs)
+    if not decision.repeated and kwargs.get("action") in ("confirm", "dismiss"):
+        _learn(engine, [finding_id])
+    return decision
+
+
+def bulk_decide_and_learn(
+    *, engine: Engine, actor: Actor, finding_ids: Iterable[int], **kwargs: Any
+) -> BulkResult:
+    """A bulk decision in one transaction, then one learning step (it retrains when due)."""
+    with session_scope(engine) as session:
+        result = bulk_decide(session=session, actor=actor, finding_ids=finding_ids, **kwargs)
+    if result.changed and kwargs.get("action") in ("confirm", "dismiss"):
+        _learn(engine, result.changed[-1:])
+    return result
