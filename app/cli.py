@@ -168,23 +168,24 @@ def _serve(port: int, address: str, headless: bool) -> None:
 @cli.command("demo")
 @click.option("--port", default=8501, show_default=True, type=int)
 @click.option("--address", default="127.0.0.1", show_default=True)
+@click.option("--weeks", default=4, show_default=True, type=click.IntRange(0, 26),
+              help="Weeks of reviewing to replay, for charts with a history.")  # fmt: skip
 @click.option("--no-serve", is_flag=True, help="Set up the demo but do not start the app.")
-def demo(port: int, address: str, no_serve: bool) -> None:
-    """Generate, ingest and detect on the demo organisation, seed accounts, start the app."""
-    from app.demo import busiest_owner_email, ensure_demo_accounts, set_up_demo_data
-    from app.snapshots import find_snapshot, load_stored
+def demo(port: int, address: str, weeks: int, no_serve: bool) -> None:
+    """Generate and ingest the demo organisation, replay weeks of reviewing, start the app."""
+    from app.demo import ensure_demo_accounts, set_up_demo_data
 
     engine = get_engine()
-    set_up_demo_data(engine=engine, echo=click.echo)
+    created = {a.name: a.password for a in set_up_demo_data(engine=engine, echo=click.echo,
+                                                             weeks=weeks)}  # fmt: skip
     with session_scope(engine) as session:
-        snapshot = load_stored(find_snapshot(session=session, snapshot_id=None))
-    with session_scope(engine) as session:
-        accounts = ensure_demo_accounts(
-            session=session, instructor_email=busiest_owner_email(snapshot)
-        )
+        accounts = ensure_demo_accounts(session=session)  # any deleted since are made again
     click.echo("Demo accounts (passwords are shown only when an account is created):")
     for account in accounts:
-        shown = account.password or "(already set; `gapdesk users set-password NAME` resets it)"
+        shown = (
+            created.get(account.name) or account.password
+            or "(already set; `gapdesk users set-password NAME` resets it)"
+        )  # fmt: skip
         click.echo(f"  {account.role.value:<10}  user {account.name:<10}  password {shown}")
     if not no_serve:
         _serve(port, address, headless=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -14,11 +17,16 @@ from app.db import session_scope
 from app.demo_org import generate_demo_org
 from app.detection import run_detection
 from app.settings import get_settings
-from app.snapshots import ingest
+from app.snapshots import ingest, load_stored
 from app.tables import SnapshotRecord
+from models.attribution import attribute_entities
+from models.detectors.registry import build_detectors, run_detectors
 from models.snapshot import Snapshot
-from review_queue.permissions import SYSTEM
-from review_queue.tables import Role, User
+from review_queue.decisions import decide
+from review_queue.permissions import SYSTEM, Actor
+from review_queue.propose import propose_findings
+from review_queue.tables import Finding, Role, User
+from review_queue.types import utcnow
 
 DEMO_ACCOUNTS: tuple[tuple[str, str, Role], ...] = (
     ("admin", "admin@demo.gapdesk.local", Role.admin),
@@ -73,17 +81,99 @@ def busiest_owner_email(snapshot: Snapshot) -> str | None:
     return None
 
 
-def set_up_demo_data(*, engine: Engine, echo: Callable[[str], None]) -> None:
-    """Generate the demo organisation, ingest it and run detection, unless data already exists."""
+def simulate_review_weeks(
+    *,
+    engine: Engine,
+    snapshot: Snapshot,
+    truth: set[tuple[str, str]],
+    reviewer: Actor,
+    weeks: int = 4,
+    now: datetime | None = None,
+) -> int:
+    """Replay ``weeks`` of detection and reviewing through the real services, so a newcomer's
+    Trends and Models pages show a living history instead of empty charts.
+
+    Each week a share of the detectors' proposals enters the queue (proposed at that week's
+    start) and the reviewer decides most of them during the week as the ground truth says: real
+    gaps are confirmed (half of them resolved two days later), false alarms dismissed as
+    ``false_positive_rule``; about one in six waits untouched. Returns how many decisions it made.
+    """
+    now = now or utcnow()
+    found = run_detectors(snapshot, build_detectors()).proposals
+    found.sort(key=lambda p: (p.category, p.entity_key))
+    where = attribute_entities(snapshot, sorted({p.entity_key for p in found}))
+    places = {k: (c, d) for k, c, d in where.itertuples(index=False, name=None)}
+    decisions = 0
+    for week in range(weeks):
+        start = now - timedelta(days=7 * (weeks - week))
+        batch = [p for i, p in enumerate(found) if i % weeks == week]
+        with session_scope(engine) as session:
+            propose_findings(session=session, proposals=batch, now=start, places=places)
+        keys = [(p.category, p.entity_key) for p in batch]
+        with session_scope(engine) as session:
+            ids = {
+                (f.category, f.entity_key): f.id
+                for f in session.exec(select(Finding).where(col(Finding.first_seen_at) == start))
+            }
+        for i, key in enumerate(keys):
+            finding_id = ids.get(key)
+            if finding_id is None or i % 6 == 5:
+                continue  # still waiting for a reviewer
+            at = start + timedelta(hours=3 + (i * 7) % 120)
+            with session_scope(engine) as session:
+                if key in truth:
+                    decide(session=session, actor=reviewer, finding_id=finding_id,
+                           action="confirm", now=at)  # fmt: skip
+                    if i % 2 == 0 and at + timedelta(days=2) < now:
+                        decide(session=session, actor=reviewer, finding_id=finding_id,
+                               action="resolve", now=at + timedelta(days=2))  # fmt: skip
+                        decisions += 1
+                else:
+                    decide(session=session, actor=reviewer, finding_id=finding_id,
+                           action="dismiss", reason="false_positive_rule", now=at,
+                           comment="simulated: not in the demo's ground truth")  # fmt: skip
+            decisions += 1
+    return decisions
+
+
+def read_truth(folder: Path) -> set[tuple[str, str]]:
+    """The (category, entity_key) pairs of a demo organisation's ground_truth.csv."""
+    with open(folder / "ground_truth.csv", encoding="utf-8", newline="") as fh:
+        return {(row["category"], row["entity_key"]) for row in csv.DictReader(fh)}
+
+
+def set_up_demo_data(
+    *, engine: Engine, echo: Callable[[str], None], weeks: int = 4
+) -> list[DemoAccount]:
+    """Generate the demo organisation, ingest it, seed accounts, and fill the queue, unless
+    data already exists. With ``weeks`` > 0 the queue is filled by replaying that many weeks of
+    detection and reviewing (see simulate_review_weeks); with 0, by one detection run. Returns
+    the demo accounts, with the passwords of those it created."""
     with session_scope(engine) as session:
         has_data = session.exec(select(SnapshotRecord)).first() is not None
     if has_data:
         echo("Data already ingested: skipping the demo organisation.")
-        return
+        return []
     folder = get_settings().home.resolve() / "demo-org"
     echo(f"Generating the demo organisation in {folder} ...")
     generate_demo_org(folder, seed=1, overwrite=True)
     outcome = ingest(engine=engine, actor=SYSTEM, path=folder)
+    snapshot = load_stored(outcome.record)
+    with session_scope(engine) as session:
+        accounts = ensure_demo_accounts(
+            session=session, instructor_email=busiest_owner_email(snapshot)
+        )
+        admin = session.exec(select(User).where(col(User.name) == "admin")).one()
+        reviewer = Actor.of(admin)
+    if weeks > 0:
+        echo(f"Ingested snapshot {outcome.record.id}; replaying {weeks} weeks of reviewing ...")
+        made = simulate_review_weeks(
+            engine=engine, snapshot=snapshot, truth=read_truth(folder), reviewer=reviewer,
+            weeks=weeks,
+        )  # fmt: skip
+        echo(f"{made} simulated decisions by 'admin'; the newest findings still wait for you.")
+        return accounts
     echo(f"Ingested snapshot {outcome.record.id}; running detection ...")
     run = run_detection(engine=engine, actor=SYSTEM, snapshot_id=outcome.record.id)
     echo(f"Detection proposed {run.stats['new']} findings into the review queue.")
+    return accounts
