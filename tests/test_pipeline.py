@@ -145,3 +145,24 @@ def test_detector_configuration_is_versioned_and_applied(
     with Session(db) as s:
         cats = set(s.exec(select(Finding.category).group_by(Finding.category)).all())
     assert "compliance_overdue" not in cats
+
+
+def test_demo_replays_weeks_of_reviewing_through_the_services(
+    db: Engine, gapdesk_home: Path, demo_folder: Path
+) -> None:
+    from app.demo import read_truth, simulate_review_weeks
+
+    outcome = ingest(engine=db, actor=SYSTEM, path=demo_folder)
+    with Session(db) as s:
+        reviewer = add_people(s)["ada"]
+    made = simulate_review_weeks(
+        engine=db, snapshot=load_stored(outcome.record), truth=read_truth(demo_folder),
+        reviewer=reviewer, weeks=2,
+    )  # fmt: skip
+    assert made > 0
+    with Session(db) as s:
+        statuses = set(s.exec(select(Finding.status).group_by(Finding.status)).all())
+        assert {"new", "confirmed", "dismissed", "resolved"} <= statuses
+        assert verify_chain(session=s).ok
+        oldest = s.exec(select(func.min(Finding.first_seen_at))).one()
+    assert oldest is not None and oldest < outcome.record.ingested_at
