@@ -28,6 +28,7 @@ from review_queue.queue import (
     list_findings,
     matching_ids,
 )
+from review_queue.suppressions import create_suppression, lift_suppression, list_suppressions
 from review_queue.tables import OPEN_STATUSES, Severity
 
 actor = ui.require_actor()
@@ -206,6 +207,32 @@ flash = st.session_state.pop("gapdesk_flash", None)
 if flash:
     st.success(flash)
 
+with st.expander("Suppressions", icon=":material/notifications_off:"):
+    with ui.db() as session:
+        suppressions = list_suppressions(session=session, actor=actor, include_ended=True)
+    if not suppressions:
+        st.caption("None. Suppress a reviewed finding from its detail below.")
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {"#": x.id, "category": x.category, "entity": x.entity_key,
+                     "detector": x.detector or "any", "reason": x.reason, "by": x.created_by,
+                     "age (days)": x.age_days, "expires": x.expires_at.strftime("%Y-%m-%d"),
+                     "absorbed": x.absorbed, "active": x.active}
+                    for x in suppressions
+                ]
+            ),
+            hide_index=True,
+        )  # fmt: skip
+        active_ids = [x.id for x in suppressions if x.active]
+        if active_ids:
+            lift = st.selectbox("Lift suppression #", active_ids, key="lift_id")
+            if st.button("Lift it now"):
+                with ui.db() as session:
+                    lift_suppression(session=session, actor=actor, suppression_id=lift)
+                st.rerun()
+
 open_id = st.session_state.get(OPEN)
 if open_id is None and page.rows:
     st.caption("Select a row, or press N for the next unclaimed finding.")
@@ -325,6 +352,25 @@ with right:
             st.rerun()
         except DecisionRefused as exc:
             st.error(str(exc))
+
+    if finding.status in ("confirmed", "dismissed", "resolved"):
+        with st.form("suppress", border=True):
+            st.caption("Stop proposing this gap for this entity until a date (at most 180 days).")
+            until_s = st.date_input("Suppress until", value=date.today() + timedelta(days=30))
+            why = st.text_input("Why (required)")
+            only_detector = st.checkbox(f"Only from {finding.detector}")
+            if st.form_submit_button("Suppress"):
+                try:
+                    with ui.db() as session:
+                        create_suppression(
+                            session=session, actor=actor, finding_id=open_id,
+                            until=datetime.combine(until_s, time(23, 59), tzinfo=UTC),
+                            reason=why, detector_only=only_detector,
+                        )  # fmt: skip
+                    st.session_state["gapdesk_flash"] = f"#{open_id}: suppressed."
+                    st.rerun()
+                except DecisionRefused as exc:
+                    st.error(str(exc))
 
     st.markdown("**History of this entity**")
     if history:
