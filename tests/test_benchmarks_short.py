@@ -12,6 +12,7 @@ import pytest
 
 SHORT_RUNS = [
     ("tests.bench_queue", ["--findings", "2000", "--repeat", "3"], "median"),
+    ("tests.bench_ingest", ["--people", "300"], "rows/s"),
     ("tests.bench_demo_org", ["--people", "300", "--days", "40"], "people"),
     ("tests.bench_detectors", ["--seeds", "1"], "recall"),
     ("tests.bench_trends", ["--findings", "2000", "--events", "8000", "--repeat", "2"], "ms"),
