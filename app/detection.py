@@ -41,6 +41,40 @@ class DetectorSetting:
     params: dict[str, Any]
     config_version: int  # 0 = the shipped defaults
     changed_by: str | None
+    # Extra conditions a proposal must meet, e.g. applied from a rule-ledger suggestion:
+    # [{"feature": "days_overdue", "op": ">=", "value": 3.0}]
+    require: tuple[dict[str, Any], ...] = ()
+
+
+REQUIRE_KEY = "_require"
+REQUIRE_OPS = (">=", "<=")
+
+
+def check_require(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Validated proposal conditions (feature, op, value), or UserError naming the bad one."""
+    clean = []
+    for rule in rules:
+        feature, op, value = rule.get("feature"), rule.get("op"), rule.get("value")
+        if not isinstance(feature, str) or not feature or op not in REQUIRE_OPS:
+            raise UserError(f"a proposal condition needs a feature and an op in {REQUIRE_OPS}")
+        try:
+            clean.append({"feature": feature, "op": op, "value": float(value)})  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise UserError(f"condition on {feature}: {value!r} is not a number") from None
+    return clean
+
+
+def meets(features: dict[str, Any], rules: tuple[dict[str, Any], ...]) -> bool:
+    """Whether a proposal's features satisfy every condition (a missing feature fails)."""
+    for rule in rules:
+        got = features.get(rule["feature"])
+        if not isinstance(got, (int, float)):
+            return False
+        if rule["op"] == ">=" and not float(got) >= rule["value"]:
+            return False
+        if rule["op"] == "<=" and not float(got) <= rule["value"]:
+            return False
+    return True
 
 
 def detector_settings(*, session: Session) -> list[DetectorSetting]:
@@ -67,6 +101,7 @@ def detector_settings(*, session: Session) -> list[DetectorSetting]:
         config = stored.get(name)
         if config is not None:
             params.update(config.params)
+        require = tuple(params.pop(REQUIRE_KEY, []))
         out.append(
             DetectorSetting(
                 name=name,
@@ -78,6 +113,7 @@ def detector_settings(*, session: Session) -> list[DetectorSetting]:
                 params=params,
                 config_version=config.version if config else 0,
                 changed_by=config.created_by if config else None,
+                require=require,
             )
         )
     return out
@@ -90,6 +126,7 @@ def configure_detector(
     name: str,
     enabled: bool | None = None,
     params: dict[str, Any] | None = None,
+    require: list[dict[str, Any]] | None = None,
     note: str = "",
 ) -> DetectorConfig:
     """Store a new configuration version of a detector (admins only); checked before saving."""
@@ -98,10 +135,14 @@ def configure_detector(
         raise UserError(f"no detector named {name!r}; known: {', '.join(sorted(REGISTRY))}")
     current = next(s for s in detector_settings(session=session) if s.name == name)
     new_params = {**current.params, **(params or {})}
+    new_params.pop(REQUIRE_KEY, None)
     try:
         REGISTRY[name](**new_params)
     except (TypeError, ValueError) as exc:
         raise UserError(f"{name}: these thresholds cannot be used: {exc}") from None
+    rules = check_require(require) if require is not None else list(current.require)
+    if rules:
+        new_params[REQUIRE_KEY] = rules
     config = DetectorConfig(
         detector=name,
         version=current.config_version + 1,
@@ -150,6 +191,11 @@ def run_detection(
     started = time.perf_counter()
     try:
         found = run_detectors(snapshot, detectors, on_progress=progress)
+        with session_scope(engine) as session:
+            conditions = {s.name: s.require for s in detector_settings(session=session)}
+        kept = [p for p in found.proposals if meets(p.features, conditions.get(p.detector, ()))]
+        held_back = len(found.proposals) - len(kept)
+        found.proposals = kept
         where = attribute_entities(snapshot, sorted({p.entity_key for p in found.proposals}))
         places = {
             key: (course, dept) for key, course, dept in where.itertuples(index=False, name=None)
@@ -168,6 +214,7 @@ def run_detection(
             run.stats = {
                 **stats.as_dict(),
                 "woken": woken,
+                "held_back_by_conditions": held_back,
                 "skipped": found.skipped,
                 "seconds": {k: round(v, 3) for k, v in found.seconds.items()},
                 "duration_s": round(time.perf_counter() - started, 3),

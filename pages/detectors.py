@@ -60,6 +60,7 @@ table = pd.DataFrame(
             "enabled": d.enabled,
             "config": f"v{d.config_version}" + (f" by {d.changed_by}" if d.changed_by else ""),
             "categories": ", ".join(d.categories),
+            "conditions": "; ".join(f"{r['feature']} {r['op']} {r['value']:g}" for r in d.require),
             "last proposals": per_detector.get(d.name, 0),
             "last seconds": seconds.get(d.name),
             "skipped because": skipped.get(d.name, ""),

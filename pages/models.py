@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
+from app.detection import configure_detector
 from app.errors import UserError
 from app.learning import list_versions, promote, queue_diff, retrain, rule_ledger_tables
 from models.feedback.priority import DEFAULT_K
@@ -69,8 +70,20 @@ try:
     with ui.db() as session:
         ledger, suggestions = rule_ledger_tables(session=session, actor=actor)
     st.dataframe(ledger, hide_index=True)
-    for suggestion in suggestions:
+    for i, suggestion in enumerate(suggestions):
         st.write(f"- {suggestion.describe()}")
+        if st.button("Apply as a new configuration version", key=f"apply_suggestion_{i}"):
+            with ui.db() as session:
+                config = configure_detector(
+                    session=session, actor=actor, name=suggestion.detector,
+                    require=[{"feature": suggestion.feature, "op": suggestion.direction,
+                              "value": suggestion.threshold}],
+                    note=f"from the rule ledger: {suggestion.describe()}",
+                )  # fmt: skip
+            st.success(
+                f"{suggestion.detector}: configuration v{config.version} applies from the next "
+                "detection run (see the Detectors page)."
+            )
     if not suggestions:
         st.caption("No cluster of false-positive dismissals on any feature yet.")
 except PermissionError as exc:

@@ -166,3 +166,25 @@ def test_demo_replays_weeks_of_reviewing_through_the_services(
         assert verify_chain(session=s).ok
         oldest = s.exec(select(func.min(Finding.first_seen_at))).one()
     assert oldest is not None and oldest < outcome.record.ingested_at
+
+
+def test_a_proposal_condition_from_the_ledger_holds_back_weak_proposals(
+    db: Engine, gapdesk_home: Path, demo_folder: Path
+) -> None:
+    ingest(engine=db, actor=SYSTEM, path=demo_folder)
+    with Session(db) as s:
+        name = next(d.name for d in detector_settings(session=s)
+                    if "compliance_overdue" in d.categories)  # fmt: skip
+        bad = [{"feature": "days_overdue", "op": ">", "value": 1}]
+        with pytest.raises(UserError, match="op in"):
+            configure_detector(session=s, actor=SYSTEM, name=name, require=bad)
+        strict = [{"feature": "days_overdue", "op": ">=", "value": 10_000}]
+        configure_detector(session=s, actor=SYSTEM, name=name, require=strict, note="ledger")
+        s.commit()
+        setting = next(d for d in detector_settings(session=s) if d.name == name)
+        assert setting.require == ({"feature": "days_overdue", "op": ">=", "value": 10_000.0},)
+    run = run_detection(engine=db, actor=SYSTEM)
+    assert run.stats["held_back_by_conditions"] > 0
+    with Session(db) as s:
+        cats = set(s.exec(select(Finding.category).group_by(Finding.category)).all())
+    assert "compliance_overdue" not in cats
