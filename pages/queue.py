@@ -203,7 +203,9 @@ if len(selected_ids) > 1 or st.toggle("Bulk action on every finding matching the
                     ids = matching_ids(session=session, actor=actor, queue_filter=queue_filter)
             confirm_bulk(ids, action, kwargs)
 
-flash = st.session_state.pop("gapdesk_flash", None)
+# The last action stays on screen until the next one: a rerun from elsewhere on the page (a
+# table selection, a filter) must not swallow the confirmation a keyboard user is waiting for.
+flash = st.session_state.get("gapdesk_flash")
 if flash:
     st.success(flash)
 

@@ -68,6 +68,15 @@ def _events(url: str, action: str) -> list[FeedbackEvent]:
     return rows
 
 
+def _press(page: Page, key: str, button: str) -> None:
+    """Press a shortcut once its button is on screen (shortcuts bind when the button mounts)."""
+    target = page.get_by_role("button", name=button).first
+    expect(target).to_be_visible(timeout=SLOW)
+    expect(target).to_be_enabled(timeout=SLOW)
+    page.get_by_role("heading", name="Review queue").click()  # focus the page, not an input
+    page.keyboard.press(key)
+
+
 def _open_detail(page: Page) -> str:
     heading = page.locator("h3").filter(has_text="#").first
     expect(heading).to_be_visible(timeout=SLOW)
@@ -79,10 +88,9 @@ def test_admin_works_the_queue_from_the_keyboard(page: Page, site: tuple) -> Non
     _sign_in(page, base, *accounts[Role.admin])
     page.goto(f"{base}/queue")
     expect(page.get_by_role("heading", name="Review queue")).to_be_visible(timeout=SLOW)
-    page.get_by_role("heading", name="Review queue").click()  # focus the page, not an input
-    page.keyboard.press("n")  # next unclaimed finding
+    _press(page, "n", "Next finding")  # next unclaimed finding
     first = _open_detail(page)
-    page.keyboard.press("y")  # confirm
+    _press(page, "y", "Confirm")
     expect(page.get_by_text(": confirm.")).to_be_visible(timeout=SLOW)
     assert _open_detail(page) != first  # the next finding opened by itself
     assert len(_events(url, "confirm")) == 1
@@ -136,8 +144,7 @@ def test_admin_works_the_queue_from_the_keyboard(page: Page, site: tuple) -> Non
     expect(page.get_by_text("· snoozed ·").first).to_be_visible(timeout=SLOW)
     opened = int(heading.inner_text().split(" ")[0].lstrip("#"))
     assert opened in snoozed_ids
-    page.get_by_role("heading", name="Review queue").click()
-    page.keyboard.press("u")
+    _press(page, "u", "Undo my last decision")
     expect(page.get_by_text(": undone.")).to_be_visible(timeout=SLOW)
     [undone] = _events(url, "undo")
     assert undone.finding_id == opened and undone.from_status == "snoozed"
