@@ -83,21 +83,27 @@ def _store_tables(result: LoadResult, snapshot_id: str) -> Path:
     return final
 
 
-def ingest(
+def validate_snapshot(
     *,
-    engine: Engine,
     actor: Actor,
     path: Path | str,
     mapping: SnapshotMapping | Path | str | None = None,
     quarantine: bool = False,
     progress: ProgressCallback | None = None,
-) -> IngestOutcome:
-    """Validate a snapshot folder and store it whole (admins only); a rejected one changes nothing.
+) -> LoadResult:
+    """Read and validate a snapshot folder without storing anything (admins only)."""
+    require_role(actor, ADMIN_ONLY, "ingesting snapshots")
+    return load_snapshot(path, mapping=mapping, quarantine=quarantine, progress=progress)
 
-    Raises UserError with the validation report when the snapshot is rejected.
+
+def store_snapshot(
+    *, engine: Engine, actor: Actor, result: LoadResult, origin: str
+) -> IngestOutcome:
+    """Store a validated snapshot whole (admins only); the same content is stored once.
+
+    Raises UserError with the validation report when the snapshot was rejected.
     """
     require_role(actor, ADMIN_ONLY, "ingesting snapshots")
-    result = load_snapshot(path, mapping=mapping, quarantine=quarantine, progress=progress)
     snapshot = result.raise_if_rejected()
     assert result.content_hash is not None
     snapshot_id = result.content_hash[:16]
@@ -111,7 +117,7 @@ def ingest(
         content_hash=result.content_hash,
         as_of=snapshot.as_of,
         source=snapshot.source[:500],
-        origin=str(Path(path).resolve())[:1000],
+        origin=origin[:1000],
         ingested_by=actor.name,
         row_counts={name: len(frame) for name, frame in snapshot.tables.items()},
         quarantined_counts={n: len(f) for n, f in result.quarantined.items() if len(f)},
@@ -121,6 +127,27 @@ def ingest(
         if session.get(SnapshotRecord, snapshot_id) is None:  # a concurrent twin may have won
             session.add(record)
     return IngestOutcome(record, False, result)
+
+
+def ingest(
+    *,
+    engine: Engine,
+    actor: Actor,
+    path: Path | str,
+    mapping: SnapshotMapping | Path | str | None = None,
+    quarantine: bool = False,
+    progress: ProgressCallback | None = None,
+) -> IngestOutcome:
+    """Validate a snapshot folder and store it whole (admins only); a rejected one changes nothing.
+
+    Raises UserError with the validation report when the snapshot is rejected.
+    """
+    result = validate_snapshot(
+        actor=actor, path=path, mapping=mapping, quarantine=quarantine, progress=progress
+    )
+    return store_snapshot(
+        engine=engine, actor=actor, result=result, origin=str(Path(path).resolve())
+    )
 
 
 def list_snapshots(*, session: Session, actor: Actor) -> list[SnapshotRecord]:

@@ -6,7 +6,7 @@ import streamlit as st
 from app import ui
 from app.errors import UserError
 from app.mappings import save_mapping, saved_mappings
-from app.snapshots import ingest, list_snapshots
+from app.snapshots import list_snapshots, store_snapshot, validate_snapshot
 from app.sources.contract import TABLES
 from app.sources.mapping import SnapshotMapping, TableMapping, preview_mapping, suggest_mapping
 from app.uploads import mapping_path, read_sample, staged_upload
@@ -29,16 +29,20 @@ with upload_tab, st.form("upload"):
     )  # fmt: skip
     mapping_file = st.file_uploader("Column mapping (TOML, optional)", type=["toml"])
     quarantine_up = st.checkbox("Quarantine rows that break a row-level rule", key="q_up")
-    send_upload = st.form_submit_button("Validate and ingest", type="primary")
+    send_upload = st.form_submit_button("Validate", type="primary")
 with folder_tab, st.form("folder"):
     folder = st.text_input("Folder path", placeholder="/data/exports/2026-11-27")
     saved = saved_mappings()
     use_mapping = st.selectbox("Saved column mapping", ["none", *saved])
     quarantine_dir = st.checkbox("Quarantine rows that break a row-level rule", key="q_dir")
-    send_folder = st.form_submit_button("Validate and ingest", type="primary")
+    send_folder = st.form_submit_button("Validate", type="primary")
 
 
-def run_ingest(path: str, quarantine: bool, mapping: str | None) -> None:
+PENDING = "gapdesk_pending_snapshot"
+
+
+def run_validation(path: str, quarantine: bool, mapping: str | None, origin: str) -> None:
+    """Validate and keep the result for the person to accept; nothing is stored yet."""
     with st.status("Validating ...", expanded=True) as status:
         bar = st.progress(0.0)
 
@@ -46,20 +50,21 @@ def run_ingest(path: str, quarantine: bool, mapping: str | None) -> None:
             bar.progress(min(done / total, 1.0) if total else 1.0, text=message)
 
         try:
-            outcome = ingest(
-                engine=ui.engine(), actor=actor, path=path, mapping=mapping,
-                quarantine=quarantine, progress=progress,
+            result = validate_snapshot(
+                actor=actor, path=path, mapping=mapping, quarantine=quarantine,
+                progress=progress,
             )  # fmt: skip
         except UserError as exc:
             status.update(label="Rejected: nothing was stored", state="error")
             st.code(str(exc), language=None)
             return
-        record = outcome.record
-        if outcome.already_known:
-            status.update(label=f"Already stored as snapshot {record.id}", state="complete")
+        if result.accepted:
+            status.update(label="Valid: review the report, then accept", state="complete")
+            st.session_state[PENDING] = (result, origin)
         else:
-            status.update(label=f"Accepted as snapshot {record.id}", state="complete")
-        st.code(outcome.result.report.render(), language=None)
+            status.update(label="Rejected: nothing was stored", state="error")
+            st.session_state.pop(PENDING, None)
+        st.code(result.report.render(), language=None)
 
 
 if send_upload:
@@ -68,9 +73,11 @@ if send_upload:
     else:
         try:
             with staged_upload(files, mapping=mapping_file) as staged:
-                run_ingest(
-                    str(staged), quarantine_up, str(mapping_path(staged)) if mapping_file else None
-                )
+                run_validation(
+                    str(staged), quarantine_up,
+                    str(mapping_path(staged)) if mapping_file else None,
+                    origin="upload: " + ", ".join(f.name for f in files),
+                )  # fmt: skip
         except UserError as exc:
             st.error(str(exc))
 if send_folder:
@@ -78,7 +85,30 @@ if send_folder:
         st.error("Type the folder's path first.")
     else:
         chosen = str(saved[use_mapping]) if use_mapping != "none" else None
-        run_ingest(folder.strip(), quarantine_dir, chosen)
+        run_validation(folder.strip(), quarantine_dir, chosen, origin=folder.strip())
+
+pending = st.session_state.get(PENDING)
+if pending is not None:
+    result, origin = pending
+    snapshot = result.snapshot
+    rows = sum(len(f) for f in snapshot.tables.values())
+    held = sum(len(f) for f in result.quarantined.values())
+    st.info(
+        f"Validated: {rows:,} rows in {len(snapshot.tables)} tables, as of "
+        f"{snapshot.as_of:%Y-%m-%d %H:%M} UTC"
+        + (f"; {held:,} rows set aside in quarantine." if held else ".")
+    )
+    accept, discard = st.columns(2)
+    if accept.button("Accept and store this snapshot", type="primary"):
+        outcome = store_snapshot(engine=ui.engine(), actor=actor, result=result, origin=origin)
+        st.session_state.pop(PENDING, None)
+        if outcome.already_known:
+            st.success(f"Already stored as snapshot {outcome.record.id}; nothing new was written.")
+        else:
+            st.success(f"Stored as snapshot {outcome.record.id}.")
+    if discard.button("Discard"):
+        st.session_state.pop(PENDING, None)
+        st.rerun()
 
 with mapping_tab:
     st.write(

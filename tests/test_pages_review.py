@@ -114,10 +114,21 @@ def test_data_page_lists_snapshots_and_refuses_a_missing_folder(demo_site: tuple
     at = _as(demo_site, Role.admin, "data.py")
     assert len(at.dataframe[0].value) == 1
     at.text_input[0].input("/nonexistent/folder")
-    folder_submit = [b for b in at.button if b.label == "Validate and ingest"][-1]
+    folder_submit = [b for b in at.button if b.label == "Validate"][-1]
     folder_submit.click().run()
     assert not at.exception
     assert any("does not exist" in c.value for c in at.code)
+
+
+def test_data_page_validates_then_stores_on_acceptance(demo_site: tuple, demo_folder: Path) -> None:
+    at = _as(demo_site, Role.admin, "data.py")
+    at.text_input[0].input(str(demo_folder))
+    [b for b in at.button if b.label == "Validate"][-1].click().run()
+    assert not at.exception
+    assert at.info[0].value.startswith("Validated:")
+    _button(at, "Accept and store this snapshot").click().run()
+    # The demo site ingested this very folder already: recognised, not stored twice.
+    assert at.success[0].value.startswith("Already stored as snapshot")
 
 
 def test_detectors_page_shows_every_detector(demo_site: tuple) -> None:
