@@ -388,7 +388,7 @@ with right:
         st.caption("No decisions yet.")
     st.markdown("**Comments**")
     for c in comments:
-        st.text(f"{c.author}, {c.at:%Y-%m-%d %H:%M}: {c.body}")
+        st.markdown(md_escape(f"{c.author}, {c.at:%Y-%m-%d %H:%M}: {c.body}"))
     with st.form("comment", clear_on_submit=True):
         body = st.text_area("Add a comment", height=70)
         if st.form_submit_button("Comment"):

@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import ui
 from app.errors import UserError
+from app.presenters import md_escape
 from app.reports import instructor_roster
 from review_queue.decisions import DecisionRefused
 from review_queue.notes import URGENCY_SCORE, file_learner_report, list_comments, my_reports
@@ -68,6 +69,6 @@ else:
     with ui.db() as session:
         comments = list_comments(session=session, actor=actor, finding_id=chosen)
     for c in comments:
-        st.text(f"{c.author}, {c.at:%Y-%m-%d %H:%M}: {c.body}")
+        st.markdown(md_escape(f"{c.author}, {c.at:%Y-%m-%d %H:%M}: {c.body}"))
     if not comments:
         st.caption("No comments yet.")

@@ -33,6 +33,7 @@ from app.demo_org.vocabulary import (
     LD_TITLE,
 )
 from app.errors import UserError
+from app.sources.contract import TABLES
 from models.taxonomy import entity_key
 
 DAY = 86_400
@@ -54,21 +55,8 @@ SOURCES = np.array(["rule", "manual", "hr_sync", "self"], dtype=object)
 SRC_RULE, SRC_MANUAL, SRC_HR, SRC_SELF = 0, 1, 2, 3
 STATUSES = np.array(["enrolled", "in_progress", "completed", "withdrawn", "failed"], dtype=object)
 ST_ENROLLED, ST_PROGRESS, ST_COMPLETED, ST_WITHDRAWN, ST_FAILED = 0, 1, 2, 3, 4
-VERBS = np.array(
-    [
-        "login",
-        "login_failed",
-        "launched",
-        "launch_failed",
-        "viewed",
-        "progressed",
-        "submitted",
-        "completed",
-        "passed",
-        "failed",
-    ],
-    dtype=object,
-)
+# The contract's own verb list, in its order (the generator indexes into it).
+VERBS = np.array(TABLES["activity"].column("verb").enum, dtype=object)
 (V_LOGIN, V_LOGIN_FAILED, V_LAUNCHED, V_LAUNCH_FAILED, V_VIEWED, V_PROGRESSED, V_SUBMITTED) = range(
     7
 )
