@@ -118,8 +118,6 @@ def open_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
         url = get_settings().resolved_database_url()
     try:
         engine = build_engine(url)
-    except ConfigError:
-        raise
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise ConfigError(f"GAPDESK_DATABASE_URL cannot be used: {exc}") from None
     check_connection(engine)

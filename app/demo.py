@@ -15,11 +15,10 @@ from sqlmodel import Session, col, select
 from app.accounts import create_user
 from app.db import session_scope
 from app.demo_org import generate_demo_org
-from app.detection import run_detection
+from app.detection import places_of, run_detection
 from app.settings import get_settings
 from app.snapshots import ingest, load_stored
 from app.tables import SnapshotRecord
-from models.attribution import attribute_entities
 from models.detectors.registry import build_detectors, run_detectors
 from models.snapshot import Snapshot
 from review_queue.decisions import decide
@@ -101,8 +100,7 @@ def simulate_review_weeks(
     now = now or utcnow()
     found = run_detectors(snapshot, build_detectors()).proposals
     found.sort(key=lambda p: (p.category, p.entity_key))
-    where = attribute_entities(snapshot, sorted({p.entity_key for p in found}))
-    places = {k: (c, d) for k, c, d in where.itertuples(index=False, name=None)}
+    places = places_of(snapshot, found)
     decisions = 0
     for week in range(weeks):
         start = now - timedelta(days=7 * (weeks - week))

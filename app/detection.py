@@ -16,7 +16,7 @@ from app.errors import UserError
 from app.snapshots import find_snapshot, load_stored
 from app.tables import DetectorConfig
 from models.attribution import attribute_entities
-from models.detectors.base import Detector
+from models.detectors.base import Detector, Proposal
 from models.detectors.registry import REGISTRY, build_detectors, load_thresholds, run_detectors
 from models.snapshot import Snapshot
 from review_queue.decisions import current_model_version, wake_snoozed
@@ -156,10 +156,16 @@ def configure_detector(
     return config
 
 
-def enabled_detectors(*, session: Session) -> list[Detector]:
+def enabled_detectors(settings: list[DetectorSetting]) -> list[Detector]:
     """Detectors to run, built with the thresholds in force."""
-    settings = [s for s in detector_settings(session=session) if s.enabled]
-    return build_detectors({s.name: s.params for s in settings}, enabled=[s.name for s in settings])
+    on = [s for s in settings if s.enabled]
+    return build_detectors({s.name: s.params for s in on}, enabled=[s.name for s in on])
+
+
+def places_of(snapshot: Snapshot, proposals: list[Proposal]) -> dict[str, tuple[Any, Any]]:
+    """Entity key → (course, department) of each proposal, looked up in the snapshot."""
+    where = attribute_entities(snapshot, sorted({p.entity_key for p in proposals}))
+    return {key: (course, dept) for key, course, dept in where.itertuples(index=False, name=None)}
 
 
 def run_detection(
@@ -184,22 +190,19 @@ def run_detection(
             progress(f"loading snapshot {record.id}", 0, 1)
         snapshot = load_stored(record)
     with session_scope(engine) as session:
+        settings = detector_settings(session=session)
         if detectors is None:
-            detectors = enabled_detectors(session=session)
+            detectors = enabled_detectors(settings)
         run = DetectionRun(snapshot_id=snapshot.snapshot_id, started_by=actor.name)
         session.add(run)
     started = time.perf_counter()
     try:
         found = run_detectors(snapshot, detectors, on_progress=progress)
-        with session_scope(engine) as session:
-            conditions = {s.name: s.require for s in detector_settings(session=session)}
+        conditions = {s.name: s.require for s in settings}
         kept = [p for p in found.proposals if meets(p.features, conditions.get(p.detector, ()))]
         held_back = len(found.proposals) - len(kept)
         found.proposals = kept
-        where = attribute_entities(snapshot, sorted({p.entity_key for p in found.proposals}))
-        places = {
-            key: (course, dept) for key, course, dept in where.itertuples(index=False, name=None)
-        }
+        places = places_of(snapshot, found.proposals)
         with session_scope(engine) as session:
             woken = wake_snoozed(session=session)
             stats = propose_findings(
