@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -16,6 +14,8 @@ from app.accounts import create_user
 from app.db import session_scope
 from app.demo_org import generate_demo_org
 from app.detection import places_of, run_detection
+from app.evaluation import read_ground_truth, read_near_misses
+from app.learning import retrain
 from app.settings import get_settings
 from app.snapshots import ingest, load_stored
 from app.tables import SnapshotRecord
@@ -32,6 +32,9 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, Role], ...] = (
     ("instructor", "instructor@demo.gapdesk.local", Role.instructor),
     ("manager", "manager@demo.gapdesk.local", Role.manager),
 )
+
+NOT_A_GAP = "simulated: not in the demo's ground truth"
+KNOWN_EXCEPTION = "simulated: a known exception of the demo organisation"
 
 
 @dataclass(frozen=True)
@@ -88,16 +91,19 @@ def simulate_review_weeks(
     reviewer: Actor,
     weeks: int = 4,
     now: datetime | None = None,
+    near_misses: Mapping[tuple[str, str], str] | None = None,
 ) -> int:
     """Replay ``weeks`` of detection and reviewing through the real services, so a newcomer's
     Trends and Models pages show a living history instead of empty charts.
 
     Each week a share of the detectors' proposals enters the queue (proposed at that week's
     start) and the reviewer decides most of them during the week as the ground truth says: real
-    gaps are confirmed (half of them resolved two days later), false alarms dismissed as
-    ``false_positive_rule``; about one in six waits untouched. Returns how many decisions it made.
+    gaps are confirmed (half of them resolved two days later), near misses dismissed with their
+    reason (the organisation's known exceptions), other false alarms as ``false_positive_rule``;
+    about one in six waits untouched. Returns how many decisions it made.
     """
     now = now or utcnow()
+    near_misses = near_misses or {}
     found = run_detectors(snapshot, build_detectors()).proposals
     found.sort(key=lambda p: (p.category, p.entity_key))
     places = places_of(snapshot, found)
@@ -127,17 +133,12 @@ def simulate_review_weeks(
                                action="resolve", now=at + timedelta(days=2))  # fmt: skip
                         decisions += 1
                 else:
+                    why = KNOWN_EXCEPTION if key in near_misses else NOT_A_GAP
                     decide(session=session, actor=reviewer, finding_id=finding_id,
-                           action="dismiss", reason="false_positive_rule", now=at,
-                           comment="simulated: not in the demo's ground truth")  # fmt: skip
+                           action="dismiss", reason=near_misses.get(key, "false_positive_rule"),
+                           now=at, comment=why)  # fmt: skip
             decisions += 1
     return decisions
-
-
-def read_truth(folder: Path) -> set[tuple[str, str]]:
-    """The (category, entity_key) pairs of a demo organisation's ground_truth.csv."""
-    with open(folder / "ground_truth.csv", encoding="utf-8", newline="") as fh:
-        return {(row["category"], row["entity_key"]) for row in csv.DictReader(fh)}
 
 
 def set_up_demo_data(
@@ -154,7 +155,7 @@ def set_up_demo_data(
         return []
     folder = get_settings().home.resolve() / "demo-org"
     echo(f"Generating the demo organisation in {folder} ...")
-    generate_demo_org(folder, seed=1, overwrite=True)
+    generate_demo_org(folder, seed=1, overwrite=True, near_misses=True)
     outcome = ingest(engine=engine, actor=SYSTEM, path=folder)
     snapshot = load_stored(outcome.record)
     with session_scope(engine) as session:
@@ -166,10 +167,16 @@ def set_up_demo_data(
     if weeks > 0:
         echo(f"Ingested snapshot {outcome.record.id}; replaying {weeks} weeks of reviewing ...")
         made = simulate_review_weeks(
-            engine=engine, snapshot=snapshot, truth=read_truth(folder), reviewer=reviewer,
-            weeks=weeks,
+            engine=engine, snapshot=snapshot, truth=set(read_ground_truth(folder)),
+            reviewer=reviewer, weeks=weeks, near_misses=read_near_misses(folder),
         )  # fmt: skip
         echo(f"{made} simulated decisions by 'admin'; the newest findings still wait for you.")
+        with session_scope(engine) as session:
+            trained = retrain(session=session, actor=reviewer)
+        echo(
+            f"Trained priority model {trained.version.version} on those decisions: "
+            f"{'promoted' if trained.promoted else 'kept as a candidate'} ({trained.reason})."
+        )
         return accounts
     echo(f"Ingested snapshot {outcome.record.id}; running detection ...")
     run = run_detection(engine=engine, actor=SYSTEM, snapshot_id=outcome.record.id)

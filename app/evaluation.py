@@ -9,6 +9,7 @@ import pandas as pd
 from sqlmodel import Session, select
 
 from app.db import open_engine
+from app.demo_org import NEAR_MISS_FILE
 from app.detection import run_detection
 from app.errors import UserError
 from app.sources.load import load_snapshot
@@ -32,6 +33,24 @@ def read_ground_truth(folder: Path) -> list[tuple[str, str]]:
     if missing:
         raise UserError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
     return list(zip(truth["category"], truth["entity_key"], strict=True))
+
+
+def read_near_misses(folder: Path) -> dict[tuple[str, str], str]:
+    """(category, entity_key) -> dismissal reason of a demo organisation's near misses (look-alikes
+    the rules flag and the organisation knows to be fine); empty when it has none."""
+    path = folder / NEAR_MISS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        near = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} cannot be read as CSV: {exc}") from None
+    missing = {"category", "entity_key", "reason"} - set(near.columns)
+    if missing:
+        raise UserError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
+    return dict(
+        zip(zip(near["category"], near["entity_key"], strict=True), near["reason"], strict=True)
+    )
 
 
 def evaluate_folder(path: Path | str) -> dict[str, CategoryScore]:

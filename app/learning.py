@@ -103,13 +103,15 @@ def decided_frame(*, session: Session, until: datetime | None = None) -> pd.Data
             "score": float(finding.score),
             "severity": finding.severity,
             "features": dict(finding.features or {}),
+            "course_id": finding.course_id,
+            "department": finding.department,
             "decided_at": pd.Timestamp(event.at),
             "confirmed": event.action == "confirm",
             "reason": event.reason,
         }
     columns = [
         "finding_id", "category", "detector", "entity_key", "score", "severity", "features",
-        "decided_at", "confirmed", "reason",
+        "course_id", "department", "decided_at", "confirmed", "reason",
     ]  # fmt: skip
     frame = pd.DataFrame(list(latest.values()), columns=columns)
     if len(frame):
@@ -130,13 +132,15 @@ def open_frame(*, session: Session) -> pd.DataFrame:
                 "score": float(f.score),
                 "severity": f.severity,
                 "features": dict(f.features or {}),
+                "course_id": f.course_id,
+                "department": f.department,
                 "priority": float(f.priority),
             }
             for f in rows
         ],
         columns=[
             "finding_id", "category", "detector", "entity_key", "score", "severity",
-            "features", "priority",
+            "features", "course_id", "department", "priority",
         ],
     )  # fmt: skip
 

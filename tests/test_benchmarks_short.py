@@ -16,7 +16,8 @@ SHORT_RUNS = [
     ("tests.bench_demo_org", ["--people", "300", "--days", "40"], "people"),
     ("tests.bench_detectors", ["--seeds", "1"], "recall"),
     ("tests.bench_trends", ["--findings", "2000", "--events", "8000", "--repeat", "2"], "ms"),
-    ("tests.bench_priority_demo", ["--people", "300", "--days", "40"], "precision"),
+    ("tests.bench_priority_demo", ["--people", "300", "--days", "40", "--seeds", "1",
+                                   "--decisions", "60"], "mean over 1 seed"),
     ("tests.bench_aad", ["--datasets", "toy2", "--budget", "20", "--runs", "2",
                          "--scale-items", "2000"], "toy2"),
 ]  # fmt: skip

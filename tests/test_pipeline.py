@@ -150,13 +150,14 @@ def test_detector_configuration_is_versioned_and_applied(
 def test_demo_replays_weeks_of_reviewing_through_the_services(
     db: Engine, gapdesk_home: Path, demo_folder: Path
 ) -> None:
-    from app.demo import read_truth, simulate_review_weeks
+    from app.demo import simulate_review_weeks
+    from app.evaluation import read_ground_truth
 
     outcome = ingest(engine=db, actor=SYSTEM, path=demo_folder)
     with Session(db) as s:
         reviewer = add_people(s)["ada"]
     made = simulate_review_weeks(
-        engine=db, snapshot=load_stored(outcome.record), truth=read_truth(demo_folder),
+        engine=db, snapshot=load_stored(outcome.record), truth=set(read_ground_truth(demo_folder)),
         reviewer=reviewer, weeks=2,
     )  # fmt: skip
     assert made > 0

@@ -143,3 +143,21 @@ def test_threshold_suggestion_names_the_cut_and_what_it_removes() -> None:
     assert 2.0 < suggestion.threshold < 17.0
     assert suggestion.removes_false_positive == 12 and suggestion.removes_confirmed == 0
     assert "would have removed 12 dismissed" in suggestion.describe()
+
+
+def test_places_where_dismissals_cluster_are_learned() -> None:
+    """Reviewers dismiss everything in one course (context the detector cannot see): the model
+    learns the place, while a finding with no place at all is still scored."""
+    frame = decided_findings(n=300, seed=3).drop(columns=["features"])
+    frame["features"] = [{} for _ in range(len(frame))]
+    rng = np.random.default_rng(3)
+    frame["course_id"] = rng.choice(["C1", "C2", "C3", "C4"], len(frame))
+    frame["department"] = None
+    frame["confirmed"] = frame["course_id"] != "C3"
+    model = PriorityModel().fit(frame)
+    probe = frame.iloc[:4].copy()
+    probe["course_id"] = ["C1", "C3", "C9", None]
+    p = model.predict_proba(probe)
+    assert p[1] < 0.2 < 0.8 < p[0]
+    assert np.isfinite(p).all()
+    assert PriorityModel().fit(frame.drop(columns=["course_id", "department"])).categorical_

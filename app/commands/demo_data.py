@@ -27,9 +27,15 @@ from app.errors import UserError
     show_default=True,
     help="The snapshot's 'now' (a UTC date).",
 )
+@click.option(
+    "--near-misses",
+    is_flag=True,
+    help="Also write look-alikes the rules flag and the organisation knows to be fine "
+    "(near_misses.csv), as a real organisation has them.",
+)
 @click.option("--force", is_flag=True, help="Replace the files of an earlier demo in OUT.")
 def demo_data_command(
-    out: Path, seed: int, people: int, days: int, as_of: datetime, force: bool
+    out: Path, seed: int, people: int, days: int, as_of: datetime, near_misses: bool, force: bool
 ) -> None:
     """Write a demo organisation with injected gaps and ground_truth.csv into OUT."""
     started = time.perf_counter()
@@ -41,6 +47,7 @@ def demo_data_command(
             days=days,
             as_of=as_of.replace(tzinfo=UTC),
             overwrite=force,
+            near_misses=near_misses,
         )
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
@@ -51,3 +58,8 @@ def demo_data_command(
     click.echo(
         f"injected {gaps} gaps in {len(summary.gaps)} categories; see {out / 'ground_truth.csv'}"
     )
+    if summary.near_misses:
+        click.echo(
+            f"and {sum(summary.near_misses.values())} near misses in "
+            f"{len(summary.near_misses)} categories; see {out / 'near_misses.csv'}"
+        )

@@ -71,6 +71,16 @@ Injected gaps (counts at the default 2,000 people; smaller orgs get proportional
   ten learners (in ten other courses) with 150 ``viewed`` and 50 ``failed`` events spread over the
   window (over twice the busiest peer). These courses are kept apart from the access/reporting ones.
 
+Near misses (``near_misses=True``, ``gapdesk demo-data --near-misses``; ``gapdesk demo`` uses
+them): look-alikes that the rules flag and the organisation knows to be fine, written to
+``near_misses.csv`` (``category,entity_key,reason,explanation``), never to the ground truth. A
+real organisation has them; they are what a reviewer dismisses and the priority model learns from.
+Each kind sits in one place, as such context does: 30 ``enrollment_missing`` of long-serving staff
+in one course whose rule was meant for new hires, 30 ``compliance_overdue`` in one mandatory
+course whose deadline HR extended by e-mail, 25 ``notification_undelivered`` of one department's
+staff who have no company mailbox. They draw from their own random stream: without them the files
+are byte-identical to an organisation generated before they existed.
+
 Same seed, same parameters: byte-identical files. Large tables are generated as numpy arrays of
 integer codes and written in chunks, so 100,000 people fit well within 4 GiB (about 1.5 GiB peak).
 
@@ -86,6 +96,7 @@ from app.demo_org.generator import (
     MAX_PEOPLE,
     MIN_DAYS,
     MIN_PEOPLE,
+    NEAR_MISS_FILE,
     OUTPUT_FILES,
     DemoOrgSummary,
     generate_demo_org,
@@ -98,6 +109,7 @@ __all__ = [
     "MAX_PEOPLE",
     "MIN_DAYS",
     "MIN_PEOPLE",
+    "NEAR_MISS_FILE",
     "OUTPUT_FILES",
     "DemoOrgSummary",
     "generate_demo_org",

@@ -77,6 +77,7 @@ class DemoOrgSummary:
     out_dir: Path
     rows: dict[str, int]
     gaps: dict[str, int]
+    near_misses: dict[str, int] = field(default_factory=dict)
 
     @property
     def total_rows(self) -> int:
@@ -718,24 +719,7 @@ def _inject_enrollment_gaps(ctx: _Ctx, org: _Org, enr: _Enr) -> tuple[np.ndarray
 
     # compliance_overdue: due date 3-40 days ago, still open.
     over = _pick(ctx, comp & (org.p_status[enr.person] < 2), ctx.n(20), taken)
-    due_days = org.c_due[enr.course[over]]
-    enr.enrolled[over] = (
-        t
-        - (due_days + rng.integers(3, 40, over.size)) * DAY
-        - rng.integers(0, 10 * HOUR, over.size)
-    )
-    enr.due[over] = enr.enrolled[over] + due_days * DAY
-    # In progress, with activity: an overdue "enrolled" one would also look like a failed
-    # enrolment to a detector that reads "no notification" as "no delivered notification".
-    enr.status[over] = ST_PROGRESS
-    enr.progress[over] = np.round(rng.uniform(10, 70, over.size), 1)
-    enr.completed[over] = NA
-    enr.finish[over] = NA
-    enr.withdrawn[over] = NA
-    enr.act_lo[over] = np.maximum(enr.enrolled[over] + DAY, ctx.w0)
-    enr.act_hi[over] = t
-    enr.rate[over] = 0.2
-    enr.overdue[over] = True
+    _make_overdue(ctx, org, enr, over, rng)
     ctx.add("compliance_overdue", entity_key_list("enrollment", enr_ids[over]))
 
     # progress_inconsistent: seven ways progress tracking contradicts itself.
@@ -769,6 +753,137 @@ def _inject_enrollment_gaps(ctx: _Ctx, org: _Org, enr: _Enr) -> tuple[np.ndarray
         ),
     )
     return np.flatnonzero(backslide), taken
+
+
+def _make_overdue(
+    ctx: _Ctx, org: _Org, enr: _Enr, over: np.ndarray, rng: np.random.Generator
+) -> None:
+    """Re-date compliance enrolments ``over`` so their due date lies 3-40 days in the past, still
+    in progress (10-70 %) with activity and ``overdue`` notifications."""
+    t = ctx.as_of
+    due_days = org.c_due[enr.course[over]]
+    enr.enrolled[over] = (
+        t
+        - (due_days + rng.integers(3, 40, over.size)) * DAY
+        - rng.integers(0, 10 * HOUR, over.size)
+    )
+    enr.due[over] = enr.enrolled[over] + due_days * DAY
+    # In progress, with activity: an overdue "enrolled" one would also look like a failed
+    # enrolment to a detector that reads "no notification" as "no delivered notification".
+    enr.status[over] = ST_PROGRESS
+    enr.progress[over] = np.round(rng.uniform(10, 70, over.size), 1)
+    enr.completed[over] = NA
+    enr.finish[over] = NA
+    enr.withdrawn[over] = NA
+    enr.act_lo[over] = np.maximum(enr.enrolled[over] + DAY, ctx.w0)
+    enr.act_hi[over] = t
+    enr.rate[over] = 0.2
+    enr.overdue[over] = True
+
+
+# --------------------------------------------------------------------------------------------
+# Near misses: what a rule flags and a person who knows the context dismisses
+# --------------------------------------------------------------------------------------------
+
+NEAR_MISS_FILE = "near_misses.csv"
+# Near misses draw from their own random stream, so an organisation without them is
+# byte-identical to one generated before they existed.
+NEAR_MISS_STREAM = 0x4E4D
+
+
+@dataclass
+class _NearMisses:
+    """Look-alikes of real gaps that the organisation knows to be fine, and why."""
+
+    rng: np.random.Generator
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def add(self, category: str, keys: list[str], reason: str, why: str) -> None:
+        self.rows.extend((category, key, reason, why) for key in keys)
+
+
+def _one_group(nm: _NearMisses, groups: np.ndarray, k: int) -> int:
+    """A group (course or department) picked at random among those with at least ``k`` members
+    (the largest group when none has that many)."""
+    values, counts = np.unique(groups, return_counts=True)
+    if not values.size:
+        raise UserError("the organisation is too small for near misses; use more people")
+    big = values[counts >= k]
+    if big.size:
+        return int(nm.rng.choice(big))
+    return int(values[np.argmax(counts)])
+
+
+def _near_miss_grandfathered(ctx: _Ctx, org: _Org, enr: _Enr, nm: _NearMisses) -> None:
+    """enrollment_missing look-alikes: a rule's course that long-serving staff are exempt from
+    (the rule was meant for new hires; the contract's rules carry no start date)."""
+    k = ctx.n(30)
+    cand = (
+        enr.by_rule
+        & (org.p_status[enr.person] == 0)
+        & ~org.reserved[enr.person]
+        & (org.p_hire[enr.person] < ctx.t_day - 365)
+        & ~org.c_compliance[enr.course]
+    )
+    course = _one_group(nm, enr.course[cand], k)
+    pool = np.unique(enr.person[cand & (enr.course == course)])
+    persons = np.sort(nm.rng.choice(pool, size=min(k, pool.size), replace=False))
+    org.reserved[persons] = True
+    nm.add(
+        "enrollment_missing",
+        [entity_key({"person": p, "course": _cid(course)}) for p in _ids("P", persons, 6)],
+        "expected",
+        f"staff hired before the rule for {org.c_title[course]} started are exempt",
+    )
+    enr.take(~(np.isin(enr.person, persons) & (enr.course == course)))
+
+
+def _near_miss_extension(
+    ctx: _Ctx, org: _Org, enr: _Enr, taken: np.ndarray, nm: _NearMisses
+) -> None:
+    """compliance_overdue look-alikes: one mandatory course whose deadline HR extended by e-mail
+    (the LMS still shows the old due dates)."""
+    k = ctx.n(30)
+    ok = (
+        org.c_compliance[enr.course]
+        & (org.p_status[enr.person] == 0)
+        & ~org.reserved[enr.person]
+        & ~taken
+    )
+    course = _one_group(nm, enr.course[ok], k)
+    pool = np.flatnonzero(ok & (enr.course == course))
+    over = np.sort(nm.rng.choice(pool, size=min(k, pool.size), replace=False))
+    taken[over] = True
+    _make_overdue(ctx, org, enr, over, nm.rng)
+    nm.add(
+        "compliance_overdue",
+        entity_key_list("enrollment", _eid(over)),
+        "expected",
+        f"HR extended the deadline of {org.c_title[course]} by e-mail; the LMS keeps the old one",
+    )
+
+
+def _near_miss_mailboxless(ctx: _Ctx, org: _Org, n: _Notes, nm: _NearMisses) -> None:
+    """notification_undelivered look-alikes: staff of one department without a company mailbox,
+    whose e-mails bounce by design (they are reached by SMS and their manager)."""
+    k, t = ctx.n(25), ctx.as_of
+    w28 = (n.sent >= t - 28 * DAY) & (n.sent < t - DAY) & (n.channel == CH_EMAIL)
+    emails = np.bincount(n.person[w28], minlength=ctx.people)[: ctx.people]
+    ok = np.flatnonzero((org.p_status == 0) & ~org.reserved & (org.u_status == 0) & (emails >= 4))
+    dept = _one_group(nm, org.p_dept[ok], k)
+    pool = ok[org.p_dept[ok] == dept]
+    persons = np.sort(nm.rng.choice(pool, size=min(k, pool.size), replace=False))
+    org.reserved[persons] = True
+    rows = np.flatnonzero(w28 & np.isin(n.person, persons))
+    n.bounced[rows] = True
+    n.delivered[rows] = NA
+    n.opened[rows] = NA
+    nm.add(
+        "notification_undelivered",
+        [f"user={_uid(u)}" for u in org.u_number[persons]],
+        "expected",
+        f"{org.dept_names[dept]} staff have no company mailbox; they are reached by SMS",
+    )
 
 
 def _choose(ctx: _Ctx, pool: np.ndarray, k: int, what: str) -> np.ndarray:
@@ -1733,7 +1848,7 @@ TABLE_FILES = (
     "notifications.csv",
     "sync_runs.csv",
 )
-OUTPUT_FILES = (*TABLE_FILES, "snapshot.toml", "ground_truth.csv")
+OUTPUT_FILES = (*TABLE_FILES, "snapshot.toml", "ground_truth.csv", NEAR_MISS_FILE)
 
 
 def _check_params(
@@ -1771,8 +1886,13 @@ def generate_demo_org(
     days: int = 120,
     as_of: datetime = DEFAULT_AS_OF,
     overwrite: bool = False,
+    near_misses: bool = False,
 ) -> DemoOrgSummary:
     """Write a synthetic organisation, its injected gaps and ``ground_truth.csv`` to ``out_dir``.
+
+    With ``near_misses`` the organisation also holds look-alikes that the rules flag and its
+    people know to be fine (``near_misses.csv``: category, entity_key, the dismissal reason and
+    why), as a real one does; without, the files are byte-identical to those of earlier versions.
 
     Everything is generated in memory first, so bad parameters or a too-small organisation leave
     ``out_dir`` untouched. Raises :class:`UserError` with a one-line reason.
@@ -1786,14 +1906,21 @@ def generate_demo_org(
         as_of=stamp,
         scale=min(1.0, people / 2000),
     )
+    nm = _NearMisses(np.random.default_rng([seed, NEAR_MISS_STREAM])) if near_misses else None
     cal = _Calendar.build(ctx)
     org = _build_org(ctx)
     enr = _build_enrollments(ctx, org)
     _remove_missing(ctx, org, enr)
+    if nm:
+        _near_miss_grandfathered(ctx, org, enr, nm)
     backslide, taken = _inject_enrollment_gaps(ctx, org, enr)
+    if nm:
+        _near_miss_extension(ctx, org, enr, taken, nm)
     ev, _ = _build_activity(ctx, cal, org, enr, backslide, taken)
     subs = _build_submissions(ctx, org, ev)
     notes = _build_notifications(ctx, org, enr, subs)
+    if nm:
+        _near_miss_mailboxless(ctx, org, notes, nm)
     users, owners = _build_users(ctx, org, ev)
     runs = _build_sync_runs(ctx)
 
@@ -1893,10 +2020,20 @@ def generate_demo_org(
     truth = pd.DataFrame(sorted(ctx.truth), columns=["category", "entity_key"])
     _write(truth, out / "ground_truth.csv")
     gaps = truth["category"].value_counts().sort_index().to_dict()
+    misses: dict[str, int] = {}
+    if nm:
+        near = pd.DataFrame(
+            sorted(nm.rows), columns=["category", "entity_key", "reason", "explanation"]
+        )
+        _write(near, out / NEAR_MISS_FILE)
+        misses = {str(k): int(v) for k, v in near["category"].value_counts().sort_index().items()}
+    else:
+        (out / NEAR_MISS_FILE).unlink(missing_ok=True)  # a stale one from an earlier run
     return DemoOrgSummary(
         out_dir=out,
         rows={k: rows[k] for k in sorted(rows)},
         gaps={str(k): int(v) for k, v in gaps.items()},
+        near_misses=misses,
     )
 
 

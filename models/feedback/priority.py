@@ -2,11 +2,14 @@
 promotion gate's held-out figures, and the exploration share of the queue's top.
 
 Input is one DataFrame row per finding: ``category``, ``detector``, ``score``, ``severity``,
-``entity_key``, ``features`` (a dict of numbers), and for decided findings ``decided_at`` and
-``confirmed`` (True for a confirmation, False for a dismissal). The entity's history (earlier
-confirmations and dismissals of the same entity, and of the same category) is computed here from
-the decided rows, always strictly before the moment a row is judged, so nothing leaks from the
-future into training or into the held-out figures.
+``entity_key``, ``features`` (a dict of numbers), optionally where the gap is (``course_id``,
+``department``), and for decided findings ``decided_at`` and ``confirmed`` (True for a
+confirmation, False for a dismissal). The place matters because reviewers' dismissals cluster
+there: a course whose rule exempts long-serving staff, a department reached by another channel,
+a deadline extended outside the LMS; the detectors cannot see that context, the reviewers can.
+The entity's history (earlier confirmations and dismissals of the same entity, and of the same
+category) is computed here from the decided rows, always strictly before the moment a row is
+judged, so nothing leaks from the future into training or into the held-out figures.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 SEVERITY_WEIGHT = {"low": 0.25, "medium": 0.5, "high": 0.75, "critical": 1.0}
 CATEGORICAL = ["category", "detector", "severity"]
+# Where the gap is; a place seen fewer than twice in training counts as "infrequent".
+PLACES = ["course_id", "department"]
+NO_PLACE = "(none)"
 HISTORY = [
     "entity_confirmed_before",
     "entity_dismissed_before",
@@ -85,10 +91,18 @@ def history_features(rows: pd.DataFrame, decided: pd.DataFrame, at: pd.Series) -
 
 
 def feature_table(
-    rows: pd.DataFrame, decided: pd.DataFrame, at: pd.Series, feature_keys: Sequence[str]
+    rows: pd.DataFrame,
+    decided: pd.DataFrame,
+    at: pd.Series,
+    feature_keys: Sequence[str],
+    categorical: Sequence[str] = (*CATEGORICAL, *PLACES),
 ) -> pd.DataFrame:
-    """The model's input: categorical columns, score, history and the named numeric features."""
-    table = rows[CATEGORICAL].astype(str).copy()
+    """The model's input: categorical columns (a missing place is ``NO_PLACE``), score, history
+    and the named numeric features."""
+    table = pd.DataFrame(index=rows.index)
+    for name in categorical:
+        values = rows[name] if name in rows else pd.Series(None, index=rows.index, dtype=object)
+        table[name] = values.astype(object).where(values.notna(), NO_PLACE).astype(str)
     table["score"] = rows["score"].astype(float)
     table = table.join(history_features(rows, decided, at))
     feats = rows["features"].apply(lambda d: d if isinstance(d, dict) else {})
@@ -134,12 +148,19 @@ class PriorityModel:
                 f"need at least 2 confirmed and 2 dismissed findings, have {n_pos} and {n_neg}"
             )
         self.feature_keys_ = numeric_feature_keys(decided)
-        X = feature_table(decided, decided, decided["decided_at"], self.feature_keys_)
-        numeric = [c for c in X.columns if c not in CATEGORICAL]
+        self.categorical_ = [*CATEGORICAL, *PLACES]
+        X = feature_table(
+            decided, decided, decided["decided_at"], self.feature_keys_, self.categorical_
+        )
+        numeric = [c for c in X.columns if c not in self.categorical_]
         # A missing feature is information (the detector did not measure it): keep a flag.
         encoder = ColumnTransformer(
             [
-                ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=2), CATEGORICAL),
+                (
+                    "cat",
+                    OneHotEncoder(handle_unknown="ignore", min_frequency=2),
+                    self.categorical_,
+                ),
                 (
                     "num",
                     make_pipeline(
@@ -170,7 +191,9 @@ class PriorityModel:
         """P(confirmed) for each row, judged with the history known before ``at`` (default: all)."""
         if at is None:
             at = pd.Series(pd.Timestamp.max.tz_localize("UTC"), index=rows.index)
-        X = feature_table(rows, self.history_, at, self.feature_keys_)
+        # Models trained before places were features read only the first three columns.
+        categorical = getattr(self, "categorical_", CATEGORICAL)
+        X = feature_table(rows, self.history_, at, self.feature_keys_, categorical)
         return np.asarray(self.model_.predict_proba(X)[:, 1])
 
     def priority(self, rows: pd.DataFrame, at: pd.Series | None = None) -> np.ndarray:
