@@ -20,6 +20,8 @@ SHORT_RUNS = [
                                    "--decisions", "60"], "mean over 1 seed"),
     ("tests.bench_aad", ["--datasets", "toy2", "--budget", "20", "--runs", "2",
                          "--scale-items", "2000"], "toy2"),
+    ("tests.bench_aad", ["--datasets", "sklearn:breast_cancer", "--budget", "20", "--runs", "1",
+                         "--scale-items", "0"], "sklearn:breast_cancer"),
 ]  # fmt: skip
 
 
