@@ -5,9 +5,11 @@ Pages call these helpers and the services; they never build database sessions th
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -15,6 +17,7 @@ from sqlmodel import Session
 
 from app import accounts
 from app.db import DatabaseUnavailable, open_engine, session_scope
+from app.navigation import PAGES
 from app.settings import ConfigError, get_settings
 from review_queue.permissions import Actor
 
@@ -81,12 +84,22 @@ def _remember(actor: Actor, token: str | None) -> Actor:
 
 
 def require_actor() -> Actor:
-    """The signed-in person; a page opened without one shows nothing."""
+    """The signed-in person; a page opened without one, or by a role it is not for, shows nothing.
+
+    The page is the script that calls this (each page does, first thing); its roles come from
+    app.navigation, so a page script run outside the role-filtered menu still refuses.
+    """
     actor = current_actor()
     if actor is None:
         st.warning("Please sign in.")
         st.stop()
     assert actor is not None
+    caller = inspect.currentframe()
+    script = caller.f_back.f_code.co_filename if caller and caller.f_back else ""
+    page = next((p for p in PAGES if str(p.path) == str(Path(script).resolve())), None)
+    if page is not None and actor.role not in page.roles:
+        st.warning(f"This page is not open to the {actor.role.value} role.")
+        st.stop()
     return actor
 
 
