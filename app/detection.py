@@ -191,10 +191,11 @@ def run_detection(
         snapshot = load_stored(record)
     with session_scope(engine) as session:
         settings = detector_settings(session=session)
-        if detectors is None:
-            detectors = enabled_detectors(settings)
-        run = DetectionRun(snapshot_id=snapshot.snapshot_id, started_by=actor.name)
-        session.add(run)
+    if detectors is None:
+        detectors = enabled_detectors(settings)
+    # The run's row is written with its outcome, in the proposals' transaction (or as failed
+    # below): a run killed half way leaves the database as it was, not a run "running" forever.
+    run = DetectionRun(snapshot_id=snapshot.snapshot_id, started_by=actor.name)
     started = time.perf_counter()
     try:
         found = run_detectors(snapshot, detectors, on_progress=progress)
@@ -211,7 +212,6 @@ def run_detection(
                 model_version=current_model_version(session=session),
                 places=places,
             )
-            run = session.get(DetectionRun, run.id) or run
             run.status = "done"
             run.finished_at = utcnow()
             run.stats = {
@@ -226,12 +226,16 @@ def run_detection(
             session.add(run)
     except Exception as exc:
         with session_scope(engine) as session:
-            failed = session.get(DetectionRun, run.id)
-            if failed is not None:
-                failed.status = "failed"
-                failed.finished_at = utcnow()
-                failed.error = f"{type(exc).__name__}: {exc}"[:4000]
-                session.add(failed)
+            session.add(
+                DetectionRun(
+                    snapshot_id=run.snapshot_id,
+                    started_by=run.started_by,
+                    started_at=run.started_at,
+                    finished_at=utcnow(),
+                    status="failed",
+                    error=f"{type(exc).__name__}: {exc}"[:4000],
+                )
+            )
         raise UserError(f"detection failed and the queue is unchanged: {exc}") from exc
     return run
 

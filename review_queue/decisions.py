@@ -127,12 +127,18 @@ def _repeat_of(
     return None
 
 
+# Past tenses a refusal names the winning action with ("snoozed", not "snoozeed").
+_DONE = {"resolve": "resolved", "snooze": "snoozed", "undo": "undone", "wake": "woken",
+         "propose": "proposed", "regression": "reopened as a regression"}  # fmt: skip
+
+
 def _refusal(session: Session, finding: Finding, action: Action) -> DecisionRefused:
     last = last_event(session=session, finding_id=finding.id or 0)
     allowed = " or ".join(s.value for s in _TRANSITIONS[action][0])
     if last is not None:
+        done = _DONE.get(last.action, f"{last.action}ed")
         return AlreadyDecided(
-            f"finding #{finding.id} was already {last.action}ed by {last.actor} at "
+            f"finding #{finding.id} was already {done} by {last.actor} at "
             f"{_fmt(last.at)} (now {finding.status}); {action.value} needs {allowed}"
         )
     return DecisionRefused(
@@ -279,6 +285,11 @@ def decide(
     return Decision(updated, event)
 
 
+def _changed_after(finding_id: int, latest: FeedbackEvent | None) -> AlreadyDecided:
+    who = f"{latest.actor} ({latest.action} at {_fmt(latest.at)})" if latest else "someone"
+    return AlreadyDecided(f"finding #{finding_id} changed after it, by {who}")
+
+
 def undo(*, session: Session, actor: Actor, event_id: int, now: datetime | None = None) -> Decision:
     """Undo one's own decision within 10 minutes: a new 'undo' row; nothing is deleted."""
     require_role(actor, ADMIN_ONLY, "undoing decisions")
@@ -296,8 +307,7 @@ def undo(*, session: Session, actor: Actor, event_id: int, now: datetime | None 
         )
     latest = last_event(session=session, finding_id=event.finding_id)
     if latest is None or latest.id != event.id:
-        who = f"{latest.actor} ({latest.action} at {_fmt(latest.at)})" if latest else "someone"
-        raise AlreadyDecided(f"finding #{event.finding_id} changed after it, by {who}")
+        raise _changed_after(event.finding_id, latest)
     finding = get_finding(session=session, finding_id=event.finding_id)
     assert finding.id is not None and event.from_status is not None
     status_now, priority_now = finding.status, finding.priority
@@ -308,12 +318,19 @@ def undo(*, session: Session, actor: Actor, event_id: int, now: datetime | None 
         changes.update(snoozed_until=None, status_before_snooze=None)
     if event.action == Action.claim and event.from_status == Status.new:
         changes["assignee_id"] = None
-    updated = update_finding(
-        session=session,
-        finding_id=finding.id,
-        expected_row_version=finding.row_version,
-        changes=changes,
-    )
+    try:
+        updated = update_finding(
+            session=session,
+            finding_id=finding.id,
+            expected_row_version=finding.row_version,
+            changes=changes,
+        )
+    except StaleFinding:
+        # Someone decided between our check and our write (PostgreSQL): report them, as decide does.
+        session.expire_all()
+        raise _changed_after(
+            event.finding_id, last_event(session=session, finding_id=event.finding_id)
+        ) from None
     undo_event = append_event(
         session=session,
         finding_id=finding.id,
