@@ -19,7 +19,14 @@ from app import accounts
 from app.db import DatabaseUnavailable, open_engine, session_scope
 from app.navigation import PAGES
 from app.settings import ConfigError, get_settings
-from review_queue.permissions import Actor
+from review_queue.permissions import Actor, require_role
+from review_queue.trends import (
+    TRENDS_ROLES,
+    TrendFilters,
+    TrendReport,
+    trend_report,
+    trends_data_version,
+)
 
 COOKIE = "gapdesk_session"
 _ACTOR = "gapdesk_actor"
@@ -47,6 +54,33 @@ def db() -> Iterator[Session]:
     """A unit of work for one user action: committed on success, rolled back on error."""
     with session_scope(engine()) as session:
         yield session
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the trends ...")
+def _cached_trend_report(
+    filters: TrendFilters,
+    sla_days: int,
+    learners: int | None,
+    data_version: tuple[str, str],
+    _actor: Actor,
+) -> TrendReport:
+    with db() as session:
+        return trend_report(
+            session=session, actor=_actor, filters=filters, sla_days=sla_days, learners=learners
+        )
+
+
+def trend_report_for(
+    actor: Actor, filters: TrendFilters, *, sla_days: int, learners: int | None
+) -> TrendReport:
+    """The Trends page's report, computed once per change of the data (a decision, proposal or
+    promotion) and of the settings, and at most ten minutes old: at a million findings a report
+    takes tens of seconds, and every click on the page would otherwise compute it again. The
+    role check runs on every call, before the cache is consulted."""
+    require_role(actor, TRENDS_ROLES, "seeing trends")
+    with db() as session:
+        version = trends_data_version(session=session)
+    return _cached_trend_report(filters, sla_days, learners, version, actor)
 
 
 def oidc_configured() -> bool:

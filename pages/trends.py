@@ -7,7 +7,7 @@ import streamlit as st
 
 from app import ui
 from app.report import default_reporting_tz, render_report, table_csv, trend_charts
-from review_queue.trends import DEFAULT_SLA_DAYS, TrendFilters, trend_filter_options, trend_report
+from review_queue.trends import DEFAULT_SLA_DAYS, TrendFilters, trend_filter_options
 
 actor = ui.require_actor()
 st.title("Trends")
@@ -44,14 +44,7 @@ except ValueError as exc:
     st.error(str(exc))
     st.stop()
 
-with ui.db() as session:
-    report = trend_report(
-        session=session,
-        actor=actor,
-        filters=filters,
-        sla_days=int(sla_days),
-        learners=int(learners) or None,
-    )
+report = ui.trend_report_for(actor, filters, sla_days=int(sla_days), learners=int(learners) or None)
 
 stem = f"gapdesk-trends-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}"
 export = st.columns([1, 1, 4])

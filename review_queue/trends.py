@@ -39,7 +39,14 @@ from sqlmodel import Session, col
 
 from models.taxonomy import CATEGORIES
 from review_queue.permissions import Actor, require_role
-from review_queue.tables import FeedbackEvent, Finding, ModelVersion, Role, Status
+from review_queue.tables import (
+    FeedbackEvent,
+    FeedbackLogHead,
+    Finding,
+    ModelVersion,
+    Role,
+    Status,
+)
 from review_queue.types import UTCDateTime, utcnow
 
 TRENDS_ROLES = (Role.admin, Role.manager)
@@ -194,6 +201,18 @@ def trend_filter_options(*, session: Session, actor: Actor) -> TrendFilterOption
         departments=sorted({str(d) for (d,) in [*named, *others]}),
         categories=[c for c in CATEGORIES if c in present],
     )
+
+
+def trends_data_version(*, session: Session) -> tuple[str, str]:
+    """What a cached trend report keys on: the hash of the feedback log's newest event (every
+    proposal, decision, undo and reopening appends one, and the hash chains all before it, so it
+    differs between databases too) and the newest model promotion or rollback.
+
+    Two small reads, so checking it costs nothing next to computing a report.
+    """
+    head = session.get(FeedbackLogHead, 1)
+    promoted = session.execute(select(func.max(col(ModelVersion.promoted_at)))).scalar()
+    return (head.last_hash if head else ""), str(promoted)
 
 
 def trend_report(

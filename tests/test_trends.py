@@ -7,6 +7,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from review_queue.permissions import Actor
@@ -334,3 +335,53 @@ def test_last_weeks_covers_whole_iso_weeks_up_to_today() -> None:
     filters = TrendFilters.last_weeks(12, today=date(2026, 11, 28))
     assert filters.start == date(2026, 9, 7) and filters.end == date(2026, 11, 28)
     assert len(filters.weeks()) == 12
+
+
+def test_the_data_version_moves_with_every_decision_and_promotion(session: Session) -> None:
+    from review_queue.decisions import decide
+    from review_queue.tables import ModelVersion
+    from review_queue.trends import trends_data_version
+    from tests.queue_fixtures import add_finding, add_people
+
+    people = add_people(session)
+    finding = add_finding(session, 1)
+    before = trends_data_version(session=session)
+    assert trends_data_version(session=session) == before
+    decide(session=session, actor=people["ada"], finding_id=finding.id or 0, action="confirm")
+    session.commit()
+    decided = trends_data_version(session=session)
+    assert decided[0] != before[0]
+    session.add(
+        ModelVersion(kind="priority", version="1", status="promoted", promoted_at=utc(2026, 11, 1))
+    )
+    session.commit()
+    promoted = trends_data_version(session=session)
+    assert promoted[0] == decided[0] and promoted[1] != decided[1]
+
+
+def test_the_page_report_is_cached_until_the_data_changes(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Trends page computes a report once per change of the data; the role check still runs
+    on every call, a warm cache or not."""
+    from app import ui
+    from review_queue.decisions import decide
+    from tests.queue_fixtures import add_finding, add_people
+
+    monkeypatch.setattr(ui, "engine", lambda: db)  # the page's engine is this test's database
+    with Session(db) as s:
+        people = add_people(s)
+        finding_id = add_finding(s, 1).id or 0
+    filters = TrendFilters.last_weeks(2)
+    first = ui.trend_report_for(people["max"], filters, sla_days=14, learners=None)
+    again = ui.trend_report_for(people["ada"], filters, sla_days=14, learners=None)
+    assert again.generated_at == first.generated_at  # served from the cache
+    with pytest.raises(PermissionError, match="needs the admin or manager role"):
+        ui.trend_report_for(people["ivy"], filters, sla_days=14, learners=None)
+    with Session(db) as s:
+        decide(session=s, actor=people["ada"], finding_id=finding_id, action="confirm")
+        s.commit()
+    fresh = ui.trend_report_for(people["max"], filters, sla_days=14, learners=None)
+    assert fresh.generated_at > first.generated_at
+    flow = fresh.metric("flow").frame
+    assert flow.loc[flow["measure"] == "confirmed", "count"].sum() == 1
