@@ -32,7 +32,7 @@ from streamlit.testing.v1 import AppTest
 
 import app
 import review_queue
-from app import accounts, detection, learning, mappings, reports, review, snapshots
+from app import accounts, detection, learning, mappings, reports, review, snapshots, ui
 from app.db import build_engine
 from app.navigation import PAGES, PAGES_DIR, PageSpec
 from app.schema import metadata
@@ -55,6 +55,7 @@ from review_queue.queue import QueueFilter
 from review_queue.tables import Finding, Role
 from review_queue.trends import TrendFilters
 from review_queue.types import utcnow
+from tests.apptest import app_on
 from tests.queue_fixtures import add_finding, add_people
 from tests.test_learning import _decided_queue
 
@@ -227,6 +228,8 @@ POLICY: tuple[Rule, ...] = (
         session=w.s, actor=a, filters=WEEKS)),
     Rule(trends.compliance_exposure, ADMIN_MANAGER, lambda w, a: trends.compliance_exposure(
         session=w.s, actor=a, filters=WEEKS)),
+    Rule(ui.trend_report_for, ADMIN_MANAGER, lambda w, a: ui.trend_report_for(
+        a, WEEKS, sla_days=14, learners=None)),
     # the Home page (everyone signed in; instructors count only their own reports)
     Rule(findings.queue_counts, EVERYONE, lambda w, a: findings.queue_counts(
         session=w.s, actor=a)),
@@ -351,9 +354,19 @@ def _roles_in(message: str) -> set[str]:
 # ---------------------------------------------------------------- the matrix
 @pytest.mark.parametrize("rule", POLICY, ids=[r.name for r in POLICY])
 def test_only_the_allowed_roles_may_call(
-    rule: Rule, db: Engine, gapdesk_home: Path, demo_folder: Path, stored_snapshot: LoadResult
+    rule: Rule,
+    db: Engine,
+    gapdesk_home: Path,
+    demo_folder: Path,
+    stored_snapshot: LoadResult,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     world = _build_world(db, gapdesk_home, demo_folder, rule.needs, stored_snapshot)
+    with app_on(db, monkeypatch):  # app.ui's services use the app's own engine
+        _check_rule(rule, world, db, gapdesk_home)
+
+
+def _check_rule(rule: Rule, world: World, db: Engine, gapdesk_home: Path) -> None:
     # Refusals first, each against the same untouched world; then the allowed roles in turn.
     refused = [r for r in ROLES if r not in rule.allowed]
     before = _fingerprint(db, gapdesk_home)
