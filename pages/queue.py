@@ -307,18 +307,33 @@ with right:
             open_next(open_id)
         st.rerun()
 
+    # Every control below is keyed by the finding it acts on: a click (or shortcut) made on a
+    # finding still on screen while a rerun opens another (N pressed, the next one opening after
+    # a decision) must be dropped, not applied to the finding that replaced it unseen.
+    k = f"-{open_id}"
     b = st.columns(3)
     if b[0].button(
-        "Confirm", shortcut="Y", type="primary", use_container_width=True, disabled=not decidable
+        "Confirm",
+        shortcut="Y",
+        type="primary",
+        use_container_width=True,
+        disabled=not decidable,
+        key="confirm" + k,
     ):
         act(Action.confirm)
-    if b[1].button("Claim", shortcut="L", use_container_width=True, disabled=not decidable):
+    if b[1].button(
+        "Claim", shortcut="L", use_container_width=True, disabled=not decidable, key="claim" + k
+    ):
         act(Action.claim)
     if b[2].button(
-        "Resolve", shortcut="X", use_container_width=True, disabled=finding.status != "confirmed"
+        "Resolve",
+        shortcut="X",
+        use_container_width=True,
+        disabled=finding.status != "confirmed",
+        key="resolve" + k,
     ):
         act(Action.resolve)
-    with st.form("dismiss", border=True):
+    with st.form("dismiss" + k, border=True):
         reason = st.selectbox(
             "Dismiss because", list(DISMISS_REASON_HELP),
             format_func=lambda r: f"{r}: {DISMISS_REASON_HELP[r]}",
@@ -329,23 +344,27 @@ with right:
             act(Action.dismiss, reason=reason, comment=comment or None,
                 duplicate_of_id=int(duplicate_of) or None)  # fmt: skip
     s1, s2 = st.columns(2)
-    with s1.form("snooze", border=True):
+    with s1.form("snooze" + k, border=True):
         until = st.date_input("Snooze until", value=date.today() + timedelta(days=7))
         if st.form_submit_button("Snooze", shortcut="S", disabled=not open_status):
             act(Action.snooze, until=datetime.combine(until, time(6, 0), tzinfo=UTC))
-    with s2.form("assign", border=True):
+    with s2.form("assign" + k, border=True):
         who = st.selectbox("Assign to", options.assignees)
         if st.form_submit_button("Assign", shortcut="A", disabled=not open_status):
             act(Action.assign, assignee_id=ui.user_id(who))
     if finding.status in ("dismissed", "resolved") and st.button(
-        "Reopen", use_container_width=True
+        "Reopen", use_container_width=True, key="reopen" + k
     ):
         act(Action.reopen)
     can_undo = mine_last is not None and mine_last.actor_id == actor.id and mine_last.action in (
         "claim", "assign", "confirm", "dismiss", "resolve", "snooze", "reopen",
     )  # fmt: skip
     if st.button(
-        "Undo my last decision", shortcut="U", disabled=not can_undo, use_container_width=True
+        "Undo my last decision",
+        shortcut="U",
+        disabled=not can_undo,
+        use_container_width=True,
+        key="undo" + k,
     ):
         try:
             with ui.db() as session:
@@ -356,7 +375,7 @@ with right:
             st.error(str(exc))
 
     if finding.status in ("confirmed", "dismissed", "resolved"):
-        with st.form("suppress", border=True):
+        with st.form("suppress" + k, border=True):
             st.caption("Stop proposing this gap for this entity until a date (at most 180 days).")
             until_s = st.date_input("Suppress until", value=date.today() + timedelta(days=30))
             why = st.text_input("Why (required)")
@@ -389,7 +408,7 @@ with right:
     st.markdown("**Comments**")
     for c in comments:
         st.markdown(md_escape(f"{c.author}, {c.at:%Y-%m-%d %H:%M}: {c.body}"))
-    with st.form("comment", clear_on_submit=True):
+    with st.form("comment" + k, clear_on_submit=True):
         body = st.text_area("Add a comment", height=70)
         if st.form_submit_button("Comment"):
             try:
