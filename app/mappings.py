@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 from app.errors import UserError
 from app.settings import get_settings
-from app.sources.mapping import SnapshotMapping, dump_mapping, load_mapping
+from app.sources.mapping import SnapshotMapping, dump_mapping, parse_mapping
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -21,18 +22,27 @@ def mappings_dir() -> Path:
 def save_mapping(*, actor: Actor, name: str, mapping: SnapshotMapping) -> Path:
     """Save (or replace) a named mapping (admins only); the name becomes its file name."""
     require_role(actor, ADMIN_ONLY, "saving mappings")
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise UserError(
             f"mapping name {name!r}: use 1-64 letters, digits, '-' or '_', starting with a "
             "letter or digit"
         )
+    text = dump_mapping(mapping)
+    try:  # what we save must read back as it is, before anything is written
+        back = parse_mapping(tomllib.loads(text), origin=f"mapping {name}")
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"mapping {name} cannot be written as TOML: {exc}") from None
+    if dump_mapping(back) != text:
+        raise UserError(f"mapping {name} would not read back as it is; nothing was saved")
     folder = mappings_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{name}.toml"
     tmp = folder / f".{name}.toml.partial"
-    tmp.write_text(dump_mapping(mapping), encoding="utf-8")
-    load_mapping(tmp)  # what we save must read back
-    tmp.replace(target)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
     return target
 
 

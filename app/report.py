@@ -16,6 +16,7 @@ import altair as alt
 import pandas as pd
 import vl_convert as vlc
 
+from app.sources.export import neutralise_frame
 from review_queue.trends import ALL_DETECTORS, FLOW_MEASURES, TrendMetric, TrendReport
 
 ReportFormat = Literal["pdf", "png"]
@@ -62,8 +63,8 @@ def trend_charts(report: TrendReport) -> list[TrendChart]:
 
 
 def table_csv(frame: pd.DataFrame) -> str:
-    """A chart's table as CSV text (UTF-8, header row, no index)."""
-    return frame.to_csv(index=False)
+    """A chart's table as CSV text (UTF-8, header row, no index), formula-like cells defused."""
+    return neutralise_frame(frame).to_csv(index=False, lineterminator="\r\n")  # see write_safe_csv
 
 
 def report_spec(report: TrendReport) -> dict[str, Any]:

@@ -121,7 +121,8 @@ def store_snapshot(
         ingested_by=actor.name,
         row_counts={name: len(frame) for name, frame in snapshot.tables.items()},
         quarantined_counts={n: len(f) for n, f in result.quarantined.items() if len(f)},
-        notes=list(result.report.warnings)[:50],
+        # Warnings quote the data; PostgreSQL's JSON cannot hold a NUL, so it is spelled out.
+        notes=[str(w).replace("\x00", "\\x00") for w in result.report.warnings][:50],
     )
     with session_scope(engine) as session:
         if session.get(SnapshotRecord, snapshot_id) is None:  # a concurrent twin may have won

@@ -160,6 +160,8 @@ def _validate(
 ) -> dict[str, Any]:
     """Check the decision's own inputs; return the extra column changes it implies."""
     changes: dict[str, Any] = {}
+    if comment is not None and "\x00" in comment:  # PostgreSQL cannot store it
+        raise DecisionRefused("the comment holds a NUL character; remove it")
     if action is Action.dismiss:
         if not reason:
             raise DecisionRefused("a dismissal needs a reason: " + ", ".join(DismissReason))

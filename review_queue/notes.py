@@ -31,6 +31,8 @@ def _clean(text: str, what: str) -> str:
     text = (text or "").strip()
     if not text:
         raise DecisionRefused(f"{what} is empty")
+    if "\x00" in text:  # PostgreSQL cannot store it; SQLite would, so refuse it everywhere
+        raise DecisionRefused(f"{what} holds a NUL character; remove it")
     if len(text) > MAX_TEXT:
         raise DecisionRefused(f"{what} is {len(text)} characters; at most {MAX_TEXT}")
     return text

@@ -38,6 +38,8 @@ def create_suppression(
         )
     if not reason.strip():
         raise DecisionRefused("a suppression needs a reason")
+    if "\x00" in reason:  # PostgreSQL cannot store it
+        raise DecisionRefused("the reason holds a NUL character; remove it")
     if until.tzinfo is None:
         raise DecisionRefused("the expiry date needs a time zone")
     if until <= now:

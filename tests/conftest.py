@@ -174,3 +174,34 @@ def gapdesk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()
+
+
+# --------------------------------------------------------------------------- hostile-input count
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under xdist, a worker hands its count of hostile inputs to the controller."""
+    from tests.hostile import CASES
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["hostile_cases"] = dict(CASES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """The controller adds up the workers' counts of hostile inputs."""
+    from tests.hostile import CASES
+
+    CASES.update(getattr(node, "workeroutput", {}).get("hostile_cases", {}))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many hostile inputs the property tests tried (tests/hostile.py counts them)."""
+    from tests.hostile import CASES
+
+    if CASES and not hasattr(terminalreporter.config, "workeroutput"):
+        terminalreporter.write_line(
+            f"hypothesis: {sum(CASES.values()):,} hostile inputs tried across "
+            f"{len(CASES)} properties"
+        )

@@ -37,5 +37,9 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_safe_csv(frame: pd.DataFrame, target: Path | IO[str]) -> None:
-    """Write ``frame`` as UTF-8 CSV for spreadsheets, with formula-like cells neutralised."""
-    neutralise_frame(frame).to_csv(target, index=False)
+    """Write ``frame`` as UTF-8 CSV for spreadsheets, with formula-like cells neutralised.
+
+    Lines end in CRLF (RFC 4180): with a bare LF, a cell holding a lone CR is written unquoted
+    and a spreadsheet starts a new row there, bringing the rest of the cell to a row's start.
+    """
+    neutralise_frame(frame).to_csv(target, index=False, lineterminator="\r\n")

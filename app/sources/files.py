@@ -163,7 +163,14 @@ def _read_csv(
         )
     except (csv.Error, ValueError, OSError) as exc:
         return None, _problem(path, "bad_csv", f"cannot be read as CSV: {exc}", table)
-    header = _header_names(path, delimiter=delimiter, encoding=encoding, compression=compression)
+    try:
+        header = _header_names(
+            path, delimiter=delimiter, encoding=encoding, compression=compression
+        )
+    except csv.Error as exc:  # e.g. a header cell longer than the csv module's field limit
+        return None, _problem(
+            path, "bad_csv", f"has a header row that cannot be read: {exc}", table
+        )
     doubled = sorted({name for name in header if header.count(name) > 1})
     if doubled:
         return None, _problem(

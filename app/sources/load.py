@@ -138,6 +138,14 @@ def read_snapshot_meta(folder: Path) -> tuple[dict[str, Any], Problem | None]:
             file=SNAPSHOT_TOML, rule="bad_snapshot_toml", message=f"is not valid TOML: {exc}"
         )
     meta: dict[str, Any] = {"source": str(data.get("source", ""))}
+    if "\x00" in meta["source"]:  # no database can store it in the snapshot's record
+        return {}, Problem(
+            file=SNAPSHOT_TOML,
+            rule="bad_snapshot_toml",
+            column="source",
+            value=meta["source"][:200],
+            message="source holds a NUL character (\\u0000); remove it",
+        )
     if "as_of" in data:
         try:
             meta["as_of"] = _parse_as_of(data["as_of"])

@@ -31,6 +31,7 @@ Data page shows its guesses and :func:`dump_mapping` writes the result for reuse
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import tomllib
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from app.sources.validate import ValidationReport
 
 INVALID_ROWS = ("reject", "quarantine")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -74,9 +76,9 @@ class SnapshotMapping:
     invalid_rows: str = "reject"
 
 
-def _str_dict(value: Any, where: str) -> dict[str, str]:
+def _str_dict(value: Any, where: str, origin: str = "mapping") -> dict[str, str]:
     if not isinstance(value, dict):
-        raise UserError(f"mapping: {where} must be a table of names to values")
+        raise UserError(f"{origin}: {where} must be a table of names to values")
     return {str(k): "" if v is None else str(v) for k, v in value.items()}
 
 
@@ -98,21 +100,36 @@ def parse_mapping(data: Mapping[str, Any], *, origin: str = "mapping") -> Snapsh
         if not isinstance(section, dict):
             raise UserError(f"{origin}: [{key}] must be a table")
         contract = TABLES[key]
+        values = section.get("values", {})
+        if not isinstance(values, dict):
+            raise UserError(f"{origin}: [{key}.values] must be a table of columns")
         tm = TableMapping(
             table=key,
-            columns=_str_dict(section.get("columns", {}), f"[{key}.columns]"),
+            columns=_str_dict(section.get("columns", {}), f"[{key}.columns]", origin),
             values={
-                col: _str_dict(vals, f"[{key}.values.{col}]")
-                for col, vals in dict(section.get("values", {})).items()
+                col: _str_dict(vals, f"[{key}.values.{col}]", origin)
+                for col, vals in values.items()
             },
-            formats=_str_dict(section.get("formats", {}), f"[{key}.formats]"),
-            constants=_str_dict(section.get("constants", {}), f"[{key}.constants]"),
+            formats=_str_dict(section.get("formats", {}), f"[{key}.formats]", origin),
+            constants=_str_dict(section.get("constants", {}), f"[{key}.constants]", origin),
             file=str(section["file"]) if "file" in section else None,
             delimiter=str(section.get("delimiter", ",")),
             encoding=str(section.get("encoding", "utf-8")),
         )
-        if len(tm.delimiter) != 1:
-            raise UserError(f"{origin}: [{key}] delimiter must be one character")
+        if len(tm.delimiter) != 1 or tm.delimiter in '\x00"\r\n':
+            raise UserError(
+                f"{origin}: [{key}] delimiter must be one character other than a quote, "
+                "NUL or a line break"
+            )
+        try:
+            text_encoding = codecs.lookup(tm.encoding)._is_text_encoding
+        except LookupError:
+            text_encoding = False
+        if not text_encoding:
+            raise UserError(
+                f"{origin}: [{key}] encoding {tm.encoding!r} is not a known text encoding "
+                "(e.g. utf-8, cp1252, latin-1)"
+            ) from None
         named = {
             **{t: f"[{key}.columns] value" for t in tm.columns.values()},
             **{c: f"[{key}.values]" for c in tm.values},
@@ -154,7 +171,10 @@ def dump_mapping(mapping: SnapshotMapping) -> str:
     """The mapping as TOML text that :func:`load_mapping` reads back unchanged."""
 
     def q(text: str) -> str:
-        return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
+        if _SURROGATE.search(text):
+            raise UserError(f"mapping: {text[:80]!r} is not valid Unicode (a lone surrogate)")
+        # A JSON string is a TOML basic string, once DEL (which TOML wants escaped) is escaped.
+        return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
     lines = [f"invalid_rows = {q(mapping.invalid_rows)}"]
     for name, tm in mapping.tables.items():

@@ -226,7 +226,7 @@ def import_moodle_log(
     report.counts["activity rows"] = len(activity)
 
     seen = pd.DataFrame({"user_id": users, "timestamp": timestamps})[~no_user & users.notna()]
-    logins = seen[verbs == "login"]
+    logins = seen[verbs.loc[seen.index] == "login"]
     lms_users = (
         seen.groupby("user_id", sort=True)["timestamp"].min().rename("created_at").to_frame()
     )

@@ -136,20 +136,24 @@ def actor_id(actor: Any, *, how: str = "account_name") -> tuple[str | None, str]
     return None, "no identifier"
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (statements from the wild lie)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _course_of(statement: dict[str, Any]) -> str | None:
-    context = statement.get("context") or {}
-    activities = context.get("contextActivities") or {}
+    activities = _obj(_obj(statement.get("context")).get("contextActivities"))
     candidates: list[Any] = []
     for key in ("parent", "grouping"):
         found = activities.get(key) or []
         candidates.extend(found if isinstance(found, list) else [found])
     for activity in candidates:
         if isinstance(activity, dict):
-            kind = str((activity.get("definition") or {}).get("type", ""))
+            kind = str(_obj(activity.get("definition")).get("type", ""))
             if kind.rstrip("/").endswith("/course") and activity.get("id"):
                 return str(activity["id"])
-    obj = statement.get("object") or {}
-    if str((obj.get("definition") or {}).get("type", "")).rstrip("/").endswith("/course"):
+    obj = _obj(statement.get("object"))
+    if str(_obj(obj.get("definition")).get("type", "")).rstrip("/").endswith("/course"):
         return str(obj.get("id")) if obj.get("id") else None
     parents = activities.get("parent") or []
     if isinstance(parents, list) and parents and isinstance(parents[0], dict):
@@ -158,14 +162,14 @@ def _course_of(statement: dict[str, Any]) -> str | None:
 
 
 def _value_of(statement: dict[str, Any], verb: str) -> float | None:
-    result = statement.get("result") or {}
+    result = _obj(statement.get("result"))
     if verb == "progressed":
-        for key, value in (result.get("extensions") or {}).items():
+        for key, value in _obj(result.get("extensions")).items():
             if str(key).rstrip("/").endswith("/progress") and isinstance(value, int | float):
                 # The video profile gives a share 0-1; the contract wants percent.
                 return float(value) * 100 if value <= 1 else float(value)
         return None
-    score = result.get("score") or {}
+    score = _obj(result.get("score"))
     if isinstance(score.get("scaled"), int | float):
         return float(score["scaled"]) * 100
     if isinstance(score.get("raw"), int | float):
@@ -189,9 +193,9 @@ def statements_to_activity(
         if not isinstance(statement, dict):
             skipped["not a JSON object"] += 1
             continue
-        verb_iri = str((statement.get("verb") or {}).get("id", ""))
+        verb_iri = str(_obj(statement.get("verb")).get("id", ""))
         if verb_iri == VOIDED:
-            target = statement.get("object") or {}
+            target = _obj(statement.get("object"))
             if target.get("objectType") == "StatementRef" and target.get("id"):
                 voided.add(str(target["id"]))
             continue
@@ -218,7 +222,7 @@ def statements_to_activity(
                 json.dumps(statement, sort_keys=True).encode(), usedforsecurity=False
             ).hexdigest()
         )
-        obj = statement.get("object") or {}
+        obj = _obj(statement.get("object"))
         rows.append(
             (
                 str(event_id),

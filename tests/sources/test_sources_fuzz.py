@@ -18,6 +18,7 @@ from app.errors import UserError
 from app.sources.load import load_snapshot
 from app.sources.mapping import TableMapping, apply_table_mapping, load_mapping, suggest_mapping
 from app.sources.validate import RULES
+from tests.hostile import counted
 from tests.sources.conftest import VALID_CSV
 
 FUZZ = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -55,6 +56,7 @@ def write_folder(root: Path, people: bytes) -> Path:
 
 @FUZZ
 @given(st.binary(max_size=400))
+@counted
 def test_random_bytes_as_a_table(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         check_outcome(write_folder(Path(tmp), data))
@@ -62,6 +64,7 @@ def test_random_bytes_as_a_table(data: bytes) -> None:
 
 @FUZZ
 @given(st.binary(max_size=300))
+@counted
 def test_random_bytes_after_a_valid_header(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         check_outcome(write_folder(Path(tmp), PEOPLE_HEADER.encode() + b"\n" + data))
@@ -69,6 +72,7 @@ def test_random_bytes_after_a_valid_header(data: bytes) -> None:
 
 @FUZZ
 @given(st.lists(st.lists(cell, min_size=9, max_size=9), max_size=6))
+@counted
 def test_random_unicode_cells(rows: list[list[str]]) -> None:
     frame = pd.DataFrame(rows, columns=PEOPLE_HEADER.split(","))
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,6 +83,7 @@ def test_random_unicode_cells(rows: list[list[str]]) -> None:
 
 @FUZZ
 @given(st.text(max_size=200))
+@counted
 def test_random_mapping_text(text: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.toml"
@@ -92,6 +97,7 @@ def test_random_mapping_text(text: str) -> None:
     st.dictionaries(st.text(max_size=8), st.lists(st.text(max_size=10), max_size=4), max_size=5),
     st.sampled_from(["people", "lms_users", "courses", "enrollments", "activity"]),
 )
+@counted
 def test_random_columns_to_map_and_suggest(samples: dict[str, list[str]], table: str) -> None:
     suggestions = suggest_mapping(list(samples), samples, table)
     assert set(suggestions) <= set(samples)
@@ -110,6 +116,7 @@ def test_random_columns_to_map_and_suggest(samples: dict[str, list[str]], table:
 
 @FUZZ
 @given(st.binary(max_size=300), st.sampled_from(["people.parquet", "people.csv.gz"]))
+@counted
 def test_random_bytes_as_parquet_or_gzip(data: bytes, name: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = write_folder(Path(tmp), b"")
