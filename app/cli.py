@@ -223,6 +223,7 @@ LAZY_COMMANDS = {
     "retrain": "app.commands.learning:retrain_command",
     "rollback": "app.commands.learning:rollback_command",
     "models": "app.commands.learning:models_command",
+    "ledger": "app.commands.learning:ledger_command",
     "bench": "app.commands.learning:bench_group",
 }
 

@@ -42,18 +42,31 @@ class DetectorSetting:
     config_version: int  # 0 = the shipped defaults
     changed_by: str | None
     # Extra conditions a proposal must meet, e.g. applied from a rule-ledger suggestion:
-    # [{"feature": "days_overdue", "op": ">=", "value": 3.0}]
+    # [{"feature": "days_overdue", "op": ">=", "value": 3.0},
+    #  {"place": "course_id", "op": "!=", "value": "C00012"}]
     require: tuple[dict[str, Any], ...] = ()
 
 
 REQUIRE_KEY = "_require"
 REQUIRE_OPS = (">=", "<=")
+PLACE_FIELDS = ("course_id", "department")
+NO_PLACE: tuple[Any, Any] = (None, None)
 
 
 def check_require(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Validated proposal conditions (feature, op, value), or UserError naming the bad one."""
-    clean = []
+    """Validated proposal conditions, or UserError naming the bad one: a feature bound
+    (feature, op in REQUIRE_OPS, number) or a place exception (place in PLACE_FIELDS, op ``!=``,
+    the course id or department name)."""
+    clean: list[dict[str, Any]] = []
     for rule in rules:
+        if "place" in rule:
+            place, value = rule.get("place"), rule.get("value")
+            if place not in PLACE_FIELDS or rule.get("op") != "!=":
+                raise UserError(f"a place exception needs a place in {PLACE_FIELDS} and op '!='")
+            if not isinstance(value, str) or not value.strip():
+                raise UserError(f"the {place} exception names no {place}")
+            clean.append({"place": place, "op": "!=", "value": value.strip()})
+            continue
         feature, op, value = rule.get("feature"), rule.get("op"), rule.get("value")
         if not isinstance(feature, str) or not feature or op not in REQUIRE_OPS:
             raise UserError(f"a proposal condition needs a feature and an op in {REQUIRE_OPS}")
@@ -64,9 +77,24 @@ def check_require(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return clean
 
 
-def meets(features: dict[str, Any], rules: tuple[dict[str, Any], ...]) -> bool:
-    """Whether a proposal's features satisfy every condition (a missing feature fails)."""
+def describe_condition(rule: dict[str, Any]) -> str:
+    """A proposal condition in a few words, for pages and notes."""
+    if "place" in rule:
+        return f"not in {rule['place'].removesuffix('_id')} {rule['value']}"
+    return f"{rule['feature']} {rule['op']} {rule['value']:g}"
+
+
+def meets(
+    features: dict[str, Any], rules: tuple[dict[str, Any], ...], place: tuple[Any, Any] = NO_PLACE
+) -> bool:
+    """Whether a proposal satisfies every condition: its features (a missing feature fails) and
+    its place, ``(course_id, department)`` (a place the proposal does not have never matches)."""
     for rule in rules:
+        if "place" in rule:
+            got = place[PLACE_FIELDS.index(rule["place"])]
+            if got is not None and str(got) == rule["value"]:
+                return False
+            continue
         got = features.get(rule["feature"])
         if not isinstance(got, (int, float)):
             return False
@@ -200,10 +228,14 @@ def run_detection(
     try:
         found = run_detectors(snapshot, detectors, on_progress=progress)
         conditions = {s.name: s.require for s in settings}
-        kept = [p for p in found.proposals if meets(p.features, conditions.get(p.detector, ()))]
+        places = places_of(snapshot, found.proposals)
+        kept = [
+            p
+            for p in found.proposals
+            if meets(p.features, conditions.get(p.detector, ()), places.get(p.entity_key, NO_PLACE))
+        ]
         held_back = len(found.proposals) - len(kept)
         found.proposals = kept
-        places = places_of(snapshot, found.proposals)
         with session_scope(engine) as session:
             woken = wake_snoozed(session=session)
             stats = propose_findings(

@@ -25,11 +25,19 @@ import sklearn
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
+from app.detection import configure_detector, detector_settings
 from app.errors import UserError
 from app.settings import get_settings
+from app.tables import DetectorConfig
 from models.detectors.registry import REGISTRY
 from models.feedback.aad import ActiveAnomalyDetector
-from models.feedback.ledger import ThresholdSuggestion, rule_ledger, threshold_suggestions
+from models.feedback.ledger import (
+    ExceptionSuggestion,
+    ThresholdSuggestion,
+    exception_suggestions,
+    rule_ledger,
+    threshold_suggestions,
+)
 from models.feedback.priority import (
     DEFAULT_EXPLORATION_SHARE,
     DEFAULT_K,
@@ -552,20 +560,30 @@ def retrain_if_due(
 
 
 # ---------------------------------------------------------------- the rule ledger
+Suggestion = ThresholdSuggestion | ExceptionSuggestion
+
+
 def rule_ledger_tables(
     *, session: Session, actor: Actor, now: datetime | None = None
-) -> tuple[pd.DataFrame, list[ThresholdSuggestion]]:
-    """The per-detector ledger and threshold suggestions from the queue's tables; admins only."""
+) -> tuple[pd.DataFrame, list[Suggestion]]:
+    """The per-detector ledger, and its threshold and exception suggestions, from the queue's
+    tables; admins only."""
     require_role(actor, ADMIN_ONLY, "reading the rule ledger")
     undone = select(FeedbackEvent.undoes_event_id).where(
         col(FeedbackEvent.undoes_event_id).is_not(None)
     )
     findings = pd.DataFrame(
         [
-            {"finding_id": f.id, "detector": f.detector, "features": dict(f.features or {})}
+            {
+                "finding_id": f.id,
+                "detector": f.detector,
+                "features": dict(f.features or {}),
+                "course_id": f.course_id,
+                "department": f.department,
+            }
             for f in session.exec(select(Finding))
         ],
-        columns=["finding_id", "detector", "features"],
+        columns=["finding_id", "detector", "features", "course_id", "department"],
     )
     events = pd.DataFrame(
         [
@@ -579,4 +597,34 @@ def rule_ledger_tables(
         columns=["finding_id", "action", "reason", "at"],
     )
     when = pd.Timestamp(now) if now is not None else None
-    return rule_ledger(findings, events, now=when), threshold_suggestions(findings, events)
+    suggestions: list[Suggestion] = [
+        *exception_suggestions(findings, events),
+        *threshold_suggestions(findings, events),
+    ]
+    # Most dismissals removed first, then fewest confirmations lost (stable within equals).
+    suggestions.sort(key=lambda s: (-s.removes_dismissed, s.removes_confirmed))
+    return rule_ledger(findings, events, now=when), suggestions
+
+
+def apply_suggestion(*, session: Session, actor: Actor, suggestion: Suggestion) -> DetectorConfig:
+    """Apply a ledger suggestion as the detector's next configuration version (admins only): its
+    condition joins the ones in force, replacing one on the same feature and direction (or the
+    same place)."""
+    require_role(actor, ADMIN_ONLY, "configuring detectors")
+    new = suggestion.condition()
+    setting = next(
+        (s for s in detector_settings(session=session) if s.name == suggestion.detector), None
+    )
+    if setting is None:
+        raise UserError(f"no detector named {suggestion.detector!r}")
+
+    def target(rule: dict[str, Any]) -> tuple[Any, ...]:
+        if "place" in rule:
+            return ("place", rule["place"], rule["value"])
+        return ("feature", rule["feature"], rule["op"])
+
+    rules = [r for r in setting.require if target(r) != target(new)] + [new]
+    return configure_detector(
+        session=session, actor=actor, name=suggestion.detector, require=rules,
+        note=f"from the rule ledger: {suggestion.describe()}",
+    )  # fmt: skip

@@ -6,7 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from app.detection import configure_detector, detector_settings, recent_runs, run_detection
+from app.detection import (
+    configure_detector,
+    describe_condition,
+    detector_settings,
+    recent_runs,
+    run_detection,
+)
 from app.errors import UserError
 
 actor = ui.require_actor()
@@ -60,7 +66,7 @@ table = pd.DataFrame(
             "enabled": d.enabled,
             "config": f"v{d.config_version}" + (f" by {d.changed_by}" if d.changed_by else ""),
             "categories": ", ".join(d.categories),
-            "conditions": "; ".join(f"{r['feature']} {r['op']} {r['value']:g}" for r in d.require),
+            "conditions": "; ".join(describe_condition(r) for r in d.require),
             "last proposals": per_detector.get(d.name, 0),
             "last seconds": seconds.get(d.name),
             "skipped because": skipped.get(d.name, ""),

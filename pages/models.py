@@ -5,9 +5,15 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from app.detection import configure_detector
 from app.errors import UserError
-from app.learning import list_versions, promote, queue_diff, retrain, rule_ledger_tables
+from app.learning import (
+    apply_suggestion,
+    list_versions,
+    promote,
+    queue_diff,
+    retrain,
+    rule_ledger_tables,
+)
 from models.feedback.priority import DEFAULT_K
 
 actor = ui.require_actor()
@@ -74,17 +80,15 @@ try:
         st.write(f"- {suggestion.describe()}")
         if st.button("Apply as a new configuration version", key=f"apply_suggestion_{i}"):
             with ui.db() as session:
-                config = configure_detector(
-                    session=session, actor=actor, name=suggestion.detector,
-                    require=[{"feature": suggestion.feature, "op": suggestion.direction,
-                              "value": suggestion.threshold}],
-                    note=f"from the rule ledger: {suggestion.describe()}",
-                )  # fmt: skip
+                config = apply_suggestion(session=session, actor=actor, suggestion=suggestion)
             st.success(
                 f"{suggestion.detector}: configuration v{config.version} applies from the next "
                 "detection run (see the Detectors page)."
             )
     if not suggestions:
-        st.caption("No cluster of false-positive dismissals on any feature yet.")
+        st.caption(
+            "No cluster of false-positive dismissals on a feature, nor of dismissals as "
+            "expected in one course or department, yet."
+        )
 except PermissionError as exc:
     st.error(str(exc))

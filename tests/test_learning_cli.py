@@ -41,3 +41,33 @@ def test_bench_feedback_prints_runs_and_the_mean(cli_env: dict[str, str], tmp_pa
     assert "toy2 @ 8, mean of 1: found" in result.stdout
     wrong = run("bench", "feedback", str(TOY2), "--label-column", "kind", env=cli_env)
     assert wrong.returncode != 0 and "no column 'kind'" in wrong.stderr
+
+
+def test_ledger_lists_numbered_suggestions_and_applies_one(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from sqlmodel import Session
+
+    from app.db import open_engine
+    from review_queue.decisions import decide
+    from review_queue.permissions import SYSTEM
+    from tests.queue_fixtures import add_finding
+
+    nothing = run("ledger", "--apply", "1", env=cli_env)
+    assert nothing.returncode != 0 and "the ledger has 0" in nothing.stderr
+    engine = open_engine(f"sqlite:///{tmp_path / 'home' / 'gapdesk.db'}")
+    with Session(engine) as s:
+        for n in range(6):
+            finding = add_finding(s, n, course_id="C00042", detector="compliance_overdue")
+            decide(session=s, actor=SYSTEM, finding_id=finding.id or 0, action="dismiss",
+                   reason="expected")  # fmt: skip
+        s.commit()
+    engine.dispose()
+    listed = run("ledger", env=cli_env)
+    assert listed.returncode == 0, listed.stderr
+    assert "1. compliance_overdue: make course C00042 an exception" in listed.stdout
+    applied = run("ledger", "--apply", "1", env=cli_env)
+    assert applied.returncode == 0, applied.stderr
+    assert "compliance_overdue: configuration v1 applies from the next detection run" in (
+        applied.stdout
+    )

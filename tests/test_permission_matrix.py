@@ -39,6 +39,7 @@ from app.schema import metadata
 from app.settings import get_settings
 from app.sources.load import LoadResult
 from app.sources.mapping import SnapshotMapping, TableMapping
+from models.feedback.ledger import ExceptionSuggestion
 from review_queue import (
     decisions,
     exports,
@@ -157,6 +158,10 @@ POLICY: tuple[Rule, ...] = (
         session=w.s, actor=a, version=w.model_version or ""), frozenset({"model"})),
     Rule(learning.rule_ledger_tables, ADMIN, lambda w, a: learning.rule_ledger_tables(
         session=w.s, actor=a)),
+    Rule(learning.apply_suggestion, ADMIN, lambda w, a: learning.apply_suggestion(
+        session=w.s, actor=a, suggestion=ExceptionSuggestion(
+            detector="unowned_course", place="course_id", value="C00001", removes_expected=5,
+            removes_dismissed=5, removes_confirmed=0))),
     # data: the Data page (admins)
     Rule(mappings.save_mapping, ADMIN, lambda w, a: mappings.save_mapping(
         actor=a, name="workday-hr", mapping=HR_MAPPING)),

@@ -189,3 +189,46 @@ def test_a_proposal_condition_from_the_ledger_holds_back_weak_proposals(
     with Session(db) as s:
         cats = set(s.exec(select(Finding.category).group_by(Finding.category)).all())
     assert "compliance_overdue" not in cats
+
+
+def test_a_place_exception_from_the_ledger_holds_back_that_place_only(
+    db: Engine, gapdesk_home: Path, demo_folder: Path
+) -> None:
+    from app.learning import apply_suggestion
+    from models.feedback.ledger import ExceptionSuggestion, ThresholdSuggestion
+
+    ingest(engine=db, actor=SYSTEM, path=demo_folder)
+    run_detection(engine=db, actor=SYSTEM)
+    with Session(db) as s:
+        rows = s.exec(select(Finding.course_id).where(Finding.category == "compliance_overdue"))
+        courses = sorted({c for c in rows if c})
+        assert len(courses) >= 2
+        for bad, message in (
+            ({"place": "course_id", "op": "==", "value": "C1"}, "op '!='"),
+            ({"place": "department", "op": "!=", "value": " "}, "names no department"),
+            ({"place": "room", "op": "!=", "value": "R1"}, "place in"),
+        ):
+            with pytest.raises(UserError, match=message):
+                configure_detector(
+                    session=s, actor=SYSTEM, name="compliance_overdue", require=[bad]
+                )
+        bound = ThresholdSuggestion("compliance_overdue", "days_overdue", ">=", 0.5, 0, 0, 0)
+        looser = ThresholdSuggestion("compliance_overdue", "days_overdue", ">=", 0.25, 0, 0, 0)
+        place = ExceptionSuggestion("compliance_overdue", "course_id", courses[0], 5, 5, 0)
+        for suggestion in (bound, place, looser):
+            apply_suggestion(session=s, actor=SYSTEM, suggestion=suggestion)
+        s.commit()
+        setting = next(d for d in detector_settings(session=s) if d.name == "compliance_overdue")
+        # The later bound on the same feature and direction replaced the first one.
+        assert setting.require == (place.condition(), looser.condition())
+        assert setting.config_version == 3
+    # Every compliance_overdue finding of that course is held back from the next run (all are
+    # days overdue, so the bound holds back nothing); the other courses' are proposed again.
+    with Session(db) as s:
+        there = s.exec(
+            select(func.count()).where(
+                Finding.category == "compliance_overdue", Finding.course_id == courses[0]
+            )
+        ).one()
+    run = run_detection(engine=db, actor=SYSTEM)
+    assert there > 0 and run.stats["held_back_by_conditions"] == there

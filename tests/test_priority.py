@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.feedback.ledger import rule_ledger, threshold_suggestions
+from models.feedback.ledger import exception_suggestions, rule_ledger, threshold_suggestions
 from models.feedback.priority import (
     NotEnoughDecisions,
     PriorityModel,
@@ -161,3 +161,29 @@ def test_places_where_dismissals_cluster_are_learned() -> None:
     assert p[1] < 0.2 < 0.8 < p[0]
     assert np.isfinite(p).all()
     assert PriorityModel().fit(frame.drop(columns=["course_id", "department"])).categorical_
+
+
+def test_exception_suggestion_where_expected_dismissals_cluster_in_one_place() -> None:
+    at = pd.Timestamp("2026-11-20", tz="UTC")
+    findings, decisions = [], []
+    for i in range(40):
+        course = "C7" if i < 12 else f"C{i % 4}"
+        dept = "Sales" if i % 2 else "Finance"
+        findings.append({"finding_id": i, "detector": "overdue", "features": {},
+                         "course_id": course, "department": dept})  # fmt: skip
+        expected = course == "C7" and i != 11
+        decisions.append({
+            "finding_id": i, "action": "dismiss" if expected else "confirm",
+            "reason": "expected" if expected else None, "at": at + pd.Timedelta(hours=i),
+        })  # fmt: skip
+    frame, events = pd.DataFrame(findings), pd.DataFrame(decisions)
+    [course] = exception_suggestions(frame, events, max_confirmed_share=0.1)
+    assert (course.place, course.value, course.removes_expected) == ("course_id", "C7", 11)
+    assert course.removes_confirmed == 1 and course.condition() == {
+        "place": "course_id", "op": "!=", "value": "C7",
+    }  # fmt: skip
+    assert "make course C7 an exception" in course.describe()
+    # Departments mix the exception with real gaps: no suggestion for them.
+    assert not exception_suggestions(frame, events, max_confirmed_share=0.0)
+    # Too few expected dismissals: nothing to suggest.
+    assert not exception_suggestions(frame, events, min_expected=12)

@@ -9,7 +9,7 @@ import click
 
 from app.db import get_engine, session_scope
 from app.feedback_bench import bench_feedback
-from app.learning import list_versions, promote, retrain
+from app.learning import apply_suggestion, list_versions, promote, retrain, rule_ledger_tables
 from models.feedback.priority import DEFAULT_EXPLORATION_SHARE, DEFAULT_K
 from review_queue.permissions import SYSTEM
 
@@ -71,6 +71,33 @@ def rollback_command(version: str) -> None:
     with session_scope(get_engine()) as session:
         rescored = promote(session=session, actor=SYSTEM, version=version)
     click.echo(f"model {version} promoted; {rescored} open findings rescored")
+
+
+@click.command("ledger")
+@click.option("--apply", "apply_n", type=int, default=None, metavar="N",
+              help="Apply suggestion N as the detector's next configuration version.")  # fmt: skip
+def ledger_command(apply_n: int | None) -> None:
+    """The rule ledger: how each detector fares with reviewers, and numbered suggestions."""
+    with session_scope(get_engine()) as session:
+        ledger, suggestions = rule_ledger_tables(session=session, actor=SYSTEM)
+        if apply_n is not None:
+            if not 1 <= apply_n <= len(suggestions):
+                raise click.ClickException(
+                    f"there is no suggestion {apply_n}; the ledger has {len(suggestions)}"
+                )
+            chosen = suggestions[apply_n - 1]
+            config = apply_suggestion(session=session, actor=SYSTEM, suggestion=chosen)
+            click.echo(
+                f"{chosen.detector}: configuration v{config.version} applies from the next "
+                f"detection run ({chosen.describe()})"
+            )
+            return
+    columns = ["detector", "proposals", "confirmed", "dismissed", "precision"]
+    click.echo(ledger[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if not suggestions:
+        click.echo("no suggestions yet")
+    for n, suggestion in enumerate(suggestions, start=1):
+        click.echo(f"{n}. {suggestion.describe()}")
 
 
 @click.group("bench")

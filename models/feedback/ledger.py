@@ -1,20 +1,28 @@
-"""The rule ledger: how each detector's proposals fare with reviewers, and threshold suggestions.
+"""The rule ledger: how each detector's proposals fare with reviewers, and what to change.
 
 Inputs are plain DataFrames built by the app layer from the queue's tables: one row per finding
-(``finding_id``, ``detector``, ``first_seen_at``, ``features``) and one row per decision
-(``finding_id``, ``action`` confirm/dismiss, ``reason``, ``at``). A finding decided more than
-once counts with its latest decision.
+(``finding_id``, ``detector``, ``first_seen_at``, ``features``, and where it is: ``course_id``,
+``department``) and one row per decision (``finding_id``, ``action`` confirm/dismiss, ``reason``,
+``at``). A finding decided more than once counts with its latest decision.
+
+Two kinds of suggestion, each a proposal condition an admin can apply as a new detector
+configuration version: a *threshold* where ``false_positive_rule`` dismissals cluster at one end
+of a feature (the rule is too eager), and an *exception* where ``expected`` dismissals cluster in
+one course or department (the organisation knows something there the rule cannot see).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 DISMISS_REASONS = ("false_positive_rule", "data_error", "expected", "duplicate", "other")
 FALSE_POSITIVE = "false_positive_rule"
+EXPECTED = "expected"
+PLACES = {"course_id": "course", "department": "department"}
 
 
 def latest_decisions(decisions: pd.DataFrame) -> pd.DataFrame:
@@ -90,6 +98,86 @@ class ThresholdSuggestion:
             f"({self.removes_false_positive} as false positives) and {self.removes_confirmed} "
             "confirmed"
         )
+
+    def condition(self) -> dict[str, Any]:
+        """The proposal condition that applies it."""
+        return {"feature": self.feature, "op": self.direction, "value": self.threshold}
+
+
+@dataclass(frozen=True)
+class ExceptionSuggestion:
+    """'Propose nothing of ``detector`` in this course (or department)': what it removes."""
+
+    detector: str
+    place: str  # "course_id" or "department"
+    value: str
+    removes_expected: int
+    removes_dismissed: int
+    removes_confirmed: int
+
+    def describe(self) -> str:
+        """One plain sentence for the ledger page and the CLI."""
+        return (
+            f"{self.detector}: make {PLACES[self.place]} {self.value} an exception (propose "
+            f"nothing there); {self.removes_expected} of its findings there were dismissed as "
+            f"expected; it would have removed {self.removes_dismissed} dismissed and "
+            f"{self.removes_confirmed} confirmed"
+        )
+
+    def condition(self) -> dict[str, Any]:
+        """The proposal condition that applies it."""
+        return {"place": self.place, "op": "!=", "value": self.value}
+
+
+def exception_suggestions(
+    findings: pd.DataFrame,
+    decisions: pd.DataFrame,
+    *,
+    min_expected: int = 5,
+    max_confirmed_share: float = 0.1,
+) -> list[ExceptionSuggestion]:
+    """Where a detector's findings in one course or department are dismissed as ``expected`` at
+    least ``min_expected`` times, and at most ``max_confirmed_share`` of its decisions there are
+    confirmations, an exception for that place."""
+    places = [p for p in PLACES if p in findings.columns]
+    last = latest_decisions(decisions).merge(
+        findings[["finding_id", "detector", *places]], on="finding_id", how="inner"
+    )
+    out: list[ExceptionSuggestion] = []
+    for place in places:
+        located = last[last[place].notna() & (last[place].astype(str) != "")]
+        for (detector, value), mine in located.groupby(["detector", place]):
+            dismissed = mine["action"] == "dismiss"
+            expected = int((dismissed & (mine["reason"] == EXPECTED)).sum())
+            confirmed = int((mine["action"] == "confirm").sum())
+            if expected < min_expected or confirmed > max_confirmed_share * len(mine):
+                continue
+            out.append(
+                ExceptionSuggestion(
+                    detector=str(detector),
+                    place=place,
+                    value=str(value),
+                    removes_expected=expected,
+                    removes_dismissed=int(dismissed.sum()),
+                    removes_confirmed=confirmed,
+                )
+            )
+    # A department that holds the course's exceptions and more confirmations adds nothing.
+    kept = [
+        s
+        for s in out
+        if not any(
+            t is not s
+            and t.detector == s.detector
+            and t.removes_expected >= s.removes_expected
+            and t.removes_confirmed <= s.removes_confirmed
+            and (t.removes_expected, -t.removes_confirmed)
+            > (s.removes_expected, -s.removes_confirmed)
+            for t in out
+        )
+    ]
+    kept.sort(key=lambda s: (-s.removes_expected, s.removes_confirmed, s.detector, s.value))
+    return kept
 
 
 def threshold_suggestions(
