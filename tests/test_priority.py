@@ -187,3 +187,17 @@ def test_exception_suggestion_where_expected_dismissals_cluster_in_one_place() -
     assert not exception_suggestions(frame, events, max_confirmed_share=0.0)
     # Too few expected dismissals: nothing to suggest.
     assert not exception_suggestions(frame, events, min_expected=12)
+
+
+def test_a_course_exception_is_preferred_to_its_department_on_a_tie() -> None:
+    at = pd.Timestamp("2026-11-20", tz="UTC")
+    findings = pd.DataFrame(
+        [{"finding_id": i, "detector": "overdue", "features": {}, "course_id": "C7",
+          "department": "Sales"} for i in range(6)]
+    )  # fmt: skip
+    decisions = pd.DataFrame(
+        [{"finding_id": i, "action": "dismiss", "reason": "expected",
+          "at": at + pd.Timedelta(hours=i)} for i in range(6)]
+    )  # fmt: skip
+    [only] = exception_suggestions(findings, decisions)
+    assert (only.place, only.value) == ("course_id", "C7")

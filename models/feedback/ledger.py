@@ -162,20 +162,21 @@ def exception_suggestions(
                     removes_confirmed=confirmed,
                 )
             )
-    # A department that holds the course's exceptions and more confirmations adds nothing.
-    kept = [
-        s
-        for s in out
-        if not any(
-            t is not s
-            and t.detector == s.detector
-            and t.removes_expected >= s.removes_expected
-            and t.removes_confirmed <= s.removes_confirmed
-            and (t.removes_expected, -t.removes_confirmed)
-            > (s.removes_expected, -s.removes_confirmed)
-            for t in out
+
+    # A place that explains no more dismissals at no lower cost adds nothing; on a tie the
+    # narrower place (a course, not its whole department) is the one to keep.
+    def covered_by(s: ExceptionSuggestion, t: ExceptionSuggestion) -> bool:
+        if t is s or t.detector != s.detector:
+            return False
+        if t.removes_expected < s.removes_expected or t.removes_confirmed > s.removes_confirmed:
+            return False
+        strictly = (t.removes_expected, -t.removes_confirmed) > (
+            s.removes_expected,
+            -s.removes_confirmed,
         )
-    ]
+        return strictly or (t.place == "course_id" and s.place == "department")
+
+    kept = [s for s in out if not any(covered_by(s, t) for t in out)]
     kept.sort(key=lambda s: (-s.removes_expected, s.removes_confirmed, s.detector, s.value))
     return kept
 
