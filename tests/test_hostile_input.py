@@ -162,7 +162,7 @@ statement = st.one_of(
 )
 
 
-@fuzz(80)
+@fuzz(50)
 @given(st.one_of(st.binary(max_size=400), st.lists(statement, max_size=5)), st.booleans())
 @counted
 def test_xapi_statements(data: bytes | list[Any], as_array: bool) -> None:
@@ -190,7 +190,7 @@ canvas_rows = st.lists(
 )  # fmt: skip
 
 
-@fuzz(80)
+@fuzz(50)
 @given(st.one_of(st.binary(max_size=600), canvas_rows), st.booleans())
 @counted
 def test_canvas_enrollments(data: bytes | list[list[str]], bom: bool) -> None:
@@ -245,7 +245,7 @@ def toml_value(value: Any) -> str | None:
     return "{" + ", ".join(parts) + "}"
 
 
-@fuzz(120)
+@fuzz(50)
 @given(mapping_data, st.one_of(st.none(), st.binary(max_size=200), file_text))
 @counted
 def test_mapping_files(data: dict[str, Any], raw: bytes | str | None) -> None:
@@ -295,7 +295,7 @@ def store_files(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
-@fuzz(100)
+@fuzz(60)
 @given(mapping_name, table_mapping, st.sampled_from(["reject", "quarantine"]))
 @counted
 def test_saving_a_mapping(gapdesk_home: Path, name: str, tm: TableMapping, rows: str) -> None:
@@ -314,7 +314,7 @@ def test_saving_a_mapping(gapdesk_home: Path, name: str, tm: TableMapping, rows:
     assert [f for f in store_files(mappings_dir()) if f.startswith(".")] == []
 
 
-@fuzz(80)
+@fuzz(50)
 @given(table_mapping, st.lists(st.lists(file_text, min_size=3, max_size=3), max_size=4),
        st.booleans())  # fmt: skip
 @counted
