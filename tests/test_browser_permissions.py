@@ -86,7 +86,7 @@ def test_page_urls_outside_the_role_show_nothing_of_the_page(
         ]
         # The visitors work side by side (one server, several sessions) to keep the test quick.
         for v in visitors:
-            v.page.goto(base, wait_until="commit")
+            v.page.goto(base, wait_until="domcontentloaded")
         for v in visitors[1:]:
             assert v.role is not None
             v.page.get_by_label("User name or email").fill(v.name)
@@ -96,7 +96,7 @@ def test_page_urls_outside_the_role_show_nothing_of_the_page(
             expect(_heading(v.page, f"Hello, {v.name}")).to_be_visible(timeout=TIMEOUT)
         for spec in PAGES:
             for v in visitors:
-                v.page.goto(f"{base}/{spec.url_path}", wait_until="commit")
+                v.page.goto(f"{base}/{spec.url_path}", wait_until="domcontentloaded")
             for v in visitors:
                 _check(v, spec)
     finally:

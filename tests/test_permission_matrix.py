@@ -241,6 +241,19 @@ POLICY: tuple[Rule, ...] = (
 )
 # fmt: on
 
+# The rows whose calls only read: they are checked together on one shared world (quicker), and
+# the test asserts that their allowed calls change nothing either.
+READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
+    accounts.list_users, detection.recent_runs, learning.rule_ledger_tables,
+    snapshots.validate_snapshot, snapshots.list_snapshots, decisions.preview_bulk,
+    queue.list_findings, queue.matching_ids, queue.filter_options, queue.entity_history,
+    suppressions.list_suppressions, reports.instructor_roster, notes.my_reports,
+    notes.list_comments, feedback.log_page, exports.decision_rows, exports.finding_rows,
+    trends.trend_filter_options, trends.trend_report, trends.gap_flow, trends.open_backlog,
+    trends.cycle_times, trends.detector_precision, trends.gap_locations,
+    trends.compliance_exposure, ui.trend_report_for, findings.queue_counts,
+})  # fmt: skip
+
 # Public functions with an ``actor`` parameter that are not services a person calls.
 NOT_SERVICES: dict[str, str] = {
     "review_queue.feedback.append_event": "the log writer: records the actor of a service "
@@ -357,8 +370,12 @@ def _roles_in(message: str) -> set[str]:
 
 
 # ---------------------------------------------------------------- the matrix
-@pytest.mark.parametrize("rule", POLICY, ids=[r.name for r in POLICY])
-def test_only_the_allowed_roles_may_call(
+def _rules(read_only: bool) -> list[Rule]:
+    return [r for r in POLICY if (r.fn in READ_ONLY) is read_only]
+
+
+@pytest.mark.parametrize("rule", _rules(False), ids=[r.name for r in _rules(False)])
+def test_only_the_allowed_roles_may_call_a_writing_service(
     rule: Rule,
     db: Engine,
     gapdesk_home: Path,
@@ -367,11 +384,34 @@ def test_only_the_allowed_roles_may_call(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     world = _build_world(db, gapdesk_home, demo_folder, rule.needs, stored_snapshot)
+    with app_on(db, monkeypatch):
+        _check_rule(rule, world, db, gapdesk_home, read_only=False)
+
+
+def test_only_the_allowed_roles_may_call_a_reading_service(
+    db: Engine,
+    gapdesk_home: Path,
+    demo_folder: Path,
+    stored_snapshot: LoadResult,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reading services share one world: none of their calls, allowed or not, may change it."""
+    rules = _rules(True)
+    needs = frozenset().union(*(r.needs for r in rules))
+    world = _build_world(db, gapdesk_home, demo_folder, needs, stored_snapshot)
+    failures = []
     with app_on(db, monkeypatch):  # app.ui's services use the app's own engine
-        _check_rule(rule, world, db, gapdesk_home)
+        for rule in rules:
+            try:
+                _check_rule(rule, world, db, gapdesk_home, read_only=True)
+            except (Exception, pytest.fail.Exception) as exc:  # report every rule, not the first
+                failures.append(f"{rule.name}: {type(exc).__name__}: {exc}".splitlines()[0])
+    assert not failures, "\n".join(failures)
 
 
-def _check_rule(rule: Rule, world: World, db: Engine, gapdesk_home: Path) -> None:
+def _check_rule(
+    rule: Rule, world: World, db: Engine, gapdesk_home: Path, *, read_only: bool
+) -> None:
     # Refusals first, each against the same untouched world; then the allowed roles in turn.
     refused = [r for r in ROLES if r not in rule.allowed]
     before = _fingerprint(db, gapdesk_home)
@@ -396,6 +436,10 @@ def _check_rule(rule: Rule, world: World, db: Engine, gapdesk_home: Path) -> Non
             _call(rule, world, world.actor(role))
         except PermissionError as exc:
             pytest.fail(f"{rule.name} refused {_label(role)}, which the policy allows: {exc}")
+        if read_only:
+            assert _fingerprint(db, gapdesk_home) == before, (
+                f"{rule.name} is listed in READ_ONLY but {_label(role)}'s call changed data"
+            )
 
 
 def test_instructors_reach_only_their_own_reports(db: Engine, gapdesk_home: Path) -> None:
@@ -453,6 +497,7 @@ def test_every_function_acting_for_someone_is_in_the_policy() -> None:
     }
     covered = {rule.name for rule in POLICY}
     assert len(covered) == len(POLICY), "a function appears twice in POLICY"
+    assert {rule.fn for rule in POLICY} >= READ_ONLY, "READ_ONLY names a function not in POLICY"
     missing = sorted(acting - covered - set(NOT_SERVICES))
     assert not missing, (
         "public functions taking an actor that POLICY does not cover (add a row saying who may "
