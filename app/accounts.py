@@ -66,7 +66,7 @@ def create_user(
     """Add an account (admins only). ``password`` may be None for single-sign-on-only users."""
     require_role(actor, ADMIN_ONLY, "adding users")
     name = name.strip()
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise AccountError(
             f"user name {name!r} must be 2-80 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"

@@ -17,6 +17,16 @@ def md_escape(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
+def md_code(text: object) -> str:
+    """Text from data as a Markdown code span, literally: the fence is longer than any run of
+    backticks inside, so none can close it early (CommonMark)."""
+    value = str(text).replace("\n", " ")
+    runs = [len(r) for r in re.findall(r"`+", value)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
+
+
 def evidence_tables(evidence: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
     """Each part of the evidence as a titled table (lists of rows, or one record)."""
     out: list[tuple[str, pd.DataFrame]] = []

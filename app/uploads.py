@@ -33,7 +33,7 @@ def staged_upload(files: Iterable[Upload], *, mapping: Upload | None = None) -> 
     try:
         for upload in files:
             name = Path(upload.name).name
-            if not _SAFE_NAME.match(name):
+            if not _SAFE_NAME.fullmatch(name):
                 raise UserError(f"file name {upload.name!r} has characters Gapdesk does not accept")
             data = upload.getvalue()
             if not data:

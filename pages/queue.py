@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from app.presenters import evidence_tables, md_escape, series_chart
+from app.presenters import evidence_tables, md_code, md_escape, series_chart
 from app.review import bulk_decide_and_learn, decide_and_learn
 from models.taxonomy import CATEGORIES, WHY_IT_MATTERS
 from review_queue.decisions import (
@@ -260,7 +260,7 @@ if finding.regression:
     badges.append("REGRESSION")
 if finding.features.get("exploration"):
     badges.append("EXPLORATION: the model is least sure about this one")
-st.caption(" · ".join(md_escape(b) for b in badges) + f" · `{finding.entity_key}`")
+st.caption(" · ".join(md_escape(b) for b in badges) + " · " + md_code(finding.entity_key))
 left, right = st.columns([3, 2])
 with left:
     st.markdown(f"**Why it matters.** {WHY_IT_MATTERS.get(finding.category, '')}")

@@ -156,3 +156,28 @@ def test_each_role_sees_only_its_pages() -> None:
         assert all(role in p.roles for p in pages_for(role))
     for page in PAGES:
         assert page.path.is_file(), f"page script missing: {page.path}"
+
+
+@pytest.mark.parametrize("name", ["bob\nadmin", "bo b", "b", "bob\n\n!"])
+def test_a_name_with_a_line_break_or_space_is_refused(session: Session, name: str) -> None:
+    with pytest.raises(AccountError, match="name"):
+        create_user(
+            session=session, actor=SYSTEM, name=name, email="bob@example.org", role="admin",
+            password=PASSWORD,
+        )  # fmt: skip
+    assert session.exec(select(User).where(User.email == "bob@example.org")).first() is None
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("course=C1;user=U2", "`course=C1;user=U2`"),
+        ("a`b", "``a`b``"),
+        ("``x", "``` ``x ```"),
+        ("two\nlines", "`two lines`"),
+    ],
+)
+def test_a_code_span_holds_any_backticks(text: str, shown: str) -> None:
+    from app.presenters import md_code
+
+    assert md_code(text) == shown
