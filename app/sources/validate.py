@@ -55,6 +55,7 @@ ROW_RULES: dict[str, str] = {
     "out_of_range": "the number is outside the allowed range",
     "duplicate_id": "the identifier appears more than once",
     "dangling_reference": "the value names a row that does not exist",
+    "nul_character": "the text holds a NUL character, which the database cannot store",
 }
 RULES = {**TABLE_RULES, **ROW_RULES}
 
@@ -350,7 +351,9 @@ def _rows_frame(
             "column": column,
             "value": picked.astype("str").to_numpy(dtype=object),
             "rule": rule,
-            "message": _row_message(rule, TABLES[table].column(column)) if column else rule,
+            "message": _row_message(rule, TABLES[table].column(column))
+            if column in TABLES[table].column_names
+            else ROW_RULES.get(rule, rule),
         },
         columns=PROBLEM_COLUMNS,
     )
@@ -614,7 +617,35 @@ def _check_table(
                             rule=rule,
                         )
                     )
+    found.extend(_nul_characters(raw, table.name, file))
     return typed_frame, found
+
+
+def _nul_characters(raw: pd.DataFrame, table: str, file: str) -> list[pd.DataFrame]:
+    """Rows whose text (in any column, evidence columns too) holds a NUL character: PostgreSQL
+    refuses it in text and JSON, so it would fail a detection run long after the import."""
+    out = []
+    for column in raw.columns:
+        values = raw[column]
+        if values.dtype != object and not isinstance(values.dtype, pd.StringDtype):
+            continue
+        try:
+            hits = pc.match_substring(pa.array(values, type=pa.string(), from_pandas=True), "\x00")
+        except (pa.ArrowException, TypeError):
+            continue  # not all text: a typed column from an importer
+        mask = hits.fill_null(False).to_numpy(zero_copy_only=False)
+        if mask.any():
+            frame = _rows_frame(
+                values.astype("str").str.replace("\x00", "\u2400", regex=False),  # shown as ␀
+                mask,
+                file=file,
+                table=table,
+                column=str(column),
+                rule="nul_character",
+            )
+            frame["message"] = "holds a NUL character (\\x00); remove it from the source"
+            out.append(frame)
+    return out
 
 
 def _final_dtypes(frame: pd.DataFrame, table: Table) -> pd.DataFrame:

@@ -484,3 +484,24 @@ def test_pandas_and_pandera_paths_find_the_same_problems(make_snapshot: Snapshot
     by_pandas = load_snapshot(folder, pandera_row_limit=0).report.problems
     assert len(by_pandera) == 6
     pd.testing.assert_frame_equal(by_pandera, by_pandas)
+
+
+def test_a_nul_character_in_any_text_is_a_row_problem(make_snapshot: SnapshotMaker) -> None:
+    """PostgreSQL cannot store NUL in text or JSON: refused at the import, naming the place,
+    in contract columns and in the extra columns kept as evidence alike."""
+    courses = VALID_CSV["courses"].replace("C2,Excel,", "C2,Ex\x00cel,")
+    users = VALID_CSV["lms_users"].replace(",blue\n", ",bl\x00ue\n")
+    folder = make_snapshot({"courses": courses, "lms_users": users})
+    result = load_snapshot(folder)
+    assert not result.report.accepted
+    found = {(p.table, p.row, p.column, p.value) for p in result.report.iter_problems()}
+    assert found == {
+        ("courses", 3, "title", "Ex␀cel"),
+        ("lms_users", 3, "favourite_colour", "bl␀ue"),
+    }
+    assert all(p.rule == "nul_character" for p in result.report.iter_problems())
+    assert "holds a NUL character" in result.report.render()
+    held = load_snapshot(folder, quarantine=True)
+    snap = held.raise_if_rejected()
+    assert "C2" not in set(snap["courses"]["course_id"])
+    assert "u2" not in set(snap["lms_users"]["user_id"])
