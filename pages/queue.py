@@ -137,7 +137,7 @@ else:
     )
     selected_ids = [int(frame.iloc[i]["id"]) for i in event.selection.rows]
     pages = max(1, -(-page.total // page.page_size))
-    nav = st.columns([1, 1, 6])
+    nav = st.columns([1, 1, 3], vertical_alignment="center")
     if nav[0].button("Previous", disabled=page_no == 0, icon=":material/chevron_left:"):
         st.session_state[PAGE] = page_no - 1
         st.rerun()
