@@ -40,10 +40,19 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "gapdesk_read_only"
+
+
 def _on_sqlite_begin(conn: Any) -> None:
     # pysqlite defers BEGIN; an explicit BEGIN IMMEDIATE takes the write lock up front so two
     # writers queue on busy_timeout instead of failing half way with "database is locked".
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only unit of work begins deferred: in WAL mode it reads a snapshot and neither
+    # waits for nor holds up the writers (with every page read queueing for the write lock,
+    # 20 reviewers at once made pages wait past the busy timeout and fail).
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def build_engine(url: str) -> Engine:
@@ -138,9 +147,13 @@ def get_engine() -> Engine:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session whose work is committed on success and rolled back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """A session whose work is committed on success and rolled back on any error.
+
+    ``read_only`` is for work that only reads: on SQLite it does not take the write lock.
+    """
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -50,9 +50,10 @@ def engine() -> Engine:
 
 
 @contextmanager
-def db() -> Iterator[Session]:
-    """A unit of work for one user action: committed on success, rolled back on error."""
-    with session_scope(engine()) as session:
+def db(*, read_only: bool = False) -> Iterator[Session]:
+    """A unit of work for one user action: committed on success, rolled back on error.
+    ``read_only`` for what only reads (on SQLite it neither waits for nor blocks writers)."""
+    with session_scope(engine(), read_only=read_only) as session:
         yield session
 
 
@@ -98,7 +99,7 @@ def current_actor() -> Actor | None:
         return actor
     token = st.context.cookies.get(COOKIE) if st.context.cookies else None
     if token and token != st.session_state.get("gapdesk_revoked"):
-        with db() as session:
+        with db(read_only=True) as session:
             user = accounts.user_for_token(session=session, token=token)
             if user is not None:
                 return _remember(Actor.of(user), token)
@@ -139,8 +140,13 @@ def require_actor() -> Actor:
 
 def sign_in(name: str, password: str) -> Actor:
     """Check the password, open a browser session and remember it; SignInFailed if wrong."""
-    with db() as session:
+    # The password check (argon2, deliberately slow) runs without the write lock; only the
+    # session row, and a hash upgraded to new argon2 parameters, are written.
+    with db(read_only=True) as session:
         user = accounts.authenticate(session=session, name=name, password=password)
+        session.expunge(user)
+    with db() as session:
+        user = session.merge(user)
         token = accounts.start_session(session=session, user=user, days=get_settings().session_days)
         actor = Actor.of(user)
     st.session_state[_PENDING_COOKIE] = (token, get_settings().session_days * 86400)

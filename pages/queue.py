@@ -36,7 +36,7 @@ OPEN = "gapdesk_open_finding"
 PAGE = "gapdesk_queue_page"
 st.title("Review queue")
 
-with ui.db() as session:
+with ui.db(read_only=True) as session:
     options = filter_options(session=session, actor=actor)
 
 with st.expander("Filters", expanded=False, icon=":material/filter_list:"):
@@ -66,7 +66,7 @@ queue_filter = QueueFilter(
     text=text or None,
 )
 page_no = st.session_state.get(PAGE, 0)
-with ui.db() as session:
+with ui.db(read_only=True) as session:
     page = list_findings(
         session=session, actor=actor, queue_filter=queue_filter, page=page_no, page_size=50
     )
@@ -210,7 +210,7 @@ if flash:
     st.success(flash)
 
 with st.expander("Suppressions", icon=":material/notifications_off:"):
-    with ui.db() as session:
+    with ui.db(read_only=True) as session:
         suppressions = list_suppressions(session=session, actor=actor, include_ended=True)
     if not suppressions:
         st.caption("None. Suppress a reviewed finding from its detail below.")
@@ -243,7 +243,7 @@ if open_id is None:
     st.stop()
 
 try:
-    with ui.db() as session:
+    with ui.db(read_only=True) as session:
         finding = get_finding(session=session, finding_id=open_id)
         history = entity_history(session=session, actor=actor, finding=finding)
         comments = list_comments(session=session, actor=actor, finding_id=open_id)
