@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import statistics
 import tempfile
 import time
@@ -67,7 +68,7 @@ _WATCH = """
   const app = document.querySelector('[data-testid="stApp"]');
   const run = {state: app.getAttribute('data-test-script-state'), since: performance.now()};
   const gd = window.__gd = {run, targets: null, t0: null, t1: null, outcome: null,
-                            detail: null, exceptions: []};
+                            detail: null, exceptions: [], exceptionsBefore: 0};
   const seenExceptions = new WeakSet();
   new MutationObserver(() => {
     run.state = app.getAttribute('data-test-script-state');
@@ -93,7 +94,9 @@ _WATCH = """
     }
     const bad = document.querySelector('[data-testid="stAlertContentError"]');
     if (bad) return done('error box', bad.textContent);
-    if (gd.exceptions.length) return done('exception', gd.exceptions[0]);
+    if (gd.exceptions.length > gd.exceptionsBefore) {
+      return done('exception', gd.exceptions[gd.exceptionsBefore]);
+    }
   };
   new MutationObserver(check).observe(document.body,
     {childList: true, subtree: true, characterData: true});
@@ -104,7 +107,8 @@ _ARM = """
 (targets) => {
   const gd = window.__gd;
   if (document.querySelector('[data-testid="stAlertContentError"]')) return false;
-  Object.assign(gd, {targets, t0: null, t1: null, outcome: null, detail: null});
+  Object.assign(gd, {targets, t0: null, t1: null, outcome: null, detail: null,
+                     exceptionsBefore: gd.exceptions.length});
   return true;
 }
 """
@@ -293,6 +297,7 @@ async def _decide(
         kind = "refused"
     else:
         kind = "error"
+        detail = f"{outcome}: {detail}"
     return Decided(reviewer, finding_id, action, reason, kind, float(latency), detail or "")
 
 
@@ -360,7 +365,10 @@ async def _session(
             step = f"{reviewer}, after decision {k + 1}"
             await _wait_idle(page, timeout_ms)
         exceptions = await page.evaluate("() => window.__gd.exceptions")
-        log.errors.extend(f"{reviewer}: exception on the page: {e}" for e in exceptions)
+        counted = sum(1 for d in log.decisions if d.detail.startswith("exception: "))
+        if len(exceptions) > counted:
+            log.errors.append(f"{reviewer}: {len(exceptions) - counted} more exception boxes "
+                              f"appeared on the page, e.g. {exceptions[-1]}")  # fmt: skip
     except (PlaywrightError, StepFailed, AssertionError) as exc:
         log.errors.append(f"{step}: {_first_line(exc)} {await _screen_state(page)}")
         if args.shots:
@@ -440,6 +448,25 @@ def _check_database(url: str, logs: list[SessionLog]) -> tuple[list[str], int, i
     return problems, chain.rows, models
 
 
+def _server_tracebacks(home: Path) -> list[str]:
+    """Each distinct exception in the server's log, with where it was raised and how often."""
+    found: dict[str, int] = {}
+    for path in home.glob("streamlit-*.log"):
+        lines = path.read_text(errors="replace").splitlines()
+        for i, line in enumerate(lines):
+            if not line.startswith("Traceback (most recent call last)"):
+                continue
+            j = i + 1
+            while j < len(lines) and (lines[j].startswith(" ") or not lines[j].strip()):
+                j += 1
+            where = next((x.strip() for x in reversed(lines[i:j]) if x.strip().startswith("File")),
+                         "")  # fmt: skip
+            what = lines[j] if j < len(lines) else "?"
+            key = f"{what[:300]} ({where})"
+            found[key] = found.get(key, 0) + 1
+    return [f"{n} x {key}" for key, n in sorted(found.items(), key=lambda kv: -kv[1])]
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
@@ -496,6 +523,10 @@ def _run(url: str, home: Path, args: argparse.Namespace) -> int:
     with streamlit_server({"GAPDESK_HOME": str(home), "GAPDESK_DATABASE_URL": url}) as base:
         logs, wall = asyncio.run(_work(base, names, args, ignored))
     problems, log_rows, models = _check_database(url, logs)
+    tracebacks = _server_tracebacks(home)
+    if args.shots and tracebacks:
+        for path in home.glob("streamlit-*.log"):
+            shutil.copy(path, Path(args.shots) / path.name)
 
     decided = [d for log in logs for d in log.decisions]
     ok = [d.latency_ms for d in decided if d.outcome in ("ok", "repeat")]
@@ -535,6 +566,8 @@ def _run(url: str, home: Path, args: argparse.Namespace) -> int:
         print(f"error: {e}")
     for p in problems[:20]:
         print(f"database: {p}")
+    for t in tracebacks[:10]:
+        print(f"server traceback: {t}")
     assert not errors, f"{len(errors)} errors in the browser sessions, first: {errors[0]}"
     assert not problems, f"{len(problems)} database problems, first: {problems[0]}"
     return 0
