@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import ColumnElement, column, func, literal_column, or_, table
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -64,11 +64,41 @@ class QueuePage:
     status_counts: dict[str, int] = field(default_factory=dict)
 
 
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _where(query: Any, f: QueueFilter, actor: Actor, *, with_status: bool = True) -> Any:
+# Migration 0007's FTS5 table (SQLite); a phrase of 3+ characters is a trigram index lookup.
+_FINDINGS_TEXT = table("findings_text", column("rowid"))
+_TRIGRAM = 3
+
+
+def text_condition(text: str, dialect: str) -> ColumnElement[bool]:
+    """Findings whose title or entity key contains ``text``, case-insensitively.
+
+    SQLite answers through its FTS5 trigram index for three characters or more; PostgreSQL's
+    ILIKE through its trigram GIN indexes; shorter text (or another database) scans.
+    """
+    if dialect == "sqlite" and len(text) >= _TRIGRAM:
+        phrase = '"' + text.replace('"', '""') + '"'
+        hits = select(_FINDINGS_TEXT.c.rowid).where(
+            literal_column("findings_text").op("MATCH")(phrase)
+        )
+        return col(Finding.id).in_(hits)
+    pattern = f"%{_escape_like(text)}%"
+    return or_(
+        col(Finding.title).ilike(pattern, escape="\\"),
+        col(Finding.entity_key).ilike(pattern, escape="\\"),
+    )
+
+
+def _where(
+    query: Any, f: QueueFilter, actor: Actor, dialect: str, *, with_status: bool = True
+) -> Any:
     if with_status and f.statuses:
         query = query.where(col(Finding.status).in_(f.statuses))
     if f.categories:
@@ -91,13 +121,7 @@ def _where(query: Any, f: QueueFilter, actor: Actor, *, with_status: bool = True
     if f.department:
         query = query.where(col(Finding.department) == f.department)
     if f.text and f.text.strip():
-        pattern = f"%{_escape_like(f.text.strip())}%"
-        query = query.where(
-            or_(
-                col(Finding.title).ilike(pattern, escape="\\"),
-                col(Finding.entity_key).ilike(pattern, escape="\\"),
-            )
-        )
+        query = query.where(text_condition(f.text.strip(), dialect))
     return query
 
 
@@ -118,6 +142,7 @@ def list_findings(
         .limit(page_size),
         queue_filter,
         actor,
+        _dialect(session),
     )
     ids = [int(i) for i in session.exec(id_query).all()]
     assignee = aliased(User)
@@ -156,6 +181,7 @@ def list_findings(
         select(col(Finding.status), func.count()).group_by(col(Finding.status)),
         queue_filter,
         actor,
+        _dialect(session),
         with_status=False,
     )
     counts = {status: int(n) for status, n in session.exec(counts_query).all()}
@@ -176,6 +202,7 @@ def matching_ids(
         select(col(Finding.id)).order_by(col(Finding.priority).desc(), col(Finding.id)),
         queue_filter,
         actor,
+        _dialect(session),
     ).limit(limit)
     return [int(i) for i in session.exec(query).all()]
 

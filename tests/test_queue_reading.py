@@ -109,3 +109,40 @@ def test_an_instructor_reports_and_follows_only_their_reports(session: Session) 
                                 what_happened="Still stuck", urgency="medium",
                                 allowed_courses={"C1"})  # fmt: skip
     assert again.id == f.id and again.occurrences == 2
+
+
+def test_free_text_finds_substrings_through_the_search_index(session: Session) -> None:
+    """Titles and entity keys, any case, any characters; the index follows a changed title."""
+    from sqlalchemy import text, update
+
+    from review_queue.tables import Finding
+
+    people = add_people(session)
+    add_finding(session, 1, title='Ünïcode "quoted" Title of Anna', course_id="C1")
+    add_finding(session, 2, title="Another gap", entity_key="user=anna.smith@example.org")
+    add_finding(session, 3, title="Third", entity_key="course=C9;date=2026-11-02")
+
+    def found(words: str) -> set[int]:
+        page = list_findings(session=session, actor=people["ada"],
+                             queue_filter=QueueFilter(text=words, statuses=()))  # fmt: skip
+        return {r.id for r in page.rows}
+
+    assert found("anna") == {1, 2}  # title and entity key, case folded
+    assert found('"quoted"') == {1}
+    assert found("ÜNÏCODE") == {1}
+    assert found("C9;date=2026") == {3}
+    assert found("an") == {1, 2}  # too short for a trigram: a scan, same answer
+    assert found("nothing like it") == set()
+    session.exec(update(Finding).where(Finding.id == 3).values(title="Renamed anna"))  # type: ignore[call-overload]
+    session.commit()
+    assert found("anna") == {1, 2, 3} and found("Third") == set()
+    if session.get_bind().dialect.name == "sqlite":
+        plan = session.exec(text(  # type: ignore[call-overload]
+            "EXPLAIN QUERY PLAN SELECT rowid FROM findings_text WHERE findings_text MATCH 'anna'"
+        )).all()  # fmt: skip
+        assert any("VIRTUAL TABLE INDEX" in str(row) for row in plan)
+    else:
+        indexes = session.exec(text(  # type: ignore[call-overload]
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'findings'"
+        )).all()  # fmt: skip
+        assert {"ix_findings_title_trgm", "ix_findings_entity_key_trgm"} <= {i[0] for i in indexes}

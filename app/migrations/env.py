@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from app.schema import metadata
+from app.schema import include_object, metadata
 
 config = context.config
 
@@ -17,6 +17,7 @@ def run_migrations() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()
