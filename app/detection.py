@@ -184,6 +184,24 @@ def configure_detector(
     return config
 
 
+def remove_condition(
+    *, session: Session, actor: Actor, name: str, condition: dict[str, Any]
+) -> DetectorConfig:
+    """Store the detector's next configuration version without one of its proposal conditions
+    (admins only): how an exception or a threshold applied from the ledger is taken back."""
+    require_role(actor, ADMIN_ONLY, "configuring detectors")
+    setting = next((s for s in detector_settings(session=session) if s.name == name), None)
+    if setting is None:
+        raise UserError(f"no detector named {name!r}")
+    if condition not in setting.require:
+        raise UserError(f"{name} has no condition '{describe_condition(condition)}'")
+    return configure_detector(
+        session=session, actor=actor, name=name,
+        require=[r for r in setting.require if r != condition],
+        note=f"removed the condition '{describe_condition(condition)}'",
+    )  # fmt: skip
+
+
 def enabled_detectors(settings: list[DetectorSetting]) -> list[Detector]:
     """Detectors to run, built with the thresholds in force."""
     on = [s for s in settings if s.enabled]

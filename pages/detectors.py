@@ -11,9 +11,11 @@ from app.detection import (
     describe_condition,
     detector_settings,
     recent_runs,
+    remove_condition,
     run_detection,
 )
 from app.errors import UserError
+from app.presenters import md_escape
 
 actor = ui.require_actor()
 st.title("Detectors")
@@ -98,6 +100,14 @@ st.subheader("Thresholds")
 name = st.selectbox("Detector", [d.name for d in settings])
 current = next(d for d in settings if d.name == name)
 st.caption(f"In force: configuration v{current.config_version}. Defaults: models/thresholds.toml.")
+for i, condition in enumerate(current.require):
+    cond_text, cond_remove = st.columns([4, 1], vertical_alignment="center")
+    cond_text.markdown(f"Proposal condition: {md_escape(describe_condition(condition))}")
+    if cond_remove.button("Remove", key=f"remove_condition_{name}_{i}"):
+        with ui.db() as session:
+            config = remove_condition(session=session, actor=actor, name=name, condition=condition)
+        st.toast(f"{name}: configuration v{config.version} without that condition.")
+        st.rerun()
 with st.form("thresholds"):
     text = st.text_area(
         "Parameters (JSON)", json.dumps(current.params, indent=2, sort_keys=True), height=260

@@ -63,6 +63,10 @@ from tests.test_learning import _decided_queue
 Call = Callable[["World", Any], object]
 
 
+# A proposal condition in force on unowned_course (rules needing "condition").
+CONDITION = {"place": "course_id", "op": "!=", "value": "C00001"}
+
+
 @dataclass
 class World:
     """A small populated Gapdesk: people, findings in each state, a suppression, a comment."""
@@ -106,7 +110,8 @@ class Rule:
     fn: Callable[..., Any]
     allowed: tuple[Role, ...]
     call: Call
-    needs: frozenset[str] = frozenset()  # "snapshot" (stored), "load" (validated), "model"
+    # "snapshot" (stored), "load" (validated), "model", "condition" (on unowned_course)
+    needs: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -148,6 +153,9 @@ POLICY: tuple[Rule, ...] = (
     # detectors and detection runs: the Detectors page (admins)
     Rule(detection.configure_detector, ADMIN, lambda w, a: detection.configure_detector(
         session=w.s, actor=a, name="unowned_course", enabled=False, note="too noisy")),
+    Rule(detection.remove_condition, ADMIN, lambda w, a: detection.remove_condition(
+        session=w.s, actor=a, name="unowned_course", condition=CONDITION),
+         frozenset({"condition"})),
     Rule(detection.recent_runs, ADMIN, lambda w, a: detection.recent_runs(session=w.s, actor=a)),
     Rule(detection.run_detection, ADMIN, lambda w, a: detection.run_detection(
         engine=w.engine, actor=a), frozenset({"snapshot"})),
@@ -314,6 +322,10 @@ def _build_world(
         version = None
         if "model" in needs:
             version = learning.retrain(session=s, actor=ada, k=10).version.version
+        if "condition" in needs:
+            detection.configure_detector(
+                session=s, actor=ada, name="unowned_course", require=[CONDITION]
+            )
         s.commit()
         world = World(
             engine=engine, home=home, snapshot_folder=folder, people=people, new_id=new.id,

@@ -9,7 +9,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from app.detection import configure_detector, detector_settings, run_detection
+from app.detection import (
+    configure_detector,
+    detector_settings,
+    remove_condition,
+    run_detection,
+)
 from app.errors import UserError
 from app.snapshots import find_snapshot, ingest, list_snapshots, load_stored
 from app.tables import SnapshotRecord
@@ -232,3 +237,16 @@ def test_a_place_exception_from_the_ledger_holds_back_that_place_only(
         ).one()
     run = run_detection(engine=db, actor=SYSTEM)
     assert there > 0 and run.stats["held_back_by_conditions"] == there
+    # Taken back: the next configuration version has only the bound, and nothing is held back.
+    with Session(db) as s:
+        with pytest.raises(UserError, match="has no condition 'not in course C404'"):
+            unknown = {"place": "course_id", "op": "!=", "value": "C404"}
+            remove_condition(session=s, actor=SYSTEM, name="compliance_overdue", condition=unknown)
+        config = remove_condition(
+            session=s, actor=SYSTEM, name="compliance_overdue", condition=place.condition()
+        )
+        s.commit()
+        assert config.version == 4 and "removed the condition 'not in course" in config.note
+        setting = next(d for d in detector_settings(session=s) if d.name == "compliance_overdue")
+        assert setting.require == (looser.condition(),)
+    assert run_detection(engine=db, actor=SYSTEM).stats["held_back_by_conditions"] == 0
