@@ -365,7 +365,8 @@ async def _session(
             step = f"{reviewer}, after decision {k + 1}"
             await _wait_idle(page, timeout_ms)
         exceptions = await page.evaluate("() => window.__gd.exceptions")
-        counted = sum(1 for d in log.decisions if d.detail.startswith("exception: "))
+        # An exception raised by a decision's own run was already counted with the decision.
+        counted = sum(1 for d in log.decisions if d.outcome == "error")
         if len(exceptions) > counted:
             log.errors.append(f"{reviewer}: {len(exceptions) - counted} more exception boxes "
                               f"appeared on the page, e.g. {exceptions[-1]}")  # fmt: skip
