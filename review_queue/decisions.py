@@ -367,9 +367,14 @@ def next_finding(
         )
         if categories:
             query = query.where(col(Finding.category).in_(list(categories)))
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        candidate = session.exec(query).first()
+        postgres = session.get_bind().dialect.name == "postgresql"
+        candidate = session.exec(
+            query.with_for_update(skip_locked=True) if postgres else query
+        ).first()
+        if candidate is None and postgres:
+            # Every candidate may be locked by a re-ranking of the whole queue (the learning step
+            # after someone's decision): wait for it instead of calling the queue empty.
+            candidate = session.exec(query.with_for_update()).first()
         if candidate is None:
             return None
         assert candidate.id is not None
