@@ -22,6 +22,8 @@ SHORT_RUNS = [
                          "--scale-items", "2000"], "toy2"),
     ("tests.bench_aad", ["--datasets", "sklearn:breast_cancer", "--budget", "20", "--runs", "1",
                          "--scale-items", "0"], "sklearn:breast_cancer"),
+    ("tests.bench_reviewers", ["--reviewers", "4", "--decisions", "100"], "decisions/s"),
+    ("tests.bench_crash", ["--kills", "3", "--people", "200", "--days", "40"], "0 between"),
     ("tests.bench_browser_load", ["--sessions", "3", "--decisions", "2", "--people", "300",
                                   "--days", "40", "--timeout", "90"], "p95"),
 ]  # fmt: skip
