@@ -7,6 +7,7 @@ never lost or delayed by a retraining problem (which is logged, not raised).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,13 +21,26 @@ from review_queue.permissions import Actor
 log = logging.getLogger(__name__)
 
 
+# One learning step at a time in this process. With many reviewers, every decision past the
+# retraining threshold started its own retraining of the same log (CPU-bound, and on SQLite
+# holding the write lock) until one of them committed: 20 reviewers made 26 model versions in
+# 200 decisions and other people's decisions waited behind them. A decision that finds a step
+# running leaves the learning to it and to the next ones (each reads the whole feedback log).
+_one_at_a_time = threading.Lock()
+
+
 def _learn(engine: Engine, finding_ids: Iterable[int]) -> None:
-    for finding_id in finding_ids:
-        try:
-            with session_scope(engine) as session:
-                after_decision(session=session, finding_id=finding_id)
-        except Exception:  # learning must never undo or block a person's decision
-            log.exception("learning after the decision on finding #%s failed", finding_id)
+    if not _one_at_a_time.acquire(blocking=False):
+        return
+    try:
+        for finding_id in finding_ids:
+            try:
+                with session_scope(engine) as session:
+                    after_decision(session=session, finding_id=finding_id)
+            except Exception:  # learning must never undo or block a person's decision
+                log.exception("learning after the decision on finding #%s failed", finding_id)
+    finally:
+        _one_at_a_time.release()
 
 
 def decide_and_learn(*, engine: Engine, actor: Actor, finding_id: int, **kwargs: Any) -> Decision:
