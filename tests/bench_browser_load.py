@@ -116,9 +116,10 @@ _ARM = """
 # reviewer has not decided yet and whose last event is theirs (so "Undo my last decision" is
 # enabled): a claim is the only way to get there. The finding shown just before (the one just
 # decided, or the one the page opened by itself) fails one of the two tests, so a stale screen
-# is never taken for the claim. -1: the queue is empty.
+# is never taken for the claim. -1: the queue is empty; -2: the run raised an exception.
 _CLAIMED = """
-(decided) => {
+([decided, exceptionsBefore]) => {
+  if (window.__gd.exceptions.length > exceptionsBefore) return -2;
   if (window.__gd.run.state !== 'notRunning') return null;
   for (const el of document.querySelectorAll('[data-testid="stToast"]')) {
     if (el.textContent.includes('Nothing unclaimed is waiting')) return -1;
@@ -251,12 +252,18 @@ async def _take_next(page: Page, decided: list[int], *, by_key: bool, timeout_ms
     """Claim the next finding; returns its id once its detail is on screen."""
     if by_key:
         await _focus_page(page)
-    await page.evaluate("() => { window.__gd.targets = null; }")
+    before = await page.evaluate("() => { window.__gd.targets = null; "
+                                 "return window.__gd.exceptions.length; }")  # fmt: skip
     await _press_or_click(page, "Next finding", "n", by_key=by_key, timeout_ms=timeout_ms)
-    handle = await page.wait_for_function(_CLAIMED, arg=decided, polling=100, timeout=timeout_ms)
+    handle = await page.wait_for_function(
+        _CLAIMED, arg=[decided, before], polling=100, timeout=timeout_ms
+    )
     finding_id = int(await handle.json_value())
-    if finding_id < 0:
+    if finding_id == -1:
         raise StepFailed("the queue ran dry: nothing unclaimed is waiting")
+    if finding_id == -2:
+        text = await page.evaluate(f"() => window.__gd.exceptions[{before}]")
+        raise StepFailed(f"'Next finding' raised an exception on the page: {text}")
     return finding_id
 
 
