@@ -22,7 +22,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import Session, col, func, select
 
 from app.detection import configure_detector, detector_settings
@@ -59,6 +59,8 @@ KIND = "priority"
 DEFAULT_RETRAIN_EVERY = 25
 RETRAIN_EVERY_ENV = "GAPDESK_RETRAIN_EVERY"
 DEFAULT_HOLDOUT_SHARE = 0.25
+# Key of the PostgreSQL advisory lock that serialises learning steps' writes across processes.
+LEARNING_LOCK = 0x6761706465736B
 # Findings still waiting for a decision: these are the ones whose priority orders the queue.
 QUEUE_STATUSES = (Status.new.value, Status.in_review.value)
 
@@ -243,7 +245,21 @@ def _next_version(session: Session, now: datetime) -> str:
     return f"{int(count) + 1}-{now:%Y%m%dT%H%M%S}"
 
 
-def retrain(
+@dataclass
+class RetrainPlan:
+    """A trained candidate and its held-out figures, computed from a read of the log; nothing
+    written yet. ``priorities`` holds the queue's new priorities when the gate promotes it."""
+
+    final: PriorityModel
+    training_size: int
+    metrics: dict[str, Any]
+    promote: bool
+    reason: str
+    newest_version_id: int | None
+    priorities: list[dict[str, Any]] | None = None
+
+
+def _plan_retrain(
     *,
     session: Session,
     actor: Actor,
@@ -251,12 +267,10 @@ def retrain(
     holdout_share: float = DEFAULT_HOLDOUT_SHARE,
     exploration_share: float = DEFAULT_EXPLORATION_SHARE,
     home: Path | None = None,
-    now: datetime | None = None,
-) -> RetrainResult:
-    """Train a candidate from the feedback log and promote it only if it beats the current
-    ranking on the latest decisions it did not train on (precision at ``k``); admins only."""
+) -> RetrainPlan:
+    """Everything a retraining computes, reading only: on SQLite it runs without the write lock,
+    so reviewers' decisions never wait behind model fitting. ``_apply_retrain`` then writes."""
     require_role(actor, ADMIN_ONLY, "retraining models")
-    now = now or utcnow()
     decided = decided_frame(session=session)
     if len(decided) < 8:
         raise NotEnoughToTrain(
@@ -284,27 +298,51 @@ def retrain(
     # judge the top half of what is held out instead (recorded as k_evaluated).
     k_eval = min(k, max(1, len(held) // 2))
     gate = judge(y, cand, cur, k=k_eval, candidate_prob=cand_prob, current_prob=cur_prob)
+    metrics = {
+        "k": k,
+        "k_evaluated": k_eval,
+        "holdout_size": gate.holdout_size,
+        "train_size_for_gate": len(train),
+        "precision_at_k": gate.candidate_precision,
+        "current_precision_at_k": gate.current_precision,
+        "brier": gate.candidate_brier,
+        "current_brier": None if np.isnan(gate.current_brier) else gate.current_brier,
+        "compared_with": current_label,
+        "gate": gate.reason,
+        "trained_by": actor.name,
+    }
+    newest = session.exec(
+        select(func.max(ModelVersion.id)).where(col(ModelVersion.kind) == KIND)
+    ).one()
+    plan = RetrainPlan(final, len(decided), metrics, gate.promote, gate.reason, newest)
+    if gate.promote:
+        plan.priorities = queue_priorities(
+            session=session, model=final, exploration_share=exploration_share, k=k
+        )
+    return plan
+
+
+def _apply_retrain(
+    *,
+    session: Session,
+    plan: RetrainPlan,
+    actor: Actor,
+    home: Path | None = None,
+    now: datetime | None = None,
+) -> RetrainResult:
+    """Write a planned retraining: the model file, its version row and, when the gate promoted
+    it, the promotion and the queue's priorities. A few short statements."""
+    require_role(actor, ADMIN_ONLY, "retraining models")
+    now = now or utcnow()
     version = _next_version(session, now)
-    path, digest = save_model(final, version=version, home=home)
+    path, digest = save_model(plan.final, version=version, home=home)
     row = ModelVersion(
         kind=KIND,
         version=version,
         status="candidate",
         created_at=now,
-        training_size=len(decided),
-        metrics={
-            "k": k,
-            "k_evaluated": k_eval,
-            "holdout_size": gate.holdout_size,
-            "train_size_for_gate": len(train),
-            "precision_at_k": gate.candidate_precision,
-            "current_precision_at_k": gate.current_precision,
-            "brier": gate.candidate_brier,
-            "current_brier": None if np.isnan(gate.current_brier) else gate.current_brier,
-            "compared_with": current_label,
-            "gate": gate.reason,
-            "trained_by": actor.name,
-        },
+        training_size=plan.training_size,
+        metrics=plan.metrics,
         artifact_path=path,
         artifact_sha256=digest,
         sklearn_version=sklearn.__version__,
@@ -312,24 +350,32 @@ def retrain(
     session.add(row)
     session.flush()
     rescored = 0
-    if gate.promote:
-        rescored = _promote(
-            session=session, row=row, model=final, by=f"gate ({actor.name})", now=now,
-            exploration_share=exploration_share, k=k,
-        )  # fmt: skip
-    return RetrainResult(version=row, promoted=gate.promote, reason=gate.reason, rescored=rescored)
+    if plan.promote:
+        _mark_promoted(session=session, row=row, by=f"gate ({actor.name})", now=now)
+        rescored = write_priorities(session=session, params=plan.priorities or [])
+    return RetrainResult(version=row, promoted=plan.promote, reason=plan.reason, rescored=rescored)
 
 
-def _promote(
+def retrain(
     *,
     session: Session,
-    row: ModelVersion,
-    model: PriorityModel,
-    by: str,
-    now: datetime,
-    exploration_share: float,
+    actor: Actor,
     k: int = DEFAULT_K,
-) -> int:
+    holdout_share: float = DEFAULT_HOLDOUT_SHARE,
+    exploration_share: float = DEFAULT_EXPLORATION_SHARE,
+    home: Path | None = None,
+    now: datetime | None = None,
+) -> RetrainResult:
+    """Train a candidate from the feedback log and promote it only if it beats the current
+    ranking on the latest decisions it did not train on (precision at ``k``); admins only."""
+    plan = _plan_retrain(
+        session=session, actor=actor, k=k, holdout_share=holdout_share,
+        exploration_share=exploration_share, home=home,
+    )  # fmt: skip
+    return _apply_retrain(session=session, plan=plan, actor=actor, home=home, now=now)
+
+
+def _mark_promoted(*, session: Session, row: ModelVersion, by: str, now: datetime) -> None:
     for other in session.exec(
         select(ModelVersion).where(
             col(ModelVersion.kind) == KIND, col(ModelVersion.status) == "promoted"
@@ -343,7 +389,6 @@ def _promote(
     row.promoted_by = by
     session.add(row)
     session.flush()
-    return rescore_queue(session=session, model=model, exploration_share=exploration_share, k=k)
 
 
 def promote(
@@ -369,10 +414,9 @@ def promote(
         known = ", ".join(v.version for v in list_versions(session=session)) or "none"
         raise UserError(f"no priority model version {version!r} (known: {known})")
     model = usable_model(session=session, row=row, home=home)
-    return _promote(
-        session=session, row=row, model=model, by=actor.name, now=now or utcnow(),
-        exploration_share=exploration_share,
-    )  # fmt: skip
+    params = queue_priorities(session=session, model=model, exploration_share=exploration_share)
+    _mark_promoted(session=session, row=row, by=actor.name, now=now or utcnow())
+    return write_priorities(session=session, params=params)
 
 
 rollback = promote
@@ -388,9 +432,31 @@ def rescore_queue(
     """Rewrite the priority of every finding waiting in the queue with ``model`` (``None``: the
     base priority), giving the exploration share of the top ``k`` to the least certain ones and
     marking them with ``features["exploration"] = 1``."""
+    params = queue_priorities(
+        session=session, model=model, exploration_share=exploration_share, k=k
+    )
+    return write_priorities(session=session, params=params)
+
+
+def write_priorities(*, session: Session, params: list[dict[str, Any]]) -> int:
+    """Write priorities computed by ``queue_priorities``: one executemany by primary key."""
+    if params:
+        session.execute(update(Finding), params)
+    return len(params)
+
+
+def queue_priorities(
+    *,
+    session: Session,
+    model: PriorityModel | None,
+    exploration_share: float = DEFAULT_EXPLORATION_SHARE,
+    k: int = DEFAULT_K,
+) -> list[dict[str, Any]]:
+    """The new priority (and exploration mark) of every finding waiting in the queue; reads
+    only."""
     frame = open_frame(session=session)
     if frame.empty:
-        return 0
+        return []
     # Findings of model-based detectors are ranked by their leaf-reweighted anomaly score.
     learned = anomaly_feedback_scores(session=session)
     score = np.array(
@@ -415,9 +481,7 @@ def rescore_queue(
         if flag:
             features["exploration"] = 1
         params.append({"id": int(fid), "priority": float(value), "features": features})
-    # ORM bulk update by primary key: one executemany for the whole queue.
-    session.execute(update(Finding), params)
-    return len(params)
+    return params
 
 
 def queue_diff(
@@ -492,15 +556,32 @@ def anomaly_feedback_scores(
     return out
 
 
-def after_decision(
+@dataclass
+class LearningStep:
+    """What a decision teaches, computed from a read: a retraining when one is due, and the
+    queue's new priorities when the decided finding came from an anomaly model."""
+
+    retrain: RetrainPlan | None = None
+    priorities: list[dict[str, Any]] | None = None
+
+
+def plan_learning(
     *, session: Session, finding_id: int, every: int | None = None, home: Path | None = None
-) -> RetrainResult | None:
-    """What the decision path calls once a decision is committed: retrain when due, otherwise
-    re-rank the queue when the decided finding came from an anomaly model (its label moves
-    the leaf weights at once). Returns the retraining result when one ran."""
-    result = retrain_if_due(session=session, every=every, home=home)
-    if result is not None and result.promoted:
-        return result  # promotion already rescored the queue
+) -> LearningStep:
+    """The learning after a decision on ``finding_id``, reading only (on SQLite without the
+    write lock: fitting models must not hold up other reviewers' decisions)."""
+    step = LearningStep()
+    if _retraining_due(session=session, every=every):
+        try:
+            step.retrain = _plan_retrain(session=session, actor=SYSTEM, home=home)
+        except NotEnoughToTrain:
+            pass
+        except ModelFileRefused as exc:
+            # A reviewer's decision must never fail because a model file is damaged: say it
+            # loudly in the log; `gapdesk retrain` run by hand reports it to an admin.
+            logger.warning("automatic retraining skipped: %s", exc)
+    if step.retrain is not None and step.retrain.promote:
+        return step  # the promotion re-ranks the queue
     finding = session.get(Finding, finding_id)
     if finding is not None and set(finding.detector.split("+")) & model_detector_names():
         row = promoted_version(session=session)
@@ -510,8 +591,40 @@ def after_decision(
                 model = usable_model(session=session, row=row, home=home)
             except ModelFileRefused as exc:
                 logger.warning("re-ranking without the priority model: %s", exc)
-        rescore_queue(session=session, model=model)
+        step.priorities = queue_priorities(session=session, model=model)
+    return step
+
+
+def apply_learning(
+    *, session: Session, step: LearningStep, home: Path | None = None
+) -> RetrainResult | None:
+    """Write a planned learning step in one short transaction. A retraining is dropped when
+    another one was written since it was planned (many reviewers past the threshold at once)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise the writers of model versions across processes (SQLite's BEGIN IMMEDIATE
+        # already does): the version check below then sees every earlier one.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEARNING_LOCK})
+    result = None
+    if step.retrain is not None:
+        newest = session.exec(
+            select(func.max(ModelVersion.id)).where(col(ModelVersion.kind) == KIND)
+        ).one()
+        if newest == step.retrain.newest_version_id:
+            result = _apply_retrain(session=session, plan=step.retrain, actor=SYSTEM, home=home)
+    if step.priorities is not None and not (result is not None and result.promoted):
+        write_priorities(session=session, params=step.priorities)
     return result
+
+
+def after_decision(
+    *, session: Session, finding_id: int, every: int | None = None, home: Path | None = None
+) -> RetrainResult | None:
+    """What the decision path calls once a decision is committed: retrain when due, otherwise
+    re-rank the queue when the decided finding came from an anomaly model (its label moves
+    the leaf weights at once). Returns the retraining result when one ran. In one session;
+    ``app.review`` plans in a read-only one and writes in a short one."""
+    step = plan_learning(session=session, finding_id=finding_id, every=every, home=home)
+    return apply_learning(session=session, step=step, home=home)
 
 
 # ---------------------------------------------------------------- retraining by itself
@@ -539,14 +652,18 @@ def decisions_since_last_training(*, session: Session) -> int:
     return int(session.exec(query).one())
 
 
+def _retraining_due(*, session: Session, every: int | None) -> bool:
+    every = retrain_every() if every is None else every
+    return every > 0 and decisions_since_last_training(session=session) >= every
+
+
 def retrain_if_due(
     *, session: Session, every: int | None = None, home: Path | None = None
 ) -> RetrainResult | None:
     """Retrain (as the system) when ``every`` new decisions have arrived since the last
     training; meant to be called right after a decision has been committed, in its own
     transaction. Too few decisions is not an error; a damaged model file is logged, not raised."""
-    every = retrain_every() if every is None else every
-    if every <= 0 or decisions_since_last_training(session=session) < every:
+    if not _retraining_due(session=session, every=every):
         return None
     try:
         return retrain(session=session, actor=SYSTEM, home=home)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from app.db import session_scope
-from app.learning import after_decision
+from app.learning import apply_learning, plan_learning
 from review_queue.decisions import BulkResult, Decision, bulk_decide, decide
 from review_queue.permissions import Actor
 
@@ -35,8 +35,13 @@ def _learn(engine: Engine, finding_ids: Iterable[int]) -> None:
     try:
         for finding_id in finding_ids:
             try:
-                with session_scope(engine) as session:
-                    after_decision(session=session, finding_id=finding_id)
+                # Fit and score from a read (on SQLite without the write lock), then write the
+                # results in a short transaction: other reviewers' decisions never wait on it.
+                with session_scope(engine, read_only=True) as session:
+                    step = plan_learning(session=session, finding_id=finding_id)
+                if step.retrain is not None or step.priorities is not None:
+                    with session_scope(engine) as session:
+                        apply_learning(session=session, step=step)
             except Exception:  # learning must never undo or block a person's decision
                 log.exception("learning after the decision on finding #%s failed", finding_id)
     finally:

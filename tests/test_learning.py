@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app.feedback_bench import bench_feedback
@@ -226,3 +227,37 @@ def test_decisions_on_anomaly_findings_rerank_their_category(
     assert np.mean([priority[f.id] for f in left[3:]]) > np.mean(
         [priority[f.id] for f in right[3:]]
     )
+
+
+def test_learning_is_planned_without_the_write_lock_and_written_once(
+    db: Engine, gapdesk_home: Path
+) -> None:
+    """The learning step fits its models from a read: on SQLite it runs while another writer
+    holds the write lock. Two steps planned from the same log write one model version."""
+    from app.db import session_scope
+    from app.learning import apply_learning, plan_learning
+
+    with Session(db) as s:
+        admin = add_people(s)["ada"]
+        _decided_queue(s, admin, decided=30, waiting=5)
+        finding_id = int(s.exec(select(Finding.id).where(col(Finding.status) == "new")).first())
+    blocker = db.connect() if db.dialect.name == "sqlite" else None
+    if blocker is not None:
+        blocker.begin()  # BEGIN IMMEDIATE: another reviewer's write transaction, open
+    try:
+        with session_scope(db, read_only=True) as s:
+            first = plan_learning(session=s, finding_id=finding_id, every=5)
+            second = plan_learning(session=s, finding_id=finding_id, every=5)
+    finally:
+        if blocker is not None:
+            blocker.rollback()
+            blocker.close()
+    assert first.retrain is not None and second.retrain is not None
+    with session_scope(db) as s:
+        written = apply_learning(session=s, step=first)
+    with session_scope(db) as s:
+        assert apply_learning(session=s, step=second) is None  # planned before the first landed
+    with Session(db) as s:
+        assert written is not None and [v.version for v in list_versions(session=s)] == [
+            written.version.version
+        ]
