@@ -6,7 +6,9 @@ and ten million activity rows load in seconds), while the database keeps one sma
 snapshot (id, as_of, source, row counts, content hash). The id is the first 16 hex digits of
 the content hash, so the same content ingested twice is recognised and stored once. Files are
 written to a temporary folder and renamed into place before the row is committed: a crash
-leaves either nothing or an unreferenced folder that the next ingest of that content reuses.
+leaves either nothing, an unreferenced folder that the next ingest of that content reuses, or a
+hidden temporary folder (``.<id>-…``) that the next ingest removes once it is an hour old (a
+younger one may be another ingest at work).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,11 +58,32 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+# A temporary folder this old is a killed ingest's leftover, not one at work.
+STALE_TEMPORARY_SECONDS = 3600
+
+
+def sweep_leftovers(now: float | None = None) -> list[str]:
+    """Remove the hidden temporary folders of killed ingests (older than an hour); returns
+    their names."""
+    folder = snapshots_dir()
+    if not folder.is_dir():
+        return []
+    now = time.time() if now is None else now
+    removed = []
+    for item in folder.iterdir():
+        stale = now - item.stat().st_mtime > STALE_TEMPORARY_SECONDS
+        if item.name.startswith(".") and item.is_dir() and stale:
+            shutil.rmtree(item, ignore_errors=True)
+            removed.append(item.name)
+    return removed
+
+
 def _store_tables(result: LoadResult, snapshot_id: str) -> Path:
     final = snapshots_dir() / snapshot_id
     if (final / "COMPLETE").exists():
         return final
     snapshots_dir().mkdir(parents=True, exist_ok=True)
+    sweep_leftovers()
     tmp = Path(tempfile.mkdtemp(prefix=f".{snapshot_id}-", dir=snapshots_dir()))
     try:
         assert result.snapshot is not None

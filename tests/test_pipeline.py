@@ -250,3 +250,23 @@ def test_a_place_exception_from_the_ledger_holds_back_that_place_only(
         setting = next(d for d in detector_settings(session=s) if d.name == "compliance_overdue")
         assert setting.require == (looser.condition(),)
     assert run_detection(engine=db, actor=SYSTEM).stats["held_back_by_conditions"] == 0
+
+
+def test_an_ingest_sweeps_a_killed_ingests_temporary_folder(
+    db: Engine, gapdesk_home: Path, demo_folder: Path
+) -> None:
+    import os
+    import time
+
+    from app.snapshots import snapshots_dir
+
+    store = snapshots_dir()
+    store.mkdir(parents=True)
+    old, young = store / ".0123456789abcdef-dead", store / ".fedcba9876543210-busy"
+    for folder in (old, young):
+        folder.mkdir()
+        (folder / "activity.parquet").write_bytes(b"half")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(old, (hours_ago, hours_ago))
+    ingest(engine=db, actor=SYSTEM, path=demo_folder)
+    assert not old.exists() and young.exists()
