@@ -25,7 +25,7 @@ from review_queue.decisions import AlreadyDecided, decide, undo
 from review_queue.feedback import verify_chain
 from review_queue.permissions import SYSTEM
 from review_queue.tables import DetectionRun, FeedbackEvent, Finding
-from tests.conftest import REPO
+from tests.conftest import REPO, empty_tables
 from tests.queue_fixtures import add_finding, add_people
 
 _KILLED_MID_RUN = textwrap.dedent(
@@ -71,9 +71,12 @@ def test_a_detection_run_killed_half_way_leaves_no_trace_and_the_next_run_succee
         assert verify_chain(session=s).ok
 
 
-def test_an_undo_overtaken_between_its_check_and_its_write_names_who_won(db: Engine) -> None:
-    if db.dialect.name != "postgresql":
-        pytest.skip("SQLite's BEGIN IMMEDIATE makes the whole undo one locked step; no gap")
+def test_an_undo_overtaken_between_its_check_and_its_write_names_who_won(
+    pg_engine: Engine,
+) -> None:
+    """PostgreSQL only: on SQLite, BEGIN IMMEDIATE makes the whole undo one locked step."""
+    db = pg_engine
+    empty_tables(db)
     with Session(db, expire_on_commit=False) as s:
         people = add_people(s)
         finding = add_finding(s, 1)
