@@ -8,12 +8,17 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Locator, Page, expect
+from sqlalchemy.engine import Engine
 
+from app.db import build_engine, session_scope, upgrade
+from app.demo import ensure_demo_accounts
+from review_queue.tables import Role
 from tests.conftest import IN_CI, REPO
 
 CHROMIUM = "/usr/bin/chromium"
@@ -83,3 +88,54 @@ def streamlit_server(env: dict[str, str], *, timeout: float = 60.0) -> Iterator[
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@contextmanager
+def demo_accounts_app(
+    home: Path, prepare: Callable[[Engine], object] | None = None
+) -> Iterator[tuple[str, dict[Role, tuple[str, str | None]]]]:
+    """A server on a SQLite database in ``home`` with the demo admin, instructor and manager
+    (and whatever ``prepare`` adds); yields its address and each role's (name, password)."""
+    url = f"sqlite:///{home / 'gapdesk.db'}"
+    engine = build_engine(url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        accounts = {a.role: (a.name, a.password) for a in ensure_demo_accounts(session=session)}
+    if prepare is not None:
+        prepare(engine)
+    engine.dispose()
+    with streamlit_server({"GAPDESK_HOME": str(home), "GAPDESK_DATABASE_URL": url}) as base:
+        yield base, accounts
+
+
+def sign_in(page: Page, base: str, name: str, password: str, *, timeout: float = 30_000) -> None:
+    """Sign in through the form and wait for the home page and the session cookie (which is
+    what carries the sign-in to a URL typed in the address bar)."""
+    page.goto(base)
+    page.get_by_label("User name or email").fill(name)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name=f"Hello, {name}")).to_be_visible(timeout=timeout)
+    page.wait_for_function("document.cookie.includes('gapdesk_session=')", timeout=timeout)
+
+
+def select_first_row(page: Page, opened: Locator, *, timeout: float = 30_000) -> None:
+    """Click the first row's selection box in the page's first table until ``opened`` shows.
+
+    The grid is drawn on a canvas and redrawn after every rerun: a click that lands while it is
+    being redrawn is lost, so the click is repeated (a late second click only deselects, which
+    leaves the opened finding open).
+    """
+    grid = page.get_by_test_id("stDataFrame").first
+    attempts = 4
+    for attempt in range(attempts):
+        expect(grid).to_be_visible(timeout=timeout)
+        box = grid.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+        try:
+            expect(opened).to_be_visible(timeout=timeout / attempts)
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise

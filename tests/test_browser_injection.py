@@ -27,7 +27,7 @@ from review_queue.notes import add_comment, file_learner_report
 from review_queue.permissions import SYSTEM, Actor
 from review_queue.suppressions import create_suppression
 from review_queue.tables import Finding, Role, User
-from tests.browser import streamlit_server
+from tests.browser import select_first_row, sign_in, streamlit_server
 
 pytestmark = pytest.mark.browser
 SLOW = 30_000
@@ -117,15 +117,6 @@ def site(
     get_settings.cache_clear()
 
 
-def _sign_in(page: Page, base: str, name: str, password: str) -> None:
-    page.goto(base)
-    page.get_by_label("User name or email").fill(name)
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=f"Hello, {name}")).to_be_visible(timeout=SLOW)
-    page.wait_for_function("document.cookie.includes('gapdesk_session=')", timeout=SLOW)
-
-
 def _settle(page: Page) -> None:
     """Wait until Streamlit has finished running the page script."""
     page.wait_for_timeout(500)
@@ -154,7 +145,7 @@ def test_payloads_show_as_text_and_never_run(page: Page, site: tuple) -> None:
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.add_init_script(TRAP)
     name, password = accounts[Role.admin]
-    _sign_in(page, base, name, password)
+    sign_in(page, base, name, password)
     _assert_nothing_ran(page, dialogs, "home")
 
     # The learner report: its title and comments, shown through escaped Markdown.
@@ -164,12 +155,8 @@ def test_payloads_show_as_text_and_never_run(page: Page, site: tuple) -> None:
     page.get_by_label("Search title or entity").fill("reports about")
     page.get_by_label("Search title or entity").press("Enter")
     expect(page.get_by_text("1 findings match")).to_be_visible(timeout=SLOW)
-    grid = page.get_by_test_id("stDataFrame").first
-    box = grid.bounding_box()
-    assert box is not None
-    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
     heading = page.locator("h3").filter(has_text=f"#{report_id}").first
-    expect(heading).to_be_visible(timeout=SLOW)
+    select_first_row(page, heading, timeout=SLOW)
     assert PAYLOADS[0] in heading.inner_text()  # the learner id, literally
     _settle(page)
     main = page.get_by_test_id("stMain")

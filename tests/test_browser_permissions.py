@@ -15,11 +15,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from app.db import build_engine, session_scope, upgrade
-from app.demo import ensure_demo_accounts
 from app.navigation import PAGES, PageSpec
 from review_queue.tables import Role
-from tests.browser import streamlit_server
+from tests.browser import demo_accounts_app
 
 pytestmark = pytest.mark.browser
 
@@ -42,13 +40,7 @@ TIMEOUT = 20_000
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[Role, tuple]]]:
     """One server on an empty database with the demo admin, instructor and manager."""
     home = tmp_path_factory.mktemp("perm-browser")
-    url = f"sqlite:///{Path(home) / 'gapdesk.db'}"
-    engine = build_engine(url)
-    upgrade(engine)
-    with session_scope(engine) as session:
-        accounts = {a.role: (a.name, a.password) for a in ensure_demo_accounts(session=session)}
-    engine.dispose()
-    with streamlit_server({"GAPDESK_HOME": str(home), "GAPDESK_DATABASE_URL": url}) as base:
+    with demo_accounts_app(Path(home)) as (base, accounts):
         yield base, accounts
 
 

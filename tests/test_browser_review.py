@@ -16,7 +16,7 @@ from app.detection import run_detection
 from app.snapshots import ingest, load_stored
 from review_queue.permissions import SYSTEM
 from review_queue.tables import FeedbackEvent, Role
-from tests.browser import streamlit_server
+from tests.browser import select_first_row, sign_in, streamlit_server
 
 pytestmark = pytest.mark.browser
 SLOW = 30_000
@@ -50,16 +50,6 @@ def site(
     get_settings.cache_clear()
 
 
-def _sign_in(page: Page, base: str, name: str, password: str) -> None:
-    page.goto(base)
-    page.get_by_label("User name or email").fill(name)
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=f"Hello, {name}")).to_be_visible(timeout=SLOW)
-    # The session cookie is what carries the sign-in to a URL typed in the address bar.
-    page.wait_for_function("document.cookie.includes('gapdesk_session=')", timeout=SLOW)
-
-
 def _events(url: str, action: str) -> list[FeedbackEvent]:
     engine = build_engine(url)
     with Session(engine) as s:
@@ -85,7 +75,7 @@ def _open_detail(page: Page) -> str:
 
 def test_admin_works_the_queue_from_the_keyboard(page: Page, site: tuple) -> None:
     base, url, accounts = site
-    _sign_in(page, base, *accounts[Role.admin])
+    sign_in(page, base, *accounts[Role.admin])
     page.goto(f"{base}/queue")
     expect(page.get_by_role("heading", name="Review queue")).to_be_visible(timeout=SLOW)
     _press(page, "n", "Next finding")  # next unclaimed finding
@@ -136,12 +126,8 @@ def test_admin_works_the_queue_from_the_keyboard(page: Page, site: tuple) -> Non
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
     expect(page.get_by_text(f"{len(snoozed_ids)} findings match")).to_be_visible(timeout=SLOW)
-    grid = page.get_by_test_id("stDataFrame").first
-    box = grid.bounding_box()
-    assert box is not None
-    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box
+    select_first_row(page, page.get_by_text("· snoozed ·").first, timeout=SLOW)
     heading = page.locator("h3").filter(has_text="#").first
-    expect(page.get_by_text("· snoozed ·").first).to_be_visible(timeout=SLOW)
     opened = int(heading.inner_text().split(" ")[0].lstrip("#"))
     assert opened in snoozed_ids
     _press(page, "u", "Undo my last decision")
@@ -152,7 +138,7 @@ def test_admin_works_the_queue_from_the_keyboard(page: Page, site: tuple) -> Non
 
 def test_instructor_reports_and_sees_the_report(page: Page, site: tuple) -> None:
     base, _, accounts = site
-    _sign_in(page, base, *accounts[Role.instructor])
+    sign_in(page, base, *accounts[Role.instructor])
     page.goto(f"{base}/report")
     page.get_by_label("What happened?").fill("<script>window.__pwned=1</script> quiz will not open")
     page.get_by_role("button", name="Send report").click()
@@ -163,7 +149,7 @@ def test_instructor_reports_and_sees_the_report(page: Page, site: tuple) -> None
 
 def test_manager_typing_the_queue_url_gets_no_queue(page: Page, site: tuple) -> None:
     base, _, accounts = site
-    _sign_in(page, base, *accounts[Role.manager])
+    sign_in(page, base, *accounts[Role.manager])
     page.goto(f"{base}/queue")
     page.wait_for_timeout(3000)
     expect(page.get_by_role("heading", name="Review queue")).to_have_count(0)

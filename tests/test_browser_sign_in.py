@@ -8,11 +8,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.db import build_engine, session_scope, upgrade
-from app.demo import ensure_demo_accounts
 from app.navigation import PAGES, pages_for
 from review_queue.tables import Role
-from tests.browser import streamlit_server
+from tests.browser import demo_accounts_app
 
 pytestmark = pytest.mark.browser
 
@@ -20,13 +18,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[Role, tuple]]]:
     home = tmp_path_factory.mktemp("home")
-    url = f"sqlite:///{Path(home) / 'gapdesk.db'}"
-    engine = build_engine(url)
-    upgrade(engine)
-    with session_scope(engine) as session:
-        accounts = {a.role: (a.name, a.password) for a in ensure_demo_accounts(session=session)}
-    engine.dispose()
-    with streamlit_server({"GAPDESK_HOME": str(home), "GAPDESK_DATABASE_URL": url}) as base:
+    with demo_accounts_app(Path(home)) as (base, accounts):
         yield base, accounts
 
 

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.db import build_engine, session_scope, upgrade
-from app.demo import ensure_demo_accounts
 from review_queue.tables import Role
-from tests.browser import streamlit_server
+from tests.browser import demo_accounts_app, sign_in
 from tests.trends_history import simulate_reviews
 
 pytestmark = pytest.mark.browser
@@ -40,27 +39,20 @@ MARKS = """
 
 @pytest.fixture(scope="module")
 def trends_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, tuple, Path]]:
-    home = tmp_path_factory.mktemp("home")
-    url = f"sqlite:///{Path(home) / 'gapdesk.db'}"
-    engine = build_engine(url)
-    upgrade(engine)
-    with session_scope(engine) as session:
-        accounts = {a.role: (a.name, a.password) for a in ensure_demo_accounts(session=session)}
-    with Session(engine, expire_on_commit=False) as session:
-        assert simulate_reviews(session, days=28) > 100
-    engine.dispose()
-    with streamlit_server({"GAPDESK_HOME": str(home), "GAPDESK_DATABASE_URL": url}) as base:
-        yield base, accounts[Role.manager], Path(home)
+    home = Path(tmp_path_factory.mktemp("home"))
+
+    def reviews(engine: Engine) -> None:
+        with Session(engine, expire_on_commit=False) as session:
+            assert simulate_reviews(session, days=28) > 100
+
+    with demo_accounts_app(home, reviews) as (base, accounts):
+        yield base, accounts[Role.manager], home
 
 
 def test_trends_page_draws_every_chart(page: Page, trends_app: tuple) -> None:
     base, (name, password), home = trends_app
     page.set_viewport_size({"width": 1400, "height": 1000})
-    page.goto(base)
-    page.get_by_label("User name or email").fill(name)
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=f"Hello, {name}")).to_be_visible(timeout=20_000)
+    sign_in(page, base, name, password)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Trends", exact=True).click()
     expect(page.get_by_role("heading", name="Trends", exact=True)).to_be_visible(timeout=20_000)
     charts = page.locator(".vega-embed")
