@@ -718,7 +718,10 @@ def rule_ledger_tables(
         *exception_suggestions(findings, events),
         *threshold_suggestions(findings, events),
     ]
-    # Most dismissals removed first, then fewest confirmations lost (stable within equals).
+    # Most dismissals removed first, then fewest confirmations lost (stable within equals);
+    # a condition already in force is not suggested again.
+    in_force = {s.name: s.require for s in detector_settings(session=session)}
+    suggestions = [s for s in suggestions if s.condition() not in in_force.get(s.detector, ())]
     suggestions.sort(key=lambda s: (-s.removes_dismissed, s.removes_confirmed))
     return rule_ledger(findings, events, now=when), suggestions
 

@@ -71,3 +71,5 @@ def test_ledger_lists_numbered_suggestions_and_applies_one(
     assert "compliance_overdue: configuration v1 applies from the next detection run" in (
         applied.stdout
     )
+    again = run("ledger", env=cli_env)
+    assert "make course C00042 an exception" not in again.stdout  # in force: not suggested again
