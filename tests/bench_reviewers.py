@@ -31,8 +31,10 @@ import os
 import random
 import re
 import statistics
+import sys
 import tempfile
 import time
+import types
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -289,8 +291,16 @@ def _run(
         )
         for i, me in enumerate(admins)
     ]
-    for p in procs:
-        p.start()
+    # A spawned child re-runs the parent's __main__ script first. Inside pytest that may be a
+    # page script a Streamlit AppTest left in sys.modules["__main__"] (Streamlit runs scripts as
+    # __main__ and does not put the old one back): start the children with a blank __main__.
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        sys.modules["__main__"] = main
     start.wait(timeout=300)  # every reviewer has imported and connected
     began = time.perf_counter()
     attempts: list[Attempt] = []
