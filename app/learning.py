@@ -570,16 +570,7 @@ def plan_learning(
 ) -> LearningStep:
     """The learning after a decision on ``finding_id``, reading only (on SQLite without the
     write lock: fitting models must not hold up other reviewers' decisions)."""
-    step = LearningStep()
-    if _retraining_due(session=session, every=every):
-        try:
-            step.retrain = _plan_retrain(session=session, actor=SYSTEM, home=home)
-        except NotEnoughToTrain:
-            pass
-        except ModelFileRefused as exc:
-            # A reviewer's decision must never fail because a model file is damaged: say it
-            # loudly in the log; `gapdesk retrain` run by hand reports it to an admin.
-            logger.warning("automatic retraining skipped: %s", exc)
+    step = LearningStep(retrain=_retraining_plan_if_due(session=session, every=every, home=home))
     if step.retrain is not None and step.retrain.promote:
         return step  # the promotion re-ranks the queue
     finding = session.get(Finding, finding_id)
@@ -657,23 +648,34 @@ def _retraining_due(*, session: Session, every: int | None) -> bool:
     return every > 0 and decisions_since_last_training(session=session) >= every
 
 
+def _retraining_plan_if_due(
+    *, session: Session, every: int | None, home: Path | None
+) -> RetrainPlan | None:
+    """A planned retraining (as the system) when ``every`` new decisions have arrived since the
+    last training. Too few decisions is not an error; a damaged model file is logged, not
+    raised: a reviewer's decision must never fail because of it (``gapdesk retrain`` run by
+    hand reports the same refusal to an admin)."""
+    if not _retraining_due(session=session, every=every):
+        return None
+    try:
+        return _plan_retrain(session=session, actor=SYSTEM, home=home)
+    except NotEnoughToTrain:
+        return None
+    except ModelFileRefused as exc:
+        logger.warning("automatic retraining skipped: %s", exc)
+        return None
+
+
 def retrain_if_due(
     *, session: Session, every: int | None = None, home: Path | None = None
 ) -> RetrainResult | None:
     """Retrain (as the system) when ``every`` new decisions have arrived since the last
     training; meant to be called right after a decision has been committed, in its own
-    transaction. Too few decisions is not an error; a damaged model file is logged, not raised."""
-    if not _retraining_due(session=session, every=every):
+    transaction."""
+    plan = _retraining_plan_if_due(session=session, every=every, home=home)
+    if plan is None:
         return None
-    try:
-        return retrain(session=session, actor=SYSTEM, home=home)
-    except NotEnoughToTrain:
-        return None
-    except ModelFileRefused as exc:
-        # A reviewer's decision must never fail because a model file is damaged: say it loudly
-        # in the log; `gapdesk retrain` run by hand reports the same refusal to an admin.
-        logger.warning("automatic retraining skipped: %s", exc)
-        return None
+    return _apply_retrain(session=session, plan=plan, actor=SYSTEM, home=home)
 
 
 # ---------------------------------------------------------------- the rule ledger
