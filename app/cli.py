@@ -12,10 +12,16 @@ from typing import Any
 import click
 
 from app.accounts import AccountError, create_user, list_users, set_password
-from app.db import DatabaseUnavailable, current_revision, get_engine, head_revision, session_scope
-from app.db import upgrade as upgrade_db
-from app.errors import UserError
-from app.settings import ConfigError, get_settings
+from app.core.db import (
+    DatabaseUnavailable,
+    current_revision,
+    get_engine,
+    head_revision,
+    session_scope,
+)
+from app.core.db import upgrade as upgrade_db
+from app.core.errors import UserError
+from app.core.settings import ConfigError, get_settings
 from review_queue.permissions import SYSTEM
 from review_queue.tables import Role
 
@@ -64,7 +70,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    from app.db import open_engine
+    from app.core.db import open_engine
 
     engine = open_engine(migrate=False)
     before, after = upgrade_db(engine)
@@ -77,7 +83,7 @@ def db_upgrade() -> None:
 @db.command("current")
 def db_current() -> None:
     """Show the database's migration revision and whether it is current."""
-    from app.db import open_engine
+    from app.core.db import open_engine
 
     engine = open_engine(migrate=False)
     current, head = current_revision(engine), head_revision()

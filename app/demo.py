@@ -11,14 +11,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app.accounts import create_user
-from app.db import session_scope
+from app.core.db import session_scope
+from app.core.records import SnapshotRecord
+from app.core.settings import get_settings
 from app.demo_org import generate_demo_org
 from app.detection import places_of, run_detection
 from app.evaluation import read_ground_truth, read_near_misses
 from app.learning import retrain
-from app.settings import get_settings
 from app.snapshots import ingest, load_stored
-from app.tables import SnapshotRecord
 from models.detectors.registry import build_detectors, run_detectors
 from models.snapshot import Snapshot
 from review_queue.decisions import decide

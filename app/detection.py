@@ -11,10 +11,10 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app.db import session_scope
-from app.errors import UserError
+from app.core.db import session_scope
+from app.core.errors import UserError
+from app.core.records import DetectorConfig
 from app.snapshots import find_snapshot, load_stored
-from app.tables import DetectorConfig
 from models.attribution import attribute_entities
 from models.detectors.base import Detector, Proposal
 from models.detectors.registry import REGISTRY, build_detectors, load_thresholds, run_detectors

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 from sqlmodel import Session, select
 
-from app.db import open_engine
+from app.core.db import open_engine
+from app.core.errors import UserError
 from app.demo_org import NEAR_MISS_FILE
 from app.detection import run_detection
-from app.errors import UserError
 from app.sources.load import load_snapshot
 from models.evaluation import CategoryScore, score_detections
 from review_queue.permissions import SYSTEM

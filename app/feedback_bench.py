@@ -20,8 +20,8 @@ import pandas as pd
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from app.db import open_engine, session_scope
-from app.errors import UserError
+from app.core.db import open_engine, session_scope
+from app.core.errors import UserError
 from models.detectors.base import Proposal
 from models.feedback.aad import ActiveAnomalyDetector
 from review_queue.decisions import decide

@@ -25,10 +25,10 @@ import sklearn
 from sqlalchemy import text, update
 from sqlmodel import Session, col, func, select
 
+from app.core.errors import UserError
+from app.core.records import DetectorConfig
+from app.core.settings import get_settings
 from app.detection import configure_detector, detector_settings
-from app.errors import UserError
-from app.settings import get_settings
-from app.tables import DetectorConfig
 from models.detectors.registry import REGISTRY
 from models.feedback.aad import ActiveAnomalyDetector
 from models.feedback.ledger import (

@@ -6,8 +6,8 @@ import re
 import tomllib
 from pathlib import Path
 
-from app.errors import UserError
-from app.settings import get_settings
+from app.core.errors import UserError
+from app.core.settings import get_settings
 from app.sources.mapping import SnapshotMapping, dump_mapping, parse_mapping
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
 

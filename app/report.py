@@ -16,7 +16,7 @@ import altair as alt
 import pandas as pd
 import vl_convert as vlc
 
-from app.sources.export import neutralise_frame
+from app.core.safe_csv import neutralise_frame
 from review_queue.trends import ALL_DETECTORS, FLOW_MEASURES, TrendMetric, TrendReport
 
 ReportFormat = Literal["pdf", "png"]

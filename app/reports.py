@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from app.accounts import normalise_email
-from app.db import session_scope
-from app.errors import UserError
+from app.core.db import session_scope
+from app.core.errors import UserError
 from app.snapshots import find_snapshot, load_stored
 from review_queue.permissions import Actor, require_role
 from review_queue.tables import Role, User

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from app.db import session_scope
+from app.core.db import session_scope
 from app.learning import apply_learning, plan_learning
 from review_queue.decisions import BulkResult, Decision, bulk_decide, decide
 from review_queue.permissions import Actor

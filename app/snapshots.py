@@ -25,13 +25,13 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app.db import session_scope
-from app.errors import UserError
-from app.settings import get_settings
+from app.core.db import session_scope
+from app.core.errors import UserError
+from app.core.records import SnapshotRecord
+from app.core.settings import get_settings
 from app.sources.load import LoadResult, load_snapshot
 from app.sources.mapping import SnapshotMapping
 from app.sources.validate import ProgressCallback
-from app.tables import SnapshotRecord
 from models.snapshot import Snapshot
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
 

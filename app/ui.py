@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app import accounts
-from app.db import DatabaseUnavailable, open_engine, session_scope
+from app.core.db import DatabaseUnavailable, open_engine, session_scope
+from app.core.settings import ConfigError, get_settings
 from app.navigation import PAGES
-from app.settings import ConfigError, get_settings
 from review_queue.permissions import Actor, require_role
 from review_queue.trends import (
     TRENDS_ROLES,

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from app.errors import UserError
+from app.core.errors import UserError
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
 

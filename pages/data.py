@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from app.errors import UserError
+from app.core.errors import UserError
 from app.mappings import save_mapping, saved_mappings
 from app.snapshots import list_snapshots, store_snapshot, validate_snapshot
 from app.sources.contract import TABLES

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
+from app.core.errors import UserError
 from app.detection import (
     configure_detector,
     describe_condition,
@@ -14,7 +15,6 @@ from app.detection import (
     remove_condition,
     run_detection,
 )
-from app.errors import UserError
 from app.presenters import md_escape
 
 actor = ui.require_actor()

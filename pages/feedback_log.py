@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from app.exports import write_rows
+from app.core.safe_csv import write_rows
 from review_queue.exports import DECISION_COLUMNS, decision_rows
 from review_queue.feedback import log_page, verify_chain
 

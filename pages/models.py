@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from app.errors import UserError
+from app.core.errors import UserError
 from app.learning import (
     apply_suggestion,
     list_versions,

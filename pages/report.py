@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from app.errors import UserError
+from app.core.errors import UserError
 from app.presenters import md_escape
 from app.reports import instructor_roster
 from review_queue.decisions import DecisionRefused

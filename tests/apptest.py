@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from app.settings import get_settings
+from app.core.settings import get_settings
 from tests.conftest import REPO
 
 MAIN = str(REPO / "app" / "main.py")

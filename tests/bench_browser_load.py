@@ -41,10 +41,10 @@ from playwright.async_api import Error as PlaywrightError
 from sqlmodel import col, select
 
 from app.accounts import create_user
-from app.db import open_engine, session_scope
+from app.core.db import open_engine, session_scope
+from app.core.settings import get_settings
 from app.demo_org import generate_demo_org
 from app.detection import run_detection
-from app.settings import get_settings
 from app.snapshots import ingest
 from review_queue.feedback import verify_chain
 from review_queue.permissions import SYSTEM

@@ -48,11 +48,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from app.accounts import create_user
-from app.db import build_engine, open_engine
+from app.core.db import build_engine, open_engine
+from app.core.schema import metadata
+from app.core.settings import get_settings
 from app.demo_org import DEFAULT_AS_OF, generate_demo_org
 from app.detection import run_detection
-from app.schema import metadata
-from app.settings import get_settings
 from app.snapshots import ingest
 from review_queue.decisions import decide
 from review_queue.feedback import verify_chain

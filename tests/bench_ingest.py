@@ -20,7 +20,7 @@ from pathlib import Path
 
 
 def _child(folder: str) -> int:
-    from app.db import open_engine
+    from app.core.db import open_engine
     from app.snapshots import ingest
     from review_queue.permissions import SYSTEM
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from sqlmodel import col, select
 
-from app.db import open_engine, session_scope
+from app.core.db import open_engine, session_scope
 from app.demo_org import generate_demo_org
 from app.detection import run_detection
 from app.evaluation import read_ground_truth, read_near_misses

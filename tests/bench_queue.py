@@ -23,7 +23,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.db import build_engine, upgrade
+from app.core.db import build_engine, upgrade
 from models.taxonomy import DETECTED_CATEGORIES
 from review_queue.permissions import Actor
 from review_queue.queue import QueueFilter, list_findings

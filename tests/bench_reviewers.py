@@ -47,7 +47,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.accounts import create_user
-from app.db import build_engine, session_scope, upgrade
+from app.core.db import build_engine, session_scope, upgrade
 from models.detectors.base import Proposal
 from review_queue.decisions import AlreadyDecided, DecisionRefused, DismissReason
 from review_queue.feedback import verify_chain

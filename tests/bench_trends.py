@@ -29,7 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.db import build_engine, upgrade
+from app.core.db import build_engine, upgrade
 from models.taxonomy import CATEGORIES
 from review_queue.permissions import Actor
 from review_queue.tables import Role

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy.engine import Engine
 
-from app.db import build_engine, session_scope, upgrade
+from app.core.db import build_engine, session_scope, upgrade
 from app.demo import ensure_demo_accounts
 from review_queue.tables import Role
 from tests.conftest import IN_CI, REPO

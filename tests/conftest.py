@@ -19,8 +19,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.db import build_engine, upgrade
-from app.schema import metadata
+from app.core.db import build_engine, upgrade
+from app.core.schema import metadata
 
 PG_ADMIN_URL = os.environ.get("GAPDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -167,7 +167,7 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def gapdesk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh GAPDESK_HOME for code that stores files (snapshots, models)."""
-    from app.settings import get_settings
+    from app.core.settings import get_settings
 
     home = tmp_path / "home"
     monkeypatch.setenv("GAPDESK_HOME", str(home))

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from app.sources.export import FORMULA_PREFIXES
+from app.core.safe_csv import FORMULA_PREFIXES
 
 # Property name -> examples run in this process (hypothesis' replays and shrinks included).
 CASES: Counter[str] = Counter()

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, col, select
 
-from app.db import build_engine, session_scope, upgrade
+from app.core.db import build_engine, session_scope, upgrade
 from app.demo import ensure_demo_accounts
 from app.detection import configure_detector, run_detection
 from app.snapshots import ingest
@@ -77,7 +77,7 @@ def site(
     url = f"sqlite:///{home / 'gapdesk.db'}"
     mp = pytest.MonkeyPatch()
     mp.setenv("GAPDESK_HOME", str(home))
-    from app.settings import get_settings
+    from app.core.settings import get_settings
 
     get_settings.cache_clear()
     engine = build_engine(url)

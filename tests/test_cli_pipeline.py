@@ -80,7 +80,7 @@ def test_evaluate_prints_precision_and_recall(env: dict[str, str], demo_folder: 
 def test_exports_defuse_formulas_for_spreadsheets(env: dict[str, str]) -> None:
     from sqlmodel import Session
 
-    from app.db import open_engine
+    from app.core.db import open_engine
     from tests.queue_fixtures import add_finding
 
     engine = open_engine(f"sqlite:///{Path(env['GAPDESK_HOME']) / 'gapdesk.db'}")

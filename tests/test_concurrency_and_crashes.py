@@ -31,7 +31,7 @@ from tests.queue_fixtures import add_finding, add_people
 _KILLED_MID_RUN = textwrap.dedent(
     """
     import os, signal, sys
-    from app.db import build_engine
+    from app.core.db import build_engine
     from app.detection import run_detection
     from review_queue.permissions import SYSTEM
 

@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from app.commands.demo_data import demo_data_command
+from app.core.errors import UserError
 from app.demo_org import generate_demo_org
-from app.errors import UserError
 from models.taxonomy import DETECTED_CATEGORIES, parse_entity_key
 
 DAY = pd.Timedelta(days=1)

@@ -24,14 +24,14 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from app.errors import UserError
-from app.exports import write_rows
+from app.core.errors import UserError
+from app.core.records import SnapshotRecord
+from app.core.safe_csv import write_rows, write_safe_csv
 from app.mappings import mappings_dir, save_mapping, saved_mappings
 from app.report import table_csv
 from app.snapshots import ingest, snapshots_dir
 from app.sources.canvas import import_canvas_enrollments
 from app.sources.contract import TABLES
-from app.sources.export import write_safe_csv
 from app.sources.mapping import (
     SnapshotMapping,
     TableMapping,
@@ -44,7 +44,6 @@ from app.sources.moodle import MOODLE_COLUMNS, import_moodle_log
 from app.sources.result import ImportResult
 from app.sources.validate import RULES, validate_tables
 from app.sources.xapi import import_xapi_file
-from app.tables import SnapshotRecord
 from review_queue.decisions import decide
 from review_queue.exports import (
     DECISION_COLUMNS,

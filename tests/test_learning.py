@@ -234,7 +234,7 @@ def test_learning_is_planned_without_the_write_lock_and_written_once(
 ) -> None:
     """The learning step fits its models from a read: on SQLite it runs while another writer
     holds the write lock. Two steps planned from the same log write one model version."""
-    from app.db import session_scope
+    from app.core.db import session_scope
     from app.learning import apply_learning, plan_learning
 
     with Session(db) as s:

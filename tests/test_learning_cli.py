@@ -48,7 +48,7 @@ def test_ledger_lists_numbered_suggestions_and_applies_one(
 ) -> None:
     from sqlmodel import Session
 
-    from app.db import open_engine
+    from app.core.db import open_engine
     from review_queue.decisions import decide
     from review_queue.permissions import SYSTEM
     from tests.queue_fixtures import add_finding

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import UserError
+from app.core.errors import UserError
 from app.mappings import save_mapping, saved_mappings
 from app.sources.mapping import SnapshotMapping, TableMapping, load_mapping
 from app.uploads import read_sample, staged_upload

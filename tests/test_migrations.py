@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from app.db import alembic_config, build_engine, current_revision, head_revision, upgrade
-from app.schema import include_object, metadata
+from app.core.db import alembic_config, build_engine, current_revision, head_revision, upgrade
+from app.core.schema import include_object, metadata
 from tests.conftest import BACKENDS
 
 

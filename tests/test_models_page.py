@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from app.db import session_scope
+from app.core.db import session_scope
 from app.demo import ensure_demo_accounts
 from app.learning import promoted_version, retrain
 from app.navigation import PAGES

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from app.db import open_engine
+from app.core.db import open_engine
 from review_queue.decisions import decide
 from tests.queue_fixtures import add_finding, add_people
 from tests.test_cli import run

@@ -10,11 +10,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
-from app.db import build_engine, session_scope, upgrade
+from app.core.db import build_engine, session_scope, upgrade
+from app.core.settings import get_settings
 from app.demo import busiest_owner_email, ensure_demo_accounts
 from app.detection import run_detection
 from app.navigation import PAGES
-from app.settings import get_settings
 from app.snapshots import ingest, load_stored
 from models.detectors.registry import REGISTRY
 from review_queue.permissions import SYSTEM

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from app.db import session_scope
+from app.core.db import session_scope
 from app.demo import ensure_demo_accounts
 from app.navigation import PAGES, SIGN_IN, pages_for
 from review_queue.tables import Role

@@ -33,10 +33,10 @@ from streamlit.testing.v1 import AppTest
 import app
 import review_queue
 from app import accounts, detection, learning, mappings, reports, review, snapshots, ui
-from app.db import build_engine
+from app.core.db import build_engine
+from app.core.schema import metadata
+from app.core.settings import get_settings
 from app.navigation import PAGES, PAGES_DIR, PageSpec
-from app.schema import metadata
-from app.settings import get_settings
 from app.sources.load import LoadResult
 from app.sources.mapping import SnapshotMapping, TableMapping
 from models.feedback.ledger import ExceptionSuggestion

@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
+from app.core.errors import UserError
+from app.core.records import SnapshotRecord
 from app.detection import (
     configure_detector,
     detector_settings,
     remove_condition,
     run_detection,
 )
-from app.errors import UserError
 from app.snapshots import find_snapshot, ingest, list_snapshots, load_stored
-from app.tables import SnapshotRecord
 from models.detectors.base import Detector, Proposal
 from models.detectors.registry import build_detectors
 from review_queue.feedback import verify_chain

@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 
 from app.accounts import SignInFailed, authenticate, start_session
 from app.cli import cli
-from app.db import build_engine, upgrade
-from app.settings import get_settings
+from app.core.db import build_engine, upgrade
+from app.core.settings import get_settings
 from review_queue.tables import User
 from tests.conftest import REPO
 from tests.queue_fixtures import add_finding
@@ -60,7 +60,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def _run(seen: Seen, args: list[str], stdin: str | None = None, *, ok: bool = True) -> str:
     get_settings.cache_clear()
-    from app import db as app_db
+    from app.core import db as app_db
 
     if app_db._engine is not None:  # the CLI keeps one engine per process; each run is new
         app_db._engine.dispose()

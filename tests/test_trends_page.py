@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.db import session_scope
+from app.core.db import session_scope
 from app.demo import ensure_demo_accounts
 from app.navigation import PAGES
 from review_queue.permissions import Actor

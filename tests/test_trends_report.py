@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlmodel import Session
 
 from app.cli import cli
-from app.db import build_engine, upgrade
+from app.core.db import build_engine, upgrade
 from app.report import render_report, report_spec, table_csv, trend_charts
 from review_queue.permissions import Actor
 from review_queue.tables import Role

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from app.commands.progress import progress_printer
-from app.db import get_engine, session_scope
+from app.core.db import get_engine, session_scope
 from app.snapshots import ingest, list_snapshots
 from review_queue.permissions import SYSTEM
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
+from app.core.errors import UserError
 from app.demo_org import DEFAULT_AS_OF, generate_demo_org
-from app.errors import UserError
 
 
 @click.command("demo-data")

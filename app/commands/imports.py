@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from app.errors import UserError
+from app.core.errors import UserError
 from app.sources.load import write_snapshot
 from app.sources.result import ImportResult, merge_tables
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.db import get_engine, session_scope
+from app.core.db import get_engine, session_scope
 from app.feedback_bench import bench_feedback
 from app.learning import apply_suggestion, list_versions, promote, retrain, rule_ledger_tables
 from models.feedback.priority import DEFAULT_EXPLORATION_SHARE, DEFAULT_K

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from app.operations import backup_sqlite, health, restore_sqlite
-from app.settings import get_settings
+from app.core.backup import backup_sqlite, restore_sqlite
+from app.core.health import health
+from app.core.settings import get_settings
 
 
 @click.command("health")

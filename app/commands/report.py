@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from app.db import get_engine, session_scope
-from app.errors import UserError
+from app.core.db import get_engine, session_scope
+from app.core.errors import UserError
 from review_queue.permissions import SYSTEM
 from review_queue.trends import DEFAULT_SLA_DAYS, TrendFilters, trend_report
 

@@ -11,6 +11,7 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
+from app.core.errors import UserError
 from app.demo_org.csv_bytes import (
     byte_table,
     encode_ids,
@@ -32,7 +33,6 @@ from app.demo_org.vocabulary import (
     LAST_NAMES,
     LD_TITLE,
 )
-from app.errors import UserError
 from app.sources.contract import TABLES
 from models.taxonomy import entity_key
 

@@ -1,10 +1,10 @@
-"""Alembic environment: migrates the engine handed over by app.db (no alembic.ini)."""
+"""Alembic environment: migrates the engine handed over by app.core.db (no alembic.ini)."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from app.schema import include_object, metadata
+from app.core.schema import include_object, metadata
 
 config = context.config
 

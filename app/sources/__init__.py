@@ -17,7 +17,7 @@ Entry points:
   importer output with other exports and write a folder ``load_snapshot`` reads.
 * :func:`app.sources.mapping.suggest_mapping`, :func:`app.sources.mapping.preview_mapping`,
   :func:`app.sources.mapping.dump_mapping` — the Data page's mapping editor.
-* :func:`app.sources.export.neutralise_csv_cell` / ``write_safe_csv`` — defuse formula-like cells
+* :func:`app.core.safe_csv.neutralise_csv_cell` / ``write_safe_csv`` — defuse formula-like cells
   when tables leave Gapdesk as CSV.
 
 Typed form of accepted tables: ids and text as pandas ``str``; timestamps ``datetime64[us, UTC]``;

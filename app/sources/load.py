@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from app.errors import UserError
+from app.core.errors import UserError
 from app.sources.contract import TABLES
 from app.sources.files import read_table_file, table_file_name
 from app.sources.mapping import SnapshotMapping, apply_table_mapping, load_mapping

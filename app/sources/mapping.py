@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from app.errors import UserError
+from app.core.errors import UserError
 from app.sources.contract import FALSE_WORDS, TABLES, TRUE_WORDS, Column
 from app.sources.result import ImportReport, ImportResult
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from app.errors import UserError
+from app.core.errors import UserError
 from app.sources.files import read_table_file
 from app.sources.result import ImportReport, ImportResult
 

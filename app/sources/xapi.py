@@ -36,7 +36,7 @@ from urllib.request import Request, urlopen
 
 import pandas as pd
 
-from app.errors import UserError
+from app.core.errors import UserError
 from app.sources.files import GZIP_MAGIC
 from app.sources.result import ImportReport, ImportResult
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from app.errors import UserError
+from app.core.errors import UserError
 from app.sources.canvas import import_canvas_enrollments
 
 SIS = (

@@ -14,7 +14,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.errors import UserError
+from app.core.errors import UserError
 from app.sources.load import load_snapshot
 from app.sources.mapping import TableMapping, apply_table_mapping, load_mapping, suggest_mapping
 from app.sources.validate import RULES

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from app.errors import UserError
-from app.sources.export import neutralise_csv_cell, neutralise_frame, write_safe_csv
+from app.core.errors import UserError
+from app.core.safe_csv import neutralise_csv_cell, neutralise_frame, write_safe_csv
 from app.sources.load import content_hash, load_snapshot, write_snapshot
 from app.sources.validate import Problem
 from tests.sources.conftest import VALID_CSV, SnapshotMaker

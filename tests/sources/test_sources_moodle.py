@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from app.errors import UserError
+from app.core.errors import UserError
 from app.sources.moodle import import_moodle_log, parse_moodle_times
 from app.sources.validate import validate_tables
 from tests.sources.conftest import SHARED_LMS

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from app.errors import UserError
+from app.core.errors import UserError
 from app.sources.xapi import (
     actor_id,
     import_xapi_file,

@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlmodel import SQLModel
 
-import app.tables  # noqa: F401  (registers the application's tables)
+import app.core.records  # noqa: F401  (registers the application's tables)
 import review_queue.tables  # noqa: F401  (registers the queue's tables)
 
 metadata = SQLModel.metadata

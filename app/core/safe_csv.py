@@ -1,4 +1,4 @@
-"""Writing tables as CSV for people: cells that spreadsheets would run as formulas are defused.
+"""Writing tables and exports for people: CSV (formula-like cells defused) or JSON lines.
 
 Data keeps a cell such as ``=HYPERLINK(...)`` exactly as it arrived (it is evidence). Only when a
 table leaves Gapdesk as CSV for a spreadsheet is such a cell prefixed with ``'`` (OWASP's advice
@@ -7,6 +7,9 @@ against CSV injection), so Excel or LibreOffice show it as text instead of evalu
 
 from __future__ import annotations
 
+import csv
+import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,3 +46,22 @@ def write_safe_csv(frame: pd.DataFrame, target: Path | IO[str]) -> None:
     and a spreadsheet starts a new row there, bringing the rest of the cell to a row's start.
     """
     neutralise_frame(frame).to_csv(target, index=False, lineterminator="\r\n")
+
+
+def write_rows(
+    rows: Iterable[dict[str, Any]], columns: Sequence[str], out: IO[str], fmt: str
+) -> int:
+    """Write ``rows`` in ``fmt`` ('csv' or 'jsonl'); returns how many were written."""
+    count = 0
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+        return count
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows:
+        # Cells stay as they are in Gapdesk; only the CSV copy is defused for spreadsheets.
+        writer.writerow([neutralise_csv_cell("" if row[c] is None else row[c]) for c in columns])
+        count += 1
+    return count

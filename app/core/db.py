@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
-from app.settings import ConfigError, check_database_url, get_settings
+from app.core.settings import ConfigError, check_database_url, get_settings
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 

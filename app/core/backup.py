@@ -1,4 +1,4 @@
-"""Operations: health checks for monitors, and SQLite backup and restore.
+"""SQLite backup and restore, each checked before it is trusted.
 
 PostgreSQL is backed up with its own tools (see the README): ``pg_dump -Fc`` and ``pg_restore``.
 """
@@ -14,43 +14,9 @@ from pathlib import Path
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
-from app.db import DatabaseUnavailable, build_engine, check_connection, current_revision
-from app.db import head_revision as code_head
-from app.errors import UserError
+from app.core.db import build_engine, current_revision
+from app.core.errors import UserError
 from review_queue.feedback import ChainCheck, verify_chain
-
-
-@dataclass(frozen=True)
-class Health:
-    """What a monitor needs: is the database there, and is its schema the code's."""
-
-    reachable: bool
-    revision: str | None
-    head: str
-    problem: str | None
-
-    @property
-    def ok(self) -> bool:
-        """Healthy: reachable and migrated to head."""
-        return self.reachable and self.revision == self.head
-
-
-def health(url: str) -> Health:
-    """Check the database at ``url`` without changing it (no migration is applied)."""
-    head = code_head()
-    try:
-        engine = build_engine(url)
-    except Exception as exc:  # a bad URL is a health problem, not a crash
-        return Health(False, None, head, str(exc).splitlines()[0])
-    try:
-        check_connection(engine)
-        revision = current_revision(engine)
-    except DatabaseUnavailable as exc:
-        return Health(False, None, head, str(exc))
-    finally:
-        engine.dispose()
-    problem = None if revision == head else f"migrations behind: at {revision}, code at {head}"
-    return Health(True, revision, head, problem)
 
 
 def _sqlite_path(url: str) -> Path:
