@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from app.accounts import AccountError, create_user, list_users, set_password
+from app.auth.accounts import AccountError, create_user, list_users, set_password
 from app.core.db import (
     DatabaseUnavailable,
     current_revision,

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app.accounts import create_user
+from app.auth.accounts import create_user
 from app.core.db import session_scope
 from app.core.records import SnapshotRecord
 from app.core.settings import get_settings

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from app.accounts import normalise_email
+from app.auth.accounts import normalise_email
 from app.core.db import session_scope
 from app.core.errors import UserError
 from app.snapshots import find_snapshot, load_stored

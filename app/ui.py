@@ -15,7 +15,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app import accounts
+from app.auth import accounts
 from app.core.db import DatabaseUnavailable, open_engine, session_scope
 from app.core.settings import ConfigError, get_settings
 from app.navigation import PAGES

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import ui
-from app.accounts import SignInFailed
+from app.auth.accounts import SignInFailed
 
 st.title("Gapdesk")
 st.write("Find the hidden gaps of your learning programme, and decide each one.")

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from app.accounts import AccountError, create_user, list_users
+from app.auth.accounts import AccountError, create_user, list_users
 from review_queue.tables import Role
 
 actor = ui.require_actor()

@@ -40,7 +40,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from sqlmodel import col, select
 
-from app.accounts import create_user
+from app.auth.accounts import create_user
 from app.core.db import open_engine, session_scope
 from app.core.settings import get_settings
 from app.demo_org import generate_demo_org

@@ -47,7 +47,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from app.accounts import create_user
+from app.auth.accounts import create_user
 from app.core.db import build_engine, open_engine
 from app.core.schema import metadata
 from app.core.settings import get_settings

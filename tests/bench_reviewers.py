@@ -46,7 +46,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.accounts import create_user
+from app.auth.accounts import create_user
 from app.core.db import build_engine, session_scope, upgrade
 from models.detectors.base import Proposal
 from review_queue.decisions import AlreadyDecided, DecisionRefused, DismissReason

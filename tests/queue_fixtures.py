@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from app.accounts import create_user
+from app.auth.accounts import create_user
 from review_queue.permissions import SYSTEM, Actor
 from review_queue.tables import Finding, Role
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from app.accounts import (
+from app.auth.accounts import (
     AccountError,
     SignInFailed,
     authenticate,

@@ -32,7 +32,8 @@ from streamlit.testing.v1 import AppTest
 
 import app
 import review_queue
-from app import accounts, detection, learning, mappings, reports, review, snapshots, ui
+from app import detection, learning, mappings, reports, review, snapshots, ui
+from app.auth import accounts
 from app.core.db import build_engine
 from app.core.schema import metadata
 from app.core.settings import get_settings

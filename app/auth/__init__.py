@@ -1,0 +1,1 @@
+"""Accounts, passwords, browser sessions and sign-in (local and single sign-on)."""
