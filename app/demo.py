@@ -18,7 +18,7 @@ from app.demo_org import generate_demo_org
 from app.detection import places_of, run_detection
 from app.evaluation import read_ground_truth, read_near_misses
 from app.learning import retrain
-from app.snapshots import ingest, load_stored
+from app.sources.store import ingest, load_stored
 from models.detectors.registry import build_detectors, run_detectors
 from models.snapshot import Snapshot
 from review_queue.decisions import decide

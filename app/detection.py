@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from app.core.db import session_scope
 from app.core.errors import UserError
 from app.core.records import DetectorConfig
-from app.snapshots import find_snapshot, load_stored
+from app.sources.store import find_snapshot, load_stored
 from models.attribution import attribute_entities
 from models.detectors.base import Detector, Proposal
 from models.detectors.registry import REGISTRY, build_detectors, load_thresholds, run_detectors

@@ -5,11 +5,11 @@ import streamlit as st
 
 from app import ui
 from app.core.errors import UserError
-from app.mappings import save_mapping, saved_mappings
-from app.snapshots import list_snapshots, store_snapshot, validate_snapshot
 from app.sources.contract import TABLES
 from app.sources.mapping import SnapshotMapping, TableMapping, preview_mapping, suggest_mapping
-from app.uploads import mapping_path, read_sample, staged_upload
+from app.sources.mapping_store import save_mapping, saved_mappings
+from app.sources.store import list_snapshots, store_snapshot, validate_snapshot
+from app.sources.uploads import mapping_path, read_sample, staged_upload
 
 actor = ui.require_actor()
 st.title("Data")

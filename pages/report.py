@@ -6,7 +6,7 @@ import streamlit as st
 from app import ui
 from app.core.errors import UserError
 from app.presenters import md_escape
-from app.reports import instructor_roster
+from app.sources.roster import instructor_roster
 from review_queue.decisions import DecisionRefused
 from review_queue.notes import URGENCY_SCORE, file_learner_report, list_comments, my_reports
 

@@ -45,7 +45,7 @@ from app.core.db import open_engine, session_scope
 from app.core.settings import get_settings
 from app.demo_org import generate_demo_org
 from app.detection import run_detection
-from app.snapshots import ingest
+from app.sources.store import ingest
 from review_queue.feedback import verify_chain
 from review_queue.permissions import SYSTEM
 from review_queue.tables import FeedbackEvent, Finding, ModelVersion, Role, Status

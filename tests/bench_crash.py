@@ -53,7 +53,7 @@ from app.core.schema import metadata
 from app.core.settings import get_settings
 from app.demo_org import DEFAULT_AS_OF, generate_demo_org
 from app.detection import run_detection
-from app.snapshots import ingest
+from app.sources.store import ingest
 from review_queue.decisions import decide
 from review_queue.feedback import verify_chain
 from review_queue.permissions import SYSTEM, Actor

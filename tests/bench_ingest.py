@@ -21,7 +21,7 @@ from pathlib import Path
 
 def _child(folder: str) -> int:
     from app.core.db import open_engine
-    from app.snapshots import ingest
+    from app.sources.store import ingest
     from review_queue.permissions import SYSTEM
 
     engine = open_engine(f"sqlite:///{Path(os.environ['GAPDESK_HOME']) / 'bench.db'}")

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from app.core.db import build_engine, session_scope, upgrade
 from app.demo import ensure_demo_accounts
 from app.detection import configure_detector, run_detection
-from app.snapshots import ingest
+from app.sources.store import ingest
 from review_queue.decisions import decide
 from review_queue.notes import add_comment, file_learner_report
 from review_queue.permissions import SYSTEM, Actor

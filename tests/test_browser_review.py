@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from app.core.db import build_engine, session_scope, upgrade
 from app.demo import busiest_owner_email, ensure_demo_accounts
 from app.detection import run_detection
-from app.snapshots import ingest, load_stored
+from app.sources.store import ingest, load_stored
 from review_queue.permissions import SYSTEM
 from review_queue.tables import FeedbackEvent, Role
 from tests.browser import select_first_row, sign_in, streamlit_server

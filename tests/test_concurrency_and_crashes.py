@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from app.detection import run_detection
-from app.snapshots import ingest
+from app.sources.store import ingest
 from review_queue.decisions import AlreadyDecided, decide, undo
 from review_queue.feedback import verify_chain
 from review_queue.permissions import SYSTEM

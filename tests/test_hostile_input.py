@@ -27,9 +27,7 @@ from sqlmodel import Session, select
 from app.core.errors import UserError
 from app.core.records import SnapshotRecord
 from app.core.safe_csv import write_rows, write_safe_csv
-from app.mappings import mappings_dir, save_mapping, saved_mappings
 from app.report import table_csv
-from app.snapshots import ingest, snapshots_dir
 from app.sources.canvas import import_canvas_enrollments
 from app.sources.contract import TABLES
 from app.sources.mapping import (
@@ -40,8 +38,10 @@ from app.sources.mapping import (
     load_mapping,
     parse_mapping,
 )
+from app.sources.mapping_store import mappings_dir, save_mapping, saved_mappings
 from app.sources.moodle import MOODLE_COLUMNS, import_moodle_log
 from app.sources.result import ImportResult
+from app.sources.store import ingest, snapshots_dir
 from app.sources.validate import RULES, validate_tables
 from app.sources.xapi import import_xapi_file
 from review_queue.decisions import decide

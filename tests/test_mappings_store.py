@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from app.core.errors import UserError
-from app.mappings import save_mapping, saved_mappings
 from app.sources.mapping import SnapshotMapping, TableMapping, load_mapping
-from app.uploads import read_sample, staged_upload
+from app.sources.mapping_store import save_mapping, saved_mappings
+from app.sources.uploads import read_sample, staged_upload
 from review_queue.permissions import SYSTEM, Actor
 from review_queue.tables import Role
 

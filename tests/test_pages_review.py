@@ -15,7 +15,7 @@ from app.core.settings import get_settings
 from app.demo import busiest_owner_email, ensure_demo_accounts
 from app.detection import run_detection
 from app.navigation import PAGES
-from app.snapshots import ingest, load_stored
+from app.sources.store import ingest, load_stored
 from models.detectors.registry import REGISTRY
 from review_queue.permissions import SYSTEM
 from review_queue.tables import FeedbackEvent, Finding, Role

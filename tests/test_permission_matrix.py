@@ -32,12 +32,15 @@ from streamlit.testing.v1 import AppTest
 
 import app
 import review_queue
-from app import detection, learning, mappings, reports, review, snapshots, ui
+from app import detection, learning, review, ui
 from app.auth import accounts
 from app.core.db import build_engine
 from app.core.schema import metadata
 from app.core.settings import get_settings
 from app.navigation import PAGES, PAGES_DIR, PageSpec
+from app.sources import mapping_store as mappings
+from app.sources import roster as reports
+from app.sources import store as snapshots
 from app.sources.load import LoadResult
 from app.sources.mapping import SnapshotMapping, TableMapping
 from models.feedback.ledger import ExceptionSuggestion

@@ -17,7 +17,7 @@ from app.detection import (
     remove_condition,
     run_detection,
 )
-from app.snapshots import find_snapshot, ingest, list_snapshots, load_stored
+from app.sources.store import find_snapshot, ingest, list_snapshots, load_stored
 from models.detectors.base import Detector, Proposal
 from models.detectors.registry import build_detectors
 from review_queue.feedback import verify_chain
@@ -258,7 +258,7 @@ def test_an_ingest_sweeps_a_killed_ingests_temporary_folder(
     import os
     import time
 
-    from app.snapshots import snapshots_dir
+    from app.sources.store import snapshots_dir
 
     store = snapshots_dir()
     store.mkdir(parents=True)

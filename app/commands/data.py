@@ -8,7 +8,7 @@ import click
 
 from app.commands.progress import progress_printer
 from app.core.db import get_engine, session_scope
-from app.snapshots import ingest, list_snapshots
+from app.sources.store import ingest, list_snapshots
 from review_queue.permissions import SYSTEM
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from app.auth.accounts import normalise_email
 from app.core.db import session_scope
 from app.core.errors import UserError
-from app.snapshots import find_snapshot, load_stored
+from app.sources.store import find_snapshot, load_stored
 from review_queue.permissions import Actor, require_role
 from review_queue.tables import Role, User
 
