@@ -4,17 +4,16 @@ import json
 
 import pandas as pd
 import streamlit as st
-
-from app import ui
-from app.core.errors import UserError
-from app.detection import (
+from app.detection.configuration.configuration import (
     configure_detector,
     describe_condition,
     detector_settings,
-    recent_runs,
     remove_condition,
-    run_detection,
 )
+from app.detection.configuration.run import recent_runs, run_detection
+
+from app import ui
+from app.core.errors import UserError
 from app.presenters import md_escape
 
 actor = ui.require_actor()

@@ -32,11 +32,13 @@ from streamlit.testing.v1 import AppTest
 
 import app
 import review_queue
-from app import detection, learning, review, ui
+from app import learning, review, ui
 from app.auth import accounts
 from app.core.db import build_engine
 from app.core.schema import metadata
 from app.core.settings import get_settings
+from app.detection import configuration as config
+from app.detection import run as detect
 from app.navigation import PAGES, PAGES_DIR, PageSpec
 from app.sources import mapping_store as mappings
 from app.sources import roster as reports
@@ -155,13 +157,13 @@ POLICY: tuple[Rule, ...] = (
     Rule(accounts.set_password, ADMIN, lambda w, a: accounts.set_password(
         session=w.s, actor=a, name="max", password="a long new password")),
     # detectors and detection runs: the Detectors page (admins)
-    Rule(detection.configure_detector, ADMIN, lambda w, a: detection.configure_detector(
+    Rule(config.configure_detector, ADMIN, lambda w, a: config.configure_detector(
         session=w.s, actor=a, name="unowned_course", enabled=False, note="too noisy")),
-    Rule(detection.remove_condition, ADMIN, lambda w, a: detection.remove_condition(
+    Rule(config.remove_condition, ADMIN, lambda w, a: config.remove_condition(
         session=w.s, actor=a, name="unowned_course", condition=CONDITION),
          frozenset({"condition"})),
-    Rule(detection.recent_runs, ADMIN, lambda w, a: detection.recent_runs(session=w.s, actor=a)),
-    Rule(detection.run_detection, ADMIN, lambda w, a: detection.run_detection(
+    Rule(detect.recent_runs, ADMIN, lambda w, a: detect.recent_runs(session=w.s, actor=a)),
+    Rule(detect.run_detection, ADMIN, lambda w, a: detect.run_detection(
         engine=w.engine, actor=a), frozenset({"snapshot"})),
     # the priority model and the rule ledger: the Models page (admins); rollback is promote
     Rule(learning.retrain, ADMIN, lambda w, a: learning.retrain(session=w.s, actor=a, k=10),
@@ -256,7 +258,7 @@ POLICY: tuple[Rule, ...] = (
 # The rows whose calls only read: they are checked together on one shared world (quicker), and
 # the test asserts that their allowed calls change nothing either.
 READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
-    accounts.list_users, detection.recent_runs, learning.rule_ledger_tables,
+    accounts.list_users, detect.recent_runs, learning.rule_ledger_tables,
     snapshots.validate_snapshot, snapshots.list_snapshots, decisions.preview_bulk,
     queue.list_findings, queue.matching_ids, queue.filter_options, queue.entity_history,
     suppressions.list_suppressions, reports.instructor_roster, notes.my_reports,
@@ -278,7 +280,9 @@ NOT_SERVICES: dict[str, str] = {
 # reached only from pages whose role the router and ui.require_actor enforce (and from the CLI,
 # run by the server's administrator). Listed so that a new one is a decision, not an accident.
 ACTORLESS_PAGE_READS: dict[str, str] = {
-    "app.detection.detector_settings": "Detectors page (admins); also read by detection runs",
+    "app.detection.configuration.detector_settings": (
+        "Detectors page (admins); also read by detection runs"
+    ),
     "app.learning.list_versions": "Models page (admins); also the CLI's `models` command",
     "app.learning.queue_diff": "Models page (admins)",
     "review_queue.feedback.verify_chain": "Feedback log page (admins, managers); also the CLI",
@@ -327,7 +331,7 @@ def _build_world(
         if "model" in needs:
             version = learning.retrain(session=s, actor=ada, k=10).version.version
         if "condition" in needs:
-            detection.configure_detector(
+            config.configure_detector(
                 session=s, actor=ada, name="unowned_course", require=[CONDITION]
             )
         s.commit()

@@ -6,17 +6,17 @@ import shutil
 from pathlib import Path
 
 import pytest
+from app.detection.configuration.configuration import (
+    configure_detector,
+    detector_settings,
+    remove_condition,
+)
+from app.detection.configuration.run import run_detection
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from app.core.errors import UserError
 from app.core.records import SnapshotRecord
-from app.detection import (
-    configure_detector,
-    detector_settings,
-    remove_condition,
-    run_detection,
-)
 from app.sources.store import find_snapshot, ingest, list_snapshots, load_stored
 from models.detectors.base import Detector, Proposal
 from models.detectors.registry import build_detectors
@@ -156,7 +156,7 @@ def test_demo_replays_weeks_of_reviewing_through_the_services(
     db: Engine, gapdesk_home: Path, demo_folder: Path
 ) -> None:
     from app.demo import simulate_review_weeks
-    from app.evaluation import read_ground_truth
+    from app.detection.labelled import read_ground_truth
 
     outcome = ingest(engine=db, actor=SYSTEM, path=demo_folder)
     with Session(db) as s:

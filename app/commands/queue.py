@@ -10,7 +10,7 @@ import click
 from app.commands.progress import progress_printer
 from app.core.db import get_engine, session_scope
 from app.core.safe_csv import write_rows
-from app.detection import run_detection
+from app.detection.configuration.run import run_detection
 from review_queue.exports import DECISION_COLUMNS, FINDING_COLUMNS, decision_rows, finding_rows
 from review_queue.feedback import verify_chain
 from review_queue.permissions import SYSTEM
@@ -42,7 +42,7 @@ def detect(snapshot: str | None) -> None:
 @click.argument("snapshot", type=click.Path(path_type=Path, file_okay=False))
 def evaluate(snapshot: Path) -> None:
     """Detect on a labelled snapshot folder (with ground_truth.csv) and print precision/recall."""
-    from app.evaluation import evaluate_folder, render_scores
+    from app.detection.labelled import evaluate_folder, render_scores
 
     click.echo(render_scores(evaluate_folder(snapshot)))
 

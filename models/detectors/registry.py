@@ -114,7 +114,7 @@ def skipped_detectors(snapshot: Snapshot, detectors: Iterable[Detector]) -> dict
 
 
 @dataclass
-class DetectionRun:
+class DetectorResults:
     """What ``run_detectors`` found: proposals, detectors skipped (and why), time per detector."""
 
     proposals: list[Proposal] = field(default_factory=list)
@@ -128,12 +128,12 @@ def run_detectors(
     detectors: Iterable[Detector] | None = None,
     *,
     on_progress: Callable[[str, int, int], None] | None = None,
-) -> DetectionRun:
+) -> DetectorResults:
     """Run every detector the snapshot allows; a detector that raises propagates (the caller's
     transaction must then leave the queue as it was). ``on_progress(name, done, total)`` is
     called before each detector."""
     dets = build_detectors() if detectors is None else list(detectors)
-    run = DetectionRun(skipped=skipped_detectors(snapshot, dets))
+    run = DetectorResults(skipped=skipped_detectors(snapshot, dets))
     runnable = [d for d in dets if d.name not in run.skipped]
     for i, det in enumerate(runnable):
         if on_progress is not None:

@@ -1,29 +1,19 @@
-"""The detection run: every enabled detector over a stored snapshot, proposed in one transaction."""
+"""Detector configuration: versioned switches, parameters and proposal conditions per detector."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app.core.db import session_scope
 from app.core.errors import UserError
 from app.core.records import DetectorConfig
-from app.sources.store import find_snapshot, load_stored
-from models.attribution import attribute_entities
-from models.detectors.base import Detector, Proposal
-from models.detectors.registry import REGISTRY, build_detectors, load_thresholds, run_detectors
-from models.snapshot import Snapshot
-from review_queue.decisions import current_model_version, wake_snoozed
+from models.detectors.base import Detector
+from models.detectors.registry import REGISTRY, build_detectors, load_thresholds
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
-from review_queue.propose import propose_findings
-from review_queue.tables import DetectionRun
-from review_queue.types import utcnow
 
 Progress = Callable[[str, int, int], None]
 
@@ -206,93 +196,3 @@ def enabled_detectors(settings: list[DetectorSetting]) -> list[Detector]:
     """Detectors to run, built with the thresholds in force."""
     on = [s for s in settings if s.enabled]
     return build_detectors({s.name: s.params for s in on}, enabled=[s.name for s in on])
-
-
-def places_of(snapshot: Snapshot, proposals: list[Proposal]) -> dict[str, tuple[Any, Any]]:
-    """Entity key → (course, department) of each proposal, looked up in the snapshot."""
-    where = attribute_entities(snapshot, sorted({p.entity_key for p in proposals}))
-    return {key: (course, dept) for key, course, dept in where.itertuples(index=False, name=None)}
-
-
-def run_detection(
-    *,
-    engine: Engine,
-    actor: Actor,
-    snapshot_id: str | None = None,
-    snapshot: Snapshot | None = None,
-    progress: Progress | None = None,
-    detectors: list[Detector] | None = None,
-) -> DetectionRun:
-    """Run every enabled detector and propose into the queue (admins only).
-
-    The proposals go in one transaction: if a detector or the proposal step fails, the queue is
-    exactly as before and the run is recorded as failed with the reason.
-    """
-    require_role(actor, ADMIN_ONLY, "running detection")
-    if snapshot is None:
-        with session_scope(engine) as session:
-            record = find_snapshot(session=session, snapshot_id=snapshot_id)
-        if progress:
-            progress(f"loading snapshot {record.id}", 0, 1)
-        snapshot = load_stored(record)
-    with session_scope(engine) as session:
-        settings = detector_settings(session=session)
-    if detectors is None:
-        detectors = enabled_detectors(settings)
-    # The run's row is written with its outcome, in the proposals' transaction (or as failed
-    # below): a run killed half way leaves the database as it was, not a run "running" forever.
-    run = DetectionRun(snapshot_id=snapshot.snapshot_id, started_by=actor.name)
-    started = time.perf_counter()
-    try:
-        found = run_detectors(snapshot, detectors, on_progress=progress)
-        conditions = {s.name: s.require for s in settings}
-        places = places_of(snapshot, found.proposals)
-        kept = [
-            p
-            for p in found.proposals
-            if meets(p.features, conditions.get(p.detector, ()), places.get(p.entity_key, NO_PLACE))
-        ]
-        held_back = len(found.proposals) - len(kept)
-        found.proposals = kept
-        with session_scope(engine) as session:
-            woken = wake_snoozed(session=session)
-            stats = propose_findings(
-                session=session,
-                proposals=found.proposals,
-                model_version=current_model_version(session=session),
-                places=places,
-            )
-            run.status = "done"
-            run.finished_at = utcnow()
-            run.stats = {
-                **stats.as_dict(),
-                "woken": woken,
-                "held_back_by_conditions": held_back,
-                "skipped": found.skipped,
-                "seconds": {k: round(v, 3) for k, v in found.seconds.items()},
-                "duration_s": round(time.perf_counter() - started, 3),
-                "detectors": [d.name for d in detectors],
-            }
-            session.add(run)
-    except Exception as exc:
-        with session_scope(engine) as session:
-            session.add(
-                DetectionRun(
-                    snapshot_id=run.snapshot_id,
-                    started_by=run.started_by,
-                    started_at=run.started_at,
-                    finished_at=utcnow(),
-                    status="failed",
-                    error=f"{type(exc).__name__}: {exc}"[:4000],
-                )
-            )
-        raise UserError(f"detection failed and the queue is unchanged: {exc}") from exc
-    return run
-
-
-def recent_runs(*, session: Session, actor: Actor, limit: int = 20) -> list[DetectionRun]:
-    """The latest detection runs, newest first (admins only)."""
-    require_role(actor, ADMIN_ONLY, "seeing detection runs")
-    return list(
-        session.exec(select(DetectionRun).order_by(col(DetectionRun.id).desc()).limit(limit))
-    )
