@@ -15,8 +15,8 @@ from app.core.db import session_scope
 from app.core.records import SnapshotRecord
 from app.core.settings import get_settings
 from app.demo_org import generate_demo_org
-from app.detection.configuration.run import places_of, run_detection
 from app.detection.labelled import read_ground_truth, read_near_misses
+from app.detection.run import places_of, run_detection
 from app.learning import retrain
 from app.sources.store import ingest, load_stored
 from models.detectors.registry import build_detectors, run_detectors

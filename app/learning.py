@@ -28,7 +28,7 @@ from sqlmodel import Session, col, func, select
 from app.core.errors import UserError
 from app.core.records import DetectorConfig
 from app.core.settings import get_settings
-from app.detection.configuration.configuration import configure_detector, detector_settings
+from app.detection.configuration import configure_detector, detector_settings
 from models.detectors.registry import REGISTRY
 from models.feedback.aad import ActiveAnomalyDetector
 from models.feedback.ledger import (

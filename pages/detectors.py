@@ -4,16 +4,16 @@ import json
 
 import pandas as pd
 import streamlit as st
-from app.detection.configuration.configuration import (
+
+from app import ui
+from app.core.errors import UserError
+from app.detection.configuration import (
     configure_detector,
     describe_condition,
     detector_settings,
     remove_condition,
 )
-from app.detection.configuration.run import recent_runs, run_detection
-
-from app import ui
-from app.core.errors import UserError
+from app.detection.run import recent_runs, run_detection
 from app.presenters import md_escape
 
 actor = ui.require_actor()

@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from app.detection.configuration.run import run_detection
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 from playwright.async_api import Error as PlaywrightError
 from sqlmodel import col, select
@@ -45,6 +44,7 @@ from app.auth.accounts import create_user
 from app.core.db import open_engine, session_scope
 from app.core.settings import get_settings
 from app.demo_org import generate_demo_org
+from app.detection.run import run_detection
 from app.sources.store import ingest
 from review_queue.feedback import verify_chain
 from review_queue.permissions import SYSTEM

@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from app.detection.configuration.run import run_detection
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
@@ -53,6 +52,7 @@ from app.core.db import build_engine, open_engine
 from app.core.schema import metadata
 from app.core.settings import get_settings
 from app.demo_org import DEFAULT_AS_OF, generate_demo_org
+from app.detection.run import run_detection
 from app.sources.store import ingest
 from review_queue.decisions import decide
 from review_queue.feedback import verify_chain

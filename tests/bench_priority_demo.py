@@ -24,12 +24,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from app.detection.configuration.run import run_detection
 from sqlmodel import col, select
 
 from app.core.db import open_engine, session_scope
 from app.demo_org import generate_demo_org
 from app.detection.labelled import read_ground_truth, read_near_misses
+from app.detection.run import run_detection
 from app.learning import (
     QUEUE_STATUSES,
     promoted_version,

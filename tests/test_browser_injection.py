@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from app.detection.configuration.configuration import configure_detector
-from app.detection.configuration.run import run_detection
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, col, select
 
 from app.core.db import build_engine, session_scope, upgrade
 from app.demo import ensure_demo_accounts
+from app.detection.configuration import configure_detector
+from app.detection.run import run_detection
 from app.sources.store import ingest
 from review_queue.decisions import decide
 from review_queue.notes import add_comment, file_learner_report

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app.detection.configuration.run import run_detection
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, col, select
 
 from app.core.db import build_engine, session_scope, upgrade
 from app.demo import busiest_owner_email, ensure_demo_accounts
+from app.detection.run import run_detection
 from app.sources.store import ingest, load_stored
 from review_queue.permissions import SYSTEM
 from review_queue.tables import FeedbackEvent, Role

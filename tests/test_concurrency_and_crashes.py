@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app.detection.configuration.run import run_detection
 from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from app.detection.run import run_detection
 from app.sources.store import ingest
 from review_queue.decisions import AlreadyDecided, decide, undo
 from review_queue.feedback import verify_chain
@@ -32,7 +32,7 @@ _KILLED_MID_RUN = textwrap.dedent(
     """
     import os, signal, sys
     from app.core.db import build_engine
-    from app.detection.configuration.run import run_detection
+    from app.detection.run import run_detection
     from review_queue.permissions import SYSTEM
 
     def progress(name, done, total):

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app.detection.configuration.run import run_detection
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
@@ -14,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from app.core.db import build_engine, session_scope, upgrade
 from app.core.settings import get_settings
 from app.demo import busiest_owner_email, ensure_demo_accounts
+from app.detection.run import run_detection
 from app.navigation import PAGES
 from app.sources.store import ingest, load_stored
 from models.detectors.registry import REGISTRY

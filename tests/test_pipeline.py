@@ -6,17 +6,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from app.detection.configuration.configuration import (
-    configure_detector,
-    detector_settings,
-    remove_condition,
-)
-from app.detection.configuration.run import run_detection
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from app.core.errors import UserError
 from app.core.records import SnapshotRecord
+from app.detection.configuration import (
+    configure_detector,
+    detector_settings,
+    remove_condition,
+)
+from app.detection.run import run_detection
 from app.sources.store import find_snapshot, ingest, list_snapshots, load_stored
 from models.detectors.base import Detector, Proposal
 from models.detectors.registry import build_detectors

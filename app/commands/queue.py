@@ -10,7 +10,7 @@ import click
 from app.commands.progress import progress_printer
 from app.core.db import get_engine, session_scope
 from app.core.safe_csv import write_rows
-from app.detection.configuration.run import run_detection
+from app.detection.run import run_detection
 from review_queue.exports import DECISION_COLUMNS, FINDING_COLUMNS, decision_rows, finding_rows
 from review_queue.feedback import verify_chain
 from review_queue.permissions import SYSTEM

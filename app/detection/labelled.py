@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from app.core.db import open_engine
 from app.core.errors import UserError
 from app.demo_org import NEAR_MISS_FILE
-from app.detection.configuration.run import run_detection
+from app.detection.run import run_detection
 from app.sources.load import load_snapshot
 from models.evaluation import CategoryScore, score_detections
 from review_queue.permissions import SYSTEM
