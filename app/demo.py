@@ -17,7 +17,7 @@ from app.core.settings import get_settings
 from app.demo_org import generate_demo_org
 from app.detection.labelled import read_ground_truth, read_near_misses
 from app.detection.run import places_of, run_detection
-from app.learning import retrain
+from app.learning.retraining import retrain
 from app.sources.store import ingest, load_stored
 from models.detectors.registry import build_detectors, run_detectors
 from models.snapshot import Snapshot

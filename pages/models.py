@@ -6,14 +6,10 @@ import streamlit as st
 
 from app import ui
 from app.core.errors import UserError
-from app.learning import (
-    apply_suggestion,
-    list_versions,
-    promote,
-    queue_diff,
-    retrain,
-    rule_ledger_tables,
-)
+from app.learning.ledger import apply_suggestion, rule_ledger_tables
+from app.learning.model_store import list_versions
+from app.learning.ranking import queue_diff
+from app.learning.retraining import promote, retrain
 from models.feedback.priority import DEFAULT_K
 
 actor = ui.require_actor()

@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
+from app.learning.after_decision import bulk_decide_and_learn, decide_and_learn
 from app.presenters import evidence_tables, md_code, md_escape, series_chart
-from app.review import bulk_decide_and_learn, decide_and_learn
 from models.taxonomy import CATEGORIES, WHY_IT_MATTERS
 from review_queue.decisions import (
     DISMISS_REASON_HELP,

@@ -30,14 +30,11 @@ from app.core.db import open_engine, session_scope
 from app.demo_org import generate_demo_org
 from app.detection.labelled import read_ground_truth, read_near_misses
 from app.detection.run import run_detection
-from app.learning import (
-    QUEUE_STATUSES,
-    promoted_version,
-    rescore_queue,
-    retrain,
-    rule_ledger_tables,
-    usable_model,
-)
+from app.learning.frames import QUEUE_STATUSES
+from app.learning.ledger import rule_ledger_tables
+from app.learning.model_store import promoted_version, usable_model
+from app.learning.ranking import rescore_queue
+from app.learning.retraining import retrain
 from app.sources.load import load_snapshot
 from models.feedback.ledger import ExceptionSuggestion
 from review_queue.decisions import decide

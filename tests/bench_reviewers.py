@@ -9,7 +9,8 @@ per connection, and separate interpreters also keep the GIL from quietly seriali
 half of each decision, so the database sees the contention real browser sessions would cause.
 
 They work the same small set of findings through the services the Review queue page calls:
-"Next finding" (``next_finding``), the decision buttons (``app.review.decide_and_learn`` with the
+"Next finding" (``next_finding``), the decision buttons
+(``app.learning.after_decision.decide_and_learn`` with the
 row version the reviewer just read: confirm, dismiss with a reason, snooze, assign, claim,
 resolve, reopen) and "Undo my last decision" (``undo``), until the target number of decisions
 has landed. Retraining is switched off (``GAPDESK_RETRAIN_EVERY=0``) so the figure measures
@@ -124,7 +125,7 @@ def _reviewer(
     """One reviewer's session: click until ``target`` decisions have landed (all reviewers)."""
     os.environ["GAPDESK_HOME"] = home
     os.environ["GAPDESK_RETRAIN_EVERY"] = "0"
-    from app.review import decide_and_learn
+    from app.learning.after_decision import decide_and_learn
     from review_queue.decisions import next_finding, undo
     from review_queue.findings import get_finding
 

@@ -11,17 +11,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app.feedback_bench import bench_feedback
-from app.learning import (
-    ModelFileRefused,
-    NotEnoughToTrain,
-    after_decision,
-    list_versions,
-    promote,
-    promoted_version,
-    retrain,
-    retrain_if_due,
-)
+from app.learning.after_decision import after_decision, retrain_if_due
+from app.learning.discovery_bench import bench_feedback
+from app.learning.model_store import ModelFileRefused, list_versions, promoted_version
+from app.learning.retraining import NotEnoughToTrain, promote, retrain
 from review_queue.decisions import current_model_version, decide
 from review_queue.permissions import Actor
 from review_queue.tables import Finding, ModelVersion, Status
@@ -235,7 +228,7 @@ def test_learning_is_planned_without_the_write_lock_and_written_once(
     """The learning step fits its models from a read: on SQLite it runs while another writer
     holds the write lock. Two steps planned from the same log write one model version."""
     from app.core.db import session_scope
-    from app.learning import apply_learning, plan_learning
+    from app.learning.after_decision import apply_learning, plan_learning
 
     with Session(db) as s:
         admin = add_people(s)["ada"]

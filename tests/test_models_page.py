@@ -11,7 +11,8 @@ from sqlmodel import select
 
 from app.core.db import session_scope
 from app.demo import ensure_demo_accounts
-from app.learning import promoted_version, retrain
+from app.learning.model_store import promoted_version
+from app.learning.retraining import retrain
 from app.navigation import PAGES
 from review_queue.permissions import Actor
 from review_queue.tables import Role, User

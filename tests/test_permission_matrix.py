@@ -32,13 +32,14 @@ from streamlit.testing.v1 import AppTest
 
 import app
 import review_queue
-from app import learning, review, ui
+from app import ui
 from app.auth import accounts
 from app.core.db import build_engine
 from app.core.schema import metadata
 from app.core.settings import get_settings
 from app.detection import configuration as config
 from app.detection import run as detect
+from app.learning import after_decision, ledger, retraining
 from app.navigation import PAGES, PAGES_DIR, PageSpec
 from app.sources import mapping_store as mappings
 from app.sources import roster as reports
@@ -166,13 +167,13 @@ POLICY: tuple[Rule, ...] = (
     Rule(detect.run_detection, ADMIN, lambda w, a: detect.run_detection(
         engine=w.engine, actor=a), frozenset({"snapshot"})),
     # the priority model and the rule ledger: the Models page (admins); rollback is promote
-    Rule(learning.retrain, ADMIN, lambda w, a: learning.retrain(session=w.s, actor=a, k=10),
+    Rule(retraining.retrain, ADMIN, lambda w, a: retraining.retrain(session=w.s, actor=a, k=10),
          frozenset({"model"})),
-    Rule(learning.promote, ADMIN, lambda w, a: learning.promote(
+    Rule(retraining.promote, ADMIN, lambda w, a: retraining.promote(
         session=w.s, actor=a, version=w.model_version or ""), frozenset({"model"})),
-    Rule(learning.rule_ledger_tables, ADMIN, lambda w, a: learning.rule_ledger_tables(
+    Rule(ledger.rule_ledger_tables, ADMIN, lambda w, a: ledger.rule_ledger_tables(
         session=w.s, actor=a)),
-    Rule(learning.apply_suggestion, ADMIN, lambda w, a: learning.apply_suggestion(
+    Rule(ledger.apply_suggestion, ADMIN, lambda w, a: ledger.apply_suggestion(
         session=w.s, actor=a, suggestion=ExceptionSuggestion(
             detector="unowned_course", place="course_id", value="C00001", removes_expected=5,
             removes_dismissed=5, removes_confirmed=0))),
@@ -198,9 +199,10 @@ POLICY: tuple[Rule, ...] = (
         session=w.s, actor=a, event_id=w.claim_event_id)),
     Rule(decisions.next_finding, ADMIN, lambda w, a: decisions.next_finding(
         session=w.s, actor=a)),
-    Rule(review.decide_and_learn, ADMIN, lambda w, a: review.decide_and_learn(
+    Rule(after_decision.decide_and_learn, ADMIN, lambda w, a: after_decision.decide_and_learn(
         engine=w.engine, actor=a, finding_id=w.new_id, action="dismiss", reason="expected")),
-    Rule(review.bulk_decide_and_learn, ADMIN, lambda w, a: review.bulk_decide_and_learn(
+    Rule(after_decision.bulk_decide_and_learn, ADMIN,
+         lambda w, a: after_decision.bulk_decide_and_learn(
         engine=w.engine, actor=a, finding_ids=[w.new_id], action="confirm")),
     Rule(queue.list_findings, ADMIN, lambda w, a: queue.list_findings(
         session=w.s, actor=a, queue_filter=QueueFilter())),
@@ -258,7 +260,7 @@ POLICY: tuple[Rule, ...] = (
 # The rows whose calls only read: they are checked together on one shared world (quicker), and
 # the test asserts that their allowed calls change nothing either.
 READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
-    accounts.list_users, detect.recent_runs, learning.rule_ledger_tables,
+    accounts.list_users, detect.recent_runs, ledger.rule_ledger_tables,
     snapshots.validate_snapshot, snapshots.list_snapshots, decisions.preview_bulk,
     queue.list_findings, queue.matching_ids, queue.filter_options, queue.entity_history,
     suppressions.list_suppressions, reports.instructor_roster, notes.my_reports,
@@ -283,8 +285,10 @@ ACTORLESS_PAGE_READS: dict[str, str] = {
     "app.detection.configuration.detector_settings": (
         "Detectors page (admins); also read by detection runs"
     ),
-    "app.learning.list_versions": "Models page (admins); also the CLI's `models` command",
-    "app.learning.queue_diff": "Models page (admins)",
+    "app.learning.model_store.list_versions": (
+        "Models page (admins); also the CLI's `models` command"
+    ),
+    "app.learning.ranking.queue_diff": "Models page (admins)",
     "review_queue.feedback.verify_chain": "Feedback log page (admins, managers); also the CLI",
     "review_queue.findings.get_finding": "Review queue page (admins); the services' own lookup",
     "review_queue.decisions.last_event": "Review queue page (admins); the services' own lookup",
@@ -329,7 +333,7 @@ def _build_world(
         )  # fmt: skip
         version = None
         if "model" in needs:
-            version = learning.retrain(session=s, actor=ada, k=10).version.version
+            version = retraining.retrain(session=s, actor=ada, k=10).version.version
         if "condition" in needs:
             config.configure_detector(
                 session=s, actor=ada, name="unowned_course", require=[CONDITION]
@@ -526,7 +530,7 @@ def test_every_function_acting_for_someone_is_in_the_policy() -> None:
     stale = sorted((covered | set(NOT_SERVICES)) - acting)
     assert not stale, f"POLICY or NOT_SERVICES name functions that no longer exist: {stale}"
     # rollback is promote under another name: covered by promote's row.
-    assert learning.rollback is learning.promote
+    assert retraining.rollback is retraining.promote
 
 
 def test_pages_read_the_database_only_through_checked_services() -> None:

@@ -8,8 +8,10 @@ from pathlib import Path
 import click
 
 from app.core.db import get_engine, session_scope
-from app.feedback_bench import bench_feedback
-from app.learning import apply_suggestion, list_versions, promote, retrain, rule_ledger_tables
+from app.learning.discovery_bench import bench_feedback
+from app.learning.ledger import apply_suggestion, rule_ledger_tables
+from app.learning.model_store import list_versions
+from app.learning.retraining import promote, retrain
 from models.feedback.priority import DEFAULT_EXPLORATION_SHARE, DEFAULT_K
 from review_queue.permissions import SYSTEM
 

@@ -1,0 +1,95 @@
+"""The rule ledger from the queue's tables; a suggestion applied as a detector configuration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlmodel import Session, col, select
+
+from app.core.errors import UserError
+from app.core.records import DetectorConfig
+from app.detection.configuration import configure_detector, detector_settings
+from models.feedback.ledger import (
+    ExceptionSuggestion,
+    ThresholdSuggestion,
+    exception_suggestions,
+    rule_ledger,
+    threshold_suggestions,
+)
+from review_queue.permissions import ADMIN_ONLY, Actor, require_role
+from review_queue.tables import FeedbackEvent, Finding
+
+# ---------------------------------------------------------------- the rule ledger
+Suggestion = ThresholdSuggestion | ExceptionSuggestion
+
+
+def rule_ledger_tables(
+    *, session: Session, actor: Actor, now: datetime | None = None
+) -> tuple[pd.DataFrame, list[Suggestion]]:
+    """The per-detector ledger, and its threshold and exception suggestions, from the queue's
+    tables; admins only."""
+    require_role(actor, ADMIN_ONLY, "reading the rule ledger")
+    undone = select(FeedbackEvent.undoes_event_id).where(
+        col(FeedbackEvent.undoes_event_id).is_not(None)
+    )
+    findings = pd.DataFrame(
+        [
+            {
+                "finding_id": f.id,
+                "detector": f.detector,
+                "features": dict(f.features or {}),
+                "course_id": f.course_id,
+                "department": f.department,
+            }
+            for f in session.exec(select(Finding))
+        ],
+        columns=["finding_id", "detector", "features", "course_id", "department"],
+    )
+    events = pd.DataFrame(
+        [
+            {"finding_id": e.finding_id, "action": e.action, "reason": e.reason, "at": e.at}
+            for e in session.exec(
+                select(FeedbackEvent)
+                .where(col(FeedbackEvent.action).in_(["confirm", "dismiss"]))
+                .where(col(FeedbackEvent.id).not_in(undone))
+            )
+        ],
+        columns=["finding_id", "action", "reason", "at"],
+    )
+    when = pd.Timestamp(now) if now is not None else None
+    suggestions: list[Suggestion] = [
+        *exception_suggestions(findings, events),
+        *threshold_suggestions(findings, events),
+    ]
+    # Most dismissals removed first, then fewest confirmations lost (stable within equals);
+    # a condition already in force is not suggested again.
+    in_force = {s.name: s.require for s in detector_settings(session=session)}
+    suggestions = [s for s in suggestions if s.condition() not in in_force.get(s.detector, ())]
+    suggestions.sort(key=lambda s: (-s.removes_dismissed, s.removes_confirmed))
+    return rule_ledger(findings, events, now=when), suggestions
+
+
+def apply_suggestion(*, session: Session, actor: Actor, suggestion: Suggestion) -> DetectorConfig:
+    """Apply a ledger suggestion as the detector's next configuration version (admins only): its
+    condition joins the ones in force, replacing one on the same feature and direction (or the
+    same place)."""
+    require_role(actor, ADMIN_ONLY, "configuring detectors")
+    new = suggestion.condition()
+    setting = next(
+        (s for s in detector_settings(session=session) if s.name == suggestion.detector), None
+    )
+    if setting is None:
+        raise UserError(f"no detector named {suggestion.detector!r}")
+
+    def target(rule: dict[str, Any]) -> tuple[Any, ...]:
+        if "place" in rule:
+            return ("place", rule["place"], rule["value"])
+        return ("feature", rule["feature"], rule["op"])
+
+    rules = [r for r in setting.require if target(r) != target(new)] + [new]
+    return configure_detector(
+        session=session, actor=actor, name=suggestion.detector, require=rules,
+        note=f"from the rule ledger: {suggestion.describe()}",
+    )  # fmt: skip
