@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import ui
-from app.navigation import SIGN_IN, PageSpec, pages_for
+from app.web.navigation import SIGN_IN, PageSpec, pages_for
+from app.web.signin import current_actor, flush_cookie, sign_out
 
 st.set_page_config(page_title="Gapdesk", page_icon=":material/troubleshoot:", layout="wide")
 
@@ -16,8 +16,8 @@ def _page(spec: PageSpec, *, default: bool = False) -> st.Page:
     )
 
 
-ui.flush_cookie()
-actor = ui.current_actor()
+flush_cookie()
+actor = current_actor()
 if actor is None:
     navigation = st.navigation([_page(SIGN_IN, default=True)], position="hidden")
 else:
@@ -28,6 +28,6 @@ else:
     with st.sidebar:
         st.caption(f"Signed in as **{actor.name}** · {actor.role.value}")
         if st.button("Sign out", icon=":material/logout:"):
-            ui.sign_out()
+            sign_out()
             st.rerun()
 navigation.run()

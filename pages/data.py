@@ -3,15 +3,16 @@
 import pandas as pd
 import streamlit as st
 
-from app import ui
 from app.core.errors import UserError
 from app.sources.contract import TABLES
 from app.sources.mapping import SnapshotMapping, TableMapping, preview_mapping, suggest_mapping
 from app.sources.mapping_store import save_mapping, saved_mappings
 from app.sources.store import list_snapshots, store_snapshot, validate_snapshot
 from app.sources.uploads import mapping_path, read_sample, staged_upload
+from app.web.signin import require_actor
+from app.web.units import engine, reading
 
-actor = ui.require_actor()
+actor = require_actor()
 st.title("Data")
 st.write(
     "A snapshot is one file per table of the LMS snapshot contract (people, lms_users, courses, "
@@ -100,7 +101,7 @@ if pending is not None:
     )
     accept, discard = st.columns(2)
     if accept.button("Accept and store this snapshot", type="primary"):
-        outcome = store_snapshot(engine=ui.engine(), actor=actor, result=result, origin=origin)
+        outcome = store_snapshot(engine=engine(), actor=actor, result=result, origin=origin)
         st.session_state.pop(PENDING, None)
         if outcome.already_known:
             st.success(f"Already stored as snapshot {outcome.record.id}; nothing new was written.")
@@ -167,7 +168,7 @@ with mapping_tab:
                 st.error(str(exc))
 
 st.subheader("Stored snapshots")
-with ui.db() as session:
+with reading() as session:
     records = list_snapshots(session=session, actor=actor)
 if not records:
     st.caption("None yet.")

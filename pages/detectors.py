@@ -5,7 +5,6 @@ import json
 import pandas as pd
 import streamlit as st
 
-from app import ui
 from app.core.errors import UserError
 from app.detection.configuration import (
     configure_detector,
@@ -14,12 +13,14 @@ from app.detection.configuration import (
     remove_condition,
 )
 from app.detection.run import recent_runs, run_detection
-from app.presenters import md_escape
+from app.web.presenters import md_escape
+from app.web.signin import require_actor
+from app.web.units import engine, reading, writing
 
-actor = ui.require_actor()
+actor = require_actor()
 st.title("Detectors")
 
-with ui.db() as session:
+with reading() as session:
     settings = detector_settings(session=session)
     runs = recent_runs(session=session, actor=actor, limit=10)
 last = runs[0] if runs else None
@@ -32,7 +33,7 @@ if st.button("Run detection now", type="primary", icon=":material/play_arrow:"):
             bar.progress(min(done / total, 1.0) if total else 1.0, text=name or "proposing")
 
         try:
-            run = run_detection(engine=ui.engine(), actor=actor, progress=progress)
+            run = run_detection(engine=engine(), actor=actor, progress=progress)
         except UserError as exc:
             status.update(label="Detection failed: the queue is unchanged", state="error")
             st.error(str(exc))
@@ -87,7 +88,7 @@ changed = [
     if bool(row["enabled"]) != bool(before["enabled"])
 ]
 if changed and st.button(f"Save {len(changed)} switch change(s)"):
-    with ui.db() as session:
+    with writing() as session:
         for name, enabled in changed:
             configure_detector(
                 session=session, actor=actor, name=name, enabled=enabled,
@@ -103,7 +104,7 @@ for i, condition in enumerate(current.require):
     cond_text, cond_remove = st.columns([4, 1], vertical_alignment="center")
     cond_text.markdown(f"Proposal condition: {md_escape(describe_condition(condition))}")
     if cond_remove.button("Remove", key=f"remove_condition_{name}_{i}"):
-        with ui.db() as session:
+        with writing() as session:
             config = remove_condition(session=session, actor=actor, name=name, condition=condition)
         st.toast(f"{name}: configuration v{config.version} without that condition.")
         st.rerun()
@@ -118,7 +119,7 @@ if saved:
         params = json.loads(text)
         if not isinstance(params, dict):
             raise ValueError("the parameters must be a JSON object")
-        with ui.db() as session:
+        with writing() as session:
             config = configure_detector(
                 session=session, actor=actor, name=name, params=params, note=note
             )

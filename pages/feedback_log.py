@@ -5,12 +5,13 @@ import io
 import pandas as pd
 import streamlit as st
 
-from app import ui
 from app.core.safe_csv import write_rows
+from app.web.signin import require_actor
+from app.web.units import reading, writing
 from review_queue.exports import DECISION_COLUMNS, decision_rows
 from review_queue.feedback import log_page, verify_chain
 
-actor = ui.require_actor()
+actor = require_actor()
 st.title("Feedback log")
 st.caption(
     "Append-only: every decision and status change, hash-chained. Nobody can edit or delete a "
@@ -26,7 +27,7 @@ actions = c1.multiselect(
 who = c2.text_input("Actor (user name)")
 finding = c3.number_input("Finding #", min_value=0, step=1, value=0)
 page_no = st.number_input("Page", min_value=1, step=1, value=1) - 1
-with ui.db() as session:
+with reading() as session:
     rows, total = log_page(
         session=session, actor=actor, actions=tuple(actions), actor_name=who or None,
         finding_id=int(finding) or None, page=int(page_no), page_size=100,
@@ -49,7 +50,7 @@ st.dataframe(
 
 left, right = st.columns(2)
 if left.button("Verify the chain", icon=":material/verified:"):
-    with st.spinner("Recomputing every hash ..."), ui.db() as session:
+    with st.spinner("Recomputing every hash ..."), writing() as session:
         check = verify_chain(session=session)
     if check.ok:
         st.success(f"Intact: {check.rows} rows, every link verified.")
@@ -57,7 +58,7 @@ if left.button("Verify the chain", icon=":material/verified:"):
         st.error(f"Broken at row #{check.first_broken_id}: {check.problem}.")
 if right.button("Prepare CSV export", icon=":material/download:"):
     buffer = io.StringIO()
-    with ui.db() as session:
+    with reading() as session:
         write_rows(decision_rows(session=session, actor=actor), DECISION_COLUMNS, buffer, "csv")
     right.download_button(
         "Download decisions.csv", buffer.getvalue(), file_name="decisions.csv", mime="text/csv"

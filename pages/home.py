@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-from app import ui
+from app.web.signin import require_actor
+from app.web.units import reading
 from review_queue.findings import queue_counts
 from review_queue.tables import Role
 
-actor = ui.require_actor()
-with ui.db() as session:
+actor = require_actor()
+with reading() as session:
     counts = queue_counts(session=session, actor=actor)
 
 st.title(f"Hello, {actor.name}")

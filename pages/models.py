@@ -4,15 +4,16 @@ promotion, promote / roll back / retrain, and the rule ledger with threshold sug
 import pandas as pd
 import streamlit as st
 
-from app import ui
 from app.core.errors import UserError
 from app.learning.ledger import apply_suggestion, rule_ledger_tables
 from app.learning.model_store import list_versions
 from app.learning.ranking import queue_diff
 from app.learning.retraining import promote, retrain
+from app.web.signin import require_actor
+from app.web.units import reading, writing
 from models.feedback.priority import DEFAULT_K
 
-actor = ui.require_actor()
+actor = require_actor()
 st.title("Models")
 st.caption(
     "The priority model learns from every confirm and dismiss. A retrained model replaces the "
@@ -22,14 +23,14 @@ st.caption(
 k = int(st.number_input("k (a week of reviewing)", min_value=1, value=DEFAULT_K, step=5))
 if st.button("Retrain now", icon=":material/model_training:"):
     try:
-        with st.spinner("Training on the feedback log ..."), ui.db() as session:
+        with st.spinner("Training on the feedback log ..."), writing() as session:
             result = retrain(session=session, actor=actor, k=k)
         verdict = "promoted" if result.promoted else "kept as a candidate"
         st.success(f"Model {result.version.version}: {verdict} ({result.reason}).")
     except (UserError, PermissionError) as exc:
         st.error(str(exc))
 
-with ui.db() as session:
+with reading() as session:
     versions = list_versions(session=session)
 if not versions:
     st.info("No priority model yet: the queue is ranked by score and severity.")
@@ -52,7 +53,7 @@ others = [v.version for v in versions if v.status != "promoted"]
 if others:
     choice = st.selectbox("Promote or roll back to", others)
     try:
-        with ui.db() as session:
+        with reading() as session:
             diff = queue_diff(session=session, version=choice, k=k)
         st.write(
             f"Top {k} of the queue if {choice} were promoted: {len(diff['enter'])} findings "
@@ -61,7 +62,7 @@ if others:
             f"({', '.join(f'#{i}' for i in diff['leave'][:20]) or 'none'})."
         )
         if st.button(f"Promote {choice}", icon=":material/upgrade:"):
-            with ui.db() as session:
+            with writing() as session:
                 rescored = promote(session=session, actor=actor, version=choice)
             st.success(f"{choice} promoted; {rescored} open findings rescored.")
     except (UserError, PermissionError) as exc:
@@ -69,13 +70,13 @@ if others:
 
 st.subheader("Rule ledger")
 try:
-    with ui.db() as session:
+    with reading() as session:
         ledger, suggestions = rule_ledger_tables(session=session, actor=actor)
     st.dataframe(ledger, hide_index=True)
     for i, suggestion in enumerate(suggestions):
         st.write(f"- {suggestion.describe()}")
         if st.button("Apply as a new configuration version", key=f"apply_suggestion_{i}"):
-            with ui.db() as session:
+            with writing() as session:
                 config = apply_suggestion(session=session, actor=actor, suggestion=suggestion)
             st.success(
                 f"{suggestion.detector}: configuration v{config.version} applies from the next "

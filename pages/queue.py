@@ -5,9 +5,11 @@ from datetime import UTC, date, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from app import ui
+from app.auth.accounts import user_id_by_name
 from app.learning.after_decision import bulk_decide_and_learn, decide_and_learn
-from app.presenters import evidence_tables, md_code, md_escape, series_chart
+from app.web.presenters import evidence_tables, md_code, md_escape, series_chart
+from app.web.signin import require_actor
+from app.web.units import engine, reading, writing
 from models.taxonomy import CATEGORIES, WHY_IT_MATTERS
 from review_queue.decisions import (
     DISMISS_REASON_HELP,
@@ -31,12 +33,12 @@ from review_queue.queue import (
 from review_queue.suppressions import create_suppression, lift_suppression, list_suppressions
 from review_queue.tables import OPEN_STATUSES, Severity
 
-actor = ui.require_actor()
+actor = require_actor()
 OPEN = "gapdesk_open_finding"
 PAGE = "gapdesk_queue_page"
 st.title("Review queue")
 
-with ui.db(read_only=True) as session:
+with reading() as session:
     options = filter_options(session=session, actor=actor)
 
 with st.expander("Filters", expanded=False, icon=":material/filter_list:"):
@@ -66,7 +68,7 @@ queue_filter = QueueFilter(
     text=text or None,
 )
 page_no = st.session_state.get(PAGE, 0)
-with ui.db(read_only=True) as session:
+with reading() as session:
     page = list_findings(
         session=session, actor=actor, queue_filter=queue_filter, page=page_no, page_size=50
     )
@@ -78,6 +80,12 @@ counts = " · ".join(
     f"{s.replace('_', ' ')} **{page.status_counts.get(s, 0)}**" for s in ALL_STATUSES
 )
 st.markdown(counts)
+
+
+def assignee_id(name: str | None) -> int | None:
+    """The id of the admin picked in an assignment box."""
+    with reading() as session:
+        return user_id_by_name(session=session, name=name)
 
 
 def open_next(after_id: int | None) -> None:
@@ -97,7 +105,7 @@ if top[0].button(
     shortcut="N",
     help="Claim the highest-priority unclaimed finding (N)",
 ):
-    with ui.db() as session:
+    with writing() as session:
         claimed = next_finding(session=session, actor=actor)
     if claimed is None:
         st.toast("Nothing unclaimed is waiting.")
@@ -153,7 +161,7 @@ if len(selected_ids) == 1:
 @st.dialog("Apply to many findings")
 def confirm_bulk(ids: list[int], action: str, kwargs: dict) -> None:
     """Show how many findings change, then apply."""
-    with ui.db() as session:
+    with reading() as session:
         preview = preview_bulk(session=session, actor=actor, finding_ids=ids, action=action)
     st.write(
         f"**{action.title()}** will change **{len(preview.changed)}** finding(s); "
@@ -162,7 +170,7 @@ def confirm_bulk(ids: list[int], action: str, kwargs: dict) -> None:
     if st.button(f"{action.title()} {len(preview.changed)} findings", type="primary"):
         try:
             result = bulk_decide_and_learn(
-                engine=ui.engine(),
+                engine=engine(),
                 actor=actor,
                 finding_ids=preview.changed,
                 action=action,
@@ -191,7 +199,7 @@ if len(selected_ids) > 1 or st.toggle("Bulk action on every finding matching the
             kwargs["comment"] = b2.text_input("Comment", key="bulk_comment")
         elif action == "assign":
             who = b2.selectbox("Assign to", options.assignees, key="bulk_who")
-            kwargs["assignee_id"] = ui.user_id(who)
+            kwargs["assignee_id"] = assignee_id(who)
         elif action == "snooze":
             until = b2.date_input("Until", value=date.today() + timedelta(days=7), key="bulk_until")
             kwargs["until"] = datetime.combine(until, time(6, 0), tzinfo=UTC)
@@ -199,7 +207,7 @@ if len(selected_ids) > 1 or st.toggle("Bulk action on every finding matching the
             if selected_ids:
                 ids = selected_ids
             else:
-                with ui.db() as session:
+                with reading() as session:
                     ids = matching_ids(session=session, actor=actor, queue_filter=queue_filter)
             confirm_bulk(ids, action, kwargs)
 
@@ -210,7 +218,7 @@ if flash:
     st.success(flash)
 
 with st.expander("Suppressions", icon=":material/notifications_off:"):
-    with ui.db(read_only=True) as session:
+    with reading() as session:
         suppressions = list_suppressions(session=session, actor=actor, include_ended=True)
     if not suppressions:
         st.caption("None. Suppress a reviewed finding from its detail below.")
@@ -231,7 +239,7 @@ with st.expander("Suppressions", icon=":material/notifications_off:"):
         if active_ids:
             lift = st.selectbox("Lift suppression #", active_ids, key="lift_id")
             if st.button("Lift it now"):
-                with ui.db() as session:
+                with writing() as session:
                     lift_suppression(session=session, actor=actor, suppression_id=lift)
                 st.rerun()
 
@@ -243,7 +251,7 @@ if open_id is None:
     st.stop()
 
 try:
-    with ui.db(read_only=True) as session:
+    with reading() as session:
         finding = get_finding(session=session, finding_id=open_id)
         history = entity_history(session=session, actor=actor, finding=finding)
         comments = list_comments(session=session, actor=actor, finding_id=open_id)
@@ -291,7 +299,7 @@ with right:
     def act(action: str, **kwargs: object) -> None:
         try:
             done = decide_and_learn(
-                engine=ui.engine(),
+                engine=engine(),
                 actor=actor,
                 finding_id=open_id,
                 action=action,
@@ -351,7 +359,7 @@ with right:
     with s2.form("assign" + k, border=True):
         who = st.selectbox("Assign to", options.assignees)
         if st.form_submit_button("Assign", shortcut="A", disabled=not open_status):
-            act(Action.assign, assignee_id=ui.user_id(who))
+            act(Action.assign, assignee_id=assignee_id(who))
     if finding.status in ("dismissed", "resolved") and st.button(
         "Reopen", use_container_width=True, key="reopen" + k
     ):
@@ -367,7 +375,7 @@ with right:
         key="undo" + k,
     ):
         try:
-            with ui.db() as session:
+            with writing() as session:
                 undo(session=session, actor=actor, event_id=mine_last.id or 0)  # type: ignore[union-attr]
             st.session_state["gapdesk_flash"] = f"#{open_id}: undone."
             st.rerun()
@@ -382,7 +390,7 @@ with right:
             only_detector = st.checkbox(f"Only from {finding.detector}")
             if st.form_submit_button("Suppress"):
                 try:
-                    with ui.db() as session:
+                    with writing() as session:
                         create_suppression(
                             session=session, actor=actor, finding_id=open_id,
                             until=datetime.combine(until_s, time(23, 59), tzinfo=UTC),
@@ -412,7 +420,7 @@ with right:
         body = st.text_area("Add a comment", height=70)
         if st.form_submit_button("Comment"):
             try:
-                with ui.db() as session:
+                with writing() as session:
                     add_comment(session=session, actor=actor, finding_id=open_id, body=body)
                 st.rerun()
             except DecisionRefused as exc:

@@ -3,18 +3,19 @@
 import pandas as pd
 import streamlit as st
 
-from app import ui
 from app.core.errors import UserError
-from app.presenters import md_escape
 from app.sources.roster import instructor_roster
+from app.web.presenters import md_escape
+from app.web.signin import require_actor
+from app.web.units import engine, reading, writing
 from review_queue.decisions import DecisionRefused
 from review_queue.notes import URGENCY_SCORE, file_learner_report, list_comments, my_reports
 
-actor = ui.require_actor()
+actor = require_actor()
 st.title("Report a learner problem")
 
 try:
-    roster = instructor_roster(engine=ui.engine(), actor=actor)
+    roster = instructor_roster(engine=engine(), actor=actor)
 except UserError as exc:
     st.warning(f"Reports need the LMS data: {exc}")
     st.stop()
@@ -39,7 +40,7 @@ else:
         sent = st.form_submit_button("Send report", type="primary")
     if sent:
         try:
-            with ui.db() as session:
+            with writing() as session:
                 finding = file_learner_report(
                     session=session, actor=actor, learner_user_id=learner or "",
                     course_id=course, what_happened=what, urgency=urgency,
@@ -50,7 +51,7 @@ else:
             st.error(str(exc))
 
 st.subheader("My reports")
-with ui.db() as session:
+with reading() as session:
     reports = my_reports(session=session, actor=actor)
 if not reports:
     st.caption("You have not filed any report yet.")
@@ -66,7 +67,7 @@ else:
         hide_index=True,
     )  # fmt: skip
     chosen = st.selectbox("Read the admins' comments on report", [r.finding_id for r in reports])
-    with ui.db() as session:
+    with reading() as session:
         comments = list_comments(session=session, actor=actor, finding_id=chosen)
     for c in comments:
         st.markdown(md_escape(f"{c.author}, {c.at:%Y-%m-%d %H:%M}: {c.body}"))

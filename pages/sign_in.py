@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from app import ui
 from app.auth.accounts import SignInFailed
+from app.web.signin import oidc_configured, sign_in
 
 st.title("Gapdesk")
 st.write("Find the hidden gaps of your learning programme, and decide each one.")
 
-if ui.oidc_configured() and getattr(st.user, "is_logged_in", False):
+if oidc_configured() and getattr(st.user, "is_logged_in", False):
     # Signed in with the identity provider, but the email is not one of our users.
     st.error(
         f"{st.user.get('email', 'This account')} has no Gapdesk access. "
@@ -25,13 +25,13 @@ with st.form("sign_in", enter_to_submit=True):
 
 if submitted:
     try:
-        ui.sign_in(name, password)
+        sign_in(name, password)
     except SignInFailed:
         st.error("Wrong user name or password.")
     else:
         st.rerun()
 
-if ui.oidc_configured():
+if oidc_configured():
     st.divider()
     if st.button("Sign in with single sign-on", icon=":material/key:"):
         st.login()

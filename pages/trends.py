@@ -5,15 +5,17 @@ from zoneinfo import available_timezones
 
 import streamlit as st
 
-from app import ui
-from app.report import default_reporting_tz, render_report, table_csv, trend_charts
+from app.web.cached import trend_report_for
+from app.web.signin import require_actor
+from app.web.trend_charts import default_reporting_tz, render_report, table_csv, trend_charts
+from app.web.units import reading
 from review_queue.trends import DEFAULT_SLA_DAYS, TrendFilters, trend_filter_options
 
-actor = ui.require_actor()
+actor = require_actor()
 st.title("Trends")
 st.caption("Are gaps being found, owned and closed, and do the detectors deserve trust?")
 
-with ui.db() as session:
+with reading() as session:
     options = trend_filter_options(session=session, actor=actor)
 
 with st.expander("Reporting settings"):
@@ -44,7 +46,7 @@ except ValueError as exc:
     st.error(str(exc))
     st.stop()
 
-report = ui.trend_report_for(actor, filters, sla_days=int(sla_days), learners=int(learners) or None)
+report = trend_report_for(actor, filters, sla_days=int(sla_days), learners=int(learners) or None)
 
 stem = f"gapdesk-trends-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}"
 export = st.columns([1, 1, 4])

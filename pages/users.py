@@ -3,14 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from app import ui
 from app.auth.accounts import AccountError, create_user, list_users
+from app.web.signin import require_actor
+from app.web.units import reading, writing
 from review_queue.tables import Role
 
-actor = ui.require_actor()
+actor = require_actor()
 st.title("Users")
 
-with ui.db() as session:
+with reading() as session:
     users = list_users(session=session, actor=actor)
 st.dataframe(
     pd.DataFrame(
@@ -29,7 +30,7 @@ with st.form("add_user", clear_on_submit=True):
     added = st.form_submit_button("Add user", type="primary")
 if added:
     try:
-        with ui.db() as session:
+        with writing() as session:
             user = create_user(
                 session=session, actor=actor, name=name, email=email, role=role,
                 password=password,

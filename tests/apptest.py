@@ -19,15 +19,15 @@ MAIN = str(REPO / "app" / "main.py")
 @contextmanager
 def app_on(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Make the app's settings and cached engine use ``engine``'s database."""
-    from app import ui
+    from app.web import units
 
     monkeypatch.setenv("GAPDESK_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     get_settings.cache_clear()
-    ui._engine.clear()
+    units._engine.clear()
     try:
         yield
     finally:
-        ui._engine.clear()
+        units._engine.clear()
         get_settings.cache_clear()
 
 

@@ -19,7 +19,7 @@ from app.auth.accounts import (
     user_for_token,
     verify_password,
 )
-from app.navigation import PAGES, pages_for
+from app.web.navigation import PAGES, pages_for
 from review_queue.findings import queue_counts
 from review_queue.permissions import SYSTEM, Actor
 from review_queue.tables import Role, User, UserSession
@@ -178,6 +178,6 @@ def test_a_name_with_a_line_break_or_space_is_refused(session: Session, name: st
     ],
 )
 def test_a_code_span_holds_any_backticks(text: str, shown: str) -> None:
-    from app.presenters import md_code
+    from app.web.presenters import md_code
 
     assert md_code(text) == shown

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from app.navigation import PAGES, PageSpec
+from app.web.navigation import PAGES, PageSpec
 from review_queue.tables import Role
 from tests.browser import demo_accounts_app
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.navigation import PAGES, pages_for
+from app.web.navigation import PAGES, pages_for
 from review_queue.tables import Role
 from tests.browser import demo_accounts_app
 

@@ -27,7 +27,6 @@ from sqlmodel import Session, select
 from app.core.errors import UserError
 from app.core.records import SnapshotRecord
 from app.core.safe_csv import write_rows, write_safe_csv
-from app.report import table_csv
 from app.sources.canvas import import_canvas_enrollments
 from app.sources.contract import TABLES
 from app.sources.mapping import (
@@ -44,6 +43,7 @@ from app.sources.result import ImportResult
 from app.sources.store import ingest, snapshots_dir
 from app.sources.validate import RULES, validate_tables
 from app.sources.xapi import import_xapi_file
+from app.web.trend_charts import table_csv
 from review_queue.decisions import decide
 from review_queue.exports import (
     DECISION_COLUMNS,

@@ -13,7 +13,7 @@ from app.core.db import session_scope
 from app.demo import ensure_demo_accounts
 from app.learning.model_store import promoted_version
 from app.learning.retraining import retrain
-from app.navigation import PAGES
+from app.web.navigation import PAGES
 from review_queue.permissions import Actor
 from review_queue.tables import Role, User
 from tests.apptest import app_on, open_app, sign_in

@@ -14,8 +14,8 @@ from app.core.db import build_engine, session_scope, upgrade
 from app.core.settings import get_settings
 from app.demo import busiest_owner_email, ensure_demo_accounts
 from app.detection.run import run_detection
-from app.navigation import PAGES
 from app.sources.store import ingest, load_stored
+from app.web.navigation import PAGES
 from models.detectors.registry import REGISTRY
 from review_queue.permissions import SYSTEM
 from review_queue.tables import FeedbackEvent, Finding, Role
@@ -36,9 +36,9 @@ def demo_site(
     mp.setenv("GAPDESK_HOME", str(home))
     mp.setenv("GAPDESK_DATABASE_URL", url)
     get_settings.cache_clear()
-    from app import ui
+    from app.web import units
 
-    ui._engine.clear()
+    units._engine.clear()
     engine = build_engine(url)
     upgrade(engine)
     outcome = ingest(engine=engine, actor=SYSTEM, path=demo_folder)
@@ -47,7 +47,7 @@ def demo_site(
     with session_scope(engine) as session:
         accounts = ensure_demo_accounts(session=session, instructor_email=email)
     yield engine, {a.role: (a.name, a.password or "") for a in accounts}
-    ui._engine.clear()
+    units._engine.clear()
     engine.dispose()
     mp.undo()
     get_settings.cache_clear()

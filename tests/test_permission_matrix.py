@@ -1,10 +1,12 @@
 """Every service acting for a person, for every role (and signed out): only what is allowed passes.
 
 POLICY below is the one table of who may call what, written from what the product intends
-(app/navigation.py gives each role its pages; the pages and docstrings say what each does there).
+(app/web/navigation.py gives each role its pages; the pages and docstrings say what each does
+there).
 Each row is run for admin, instructor, manager and nobody (``None``: how the app represents a
-signed-out visitor, see app.ui.current_actor) on SQLite and PostgreSQL. A refused call must raise
-PermissionError with a message naming the missing role, and leave every table and every file
+signed-out visitor, see app.web.signin.current_actor) on SQLite and PostgreSQL. A refused call
+must raise PermissionError with a message naming the missing role, and leave every table and
+every file
 under GAPDESK_HOME exactly as they were, even when the caller commits afterwards.
 
 The guard tests keep the table honest: a new public function taking an ``actor`` in app/ or
@@ -32,7 +34,6 @@ from streamlit.testing.v1 import AppTest
 
 import app
 import review_queue
-from app import ui
 from app.auth import accounts
 from app.core.db import build_engine
 from app.core.schema import metadata
@@ -40,12 +41,13 @@ from app.core.settings import get_settings
 from app.detection import configuration as config
 from app.detection import run as detect
 from app.learning import after_decision, ledger, retraining
-from app.navigation import PAGES, PAGES_DIR, PageSpec
 from app.sources import mapping_store as mappings
 from app.sources import roster as reports
 from app.sources import store as snapshots
 from app.sources.load import LoadResult
 from app.sources.mapping import SnapshotMapping, TableMapping
+from app.web import cached
+from app.web.navigation import PAGES, PAGES_DIR, PageSpec
 from models.feedback.ledger import ExceptionSuggestion
 from review_queue import (
     decisions,
@@ -249,7 +251,7 @@ POLICY: tuple[Rule, ...] = (
         session=w.s, actor=a, filters=WEEKS)),
     Rule(trends.compliance_exposure, ADMIN_MANAGER, lambda w, a: trends.compliance_exposure(
         session=w.s, actor=a, filters=WEEKS)),
-    Rule(ui.trend_report_for, ADMIN_MANAGER, lambda w, a: ui.trend_report_for(
+    Rule(cached.trend_report_for, ADMIN_MANAGER, lambda w, a: cached.trend_report_for(
         a, WEEKS, sla_days=14, learners=None)),
     # the Home page (everyone signed in; instructors count only their own reports)
     Rule(findings.queue_counts, EVERYONE, lambda w, a: findings.queue_counts(
@@ -267,7 +269,7 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     notes.list_comments, feedback.log_page, exports.decision_rows, exports.finding_rows,
     trends.trend_filter_options, trends.trend_report, trends.gap_flow, trends.open_backlog,
     trends.cycle_times, trends.detector_precision, trends.gap_locations,
-    trends.compliance_exposure, ui.trend_report_for, findings.queue_counts,
+    trends.compliance_exposure, cached.trend_report_for, findings.queue_counts,
 })  # fmt: skip
 
 # Public functions with an ``actor`` parameter that are not services a person calls.
@@ -279,9 +281,10 @@ NOT_SERVICES: dict[str, str] = {
 }
 
 # Database reads that pages import and that take no actor, so check nothing themselves. They are
-# reached only from pages whose role the router and ui.require_actor enforce (and from the CLI,
+# reached only from pages whose role the router and require_actor enforce (and from the CLI,
 # run by the server's administrator). Listed so that a new one is a decision, not an accident.
 ACTORLESS_PAGE_READS: dict[str, str] = {
+    "app.auth.accounts.user_id_by_name": "Review queue page (admins): the assignment picker",
     "app.detection.configuration.detector_settings": (
         "Detectors page (admins); also read by detection runs"
     ),
@@ -424,7 +427,7 @@ def test_only_the_allowed_roles_may_call_a_reading_service(
     needs = frozenset().union(*(r.needs for r in rules))
     world = _build_world(db, gapdesk_home, demo_folder, needs, stored_snapshot)
     failures = []
-    with app_on(db, monkeypatch):  # app.ui's services use the app's own engine
+    with app_on(db, monkeypatch):  # the pages' units of work use the app's own engine
         for rule in rules:
             try:
                 _check_rule(rule, world, db, gapdesk_home, read_only=True)
@@ -537,7 +540,7 @@ def test_pages_read_the_database_only_through_checked_services() -> None:
     """A page importing a function that reads the database without an actor must be listed."""
     functions = _public_functions()
     unchecked = set()
-    for page in sorted(PAGES_DIR.glob("*.py")):
+    for page in sorted(PAGES_DIR.rglob("*.py")):
         for node in ast.walk(ast.parse(page.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.ImportFrom) or not node.module:
                 continue
@@ -596,16 +599,16 @@ def page_site(
     mp = pytest.MonkeyPatch()
     mp.setenv("GAPDESK_HOME", str(home))
     mp.setenv("GAPDESK_DATABASE_URL", f"sqlite:///{target}")
-    from app import ui
+    from app.web import units
 
     get_settings.cache_clear()
-    ui._engine.clear()
+    units._engine.clear()
     engine = build_engine(f"sqlite:///{target}")
     with Session(engine) as s:
         people = add_people(s)
     engine.dispose()
     yield {Role.admin: people["ada"], Role.instructor: people["ivy"], Role.manager: people["max"]}
-    ui._engine.clear()
+    units._engine.clear()
     mp.undo()
     get_settings.cache_clear()
 

@@ -364,24 +364,24 @@ def test_the_page_report_is_cached_until_the_data_changes(
 ) -> None:
     """The Trends page computes a report once per change of the data; the role check still runs
     on every call, a warm cache or not."""
-    from app import ui
+    from app.web import cached, units
     from review_queue.decisions import decide
     from tests.queue_fixtures import add_finding, add_people
 
-    monkeypatch.setattr(ui, "engine", lambda: db)  # the page's engine is this test's database
+    monkeypatch.setattr(units, "engine", lambda: db)  # the page's engine is this test's database
     with Session(db) as s:
         people = add_people(s)
         finding_id = add_finding(s, 1).id or 0
     filters = TrendFilters.last_weeks(2)
-    first = ui.trend_report_for(people["max"], filters, sla_days=14, learners=None)
-    again = ui.trend_report_for(people["ada"], filters, sla_days=14, learners=None)
+    first = cached.trend_report_for(people["max"], filters, sla_days=14, learners=None)
+    again = cached.trend_report_for(people["ada"], filters, sla_days=14, learners=None)
     assert again.generated_at == first.generated_at  # served from the cache
     with pytest.raises(PermissionError, match="needs the admin or manager role"):
-        ui.trend_report_for(people["ivy"], filters, sla_days=14, learners=None)
+        cached.trend_report_for(people["ivy"], filters, sla_days=14, learners=None)
     with Session(db) as s:
         decide(session=s, actor=people["ada"], finding_id=finding_id, action="confirm")
         s.commit()
-    fresh = ui.trend_report_for(people["max"], filters, sla_days=14, learners=None)
+    fresh = cached.trend_report_for(people["max"], filters, sla_days=14, learners=None)
     assert fresh.generated_at > first.generated_at
     flow = fresh.metric("flow").frame
     assert flow.loc[flow["measure"] == "confirmed", "count"].sum() == 1

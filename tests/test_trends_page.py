@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from app.core.db import session_scope
 from app.demo import ensure_demo_accounts
-from app.navigation import PAGES
+from app.web.navigation import PAGES
 from review_queue.permissions import Actor
 from review_queue.tables import Role
 from review_queue.trends import TrendFilters, trend_report

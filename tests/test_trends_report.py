@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from app.cli import cli
 from app.core.db import build_engine, upgrade
-from app.report import render_report, report_spec, table_csv, trend_charts
+from app.web.trend_charts import render_report, report_spec, table_csv, trend_charts
 from review_queue.permissions import Actor
 from review_queue.tables import Role
 from review_queue.trends import TrendFilters, TrendReport, trend_report

@@ -193,3 +193,10 @@ def set_password(*, session: Session, actor: Actor, name: str, password: str) ->
     ).all():
         open_session.revoked_at = utcnow()
         session.add(open_session)
+
+
+def user_id_by_name(*, session: Session, name: str | None) -> int | None:
+    """The id of the user called ``name`` (for assignment pickers), or None."""
+    if not name:
+        return None
+    return session.exec(select(col(User.id)).where(col(User.name) == name)).first()

@@ -11,7 +11,7 @@ from app.core.errors import UserError
 from review_queue.permissions import SYSTEM
 from review_queue.trends import DEFAULT_SLA_DAYS, TrendFilters, trend_report
 
-REPORTING_TZ_ENV = "GAPDESK_REPORTING_TZ"  # read by app.report.default_reporting_tz
+REPORTING_TZ_ENV = "GAPDESK_REPORTING_TZ"  # read by app.web.trend_charts.default_reporting_tz
 
 
 def _format_of(out: Path) -> str:
@@ -73,7 +73,7 @@ def report(
     if not out.parent.is_dir():
         raise UserError(f"cannot write {out}: folder {out.parent} does not exist")
     # Imported here: altair and the renderer are heavy, and only this command needs them.
-    from app.report import default_reporting_tz, render_report
+    from app.web.trend_charts import default_reporting_tz, render_report
 
     try:
         filters = TrendFilters.last_weeks(

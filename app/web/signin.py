@@ -1,87 +1,23 @@
-"""Glue between Streamlit and the services: the cached engine, sessions, and who is signed in.
-
-Pages call these helpers and the services; they never build database sessions themselves.
-"""
+"""Who is signed in, for pages: the tab's state, its session cookie, or single sign-on."""
 
 from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from app.auth import accounts
-from app.core.db import DatabaseUnavailable, open_engine, session_scope
-from app.core.settings import ConfigError, get_settings
-from app.navigation import PAGES
-from review_queue.permissions import Actor, require_role
-from review_queue.trends import (
-    TRENDS_ROLES,
-    TrendFilters,
-    TrendReport,
-    trend_report,
-    trends_data_version,
-)
+from app.core.settings import get_settings
+from app.web.navigation import PAGES
+from app.web.units import reading, writing
+from review_queue.permissions import Actor
 
 COOKIE = "gapdesk_session"
 _ACTOR = "gapdesk_actor"
 _TOKEN = "gapdesk_token"  # noqa: S105  (a session-state key, not a secret)
 _PENDING_COOKIE = "gapdesk_pending_cookie"
-
-
-@st.cache_resource(show_spinner=False)
-def _engine() -> Engine:
-    return open_engine()
-
-
-def engine() -> Engine:
-    """The process's one engine; a page stops with one clear line if the database is unusable."""
-    try:
-        return _engine()
-    except (ConfigError, DatabaseUnavailable) as exc:
-        st.error(f"Gapdesk cannot start: {exc}")
-        st.stop()
-        raise  # unreachable: st.stop() raises
-
-
-@contextmanager
-def db(*, read_only: bool = False) -> Iterator[Session]:
-    """A unit of work for one user action: committed on success, rolled back on error.
-    ``read_only`` for what only reads (on SQLite it neither waits for nor blocks writers)."""
-    with session_scope(engine(), read_only=read_only) as session:
-        yield session
-
-
-@st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the trends ...")
-def _cached_trend_report(
-    filters: TrendFilters,
-    sla_days: int,
-    learners: int | None,
-    data_version: tuple[str, str],
-    _actor: Actor,
-) -> TrendReport:
-    with db() as session:
-        return trend_report(
-            session=session, actor=_actor, filters=filters, sla_days=sla_days, learners=learners
-        )
-
-
-def trend_report_for(
-    actor: Actor, filters: TrendFilters, *, sla_days: int, learners: int | None
-) -> TrendReport:
-    """The Trends page's report, computed once per change of the data (a decision, proposal or
-    promotion) and of the settings, and at most ten minutes old: at a million findings a report
-    takes tens of seconds, and every click on the page would otherwise compute it again. The
-    role check runs on every call, before the cache is consulted."""
-    require_role(actor, TRENDS_ROLES, "seeing trends")
-    with db() as session:
-        version = trends_data_version(session=session)
-    return _cached_trend_report(filters, sla_days, learners, version, actor)
 
 
 def oidc_configured() -> bool:
@@ -99,13 +35,13 @@ def current_actor() -> Actor | None:
         return actor
     token = st.context.cookies.get(COOKIE) if st.context.cookies else None
     if token and token != st.session_state.get("gapdesk_revoked"):
-        with db(read_only=True) as session:
+        with reading() as session:
             user = accounts.user_for_token(session=session, token=token)
             if user is not None:
                 return _remember(Actor.of(user), token)
     if oidc_configured() and getattr(st.user, "is_logged_in", False):
         email = str(st.user.get("email") or "")
-        with db() as session:
+        with reading() as session:
             user = accounts.user_for_email(session=session, email=email)
         if user is not None:
             return _remember(Actor.of(user), None)
@@ -122,7 +58,7 @@ def require_actor() -> Actor:
     """The signed-in person; a page opened without one, or by a role it is not for, shows nothing.
 
     The page is the script that calls this (each page does, first thing); its roles come from
-    app.navigation, so a page script run outside the role-filtered menu still refuses.
+    app.web.navigation, so a page script run outside the role-filtered menu still refuses.
     """
     actor = current_actor()
     if actor is None:
@@ -142,10 +78,10 @@ def sign_in(name: str, password: str) -> Actor:
     """Check the password, open a browser session and remember it; SignInFailed if wrong."""
     # The password check (argon2, deliberately slow) runs without the write lock; only the
     # session row, and a hash upgraded to new argon2 parameters, are written.
-    with db(read_only=True) as session:
+    with reading() as session:
         user = accounts.authenticate(session=session, name=name, password=password)
         session.expunge(user)
-    with db() as session:
+    with writing() as session:
         user = session.merge(user)
         token = accounts.start_session(session=session, user=user, days=get_settings().session_days)
         actor = Actor.of(user)
@@ -157,7 +93,7 @@ def sign_out() -> None:
     """End the browser session everywhere it is remembered."""
     token = st.session_state.get(_TOKEN)
     if token:
-        with db() as session:
+        with writing() as session:
             accounts.end_session(session=session, token=token)
         st.session_state["gapdesk_revoked"] = token
     for key in (_ACTOR, _TOKEN):
@@ -181,15 +117,3 @@ def flush_cookie() -> None:
         + " + (location.protocol === 'https:' ? '; Secure' : '');</script>",
         unsafe_allow_javascript=True,
     )
-
-
-def user_id(name: str | None) -> int | None:
-    """The id of the user with this name (for assignment pickers)."""
-    if not name:
-        return None
-    from sqlmodel import col, select
-
-    from review_queue.tables import User
-
-    with db() as session:
-        return session.exec(select(col(User.id)).where(col(User.name) == name)).first()

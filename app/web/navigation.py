@@ -8,7 +8,7 @@ from pathlib import Path
 from review_queue.permissions import ADMIN_ONLY, EVERYONE
 from review_queue.tables import Role
 
-PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+PAGES_DIR = Path(__file__).resolve().parents[2] / "pages"
 
 
 @dataclass(frozen=True)

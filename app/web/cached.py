@@ -1,0 +1,42 @@
+"""Results pages keep between reruns: the Trends report, computed once per change of the data."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.web.units import reading
+from review_queue.permissions import Actor, require_role
+from review_queue.trends import (
+    TRENDS_ROLES,
+    TrendFilters,
+    TrendReport,
+    trend_report,
+    trends_data_version,
+)
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the trends ...")
+def _cached_trend_report(
+    filters: TrendFilters,
+    sla_days: int,
+    learners: int | None,
+    data_version: tuple[str, str],
+    _actor: Actor,
+) -> TrendReport:
+    with reading() as session:
+        return trend_report(
+            session=session, actor=_actor, filters=filters, sla_days=sla_days, learners=learners
+        )
+
+
+def trend_report_for(
+    actor: Actor, filters: TrendFilters, *, sla_days: int, learners: int | None
+) -> TrendReport:
+    """The Trends page's report, computed once per change of the data (a decision, proposal or
+    promotion) and of the settings, and at most ten minutes old: at a million findings a report
+    takes tens of seconds, and every click on the page would otherwise compute it again. The
+    role check runs on every call, before the cache is consulted."""
+    require_role(actor, TRENDS_ROLES, "seeing trends")
+    with reading() as session:
+        version = trends_data_version(session=session)
+    return _cached_trend_report(filters, sla_days, learners, version, actor)
