@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from app.commands.demo_data import demo_data_command
+from app.cli.demo_data import demo_data_command
 from app.core.errors import UserError
 from app.demo_org import generate_demo_org
 from models.taxonomy import DETECTED_CATEGORIES, parse_entity_key

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlmodel import Session, select
 
 from app.auth.accounts import SignInFailed, authenticate, start_session
-from app.cli import cli
+from app.cli.main import cli
 from app.core.db import build_engine, upgrade
 from app.core.settings import get_settings
 from review_queue.tables import User
@@ -134,7 +134,7 @@ def test_no_secret_in_logs_exports_or_messages(
 
     # The real console script, as cron runs it: stdout and stderr of a failure.
     proc = subprocess.run(
-        [sys.executable, "-m", "app.cli", "health"],
+        [sys.executable, "-m", "app.cli.main", "health"],
         cwd=REPO,
         env={"PATH": "/usr/bin:/bin", "GAPDESK_HOME": str(home),
              "GAPDESK_DATABASE_URL": f"postgresql+psycopg://u:{DB_PASSWORD}@127.0.0.1:1/x"},

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session
 
-from app.cli import cli
+from app.cli.main import cli
 from app.core.db import build_engine, upgrade
 from app.web.trend_charts import render_report, report_spec, table_csv, trend_charts
 from review_queue.permissions import Actor

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from app.commands.progress import progress_printer
+from app.cli.progress import progress_printer
 from app.core.db import get_engine, session_scope
 from app.sources.store import ingest, list_snapshots
 from review_queue.permissions import SYSTEM

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.commands.progress import progress_printer
+from app.cli.progress import progress_printer
 from app.core.db import get_engine, session_scope
 from app.core.safe_csv import write_rows
 from app.detection.run import run_detection

@@ -1,0 +1,1 @@
+"""The ``gapdesk`` command: one module per command group, registered lazily by ``main``."""

@@ -1,0 +1,76 @@
+"""``gapdesk users``: accounts that may sign in."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from app.auth.accounts import create_user, list_users, set_password
+from app.cli.group import GapdeskGroup
+from app.core.db import (
+    get_engine,
+    session_scope,
+)
+from app.core.errors import UserError
+from review_queue.permissions import SYSTEM
+from review_queue.tables import Role
+
+
+@click.group(cls=GapdeskGroup)
+def users() -> None:
+    """Accounts that may sign in."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--email", required=True, help="The person's email (also used for single sign-on).")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (for scripts)."
+)
+@click.option("--no-password", is_flag=True, help="Single-sign-on only: no password sign-in.")
+def users_add(name: str, email: str, role: str, password_stdin: bool, no_password: bool) -> None:
+    """Add an account. The password is prompted (hidden) unless read from stdin."""
+    password: str | None
+    if no_password:
+        password = None
+    elif password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UserError("no password on standard input")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with session_scope(get_engine()) as session:
+        user = create_user(
+            session=session, actor=SYSTEM, name=name, email=email, role=role, password=password
+        )
+        click.echo(f"added {user.name} <{user.email}> as {user.role}")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List every account (never a password or its hash)."""
+    with session_scope(get_engine()) as session:
+        rows = list_users(session=session, actor=SYSTEM)
+    if not rows:
+        click.echo("no users yet: add one with `gapdesk users add NAME --email E --role admin`")
+        return
+    width = max(len(u.name) for u in rows)
+    for u in rows:
+        state = "" if u.active else "  (disabled)"
+        click.echo(f"{u.name:<{width}}  {u.role:<10}  {u.email}{state}")
+
+
+@users.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+def users_set_password(name: str, password_stdin: bool) -> None:
+    """Give an account a new password (prompted, hidden)."""
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with session_scope(get_engine()) as session:
+        set_password(session=session, actor=SYSTEM, name=name, password=password)
+    click.echo(f"password of {name} changed")

@@ -1,1 +1,0 @@
-"""Command-line subcommands, one module per area; app/cli.py registers them."""
