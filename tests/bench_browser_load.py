@@ -43,7 +43,7 @@ from sqlmodel import col, select
 from app.auth.accounts import create_user
 from app.core.db import open_engine, session_scope
 from app.core.settings import get_settings
-from app.demo_org import generate_demo_org
+from app.demo.organisation import generate_demo_org
 from app.detection.run import run_detection
 from app.sources.store import ingest
 from review_queue.feedback import verify_chain

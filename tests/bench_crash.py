@@ -51,7 +51,7 @@ from app.auth.accounts import create_user
 from app.core.db import build_engine, open_engine
 from app.core.schema import metadata
 from app.core.settings import get_settings
-from app.demo_org import DEFAULT_AS_OF, generate_demo_org
+from app.demo.organisation import DEFAULT_AS_OF, generate_demo_org
 from app.detection.run import run_detection
 from app.sources.store import ingest
 from review_queue.decisions import decide

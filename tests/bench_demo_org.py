@@ -14,7 +14,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from app.demo_org import generate_demo_org
+from app.demo.organisation import generate_demo_org
 
 
 def measure(people: int, days: int, seed: int, out: Path, trace: bool) -> str:

@@ -2,11 +2,11 @@
 
     .venv/bin/python -m tests.bench_detectors [--seeds 1 2 3 4 5] [--people N] [--days D]
 
-For each seed it generates a demo organisation (``app.demo_org.generate_demo_org``), loads it into
-a typed Snapshot, runs every detector and compares the proposals with ``ground_truth.csv``:
-precision and recall per heuristic category, and for the anomaly-model category the share of
-injected anomalies among the top 2N proposals by score (N = injected count). It prints each
-detector's wall time and peak memory (resident set high-water mark while it ran).
+For each seed it generates a demo organisation (``app.demo.organisation.generate_demo_org``),
+loads it into a typed Snapshot, runs every detector and compares the proposals with
+``ground_truth.csv``: precision and recall per heuristic category, and for the anomaly-model
+category the share of injected anomalies among the top 2N proposals by score (N = injected count).
+It prints each detector's wall time and peak memory (resident set high-water mark while it ran).
 
 Targets (issue 4): heuristics recall ≥ 0.95 and precision ≥ 0.90; models ≥ 0.80; 100,000 people
 in ≤ 60 s and ≤ 8 GiB. The exit status is 1 when a quality target is missed.
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-misses", action="store_true", help="print missed/extra keys")
     args = parser.parse_args(argv)
 
-    from app.demo_org import generate_demo_org
+    from app.demo.organisation import generate_demo_org
 
     totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     per_seed_worst: dict[str, float] = {}

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         return _child(args.child)
-    from app.demo_org import generate_demo_org
+    from app.demo.organisation import generate_demo_org
 
     for people in args.people or [2000]:
         with tempfile.TemporaryDirectory(prefix="gapdesk-bench-ingest-") as tmp:

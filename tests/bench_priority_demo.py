@@ -27,7 +27,7 @@ import numpy as np
 from sqlmodel import col, select
 
 from app.core.db import open_engine, session_scope
-from app.demo_org import generate_demo_org
+from app.demo.organisation import generate_demo_org
 from app.detection.labelled import read_ground_truth, read_near_misses
 from app.detection.run import run_detection
 from app.learning.frames import QUEUE_STATUSES

@@ -17,7 +17,7 @@ from playwright.sync_api import Locator, Page, expect
 from sqlalchemy.engine import Engine
 
 from app.core.db import build_engine, session_scope, upgrade
-from app.demo import ensure_demo_accounts
+from app.demo.set_up import ensure_demo_accounts
 from review_queue.tables import Role
 from tests.conftest import IN_CI, REPO
 

@@ -157,7 +157,7 @@ def browser_type_launch_args() -> dict[str, object]:
 @pytest.fixture(scope="session")
 def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo organisation (seed 3, 400 people, 60 days) with its ground truth."""
-    from app.demo_org import generate_demo_org
+    from app.demo.organisation import generate_demo_org
 
     folder = tmp_path_factory.mktemp("demo") / "org"
     generate_demo_org(folder, seed=3, people=400, days=60)

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from sqlmodel import Session, col, select
 
 from app.core.db import build_engine, session_scope, upgrade
-from app.demo import ensure_demo_accounts
+from app.demo.set_up import ensure_demo_accounts
 from app.detection.configuration import configure_detector
 from app.detection.run import run_detection
 from app.sources.store import ingest

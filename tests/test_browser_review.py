@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from sqlmodel import Session, col, select
 
 from app.core.db import build_engine, session_scope, upgrade
-from app.demo import busiest_owner_email, ensure_demo_accounts
+from app.demo.set_up import busiest_owner_email, ensure_demo_accounts
 from app.detection.run import run_detection
 from app.sources.store import ingest, load_stored
 from review_queue.permissions import SYSTEM

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from app.cli.demo_data import demo_data_command
 from app.core.errors import UserError
-from app.demo_org import generate_demo_org
+from app.demo.organisation import generate_demo_org
 from models.taxonomy import DETECTED_CATEGORIES, parse_entity_key
 
 DAY = pd.Timedelta(days=1)

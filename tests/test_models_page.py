@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from app.core.db import session_scope
-from app.demo import ensure_demo_accounts
+from app.demo.set_up import ensure_demo_accounts
 from app.learning.model_store import promoted_version
 from app.learning.retraining import retrain
 from app.web.navigation import PAGES

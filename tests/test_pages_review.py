@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.core.db import build_engine, session_scope, upgrade
 from app.core.settings import get_settings
-from app.demo import busiest_owner_email, ensure_demo_accounts
+from app.demo.set_up import busiest_owner_email, ensure_demo_accounts
 from app.detection.run import run_detection
 from app.sources.store import ingest, load_stored
 from app.web.navigation import PAGES

@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
 from app.core.db import session_scope
-from app.demo import ensure_demo_accounts
+from app.demo.set_up import ensure_demo_accounts
 from app.web.navigation import PAGES, SIGN_IN, pages_for
 from review_queue.tables import Role
 from tests.apptest import MAIN, app_on, open_app, registered_pages, sign_in

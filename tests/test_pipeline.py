@@ -155,7 +155,7 @@ def test_detector_configuration_is_versioned_and_applied(
 def test_demo_replays_weeks_of_reviewing_through_the_services(
     db: Engine, gapdesk_home: Path, demo_folder: Path
 ) -> None:
-    from app.demo import simulate_review_weeks
+    from app.demo.set_up import simulate_review_weeks
     from app.detection.labelled import read_ground_truth
 
     outcome = ingest(engine=db, actor=SYSTEM, path=demo_folder)

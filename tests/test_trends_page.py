@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.core.db import session_scope
-from app.demo import ensure_demo_accounts
+from app.demo.set_up import ensure_demo_accounts
 from app.web.navigation import PAGES
 from review_queue.permissions import Actor
 from review_queue.tables import Role

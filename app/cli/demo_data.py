@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from app.core.errors import UserError
-from app.demo_org import DEFAULT_AS_OF, generate_demo_org
+from app.demo.organisation import DEFAULT_AS_OF, generate_demo_org
 
 
 @click.command("demo-data")

@@ -52,7 +52,7 @@ def _serve(port: int, address: str, headless: bool) -> None:
 @click.option("--no-serve", is_flag=True, help="Set up the demo but do not start the app.")
 def demo(port: int, address: str, weeks: int, no_serve: bool) -> None:
     """Generate and ingest the demo organisation, replay weeks of reviewing, start the app."""
-    from app.demo import ensure_demo_accounts, set_up_demo_data
+    from app.demo.set_up import ensure_demo_accounts, set_up_demo_data
 
     engine = get_engine()
     created = {a.name: a.password for a in set_up_demo_data(engine=engine, echo=click.echo,

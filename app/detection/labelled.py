@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from app.core.db import open_engine
 from app.core.errors import UserError
-from app.demo_org import NEAR_MISS_FILE
+from app.demo.organisation import NEAR_MISS_FILE
 from app.detection.run import run_detection
 from app.sources.load import load_snapshot
 from models.evaluation import CategoryScore, score_detections

@@ -1,4 +1,4 @@
-"""Generation of the demo organisation (what it holds: the docstring of :mod:`app.demo_org`)."""
+"""Generation of the demo organisation (what it holds: the docstring of the package)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from app.core.errors import UserError
-from app.demo_org.csv_bytes import (
+from app.demo.organisation.csv_bytes import (
     byte_table,
     encode_ids,
     encode_lookup,
@@ -20,7 +20,7 @@ from app.demo_org.csv_bytes import (
     encode_timestamps,
     write_rows,
 )
-from app.demo_org.vocabulary import (
+from app.demo.organisation.vocabulary import (
     ARCHIVED_COURSES,
     COMPANY_COMPLIANCE,
     DEPARTMENT_COMPLIANCE,

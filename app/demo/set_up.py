@@ -14,7 +14,7 @@ from app.auth.accounts import create_user
 from app.core.db import session_scope
 from app.core.records import SnapshotRecord
 from app.core.settings import get_settings
-from app.demo_org import generate_demo_org
+from app.demo.organisation import generate_demo_org
 from app.detection.labelled import read_ground_truth, read_near_misses
 from app.detection.run import places_of, run_detection
 from app.learning.retraining import retrain

@@ -90,7 +90,7 @@ of the big tables). CLI: ``gapdesk demo-data OUT --seed N --people N --days N [-
 benchmark: ``python -m tests.bench_demo_org --people 2000 --people 100000``.
 """
 
-from app.demo_org.generator import (
+from app.demo.organisation.generator import (
     DEFAULT_AS_OF,
     MAX_DAYS,
     MAX_PEOPLE,
