@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from models.snapshot import Snapshot
 
 # Names appear in an entity key in this fixed order (the contract's interface; never reorder).
 ENTITY_KEY_ORDER = (
@@ -120,3 +125,61 @@ WHY_IT_MATTERS: dict[str, str] = {
     "failing integration or learners who need help.",
     "learner_report": "An instructor saw a learner problem first-hand; it needs an owner.",
 }
+
+
+# ---------------------------------------------------------------- severity and base priority
+SEVERITY_WEIGHT = {"low": 0.25, "medium": 0.5, "high": 0.75, "critical": 1.0}
+SCORE_SHARE = 0.7  # of the base priority; the rest is the severity's weight
+
+
+def base_priorities(
+    score: Sequence[float] | np.ndarray, severity: Sequence[str] | pd.Series
+) -> np.ndarray:
+    """The priority before learning, for many findings: mostly the detector's suspicion, nudged
+    up by the harm if it is real (an unknown severity weighs as ``medium``)."""
+    weight = pd.Series(list(severity)).map(SEVERITY_WEIGHT).fillna(0.5).to_numpy(dtype=float)
+    return np.asarray(SCORE_SHARE * np.asarray(score, dtype=float) + (1 - SCORE_SHARE) * weight)
+
+
+def base_priority(score: float, severity: str) -> float:
+    """The priority before learning of one finding, in [0, 1] (see ``base_priorities``)."""
+    return round(float(base_priorities([score], [severity])[0]), 6)
+
+
+# ---------------------------------------------------------------- where a gap sits
+# People-level keys (person, user, enrollment) take the person's HR department, since that is
+# whose training is affected; course-level keys take the course's department.
+def split_entity_keys(keys: Sequence[str]) -> pd.DataFrame:
+    """One column per entity-key name (missing names are null), vectorised."""
+    series = pd.Series(list(keys), dtype="string")
+    out = pd.DataFrame({"entity_key": series})
+    for name in ENTITY_KEY_ORDER:
+        out[name] = series.str.extract(rf"(?:^|;){name}=([^;]*)", expand=False)
+    return out
+
+
+def attribute_entities(snapshot: Snapshot, keys: Sequence[str]) -> pd.DataFrame:
+    """``entity_key, course_id, department`` for each key (null where it does not apply)."""
+    parts = split_entity_keys(keys)
+    people = snapshot["people"][["person_id", "department"]].rename(
+        columns={"department": "person_department"}
+    )
+    users = snapshot["lms_users"][["user_id", "person_id"]].rename(
+        columns={"person_id": "user_person_id"}
+    )
+    enrollments = snapshot["enrollments"][["enrollment_id", "user_id", "course_id"]].rename(
+        columns={"user_id": "enrolled_user_id", "course_id": "enrolled_course_id"}
+    )
+    courses = snapshot["courses"][["course_id", "department"]].rename(
+        columns={"course_id": "course_key", "department": "course_department"}
+    )
+    frame = parts.merge(enrollments, how="left", left_on="enrollment", right_on="enrollment_id")
+    frame["user_any"] = frame["user"].fillna(frame["enrolled_user_id"])
+    frame = frame.merge(users, how="left", left_on="user_any", right_on="user_id")
+    frame["person_any"] = frame["person"].fillna(frame["user_person_id"])
+    frame = frame.merge(people, how="left", left_on="person_any", right_on="person_id")
+    frame["course_id"] = frame["course"].fillna(frame["enrolled_course_id"])
+    frame = frame.merge(courses, how="left", left_on="course_id", right_on="course_key")
+    frame["department"] = frame["person_department"].fillna(frame["course_department"])
+    out = frame[["entity_key", "course_id", "department"]].astype(object)
+    return out.where(out.notna(), None).drop_duplicates("entity_key")

@@ -99,7 +99,10 @@ if changed and st.button(f"Save {len(changed)} switch change(s)"):
 st.subheader("Thresholds")
 name = st.selectbox("Detector", [d.name for d in settings])
 current = next(d for d in settings if d.name == name)
-st.caption(f"In force: configuration v{current.config_version}. Defaults: models/thresholds.toml.")
+st.caption(
+    f"In force: configuration v{current.config_version}. "
+    "Defaults: models/detectors/thresholds.toml."
+)
 for i, condition in enumerate(current.require):
     cond_text, cond_remove = st.columns([4, 1], vertical_alignment="center")
     cond_text.markdown(f"Proposal condition: {md_escape(describe_condition(condition))}")

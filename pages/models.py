@@ -11,7 +11,7 @@ from app.learning.ranking import queue_diff
 from app.learning.retraining import promote, retrain
 from app.web.signin import require_actor
 from app.web.units import reading, writing
-from models.feedback.priority import DEFAULT_K
+from models.learning.priority import DEFAULT_K
 
 actor = require_actor()
 st.title("Models")

@@ -7,12 +7,11 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from models.taxonomy import entity_key
+from models.taxonomy import base_priority, entity_key
 from review_queue.decisions import DecisionRefused
 from review_queue.feedback import append_event
 from review_queue.findings import get_finding, update_finding
 from review_queue.permissions import Actor, require_role
-from review_queue.ranking import base_priority
 from review_queue.tables import Comment, Finding, Role, Status, User
 from review_queue.types import utcnow
 

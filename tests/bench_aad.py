@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.feedback.aad import ActiveAnomalyDetector
+from models.learning.aad import ActiveAnomalyDetector
 
 DATA_DIR = Path(os.environ.get("GAPDESK_ANOMALY_DATA", "/work/shared/data/anomaly"))
 DEFAULT_DATASETS = ("ann_thyroid_1v3", "cardiotocography_1", "yeast", "abalone")

@@ -36,7 +36,7 @@ from app.learning.model_store import promoted_version, usable_model
 from app.learning.ranking import rescore_queue
 from app.learning.retraining import retrain
 from app.sources.load import load_snapshot
-from models.feedback.ledger import ExceptionSuggestion
+from models.learning.ledger import ExceptionSuggestion
 from review_queue.decisions import decide
 from review_queue.permissions import SYSTEM
 from review_queue.tables import Finding

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.feedback.aad import ActiveAnomalyDetector, average_path_length, leaf_embedding
+from models.learning.aad import ActiveAnomalyDetector, average_path_length, leaf_embedding
 from tests.bench_aad import load_labelled, run_protocol
 from tests.conftest import SHARED
 

@@ -48,7 +48,7 @@ from app.sources.load import LoadResult
 from app.sources.mapping import SnapshotMapping, TableMapping
 from app.web import cached
 from app.web.navigation import PAGES, PAGES_DIR, PageSpec
-from models.feedback.ledger import ExceptionSuggestion
+from models.learning.ledger import ExceptionSuggestion
 from review_queue import (
     decisions,
     exports,

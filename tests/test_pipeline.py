@@ -200,7 +200,7 @@ def test_a_place_exception_from_the_ledger_holds_back_that_place_only(
     db: Engine, gapdesk_home: Path, demo_folder: Path
 ) -> None:
     from app.learning.ledger import apply_suggestion
-    from models.feedback.ledger import ExceptionSuggestion, ThresholdSuggestion
+    from models.learning.ledger import ExceptionSuggestion, ThresholdSuggestion
 
     ingest(engine=db, actor=SYSTEM, path=demo_folder)
     run_detection(engine=db, actor=SYSTEM)

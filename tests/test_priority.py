@@ -6,17 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.feedback.ledger import exception_suggestions, rule_ledger, threshold_suggestions
-from models.feedback.priority import (
+from models.learning.ledger import exception_suggestions, rule_ledger, threshold_suggestions
+from models.learning.priority import (
     NotEnoughDecisions,
     PriorityModel,
-    base_priority,
     explore_queue,
     history_features,
     judge,
     precision_at_k,
     time_split,
 )
+from models.taxonomy import base_priorities
 
 
 def decided_findings(n: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -48,7 +48,7 @@ def test_learned_priority_beats_the_detector_score_on_later_decisions() -> None:
     assert train["decided_at"].max() <= held["decided_at"].min()
     model = PriorityModel().fit(train)
     learned = model.priority(held, at=held["decided_at"])
-    base = base_priority(held["score"].to_numpy(), held["severity"])
+    base = base_priorities(held["score"].to_numpy(), held["severity"])
     y = held["confirmed"].to_numpy()
     assert precision_at_k(y, learned, 50) > precision_at_k(y, base, 50) + 0.2
     gate = judge(y, learned, base, k=50)

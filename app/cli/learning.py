@@ -12,7 +12,7 @@ from app.learning.discovery_bench import bench_feedback
 from app.learning.ledger import apply_suggestion, rule_ledger_tables
 from app.learning.model_store import list_versions
 from app.learning.retraining import promote, retrain
-from models.feedback.priority import DEFAULT_EXPLORATION_SHARE, DEFAULT_K
+from models.learning.priority import DEFAULT_EXPLORATION_SHARE, DEFAULT_K
 from review_queue.permissions import SYSTEM
 
 

@@ -13,7 +13,7 @@ from app.core.errors import UserError
 from app.demo.organisation import NEAR_MISS_FILE
 from app.detection.run import run_detection
 from app.sources.load import load_snapshot
-from models.evaluation import CategoryScore, score_detections
+from models.learning.evaluation import CategoryScore, score_detections
 from review_queue.permissions import SYSTEM
 from review_queue.tables import Finding
 

@@ -13,10 +13,10 @@ from app.core.db import session_scope
 from app.core.errors import UserError
 from app.detection.configuration import NO_PLACE, detector_settings, enabled_detectors, meets
 from app.sources.store import find_snapshot, load_stored
-from models.attribution import attribute_entities
 from models.detectors.base import Detector, Proposal
 from models.detectors.registry import run_detectors
 from models.snapshot import Snapshot
+from models.taxonomy import attribute_entities
 from review_queue.decisions import current_model_version, wake_snoozed
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
 from review_queue.propose import propose_findings

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from app.learning.frames import QUEUE_STATUSES, decided_frame
 from models.detectors.registry import REGISTRY
-from models.feedback.aad import ActiveAnomalyDetector
+from models.learning.aad import ActiveAnomalyDetector
 from review_queue.tables import Finding
 
 
@@ -25,7 +25,7 @@ def anomaly_feedback_scores(
 
     Per category, every finding those detectors proposed is an item described by its numeric
     features; an isolation forest over them, with leaf weights moved by the category's confirm
-    and dismiss decisions (``models.feedback.aad``), gives each open finding a new score in
+    and dismiss decisions (``models.learning.aad``), gives each open finding a new score in
     [0, 1] (its rank among the category's items), which replaces the detector's score in the
     queue priority. Categories with fewer than ``min_findings`` findings keep their scores.
     """

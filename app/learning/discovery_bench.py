@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from app.core.db import open_engine, session_scope
 from app.core.errors import UserError
 from models.detectors.base import Proposal
-from models.feedback.aad import ActiveAnomalyDetector
+from models.learning.aad import ActiveAnomalyDetector
 from review_queue.decisions import decide
 from review_queue.permissions import SYSTEM
 from review_queue.propose import propose_findings

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from app.core.errors import UserError
 from app.core.records import DetectorConfig
 from app.detection.configuration import configure_detector, detector_settings
-from models.feedback.ledger import (
+from models.learning.ledger import (
     ExceptionSuggestion,
     ThresholdSuggestion,
     exception_suggestions,

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from app.core.errors import UserError
 from app.core.settings import get_settings
 from app.learning.frames import decided_frame
-from models.feedback.priority import (
+from models.learning.priority import (
     PriorityModel,
 )
 from review_queue.tables import ModelVersion

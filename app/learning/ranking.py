@@ -13,14 +13,14 @@ from app.core.errors import UserError
 from app.learning.discovery import anomaly_feedback_scores
 from app.learning.frames import open_frame
 from app.learning.model_store import KIND, usable_model
-from models.feedback.priority import (
+from models.learning.priority import (
     DEFAULT_EXPLORATION_SHARE,
     DEFAULT_K,
     PriorityModel,
-    base_priority,
     combined_priority,
     explore_queue,
 )
+from models.taxonomy import base_priorities
 from review_queue.tables import Finding, ModelVersion
 
 
@@ -69,7 +69,7 @@ def queue_priorities(
     )
     if model is None:
         prob = np.full(len(frame), 0.5)
-        priority = base_priority(score, frame["severity"])
+        priority = base_priorities(score, frame["severity"])
         marked = np.zeros(len(frame), dtype=bool)
     else:
         prob = model.predict_proba(frame)

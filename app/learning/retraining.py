@@ -16,16 +16,16 @@ from app.core.errors import UserError
 from app.learning.frames import decided_frame
 from app.learning.model_store import KIND, list_versions, promoted_version, save_model, usable_model
 from app.learning.ranking import queue_priorities, write_priorities
-from models.feedback.priority import (
+from models.learning.priority import (
     DEFAULT_EXPLORATION_SHARE,
     DEFAULT_K,
     NotEnoughDecisions,
     PriorityModel,
-    base_priority,
     combined_priority,
     judge,
     time_split,
 )
+from models.taxonomy import base_priorities
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
 from review_queue.tables import ModelVersion
 from review_queue.types import utcnow
@@ -100,7 +100,7 @@ def _plan_retrain(
     current_row = promoted_version(session=session)
     current_label = "base priority (score and severity)"
     cur_prob: np.ndarray | None = None
-    cur = base_priority(held["score"].to_numpy(), held["severity"])
+    cur = base_priorities(held["score"].to_numpy(), held["severity"])
     if current_row is not None:
         current = usable_model(session=session, row=current_row, home=home)
         cur_prob = current.predict_proba(held, at=held["decided_at"])

@@ -1,6 +1,6 @@
 """Detectors: heuristic rules and scikit-learn anomaly models that turn a Snapshot into Proposals.
 
-Run everything (thresholds from ``models/thresholds.toml``)::
+Run everything (thresholds from ``models/detectors/thresholds.toml``)::
 
     from models.detectors import run_detectors
     run = run_detectors(snapshot, on_progress=lambda name, done, total: ...)

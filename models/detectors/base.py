@@ -122,8 +122,8 @@ def severity_from_bins(values: Any, bins: Sequence[float]) -> np.ndarray:
 class Detector(ABC):
     """Base of all detectors. Subclasses declare the class attributes and implement ``_detect``.
 
-    Parameters come from ``models/thresholds.toml`` (a section per detector ``name``); each
-    subclass lists them as keyword arguments of its ``__init__`` with the documented defaults.
+    Parameters come from ``models/detectors/thresholds.toml`` (a section per detector ``name``);
+    each subclass lists them as keyword arguments of its ``__init__`` with the documented defaults.
     """
 
     name: ClassVar[str]

@@ -1,7 +1,7 @@
 """All detectors, their thresholds, and one call that runs the ones a snapshot allows.
 
-Thresholds live in ``models/thresholds.toml``: one ``[section]`` per detector name whose keys are
-that detector's ``__init__`` parameters. A missing key keeps the default written in the class.
+Thresholds live in ``models/detectors/thresholds.toml``: one ``[section]`` per detector name
+whose keys are that detector's ``__init__`` parameters. A missing key keeps the class's default.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ DETECTOR_CLASSES: tuple[type[Detector], ...] = (
 
 REGISTRY: dict[str, type[Detector]] = {cls.name: cls for cls in DETECTOR_CLASSES}
 
-THRESHOLDS_PATH = Path(__file__).resolve().parent.parent / "thresholds.toml"
+THRESHOLDS_PATH = Path(__file__).resolve().parent / "thresholds.toml"
 
 
 def parse_thresholds(text: str, *, origin: str = "thresholds") -> dict[str, dict[str, Any]]:
@@ -84,7 +84,7 @@ def parse_thresholds(text: str, *, origin: str = "thresholds") -> dict[str, dict
 
 
 def load_thresholds(path: Path | str | None = None) -> dict[str, dict[str, Any]]:
-    """Thresholds from ``path`` (default: the shipped ``models/thresholds.toml``)."""
+    """Thresholds from ``path`` (default: the shipped ``models/detectors/thresholds.toml``)."""
     p = Path(path) if path is not None else THRESHOLDS_PATH
     return parse_thresholds(p.read_text(encoding="utf-8"), origin=str(p))
 

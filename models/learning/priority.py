@@ -27,7 +27,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-SEVERITY_WEIGHT = {"low": 0.25, "medium": 0.5, "high": 0.75, "critical": 1.0}
+from models.taxonomy import base_priorities
+
 CATEGORICAL = ["category", "detector", "severity"]
 # Where the gap is; a place seen fewer than twice in training counts as "infrequent".
 PLACES = ["course_id", "department"]
@@ -49,22 +50,12 @@ class NotEnoughDecisions(ValueError):
     """There are too few decided findings (or only one kind of answer) to train on."""
 
 
-def base_priority(score: float | np.ndarray, severity: pd.Series | str) -> np.ndarray:
-    """The priority before learning: mostly the detector's score, nudged by severity.
-
-    Same formula as the queue's ``review_queue.ranking.base_priority`` (``models`` may not import
-    ``review_queue``), so an untrained queue and this baseline rank alike.
-    """
-    sev = pd.Series(severity if not isinstance(severity, str) else [severity]).map(SEVERITY_WEIGHT)
-    return np.asarray(0.7 * np.asarray(score, dtype=float) + 0.3 * sev.fillna(0.5).to_numpy())
-
-
 def combined_priority(
     p_confirmed: np.ndarray, score: np.ndarray, severity: pd.Series, weight: float = 0.6
 ) -> np.ndarray:
     """Queue priority in [0, 1]: the learned P(confirmed) blended with score and severity."""
     return np.round(
-        weight * np.asarray(p_confirmed) + (1.0 - weight) * base_priority(score, severity), 6
+        weight * np.asarray(p_confirmed) + (1.0 - weight) * base_priorities(score, severity), 6
     )
 
 
