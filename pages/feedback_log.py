@@ -9,7 +9,7 @@ from app.core.safe_csv import write_rows
 from app.web.signin import require_actor
 from app.web.units import reading, writing
 from review_queue.exports import DECISION_COLUMNS, decision_rows
-from review_queue.feedback import log_page, verify_chain
+from review_queue.feedback_log import log_page, verify_chain
 
 actor = require_actor()
 st.title("Feedback log")

@@ -11,6 +11,7 @@ from app.web.presenters import evidence_tables, md_code, md_escape, series_chart
 from app.web.signin import require_actor
 from app.web.units import engine, reading, writing
 from models.taxonomy import CATEGORIES, WHY_IT_MATTERS
+from review_queue.comments import add_comment, list_comments
 from review_queue.decisions import (
     DISMISS_REASON_HELP,
     Action,
@@ -21,7 +22,6 @@ from review_queue.decisions import (
     undo,
 )
 from review_queue.findings import FindingNotFound, get_finding
-from review_queue.notes import add_comment, list_comments
 from review_queue.queue import (
     ALL_STATUSES,
     QueueFilter,

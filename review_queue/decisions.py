@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from review_queue.feedback import append_event
+from review_queue.feedback_log import append_event
 from review_queue.findings import FindingNotFound, StaleFinding, get_finding, update_finding
 from review_queue.permissions import ADMIN_ONLY, SYSTEM, Actor, require_role
 from review_queue.tables import FeedbackEvent, Finding, ModelVersion, Status, User

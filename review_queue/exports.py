@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from review_queue.feedback import iter_events
+from review_queue.feedback_log import iter_events
 from review_queue.permissions import Actor, require_role
 from review_queue.tables import Finding, Role, User
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from models.detectors.base import Proposal
 from models.taxonomy import base_priority
-from review_queue.feedback import append_event
+from review_queue.feedback_log import append_event
 from review_queue.permissions import SYSTEM
 from review_queue.suppressions import active_suppressions
 from review_queue.tables import Finding, Status

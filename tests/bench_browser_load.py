@@ -46,7 +46,7 @@ from app.core.settings import get_settings
 from app.demo.organisation import generate_demo_org
 from app.detection.run import run_detection
 from app.sources.store import ingest
-from review_queue.feedback import verify_chain
+from review_queue.feedback_log import verify_chain
 from review_queue.permissions import SYSTEM
 from review_queue.tables import FeedbackEvent, Finding, ModelVersion, Role, Status
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server

@@ -55,7 +55,7 @@ from app.demo.organisation import DEFAULT_AS_OF, generate_demo_org
 from app.detection.run import run_detection
 from app.sources.store import ingest
 from review_queue.decisions import decide
-from review_queue.feedback import verify_chain
+from review_queue.feedback_log import verify_chain
 from review_queue.permissions import SYSTEM, Actor
 from review_queue.tables import Finding
 from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database

@@ -51,7 +51,7 @@ from app.auth.accounts import create_user
 from app.core.db import build_engine, session_scope, upgrade
 from models.detectors.base import Proposal
 from review_queue.decisions import AlreadyDecided, DecisionRefused, DismissReason
-from review_queue.feedback import verify_chain
+from review_queue.feedback_log import verify_chain
 from review_queue.permissions import SYSTEM, Actor
 from review_queue.propose import propose_findings
 from review_queue.tables import FeedbackEvent, Finding, Role

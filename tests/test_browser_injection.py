@@ -23,8 +23,9 @@ from app.demo.set_up import ensure_demo_accounts
 from app.detection.configuration import configure_detector
 from app.detection.run import run_detection
 from app.sources.store import ingest
+from review_queue.comments import add_comment
 from review_queue.decisions import decide
-from review_queue.notes import add_comment, file_learner_report
+from review_queue.learner_reports import file_learner_report
 from review_queue.permissions import SYSTEM, Actor
 from review_queue.suppressions import create_suppression
 from review_queue.tables import Finding, Role, User

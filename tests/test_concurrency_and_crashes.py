@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from app.detection.run import run_detection
 from app.sources.store import ingest
 from review_queue.decisions import AlreadyDecided, decide, undo
-from review_queue.feedback import verify_chain
+from review_queue.feedback_log import verify_chain
 from review_queue.permissions import SYSTEM
 from review_queue.tables import DetectionRun, FeedbackEvent, Finding
 from tests.conftest import REPO, empty_tables

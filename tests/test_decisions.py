@@ -20,7 +20,7 @@ from review_queue.decisions import (
     undo,
     wake_snoozed,
 )
-from review_queue.feedback import verify_chain
+from review_queue.feedback_log import verify_chain
 from review_queue.tables import FeedbackEvent, Finding, ModelVersion, Status
 from review_queue.types import utcnow
 from tests.queue_fixtures import add_finding, add_people

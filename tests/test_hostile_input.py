@@ -507,8 +507,9 @@ def test_a_nul_in_free_text_is_refused_clearly(session: Session, where: str) -> 
     """PostgreSQL cannot store NUL: both databases refuse it with a message, and keep nothing."""
     from datetime import UTC, datetime, timedelta
 
+    from review_queue.comments import add_comment
     from review_queue.decisions import DecisionRefused
-    from review_queue.notes import add_comment, file_learner_report
+    from review_queue.learner_reports import file_learner_report
     from review_queue.suppressions import create_suppression
     from review_queue.tables import Comment, FeedbackEvent, Finding, Suppression
 

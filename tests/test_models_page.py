@@ -19,7 +19,7 @@ from review_queue.tables import Role, User
 from tests.apptest import app_on, open_app, sign_in
 from tests.test_learning import _decided_queue
 
-MODELS_PAGE = str(next(p for p in PAGES if p.file == "models.py").path)
+MODELS_PAGE = str(next(p for p in PAGES if p.file == "admin/models.py").path)
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def test_queue_next_confirm_then_dismiss_with_reason(demo_site: tuple) -> None:
 
 def test_instructor_reports_a_problem_and_sees_it(demo_site: tuple) -> None:
     engine, _ = demo_site
-    at = _as(demo_site, Role.instructor, "report.py")
+    at = _as(demo_site, Role.instructor, "learner_report.py")
     assert [s.label for s in at.selectbox][:2] == ["Course", "Learner"]
     at.text_area[0].input("Cannot open the final quiz since Monday")
     _button(at, "Send report").click().run()
@@ -111,7 +111,7 @@ def test_feedback_log_reads_and_verifies(demo_site: tuple, role: Role) -> None:
 
 
 def test_data_page_lists_snapshots_and_refuses_a_missing_folder(demo_site: tuple) -> None:
-    at = _as(demo_site, Role.admin, "data.py")
+    at = _as(demo_site, Role.admin, "admin/data.py")
     assert len(at.dataframe[0].value) == 1
     at.text_input[0].input("/nonexistent/folder")
     folder_submit = [b for b in at.button if b.label == "Validate"][-1]
@@ -121,7 +121,7 @@ def test_data_page_lists_snapshots_and_refuses_a_missing_folder(demo_site: tuple
 
 
 def test_data_page_validates_then_stores_on_acceptance(demo_site: tuple, demo_folder: Path) -> None:
-    at = _as(demo_site, Role.admin, "data.py")
+    at = _as(demo_site, Role.admin, "admin/data.py")
     at.text_input[0].input(str(demo_folder))
     [b for b in at.button if b.label == "Validate"][-1].click().run()
     assert not at.exception
@@ -132,7 +132,7 @@ def test_data_page_validates_then_stores_on_acceptance(demo_site: tuple, demo_fo
 
 
 def test_detectors_page_shows_every_detector(demo_site: tuple) -> None:
-    at = _as(demo_site, Role.admin, "detectors.py")
+    at = _as(demo_site, Role.admin, "admin/detectors.py")
     assert at.title[0].value == "Detectors"
     assert "Last run #1 (done)" in at.caption[0].value
     detector_picker = next(s for s in at.selectbox if s.label == "Detector")

@@ -52,7 +52,7 @@ def test_a_wrong_password_is_refused_clearly(demo_passwords: dict) -> None:
 def test_admin_adds_a_user_on_the_users_page(demo_passwords: dict) -> None:
     name, password = demo_passwords[Role.admin]
     at = sign_in(open_app(), name, password)
-    at.switch_page(str(next(p for p in PAGES if p.file == "users.py").path)).run()
+    at.switch_page(str(next(p for p in PAGES if p.file == "admin/users.py").path)).run()
     assert at.title[0].value == "Users"
     form_inputs = {w.label: w for w in at.text_input}
     form_inputs["User name"].input("dana")

@@ -50,11 +50,12 @@ from app.web import cached
 from app.web.navigation import PAGES, PAGES_DIR, PageSpec
 from models.learning.ledger import ExceptionSuggestion
 from review_queue import (
+    comments,
     decisions,
     exports,
-    feedback,
+    feedback_log,
     findings,
-    notes,
+    learner_reports,
     permissions,
     queue,
     suppressions,
@@ -220,16 +221,19 @@ POLICY: tuple[Rule, ...] = (
     # learner reports and comments: the Report page (instructors) and the queue (admins)
     Rule(reports.instructor_roster, ADMIN_INSTRUCTOR, lambda w, a: reports.instructor_roster(
         engine=w.engine, actor=a), frozenset({"snapshot"})),
-    Rule(notes.file_learner_report, ADMIN_INSTRUCTOR, lambda w, a: notes.file_learner_report(
+    Rule(learner_reports.file_learner_report, ADMIN_INSTRUCTOR,
+         lambda w, a: learner_reports.file_learner_report(
         session=w.s, actor=a, learner_user_id="U42", course_id="C1",
         what_happened="Cannot open the final quiz.", urgency="high", allowed_courses={"C1"})),
-    Rule(notes.my_reports, ADMIN_INSTRUCTOR, lambda w, a: notes.my_reports(session=w.s, actor=a)),
-    Rule(notes.add_comment, ADMIN_INSTRUCTOR, lambda w, a: notes.add_comment(
+    Rule(learner_reports.my_reports, ADMIN_INSTRUCTOR,
+         lambda w, a: learner_reports.my_reports(session=w.s, actor=a)),
+    Rule(comments.add_comment, ADMIN_INSTRUCTOR, lambda w, a: comments.add_comment(
         session=w.s, actor=a, finding_id=w.report_id, body="The quiz opens again.")),
-    Rule(notes.list_comments, ADMIN_INSTRUCTOR, lambda w, a: notes.list_comments(
+    Rule(comments.list_comments, ADMIN_INSTRUCTOR, lambda w, a: comments.list_comments(
         session=w.s, actor=a, finding_id=w.report_id)),
     # the feedback log and exports: the Feedback log page (admins; managers read only)
-    Rule(feedback.log_page, ADMIN_MANAGER, lambda w, a: feedback.log_page(session=w.s, actor=a)),
+    Rule(feedback_log.log_page, ADMIN_MANAGER,
+         lambda w, a: feedback_log.log_page(session=w.s, actor=a)),
     Rule(exports.decision_rows, ADMIN_MANAGER, lambda w, a: list(exports.decision_rows(
         session=w.s, actor=a))),
     Rule(exports.finding_rows, ADMIN_MANAGER, lambda w, a: list(exports.finding_rows(
@@ -265,8 +269,8 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     accounts.list_users, detect.recent_runs, ledger.rule_ledger_tables,
     snapshots.validate_snapshot, snapshots.list_snapshots, decisions.preview_bulk,
     queue.list_findings, queue.matching_ids, queue.filter_options, queue.entity_history,
-    suppressions.list_suppressions, reports.instructor_roster, notes.my_reports,
-    notes.list_comments, feedback.log_page, exports.decision_rows, exports.finding_rows,
+    suppressions.list_suppressions, reports.instructor_roster, learner_reports.my_reports,
+    comments.list_comments, feedback_log.log_page, exports.decision_rows, exports.finding_rows,
     trends.trend_filter_options, trends.trend_report, trends.gap_flow, trends.open_backlog,
     trends.cycle_times, trends.detector_precision, trends.gap_locations,
     trends.compliance_exposure, cached.trend_report_for, findings.queue_counts,
@@ -274,7 +278,7 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
 
 # Public functions with an ``actor`` parameter that are not services a person calls.
 NOT_SERVICES: dict[str, str] = {
-    "review_queue.feedback.append_event": "the log writer: records the actor of a service "
+    "review_queue.feedback_log.append_event": "the log writer: records the actor of a service "
     "that has already checked the role (reports by instructors, wakes by the system)",
     "review_queue.permissions.require_role": "the check itself",
     "app.sources.xapi.actor_id": "reads the 'actor' field of an xAPI statement",
@@ -292,7 +296,7 @@ ACTORLESS_PAGE_READS: dict[str, str] = {
         "Models page (admins); also the CLI's `models` command"
     ),
     "app.learning.ranking.queue_diff": "Models page (admins)",
-    "review_queue.feedback.verify_chain": "Feedback log page (admins, managers); also the CLI",
+    "review_queue.feedback_log.verify_chain": "Feedback log page (admins, managers); also the CLI",
     "review_queue.findings.get_finding": "Review queue page (admins); the services' own lookup",
     "review_queue.decisions.last_event": "Review queue page (admins); the services' own lookup",
 }
@@ -325,11 +329,11 @@ def _build_world(
         assert new.id and claimed.id and confirmed.id
         claim = decisions.decide(session=s, actor=ada, finding_id=claimed.id, action="claim")
         decisions.decide(session=s, actor=ada, finding_id=confirmed.id, action="confirm")
-        report = notes.file_learner_report(
+        report = learner_reports.file_learner_report(
             session=s, actor=ivy, learner_user_id="U7", course_id="C1",
             what_happened="Locked out of the course.", urgency="medium", allowed_courses={"C1"},
         )  # fmt: skip
-        notes.add_comment(session=s, actor=ada, finding_id=report.id or 0, body="On it.")
+        comments.add_comment(session=s, actor=ada, finding_id=report.id or 0, body="On it.")
         suppression = suppressions.create_suppression(
             session=s, actor=ada, finding_id=confirmed.id, until=utcnow() + timedelta(days=30),
             reason="the vendor fixes it next month",
@@ -477,14 +481,14 @@ def test_instructors_reach_only_their_own_reports(db: Engine, gapdesk_home: Path
         s.commit()
     ivy = people["ivy"]
     attempts: list[tuple[str, Callable[[Session], object]]] = [
-        ("comment on a finding they did not report", lambda s: notes.add_comment(
+        ("comment on a finding they did not report", lambda s: comments.add_comment(
             session=s, actor=ivy, finding_id=other.id or 0, body="mine now")),
-        ("read comments on a finding they did not report", lambda s: notes.list_comments(
+        ("read comments on a finding they did not report", lambda s: comments.list_comments(
             session=s, actor=ivy, finding_id=other.id or 0)),
-        ("report about a course that is not theirs", lambda s: notes.file_learner_report(
+        ("report about a course that is not theirs", lambda s: learner_reports.file_learner_report(
             session=s, actor=ivy, learner_user_id="U1", course_id="C9", what_happened="x",
             urgency="low", allowed_courses={"C1"})),
-        ("report without their courses being known", lambda s: notes.file_learner_report(
+        ("report without their courses being known", lambda s: learner_reports.file_learner_report(
             session=s, actor=ivy, learner_user_id="U1", course_id="C1", what_happened="x",
             urgency="low", allowed_courses=None)),
     ]  # fmt: skip
@@ -569,7 +573,7 @@ def test_signed_out_is_refused_by_the_check_itself() -> None:
 # ---------------------------------------------------------------- page scripts (AppTest)
 def _page_as(page: PageSpec, actor: Actor | None) -> AppTest:
     """Run one page script by itself (no navigation to filter it) with ``actor`` signed in."""
-    # runpy keeps pages/ off sys.path (there, pages/models.py would shadow the models package)
+    # runpy keeps pages/ off sys.path (there, pages/admin/models.py would shadow the models package)
     # and runs the script under its own file name, as st.navigation does.
     at = AppTest.from_string(
         f"import runpy\nrunpy.run_path({str(page.path)!r}, run_name='__main__')\n",

@@ -20,7 +20,7 @@ from app.detection.run import run_detection
 from app.sources.store import find_snapshot, ingest, list_snapshots, load_stored
 from models.detectors.base import Detector, Proposal
 from models.detectors.registry import build_detectors
-from review_queue.feedback import verify_chain
+from review_queue.feedback_log import verify_chain
 from review_queue.permissions import SYSTEM
 from review_queue.tables import DetectionRun, Finding
 from tests.queue_fixtures import add_people

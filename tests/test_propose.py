@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from models.detectors.base import Proposal
 from review_queue.decisions import DecisionRefused, decide
-from review_queue.feedback import verify_chain
+from review_queue.feedback_log import verify_chain
 from review_queue.propose import propose_findings
 from review_queue.suppressions import create_suppression, list_suppressions
 from review_queue.tables import FeedbackEvent, Finding, Status

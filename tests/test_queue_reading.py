@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
+from review_queue.comments import add_comment, list_comments
 from review_queue.decisions import DecisionRefused, decide
-from review_queue.notes import add_comment, file_learner_report, list_comments, my_reports
+from review_queue.learner_reports import file_learner_report, my_reports
 from review_queue.queue import (
     QueueFilter,
     entity_history,

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from review_queue.decisions import AlreadyDecided, decide
-from review_queue.feedback import verify_chain
+from review_queue.feedback_log import verify_chain
 from review_queue.tables import FeedbackEvent, Finding
 from tests.queue_fixtures import add_finding, add_people
 

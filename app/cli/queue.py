@@ -12,7 +12,7 @@ from app.core.db import get_engine, session_scope
 from app.core.safe_csv import write_rows
 from app.detection.run import run_detection
 from review_queue.exports import DECISION_COLUMNS, FINDING_COLUMNS, decision_rows, finding_rows
-from review_queue.feedback import verify_chain
+from review_queue.feedback_log import verify_chain
 from review_queue.permissions import SYSTEM
 
 

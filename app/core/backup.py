@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from app.core.db import build_engine, current_revision
 from app.core.errors import UserError
-from review_queue.feedback import ChainCheck, verify_chain
+from review_queue.feedback_log import ChainCheck, verify_chain
 
 
 def _sqlite_path(url: str) -> Path:

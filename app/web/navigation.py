@@ -34,7 +34,9 @@ ADMIN = "Administration"
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("home.py", "Home", ":material/home:", EVERYONE, "home"),
     PageSpec("queue.py", "Review queue", ":material/checklist:", ADMIN_ONLY, "queue"),
-    PageSpec("report.py", "Report a problem", ":material/report:", (Role.instructor,), "report"),
+    PageSpec(
+        "learner_report.py", "Report a problem", ":material/report:", (Role.instructor,), "report"
+    ),
     PageSpec("trends.py", "Trends", ":material/insights:", ADMINS_AND_MANAGERS, "trends"),
     PageSpec(
         "feedback_log.py",
@@ -43,10 +45,10 @@ PAGES: tuple[PageSpec, ...] = (
         ADMINS_AND_MANAGERS,
         "feedback-log",
     ),
-    PageSpec("detectors.py", "Detectors", ":material/radar:", ADMIN_ONLY, "detectors", ADMIN),
-    PageSpec("models.py", "Models", ":material/model_training:", ADMIN_ONLY, "models", ADMIN),
-    PageSpec("data.py", "Data", ":material/database:", ADMIN_ONLY, "data", ADMIN),
-    PageSpec("users.py", "Users", ":material/group:", ADMIN_ONLY, "users", ADMIN),
+    PageSpec("admin/detectors.py", "Detectors", ":material/radar:", ADMIN_ONLY, "detectors", ADMIN),
+    PageSpec("admin/models.py", "Models", ":material/model_training:", ADMIN_ONLY, "models", ADMIN),
+    PageSpec("admin/data.py", "Data", ":material/database:", ADMIN_ONLY, "data", ADMIN),
+    PageSpec("admin/users.py", "Users", ":material/group:", ADMIN_ONLY, "users", ADMIN),
 )
 
 SIGN_IN = PageSpec("sign_in.py", "Sign in", ":material/login:", (), "sign-in")

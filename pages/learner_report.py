@@ -8,8 +8,9 @@ from app.sources.roster import instructor_roster
 from app.web.presenters import md_escape
 from app.web.signin import require_actor
 from app.web.units import engine, reading, writing
+from review_queue.comments import list_comments
 from review_queue.decisions import DecisionRefused
-from review_queue.notes import URGENCY_SCORE, file_learner_report, list_comments, my_reports
+from review_queue.learner_reports import URGENCY_SCORE, file_learner_report, my_reports
 
 actor = require_actor()
 st.title("Report a learner problem")
