@@ -148,7 +148,7 @@ def session(db: Engine) -> Iterator[Session]:
 @pytest.fixture(scope="session")
 def browser_type_launch_args() -> dict[str, object]:
     """pytest-playwright launches Debian's Chromium (Playwright cannot download its own here)."""
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+    from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
     require_chromium()
     return {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
@@ -181,7 +181,7 @@ def gapdesk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Under xdist, a worker hands its count of hostile inputs to the controller."""
-    from tests.hostile import CASES
+    from tests.helpers.hostile import CASES
 
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
@@ -191,14 +191,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: object, error: object) -> None:
     """The controller adds up the workers' counts of hostile inputs."""
-    from tests.hostile import CASES
+    from tests.helpers.hostile import CASES
 
     CASES.update(getattr(node, "workeroutput", {}).get("hostile_cases", {}))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say how many hostile inputs the property tests tried (tests/hostile.py counts them)."""
-    from tests.hostile import CASES
+    """Say how many hostile inputs the property tests tried (tests/helpers/hostile.py counts)."""
+    from tests.helpers.hostile import CASES
 
     if CASES and not hasattr(terminalreporter.config, "workeroutput"):
         terminalreporter.write_line(

@@ -20,7 +20,7 @@ The leaf matrix has exactly one entry per tree in each row, so it is stored as t
 sum, and the gradient is a ``bincount``. Only leaves touched by labelled items (or by the item at
 the quantile) feel the hinge losses; every other weight's optimum is its prior value, so the
 solver works on that small active set: one update at 10,000 items and 300 labels costs about
-30 ms of CPU (``python -m tests.bench_aad`` prints the figure).
+30 ms of CPU (``python -m tests.bench.bench_aad`` prints the figure).
 """
 
 from __future__ import annotations

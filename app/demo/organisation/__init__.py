@@ -87,7 +87,7 @@ integer codes and written in chunks, so 100,000 people fit well within 4 GiB (ab
 Layout: ``vocabulary`` (departments, titles, course catalogue, names, integrations),
 ``generator`` (the organisation, its activity and the injections), ``csv_bytes`` (the fast writer
 of the big tables). CLI: ``gapdesk demo-data OUT --seed N --people N --days N [--as-of DATE]``;
-benchmark: ``python -m tests.bench_demo_org --people 2000 --people 100000``.
+benchmark: ``python -m tests.bench.bench_demo_org --people 2000 --people 100000``.
 """
 
 from app.demo.organisation.generator import (

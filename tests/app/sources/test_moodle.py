@@ -1,0 +1,201 @@
+"""Moodle Logs download → activity, lms_users, courses (the real export and small literal ones)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app.core.errors import UserError
+from app.sources.moodle import import_moodle_log, parse_moodle_times
+from app.sources.validate import validate_tables
+from tests.app.sources.conftest import SHARED_LMS
+
+REAL_LOG = SHARED_LMS / "moodle_course_activity_log.csv"
+HEADER = (
+    "Affected user,Time,User full name,Event context,Component,Event name,Description,"
+    "IP address,Origin\n"
+)
+
+
+def write_log(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "logs.csv"
+    path.write_text(HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def real_import():  # type: ignore[no-untyped-def]
+    if not REAL_LOG.exists():
+        pytest.skip(f"{REAL_LOG} is absent (it may not be copied into the repository)")
+    return import_moodle_log(REAL_LOG, year=2018)
+
+
+def test_real_log_maps_events_and_counts_the_rest(real_import) -> None:  # type: ignore[no-untyped-def]
+    report = real_import.report
+    assert report.counts["log rows"] == 19_296
+    assert report.counts["events mapped"] + report.counts["events unmapped"] == 19_296
+    assert report.counts["unmapped: User list viewed"] == 200
+    assert report.counts["unmapped: Course searched"] == 1
+    activity = real_import.tables["activity"]
+    assert len(activity) == report.counts["events mapped"] == 18_896
+    assert activity["verb"].value_counts().to_dict() == {"viewed": 18_102, "submitted": 794}
+    assert activity["event_id"].is_unique
+    assert set(activity["course_id"]) == {"myCourseName"}
+    assert activity["timestamp"].min() == pd.Timestamp("2018-01-22T09:09:00Z")
+    assert any("2018" in note for note in report.notes)
+
+
+def test_real_log_reveals_users_and_the_course(real_import) -> None:  # type: ignore[no-untyped-def]
+    users = real_import.tables["lms_users"]
+    assert len(users) == 113 and users["user_id"].is_unique
+    assert real_import.tables["courses"]["course_id"].tolist() == ["myCourseName"]
+
+
+def test_real_log_validates_as_a_snapshot_once_emails_are_known(real_import) -> None:  # type: ignore[no-untyped-def]
+    users = real_import.tables["lms_users"].copy()
+    users["email"] = users["user_id"] + "@example.org"
+    people = pd.DataFrame(
+        columns=[
+            "person_id",
+            "email",
+            "full_name",
+            "department",
+            "job_title",
+            "manager_person_id",
+            "employment_status",
+            "hire_date",
+            "termination_date",
+        ]
+    )
+    enrollments = pd.DataFrame(
+        columns=[
+            "enrollment_id",
+            "user_id",
+            "course_id",
+            "source",
+            "status",
+            "enrolled_at",
+            "due_at",
+            "completed_at",
+            "withdrawn_at",
+            "progress_pct",
+        ]
+    )
+    checked = validate_tables(
+        {
+            "people": people,
+            "lms_users": users,
+            "courses": real_import.tables["courses"],
+            "enrollments": enrollments,
+            "activity": real_import.tables["activity"],
+        }
+    )
+    assert checked.report.accepted, checked.report.render()
+    assert len(checked.tables["activity"]) == 18_896
+
+
+def test_event_ids_are_stable_across_imports(tmp_path: Path) -> None:
+    rows = [
+        '-,"11 May, 09:44",Ann,Course: Safety,System,Course viewed,d,127.0.0.1,web',
+        '-,"11 May, 09:44",Ann,Course: Safety,System,Course viewed,d,127.0.0.1,web',
+        '-,"10 May, 08:00",Bob,Course: Safety,System,Course viewed,d,127.0.0.1,web',
+    ]
+    first = import_moodle_log(write_log(tmp_path, rows), year=2026).tables["activity"]
+    again = import_moodle_log(write_log(tmp_path, rows), year=2026).tables["activity"]
+    assert first["event_id"].tolist() == again["event_id"].tolist()
+    # Two identical rows are two events: the ordinal keeps them apart.
+    assert first["event_id"].is_unique and len(first) == 3
+
+
+def test_year_defaults_to_the_current_year_and_says_so(tmp_path: Path) -> None:
+    path = write_log(tmp_path, ['-,"3 Feb, 10:15",Ann,Course: Safety,System,Course viewed,d,x,web'])
+    result = import_moodle_log(path)
+    year = datetime.now(UTC).year
+    assert result.tables["activity"]["timestamp"].iloc[0] == pd.Timestamp(f"{year}-02-03T10:15Z")
+    assert any(str(year) in n and "current year" in n for n in result.report.notes)
+
+
+def test_time_zone_option_converts_to_utc(tmp_path: Path) -> None:
+    path = write_log(tmp_path, ['-,"3 Jul, 10:15",Ann,Course: Safety,System,Course viewed,d,x,web'])
+    result = import_moodle_log(path, year=2026, tz="Europe/Dublin")
+    assert result.tables["activity"]["timestamp"].iloc[0] == pd.Timestamp("2026-07-03T09:15Z")
+
+
+def test_logins_are_site_level_and_unmapped_events_are_counted(tmp_path: Path) -> None:
+    rows = [
+        '-,"3 Feb, 10:15",Ann,System,System,User has logged in,d,x,web',
+        '-,"3 Feb, 10:16",Ann,Quiz: Q1,Quiz,Quiz attempt submitted,d,x,web',
+        '-,"3 Feb, 10:17",Ann,Course: Safety,System,Something new happened,d,x,web',
+        '-,"not a time",Ann,Course: Safety,System,Course viewed,d,x,web',
+    ]
+    result = import_moodle_log(write_log(tmp_path, rows), year=2026)
+    activity = result.tables["activity"]
+    assert activity["verb"].tolist() == ["login", "submitted"]
+    assert pd.isna(activity["course_id"].iloc[0]) and activity["course_id"].iloc[1] == "Safety"
+    assert result.report.counts["unmapped: Something new happened"] == 1
+    assert any("'not a time'" in w and "row 5" in w for w in result.report.warnings)
+    users = result.tables["lms_users"]
+    assert users["last_login_at"].iloc[0] == pd.Timestamp("2026-02-03T10:15Z")
+
+
+def test_event_verbs_and_user_ids_options(tmp_path: Path) -> None:
+    rows = ['-,"3 Feb, 10:17",Ann Lee,Course: Safety,System,Badge awarded,d,x,web']
+    result = import_moodle_log(
+        write_log(tmp_path, rows),
+        year=2026,
+        event_verbs={"Badge awarded": "completed"},
+        user_ids={"Ann Lee": "u42"},
+        course_id="C1",
+    )
+    row = result.tables["activity"].iloc[0]
+    assert (row["verb"], row["user_id"], row["course_id"]) == ("completed", "u42", "C1")
+
+
+def test_times_with_a_year_keep_it() -> None:
+    times = pd.Series(["Monday, 11 May 2020, 9:44 AM", "11 May, 09:44", "11/05/20, 09:44"])
+    parsed = parse_moodle_times(times, year=2026)
+    assert parsed.dt.year.tolist() == [2020, 2026, 2020]
+
+
+def test_not_a_moodle_log(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"not a Moodle Logs download.*Time"):
+        import_moodle_log(path)
+
+
+def test_empty_moodle_file(tmp_path: Path) -> None:
+    path = tmp_path / "logs.csv"
+    path.write_bytes(b"")
+    with pytest.raises(UserError, match=r"logs\.csv.*empty"):
+        import_moodle_log(path)
+
+
+def test_merge_keeps_the_lms_export_and_adds_revealed_users(tmp_path: Path) -> None:
+    from app.sources.result import merge_tables
+
+    rows = [
+        '-,"3 Feb, 10:15",Ann,Course: Safety,System,Course viewed,d,x,web',
+        '-,"3 Feb, 10:16",Bob,Course: Safety,System,Course viewed,d,x,web',
+    ]
+    revealed = import_moodle_log(write_log(tmp_path, rows), year=2026).tables
+    export = {
+        "lms_users": pd.DataFrame(
+            {
+                "user_id": ["Ann"],
+                "person_id": ["P1"],
+                "email": ["ann@example.org"],
+                "status": ["active"],
+                "created_at": [pd.Timestamp("2025-01-01T00:00Z")],
+                "last_login_at": [pd.NaT],
+            }
+        )
+    }
+    merged = merge_tables(export, revealed)
+    users = merged["lms_users"]
+    assert users["user_id"].tolist() == ["Ann", "Bob"]
+    assert users["email"].tolist()[0] == "ann@example.org"
+    assert len(merged["activity"]) == 2 and len(merged["courses"]) == 1

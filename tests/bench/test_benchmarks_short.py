@@ -1,0 +1,42 @@
+"""Every benchmark runs in CI in a short mode, so a broken benchmark fails the build.
+
+The figures they print are not asserted on (speed targets are never timed assertions); the
+full-size runs and their latest figures are in the README's Performance section.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+SHORT_RUNS = [
+    ("tests.bench.bench_queue", ["--findings", "2000", "--repeat", "3"], "median"),
+    ("tests.bench.bench_ingest", ["--people", "300"], "rows/s"),
+    ("tests.bench.bench_demo_org", ["--people", "300", "--days", "40"], "people"),
+    ("tests.bench.bench_detectors", ["--seeds", "1"], "recall"),
+    ("tests.bench.bench_trends", ["--findings", "2000", "--events", "8000", "--repeat", "2"], "ms"),
+    ("tests.bench.bench_priority_demo", ["--people", "300", "--days", "40", "--seeds", "1",
+                                   "--decisions", "60"], "mean over 1 seed"),
+    ("tests.bench.bench_aad", ["--datasets", "toy2", "--budget", "20", "--runs", "2",
+                         "--scale-items", "2000"], "toy2"),
+    ("tests.bench.bench_aad", ["--datasets", "sklearn:breast_cancer", "--budget", "20",
+                               "--runs", "1", "--scale-items", "0"], "sklearn:breast_cancer"),
+    ("tests.bench.bench_reviewers", ["--reviewers", "4", "--decisions", "100"], "decisions/s"),
+    ("tests.bench.bench_crash", ["--kills", "3", "--people", "200", "--days", "40"], "0 between"),
+    ("tests.bench.bench_browser_load", ["--sessions", "3", "--decisions", "2", "--people", "300",
+                                  "--days", "40", "--timeout", "90"], "p95"),
+]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("module", "argv", "marker"), SHORT_RUNS, ids=[m for m, _, _ in SHORT_RUNS]
+)
+def test_benchmark_runs_short(
+    module: str, argv: list[str], marker: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = importlib.import_module(module)
+    assert bench.main(argv) in (0, None)
+    printed = capsys.readouterr().out
+    assert marker in printed, printed[-2000:]
