@@ -10,6 +10,7 @@ from app.web.signin import require_actor
 from app.web.units import reading, writing
 from review_queue.exports import DECISION_COLUMNS, decision_rows
 from review_queue.feedback_log import log_page, verify_chain
+from review_queue.states import Action
 
 actor = require_actor()
 st.title("Feedback log")
@@ -21,9 +22,8 @@ st.caption(
 c1, c2, c3 = st.columns(3)
 actions = c1.multiselect(
     "Action",
-    ["propose", "report", "claim", "assign", "confirm", "dismiss", "resolve", "snooze", "wake",
-     "reopen", "regression", "undo"],
-)  # fmt: skip
+    [a.value for a in Action],
+)
 who = c2.text_input("Actor (user name)")
 finding = c3.number_input("Finding #", min_value=0, step=1, value=0)
 page_no = st.number_input("Page", min_value=1, step=1, value=1) - 1

@@ -14,7 +14,6 @@ from models.taxonomy import CATEGORIES, WHY_IT_MATTERS
 from review_queue.comments import add_comment, list_comments
 from review_queue.decisions import (
     DISMISS_REASON_HELP,
-    Action,
     DecisionRefused,
     last_event,
     next_finding,
@@ -23,15 +22,26 @@ from review_queue.decisions import (
 )
 from review_queue.findings import FindingNotFound, get_finding
 from review_queue.queue import (
-    ALL_STATUSES,
     QueueFilter,
     entity_history,
     filter_options,
     list_findings,
     matching_ids,
 )
+from review_queue.states import (
+    BULK_ACTIONS,
+    FINISHING_ACTIONS,
+    OPEN_STATUSES,
+    REVIEWED_STATUSES,
+    UNDOABLE_ACTIONS,
+    WAITING_STATUSES,
+    Action,
+    Status,
+    allowed_actions,
+    values,
+)
 from review_queue.suppressions import create_suppression, lift_suppression, list_suppressions
-from review_queue.tables import OPEN_STATUSES, Severity
+from review_queue.tables import Severity
 
 actor = require_actor()
 OPEN = "gapdesk_open_finding"
@@ -44,7 +54,7 @@ with reading() as session:
 with st.expander("Filters", expanded=False, icon=":material/filter_list:"):
     c1, c2, c3, c4 = st.columns(4)
     statuses = c1.multiselect(
-        "Status", ALL_STATUSES, default=[s.value for s in OPEN_STATUSES], key="f_status"
+        "Status", values(Status), default=values(OPEN_STATUSES), key="f_status"
     )
     categories = c2.multiselect("Category", sorted(CATEGORIES), key="f_category")
     severities = c3.multiselect("Severity", [s.value for s in Severity], key="f_severity")
@@ -77,7 +87,7 @@ if page_no and not page.rows and page.total:
     st.rerun()
 
 counts = " · ".join(
-    f"{s.replace('_', ' ')} **{page.status_counts.get(s, 0)}**" for s in ALL_STATUSES
+    f"{s.replace('_', ' ')} **{page.status_counts.get(s, 0)}**" for s in values(Status)
 )
 st.markdown(counts)
 
@@ -90,7 +100,7 @@ def assignee_id(name: str | None) -> int | None:
 
 def open_next(after_id: int | None) -> None:
     """Open the next open finding of this page after ``after_id`` (or claim the next one)."""
-    ids = [r.id for r in page.rows if r.status in ("new", "in_review")]
+    ids = [r.id for r in page.rows if r.status in WAITING_STATUSES]
     if after_id in ids:
         later = ids[ids.index(after_id) + 1 :]
         st.session_state[OPEN] = later[0] if later else None
@@ -189,18 +199,18 @@ if len(selected_ids) > 1 or st.toggle("Bulk action on every finding matching the
     with st.container(border=True):
         st.write(f"**Bulk action** on {len(selected_ids) or page.total} finding(s)")
         b1, b2, b3 = st.columns([1, 2, 1])
-        action = b1.selectbox("Action", ["confirm", "dismiss", "assign", "snooze"], key="bulk_a")
+        action = b1.selectbox("Action", [a.value for a in BULK_ACTIONS], key="bulk_a")
         kwargs: dict = {}
-        if action == "dismiss":
+        if action == Action.dismiss:
             kwargs["reason"] = b2.selectbox(
                 "Reason", list(DISMISS_REASON_HELP), key="bulk_reason",
                 format_func=lambda r: f"{r}: {DISMISS_REASON_HELP[r]}",
             )  # fmt: skip
             kwargs["comment"] = b2.text_input("Comment", key="bulk_comment")
-        elif action == "assign":
+        elif action == Action.assign:
             who = b2.selectbox("Assign to", options.assignees, key="bulk_who")
             kwargs["assignee_id"] = assignee_id(who)
-        elif action == "snooze":
+        elif action == Action.snooze:
             until = b2.date_input("Until", value=date.today() + timedelta(days=7), key="bulk_until")
             kwargs["until"] = datetime.combine(until, time(6, 0), tzinfo=UTC)
         if b3.button("Apply…", type="primary", key="bulk_apply"):
@@ -293,8 +303,9 @@ with left:
             )
 with right:
     version = finding.row_version
-    decidable = finding.status in ("new", "in_review")
-    open_status = finding.status in ("new", "in_review", "confirmed")
+    allowed = allowed_actions(finding.status)
+    decidable = Action.confirm in allowed
+    open_status = Action.snooze in allowed
 
     def act(action: str, **kwargs: object) -> None:
         try:
@@ -311,7 +322,7 @@ with right:
             return
         note = " (already recorded)" if done.repeated else ""
         st.session_state["gapdesk_flash"] = f"#{open_id}: {action}{note}."
-        if action in ("confirm", "dismiss", "snooze", "resolve"):
+        if action in FINISHING_ACTIONS:
             open_next(open_id)
         st.rerun()
 
@@ -337,7 +348,7 @@ with right:
         "Resolve",
         shortcut="X",
         use_container_width=True,
-        disabled=finding.status != "confirmed",
+        disabled=Action.resolve not in allowed,
         key="resolve" + k,
     ):
         act(Action.resolve)
@@ -360,13 +371,13 @@ with right:
         who = st.selectbox("Assign to", options.assignees)
         if st.form_submit_button("Assign", shortcut="A", disabled=not open_status):
             act(Action.assign, assignee_id=assignee_id(who))
-    if finding.status in ("dismissed", "resolved") and st.button(
-        "Reopen", use_container_width=True, key="reopen" + k
-    ):
+    if Action.reopen in allowed and st.button("Reopen", use_container_width=True, key="reopen" + k):
         act(Action.reopen)
-    can_undo = mine_last is not None and mine_last.actor_id == actor.id and mine_last.action in (
-        "claim", "assign", "confirm", "dismiss", "resolve", "snooze", "reopen",
-    )  # fmt: skip
+    can_undo = (
+        mine_last is not None
+        and mine_last.actor_id == actor.id
+        and mine_last.action in UNDOABLE_ACTIONS
+    )
     if st.button(
         "Undo my last decision",
         shortcut="U",
@@ -382,7 +393,7 @@ with right:
         except DecisionRefused as exc:
             st.error(str(exc))
 
-    if finding.status in ("confirmed", "dismissed", "resolved"):
+    if finding.status in REVIEWED_STATUSES:
         with st.form("suppress" + k, border=True):
             st.caption("Stop proposing this gap for this entity until a date (at most 180 days).")
             until_s = st.date_input("Suppress until", value=date.today() + timedelta(days=30))

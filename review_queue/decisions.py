@@ -1,7 +1,6 @@
 """Decisions on findings: the review state machine, race-safe and idempotent, with undo.
 
-States: new → in_review → confirmed → resolved; new or in_review → dismissed; any open state →
-snoozed until a date (it wakes by itself); dismissed or resolved → reopened (back to new).
+The states and which action each allows are in ``review_queue.states``.
 Every change writes exactly one feedback-log row, in the same transaction as the change.
 """
 
@@ -18,27 +17,14 @@ from sqlmodel import Session, col, select
 from review_queue.feedback_log import append_event
 from review_queue.findings import FindingNotFound, StaleFinding, get_finding, update_finding
 from review_queue.permissions import ADMIN_ONLY, SYSTEM, Actor, require_role
-from review_queue.tables import FeedbackEvent, Finding, ModelVersion, Status, User
+from review_queue.states import TRANSITIONS, UNDOABLE_ACTIONS, Action, Status, past_tense
+from review_queue.tables import FeedbackEvent, Finding, ModelVersion, User
 from review_queue.types import utcnow
 
 UNDO_WINDOW = timedelta(minutes=10)
 # A second identical click by the same person within this window is the same decision.
 REPEAT_WINDOW = timedelta(minutes=2)
 MAX_SNOOZE = timedelta(days=180)
-
-
-class Action(StrEnum):
-    """What a person (or the system) did to a finding."""
-
-    claim = "claim"
-    assign = "assign"
-    confirm = "confirm"
-    dismiss = "dismiss"
-    resolve = "resolve"
-    snooze = "snooze"
-    wake = "wake"
-    reopen = "reopen"
-    undo = "undo"
 
 
 class DismissReason(StrEnum):
@@ -58,18 +44,6 @@ DISMISS_REASON_HELP = {
     DismissReason.duplicate: "the same gap as another finding",
     DismissReason.other: "something else (say what in the comment)",
 }
-
-# action → statuses it may start from, and the status it leads to (None: computed).
-_TRANSITIONS: dict[Action, tuple[tuple[Status, ...], Status | None]] = {
-    Action.claim: ((Status.new, Status.in_review), Status.in_review),
-    Action.assign: ((Status.new, Status.in_review, Status.confirmed), None),
-    Action.confirm: ((Status.new, Status.in_review), Status.confirmed),
-    Action.dismiss: ((Status.new, Status.in_review), Status.dismissed),
-    Action.resolve: ((Status.confirmed,), Status.resolved),
-    Action.snooze: ((Status.new, Status.in_review, Status.confirmed), Status.snoozed),
-    Action.reopen: ((Status.dismissed, Status.resolved), Status.new),
-}
-DECISIONS = tuple(_TRANSITIONS)
 
 
 class DecisionRefused(ValueError):
@@ -127,16 +101,11 @@ def _repeat_of(
     return None
 
 
-# Past tenses a refusal names the winning action with ("snoozed", not "snoozeed").
-_DONE = {"resolve": "resolved", "snooze": "snoozed", "undo": "undone", "wake": "woken",
-         "propose": "proposed", "regression": "reopened as a regression"}  # fmt: skip
-
-
 def _refusal(session: Session, finding: Finding, action: Action) -> DecisionRefused:
     last = last_event(session=session, finding_id=finding.id or 0)
-    allowed = " or ".join(s.value for s in _TRANSITIONS[action][0])
+    allowed = " or ".join(s.value for s in TRANSITIONS[action][0])
     if last is not None:
-        done = _DONE.get(last.action, f"{last.action}ed")
+        done = past_tense(last.action)
         return AlreadyDecided(
             f"finding #{finding.id} was already {done} by {last.actor} at "
             f"{_fmt(last.at)} (now {finding.status}); {action.value} needs {allowed}"
@@ -233,7 +202,7 @@ def decide(
     """
     require_role(actor, ADMIN_ONLY, "deciding on findings")
     act = Action(action)
-    if act not in _TRANSITIONS:
+    if act not in TRANSITIONS:
         raise DecisionRefused(f"{act.value} is not a decision")
     now = now or utcnow()
     comment = comment.strip() if comment else None
@@ -244,7 +213,7 @@ def decide(
         if repeat is not None:
             return Decision(finding, repeat, repeated=True)
         raise _refusal(session, finding, act)
-    allowed_from, to_status = _TRANSITIONS[act]
+    allowed_from, to_status = TRANSITIONS[act]
     if Status(finding.status) not in allowed_from:
         repeat = _repeat_of(session, finding.id, actor, act, now)
         if repeat is not None:
@@ -301,7 +270,7 @@ def undo(*, session: Session, actor: Actor, event_id: int, now: datetime | None 
         raise DecisionRefused(f"no decision #{event_id}")
     if event.actor_id != actor.id or event.actor != actor.name:
         raise DecisionRefused(f"only {event.actor}, who made decision #{event_id}, can undo it")
-    if event.action in (Action.undo, Action.wake, "propose", "report", "regression"):
+    if event.action not in UNDOABLE_ACTIONS:
         raise DecisionRefused(f"a {event.action} cannot be undone")
     if now - event.at > UNDO_WINDOW:
         raise DecisionRefused(
@@ -403,7 +372,7 @@ def preview_bulk(
     """How many of the selected findings an action would change, before doing it."""
     require_role(actor, ADMIN_ONLY, "deciding on findings")
     act = Action(action)
-    allowed_from = _TRANSITIONS[act][0]
+    allowed_from = TRANSITIONS[act][0]
     ids = list(dict.fromkeys(finding_ids))
     result = BulkResult()
     found = {f.id: f.status for f in session.exec(select(Finding).where(col(Finding.id).in_(ids)))}

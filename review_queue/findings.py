@@ -9,7 +9,8 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from review_queue.permissions import EVERYONE, Actor, require_role
-from review_queue.tables import OPEN_STATUSES, Finding, Role, Status
+from review_queue.states import OPEN_STATUSES, Status
+from review_queue.tables import Finding, Role
 
 
 class FindingNotFound(LookupError):

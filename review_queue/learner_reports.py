@@ -13,7 +13,8 @@ from review_queue.decisions import DecisionRefused
 from review_queue.feedback_log import append_event
 from review_queue.findings import update_finding
 from review_queue.permissions import Actor, require_role
-from review_queue.tables import Finding, Role, Status
+from review_queue.states import Action, Status
+from review_queue.tables import Finding, Role
 from review_queue.types import utcnow
 
 URGENCY_SCORE = {"low": 0.3, "medium": 0.5, "high": 0.8, "critical": 1.0}
@@ -85,7 +86,7 @@ def file_learner_report(
         )  # fmt: skip
     assert finding.id is not None
     append_event(
-        session=session, finding_id=finding.id, actor=actor, action="report",
+        session=session, finding_id=finding.id, actor=actor, action=Action.report.value,
         from_status=from_status, to_status=finding.status, comment=text,
         priority_at_decision=finding.priority, at=now,
     )  # fmt: skip

@@ -13,8 +13,9 @@ from models.detectors.base import Proposal
 from models.taxonomy import base_priority
 from review_queue.feedback_log import append_event
 from review_queue.permissions import SYSTEM
+from review_queue.states import Action, Status
 from review_queue.suppressions import active_suppressions
-from review_queue.tables import Finding, Status
+from review_queue.tables import Finding
 from review_queue.types import utcnow
 
 # How much a score must rise (absolute, on 0 to 1) to bring back a dismissed finding or lift a
@@ -150,12 +151,12 @@ def propose_findings(
         status = Status(finding.status)
         reopen_as: str | None = None
         if status is Status.resolved:
-            reopen_as = "regression"
+            reopen_as = Action.regression.value
             changes.update(status=Status.new.value, regression=True, assignee_id=None)
         elif status is Status.dismissed:
             baseline = finding.dismissed_score if finding.dismissed_score is not None else 1.0
             if p.score >= baseline + MARKED_RISE:
-                reopen_as = "reopen"
+                reopen_as = Action.reopen.value
                 changes.update(
                     status=Status.new.value, assignee_id=None, dismissed_score=None,
                     duplicate_of_id=None,
@@ -184,7 +185,7 @@ def propose_findings(
             to_status=Status.new.value,
             comment=(
                 "proposed again after it was resolved: the fix did not hold"
-                if reopen_as == "regression"
+                if reopen_as == Action.regression
                 else f"score rose from {finding.dismissed_score:.2f} to {p.score:.2f}"
             ),
             model_version=model_version,
@@ -192,13 +193,14 @@ def propose_findings(
             at=now,
         )
         stats.reopened += 1
-        stats.regressions += reopen_as == "regression"
+        stats.regressions += reopen_as == Action.regression
     session.add_all(new_findings)
     session.flush()
     for f in new_findings:
         assert f.id is not None
         append_event(
-            session=session, finding_id=f.id, actor=SYSTEM, action="propose", from_status=None,
+            session=session, finding_id=f.id, actor=SYSTEM, action=Action.propose.value,
+            from_status=None,
             to_status=Status.new.value, model_version=model_version,
             priority_at_decision=f.priority, at=now,
         )  # fmt: skip

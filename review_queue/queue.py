@@ -11,7 +11,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
-from review_queue.tables import OPEN_STATUSES, FeedbackEvent, Finding, Status, User
+from review_queue.states import OPEN_STATUSES
+from review_queue.tables import FeedbackEvent, Finding, User
 
 MAX_PAGE = 200
 MAX_BULK = 10_000
@@ -286,6 +287,3 @@ def entity_history(
 def with_statuses(f: QueueFilter, statuses: tuple[str, ...]) -> QueueFilter:
     """The same filter over other statuses."""
     return replace(f, statuses=statuses)
-
-
-ALL_STATUSES = tuple(s.value for s in Status)

@@ -10,11 +10,12 @@ from sqlmodel import Session, col, select
 from review_queue.decisions import DecisionRefused
 from review_queue.findings import get_finding
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
-from review_queue.tables import Status, Suppression, User
+from review_queue.states import REVIEWED_STATUSES, Status
+from review_queue.tables import Suppression, User
 from review_queue.types import utcnow
 
 MAX_SUPPRESSION = timedelta(days=180)
-REVIEWED = (Status.confirmed, Status.dismissed, Status.resolved)
+REVIEWED = REVIEWED_STATUSES
 
 
 def create_suppression(

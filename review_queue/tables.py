@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from review_queue.states import Status
 from review_queue.types import PortableJSON, UTCDateTime, utcnow
 
 
@@ -18,20 +19,6 @@ class Role(StrEnum):
     admin = "admin"
     instructor = "instructor"
     manager = "manager"
-
-
-class Status(StrEnum):
-    """Where a finding stands in review."""
-
-    new = "new"
-    in_review = "in_review"
-    confirmed = "confirmed"
-    dismissed = "dismissed"
-    resolved = "resolved"
-    snoozed = "snoozed"
-
-
-OPEN_STATUSES: tuple[Status, ...] = (Status.new, Status.in_review, Status.confirmed)
 
 
 class Severity(StrEnum):

@@ -39,14 +39,8 @@ from sqlmodel import Session, col
 
 from models.taxonomy import CATEGORIES
 from review_queue.permissions import Actor, require_role
-from review_queue.tables import (
-    FeedbackEvent,
-    FeedbackLogHead,
-    Finding,
-    ModelVersion,
-    Role,
-    Status,
-)
+from review_queue.states import Status
+from review_queue.tables import FeedbackEvent, FeedbackLogHead, Finding, ModelVersion, Role
 from review_queue.types import UTCDateTime, utcnow
 
 TRENDS_ROLES = (Role.admin, Role.manager)

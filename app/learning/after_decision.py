@@ -31,6 +31,7 @@ from app.learning.retraining import (
 )
 from review_queue.decisions import BulkResult, Decision, bulk_decide, decide
 from review_queue.permissions import SYSTEM, Actor
+from review_queue.states import LABEL_ACTIONS, values
 from review_queue.tables import FeedbackEvent, Finding, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ def decisions_since_last_training(*, session: Session) -> int:
     query = (
         select(func.count())
         .select_from(FeedbackEvent)
-        .where(col(FeedbackEvent.action).in_(["confirm", "dismiss"]))
+        .where(col(FeedbackEvent.action).in_(values(LABEL_ACTIONS)))
     )
     if newest is not None:
         query = query.where(col(FeedbackEvent.at) > newest)
@@ -197,7 +198,7 @@ def decide_and_learn(*, engine: Engine, actor: Actor, finding_id: int, **kwargs:
     """One decision (see review_queue.decisions.decide), then retraining/re-ranking if due."""
     with session_scope(engine) as session:
         decision = decide(session=session, actor=actor, finding_id=finding_id, **kwargs)
-    if not decision.repeated and kwargs.get("action") in ("confirm", "dismiss"):
+    if not decision.repeated and kwargs.get("action") in LABEL_ACTIONS:
         _learn(engine, [finding_id])
     return decision
 
@@ -208,6 +209,6 @@ def bulk_decide_and_learn(
     """A bulk decision in one transaction, then one learning step (it retrains when due)."""
     with session_scope(engine) as session:
         result = bulk_decide(session=session, actor=actor, finding_ids=finding_ids, **kwargs)
-    if result.changed and kwargs.get("action") in ("confirm", "dismiss"):
+    if result.changed and kwargs.get("action") in LABEL_ACTIONS:
         _learn(engine, result.changed[-1:])
     return result

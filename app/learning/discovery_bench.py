@@ -27,7 +27,8 @@ from models.learning.aad import ActiveAnomalyDetector
 from review_queue.decisions import decide
 from review_queue.permissions import SYSTEM
 from review_queue.propose import propose_findings
-from review_queue.tables import Finding, Status
+from review_queue.states import Status
+from review_queue.tables import Finding
 
 DETECTOR = "bench_active_anomaly_discovery"
 

@@ -8,10 +8,11 @@ from typing import Any
 import pandas as pd
 from sqlmodel import Session, col, select
 
-from review_queue.tables import FeedbackEvent, Finding, Status
+from review_queue.states import LABEL_ACTIONS, WAITING_STATUSES, Action, values
+from review_queue.tables import FeedbackEvent, Finding
 
 # Findings still waiting for a decision: these are the ones whose priority orders the queue.
-QUEUE_STATUSES = (Status.new.value, Status.in_review.value)
+QUEUE_STATUSES = values(WAITING_STATUSES)
 
 
 # ---------------------------------------------------------------- reading the feedback log
@@ -24,7 +25,7 @@ def decided_frame(*, session: Session, until: datetime | None = None) -> pd.Data
     query = (
         select(FeedbackEvent, Finding)
         .join(Finding, col(Finding.id) == col(FeedbackEvent.finding_id))
-        .where(col(FeedbackEvent.action).in_(["confirm", "dismiss"]))
+        .where(col(FeedbackEvent.action).in_(values(LABEL_ACTIONS)))
         .where(col(FeedbackEvent.id).not_in(undone))
         .order_by(col(FeedbackEvent.id))
     )
@@ -43,7 +44,7 @@ def decided_frame(*, session: Session, until: datetime | None = None) -> pd.Data
             "course_id": finding.course_id,
             "department": finding.department,
             "decided_at": pd.Timestamp(event.at),
-            "confirmed": event.action == "confirm",
+            "confirmed": event.action == Action.confirm,
             "reason": event.reason,
         }
     columns = [

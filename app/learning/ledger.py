@@ -19,6 +19,7 @@ from models.learning.ledger import (
     threshold_suggestions,
 )
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
+from review_queue.states import LABEL_ACTIONS, values
 from review_queue.tables import FeedbackEvent, Finding
 
 # ---------------------------------------------------------------- the rule ledger
@@ -52,7 +53,7 @@ def rule_ledger_tables(
             {"finding_id": e.finding_id, "action": e.action, "reason": e.reason, "at": e.at}
             for e in session.exec(
                 select(FeedbackEvent)
-                .where(col(FeedbackEvent.action).in_(["confirm", "dismiss"]))
+                .where(col(FeedbackEvent.action).in_(values(LABEL_ACTIONS)))
                 .where(col(FeedbackEvent.id).not_in(undone))
             )
         ],

@@ -48,7 +48,8 @@ from app.detection.run import run_detection
 from app.sources.store import ingest
 from review_queue.feedback_log import verify_chain
 from review_queue.permissions import SYSTEM
-from review_queue.tables import FeedbackEvent, Finding, ModelVersion, Role, Status
+from review_queue.states import Status
+from review_queue.tables import FeedbackEvent, Finding, ModelVersion, Role
 from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database
 from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 

@@ -21,7 +21,8 @@ from review_queue.decisions import (
     wake_snoozed,
 )
 from review_queue.feedback_log import verify_chain
-from review_queue.tables import FeedbackEvent, Finding, ModelVersion, Status
+from review_queue.states import Status
+from review_queue.tables import FeedbackEvent, Finding, ModelVersion
 from review_queue.types import utcnow
 from tests.helpers.queue_fixtures import add_finding, add_people
 

@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from review_queue.findings import FindingNotFound, StaleFinding, get_finding, update_finding
-from review_queue.tables import Finding, Status
+from review_queue.states import Status
+from review_queue.tables import Finding
 
 
 def _finding(**overrides: object) -> Finding:

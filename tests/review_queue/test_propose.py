@@ -11,8 +11,9 @@ from models.detectors.base import Proposal
 from review_queue.decisions import DecisionRefused, decide
 from review_queue.feedback_log import verify_chain
 from review_queue.propose import propose_findings
+from review_queue.states import Status
 from review_queue.suppressions import create_suppression, list_suppressions
-from review_queue.tables import FeedbackEvent, Finding, Status
+from review_queue.tables import FeedbackEvent, Finding
 from review_queue.types import utcnow
 from tests.helpers.queue_fixtures import add_people
 

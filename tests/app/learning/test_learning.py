@@ -17,7 +17,8 @@ from app.learning.model_store import ModelFileRefused, list_versions, promoted_v
 from app.learning.retraining import NotEnoughToTrain, promote, retrain
 from review_queue.decisions import current_model_version, decide
 from review_queue.permissions import Actor
-from review_queue.tables import Finding, ModelVersion, Status
+from review_queue.states import Status
+from review_queue.tables import Finding, ModelVersion
 from review_queue.types import utcnow
 from tests.conftest import SHARED
 from tests.helpers.queue_fixtures import add_finding, add_people

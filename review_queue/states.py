@@ -1,0 +1,118 @@
+"""The review state machine as data: statuses, actions, which statuses are open, waiting or
+closed, which actions may be undone, and which actions each status allows.
+
+States: new → in_review → confirmed → resolved; new or in_review → dismissed; any open state →
+snoozed until a date (it wakes by itself); dismissed or resolved → reopened (back to new).
+Pages, services, trends and the learning code ask this module; none of them re-lists it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Where a finding stands in review."""
+
+    new = "new"
+    in_review = "in_review"
+    confirmed = "confirmed"
+    dismissed = "dismissed"
+    resolved = "resolved"
+    snoozed = "snoozed"
+
+
+class Action(StrEnum):
+    """Everything that happens to a finding and is written to the feedback log."""
+
+    # by the system or an instructor
+    propose = "propose"  # a detection run proposed it (first seen)
+    regression = "regression"  # a resolved finding came back in a detection run
+    report = "report"  # an instructor filed (or added to) a learner report
+    wake = "wake"  # a snooze ran out
+    # by an admin
+    claim = "claim"
+    assign = "assign"
+    confirm = "confirm"
+    dismiss = "dismiss"
+    resolve = "resolve"
+    snooze = "snooze"
+    reopen = "reopen"
+    undo = "undo"
+
+
+# Waiting for a first decision: the findings whose priority orders the queue.
+WAITING_STATUSES: tuple[Status, ...] = (Status.new, Status.in_review)
+# The gap is not closed: waiting, or confirmed and not yet resolved. The queue shows these first.
+OPEN_STATUSES: tuple[Status, ...] = (*WAITING_STATUSES, Status.confirmed)
+# Decided for good (until reopened or a regression).
+CLOSED_STATUSES: tuple[Status, ...] = (Status.dismissed, Status.resolved)
+# A reviewer's verdict on whether the gap is real (what the models learn from).
+VERDICT_STATUSES: tuple[Status, ...] = (Status.confirmed, Status.dismissed)
+# A reviewer has decided it (suppressions offered from these carry the decision's weight).
+REVIEWED_STATUSES: tuple[Status, ...] = (Status.confirmed, *CLOSED_STATUSES)
+# Confirmed gaps, resolved or not: "real" for precision figures.
+REAL_STATUSES: tuple[Status, ...] = (Status.confirmed, Status.resolved)
+
+# action → (statuses it may start from, the status it leads to; None = computed by the service)
+TRANSITIONS: dict[Action, tuple[tuple[Status, ...], Status | None]] = {
+    Action.claim: (WAITING_STATUSES, Status.in_review),
+    Action.assign: (OPEN_STATUSES, None),
+    Action.confirm: (WAITING_STATUSES, Status.confirmed),
+    Action.dismiss: (WAITING_STATUSES, Status.dismissed),
+    Action.resolve: ((Status.confirmed,), Status.resolved),
+    Action.snooze: (OPEN_STATUSES, Status.snoozed),
+    Action.reopen: (CLOSED_STATUSES, Status.new),
+}
+# What a person decides through the queue (and may take back with undo).
+DECISIONS: tuple[Action, ...] = tuple(TRANSITIONS)
+UNDOABLE_ACTIONS: frozenset[Action] = frozenset(DECISIONS)
+# Decisions that are labels for learning: confirmed (a real gap) or dismissed (not one).
+LABEL_ACTIONS: tuple[Action, ...] = (Action.confirm, Action.dismiss)
+# Decisions after which the reviewer is done with the finding and the next one opens.
+FINISHING_ACTIONS: frozenset[Action] = frozenset(
+    {Action.confirm, Action.dismiss, Action.snooze, Action.resolve}
+)
+# Decisions that can be applied to many findings at once from the queue.
+BULK_ACTIONS: tuple[Action, ...] = (Action.confirm, Action.dismiss, Action.assign, Action.snooze)
+
+# Past tenses, for messages ("already snoozed by ada"), and labels for people.
+PAST_TENSE: dict[Action, str] = {
+    Action.propose: "proposed",
+    Action.regression: "reopened as a regression",
+    Action.report: "reported",
+    Action.wake: "woken",
+    Action.claim: "claimed",
+    Action.assign: "assigned",
+    Action.confirm: "confirmed",
+    Action.dismiss: "dismissed",
+    Action.resolve: "resolved",
+    Action.snooze: "snoozed",
+    Action.reopen: "reopened",
+    Action.undo: "undone",
+}
+
+
+def allowed_actions(status: Status | str) -> tuple[Action, ...]:
+    """The decisions a finding in ``status`` allows, in the queue's order."""
+    current = Status(status)
+    return tuple(a for a, (sources, _) in TRANSITIONS.items() if current in sources)
+
+
+def allows(status: Status | str, action: Action | str) -> bool:
+    """Whether ``action`` may start from ``status``."""
+    return Action(action) in allowed_actions(status)
+
+
+def past_tense(action: Action | str) -> str:
+    """``action`` as done ("snoozed"), for messages; an unknown action name as it is."""
+    try:
+        return PAST_TENSE[Action(action)]
+    except ValueError:
+        return str(action)
+
+
+def values(members: Iterable[StrEnum]) -> tuple[str, ...]:
+    """The stored strings of statuses or actions (for SQL ``IN`` lists)."""
+    return tuple(m.value for m in members)
