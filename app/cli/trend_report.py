@@ -11,8 +11,6 @@ from app.core.errors import UserError
 from review_queue.permissions import SYSTEM
 from review_queue.trends import DEFAULT_SLA_DAYS, TrendFilters, trend_report
 
-REPORTING_TZ_ENV = "GAPDESK_REPORTING_TZ"  # read by app.web.trend_charts.default_reporting_tz
-
 
 def _format_of(out: Path) -> str:
     suffix = out.suffix.lower().lstrip(".")
@@ -38,7 +36,7 @@ def _format_of(out: Path) -> str:
 @click.option(
     "--tz",
     default=None,
-    help=f"Reporting time zone, e.g. Europe/Berlin (default: ${REPORTING_TZ_ENV} or UTC).",
+    help="Reporting time zone, e.g. Europe/Berlin (default: $GAPDESK_REPORTING_TZ or UTC).",
 )
 @click.option(
     "--department", "departments", multiple=True, help="Only this department (repeatable)."

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -17,7 +18,8 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    """Where Gapdesk keeps its data and which database it talks to."""
+    """Every setting Gapdesk has: where it keeps its data, its database, sign-in, learning and
+    reporting. Each is ``GAPDESK_<NAME>`` in the environment or a ``.env`` file."""
 
     model_config = SettingsConfigDict(
         env_prefix="GAPDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -26,6 +28,20 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".gapdesk"))
     database_url: str | None = None
     session_days: int = Field(default=14, ge=1, le=365)
+    # Retrain the priority model by itself after every N new decisions; 0 turns it off.
+    retrain_every: int = Field(default=25, ge=0)
+    # The time zone weeks and days are cut in on the Trends page and in `gapdesk report`.
+    reporting_tz: str = Field(default="UTC")
+
+    @field_validator("reporting_tz")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        value = value.strip() or "UTC"
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name such as Europe/Berlin") from None
+        return value
 
     def resolved_database_url(self) -> str:
         """The database URL to use: the configured one, or a SQLite file in ``home``."""
@@ -62,5 +78,11 @@ def check_database_url(url: str) -> None:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings, read once."""
-    return Settings()
+    """The process's settings, read once; a bad value is a ConfigError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "GAPDESK_" + str(first["loc"][0]).upper() if first["loc"] else "a GAPDESK_ setting"
+        given = first.get("input")
+        raise ConfigError(f"{name}={given!r} cannot be used: {first['msg']}") from None

@@ -6,7 +6,6 @@ never lost or delayed by a retraining problem (which is logged, not raised)."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from app.core.db import session_scope
-from app.core.errors import UserError
+from app.core.settings import get_settings
 from app.learning.discovery import model_detector_names
 from app.learning.model_store import KIND, ModelFileRefused, promoted_version, usable_model
 from app.learning.ranking import queue_priorities, write_priorities
@@ -36,10 +35,6 @@ from review_queue.tables import FeedbackEvent, Finding, ModelVersion
 
 logger = logging.getLogger(__name__)
 
-
-DEFAULT_RETRAIN_EVERY = 25
-
-RETRAIN_EVERY_ENV = "GAPDESK_RETRAIN_EVERY"
 
 # Key of the PostgreSQL advisory lock that serialises learning steps' writes across processes.
 LEARNING_LOCK = 0x6761706465736B
@@ -110,11 +105,7 @@ def after_decision(
 # ---------------------------------------------------------------- retraining by itself
 def retrain_every() -> int:
     """N of 'retrain after every N new decisions' (``GAPDESK_RETRAIN_EVERY``, 0 turns it off)."""
-    raw = os.environ.get(RETRAIN_EVERY_ENV, str(DEFAULT_RETRAIN_EVERY))
-    try:
-        return max(0, int(raw))
-    except ValueError:
-        raise UserError(f"{RETRAIN_EVERY_ENV} must be a whole number, not {raw!r}") from None
+    return get_settings().retrain_every
 
 
 def decisions_since_last_training(*, session: Session) -> int:

@@ -6,7 +6,6 @@ vl-convert, which runs Vega-Lite in an embedded engine: no browser to download o
 
 from __future__ import annotations
 
-import os
 import textwrap
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -17,13 +16,12 @@ import pandas as pd
 import vl_convert as vlc
 
 from app.core.safe_csv import neutralise_frame
+from app.core.settings import get_settings
 from review_queue.trends import ALL_DETECTORS, FLOW_MEASURES, TrendMetric, TrendReport
 
 ReportFormat = Literal["pdf", "png"]
 AnyChart = alt.Chart | alt.LayerChart | alt.HConcatChart | alt.VConcatChart | alt.FacetChart
 REPORT_FORMATS: tuple[ReportFormat, ...] = ("pdf", "png")
-# The reporting time zone, when nobody picks one; weeks and days are cut in this zone.
-REPORTING_TZ_ENV = "GAPDESK_REPORTING_TZ"
 CHART_WIDTH = 640
 CHART_HEIGHT = 220
 TAKEAWAY_WIDTH = 95  # characters per subtitle line in the rendered file
@@ -31,7 +29,7 @@ TAKEAWAY_WIDTH = 95  # characters per subtitle line in the rendered file
 
 def default_reporting_tz() -> str:
     """The configured reporting time zone (``GAPDESK_REPORTING_TZ``), UTC if unset."""
-    return os.environ.get(REPORTING_TZ_ENV, "").strip() or "UTC"
+    return get_settings().reporting_tz
 
 
 @dataclass(frozen=True)
