@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from review_queue.permissions import EVERYONE, Actor, require_role
 from review_queue.states import OPEN_STATUSES, Status
 from review_queue.tables import Finding, Role
+
+# A finding proposed by several detectors names them all, joined in name order: "a+b".
+DETECTOR_SEPARATOR = "+"
+
+
+def join_detectors(names: Iterable[str]) -> str:
+    """The ``detector`` value of a finding proposed by ``names``."""
+    return DETECTOR_SEPARATOR.join(sorted(set(names)))
+
+
+def detectors_of(detector: str) -> set[str]:
+    """The detector names a finding's ``detector`` value joins."""
+    return {name for name in detector.split(DETECTOR_SEPARATOR) if name}
+
+
+def proposed_by(name: str) -> Any:
+    """A SQL condition: the finding was proposed by detector ``name`` (exactly that name, alone
+    or among others; never a detector whose name merely contains it)."""
+    column, sep = col(Finding.detector), DETECTOR_SEPARATOR
+    return or_(
+        column == name,
+        column.startswith(name + sep, autoescape=True),
+        column.endswith(sep + name, autoescape=True),
+        column.contains(sep + name + sep, autoescape=True),
+    )
 
 
 class FindingNotFound(LookupError):

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from models.detectors.base import Proposal
 from models.taxonomy import base_priority
 from review_queue.feedback_log import append_event
+from review_queue.findings import join_detectors
 from review_queue.permissions import SYSTEM
 from review_queue.states import Action, Status
 from review_queue.suppressions import active_suppressions
@@ -106,7 +107,7 @@ def propose_findings(
     new_findings: list[Finding] = []
     for key in keys:
         p = merged[key]
-        detector = "+".join(sorted(merged_detectors[key]))
+        detector = join_detectors(merged_detectors[key])
         course_id, department = (places or {}).get(p.entity_key, (None, None))
         p_fields = _refresh(p, now) | {
             "detector": detector[:200],

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, column, func, literal_column, or_, table
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from review_queue.findings import detectors_of, proposed_by
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
 from review_queue.states import OPEN_STATUSES
 from review_queue.tables import FeedbackEvent, Finding, User
@@ -107,9 +108,7 @@ def _where(
     if f.severities:
         query = query.where(col(Finding.severity).in_(f.severities))
     if f.detectors:
-        query = query.where(
-            or_(*[col(Finding.detector).contains(d, autoescape=True) for d in f.detectors])
-        )
+        query = query.where(or_(*[proposed_by(d) for d in f.detectors]))
     if f.assignee == "me":
         query = query.where(col(Finding.assignee_id) == actor.id)
     elif f.assignee == "unassigned":
@@ -227,7 +226,9 @@ def filter_options(*, session: Session, actor: Actor) -> FilterOptions:
             str(v) for v in session.exec(select(column).where(column.is_not(None)).group_by(column))
         )
 
-    detectors = sorted({d for combo in distinct(col(Finding.detector)) for d in combo.split("+")})
+    detectors = sorted(
+        {d for combo in distinct(col(Finding.detector)) for d in detectors_of(combo)}
+    )
     admins = session.exec(
         select(col(User.name)).where(col(User.role) == "admin", col(User.active).is_(True))
     ).all()

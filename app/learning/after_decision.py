@@ -29,6 +29,7 @@ from app.learning.retraining import (
     _plan_retrain,
 )
 from review_queue.decisions import BulkResult, Decision, bulk_decide, decide
+from review_queue.findings import detectors_of
 from review_queue.permissions import SYSTEM, Actor
 from review_queue.states import LABEL_ACTIONS, values
 from review_queue.tables import FeedbackEvent, Finding, ModelVersion
@@ -58,7 +59,7 @@ def plan_learning(
     if step.retrain is not None and step.retrain.promote:
         return step  # the promotion re-ranks the queue
     finding = session.get(Finding, finding_id)
-    if finding is not None and set(finding.detector.split("+")) & model_detector_names():
+    if finding is not None and detectors_of(finding.detector) & model_detector_names():
         row = promoted_version(session=session)
         model = None
         if row is not None:

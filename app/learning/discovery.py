@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sqlmodel import Session, select
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from app.learning.frames import QUEUE_STATUSES, decided_frame
 from models.detectors.registry import REGISTRY
 from models.learning.aad import ActiveAnomalyDetector
+from review_queue.findings import proposed_by
 from review_queue.tables import Finding
 
 
@@ -30,7 +32,8 @@ def anomaly_feedback_scores(
     queue priority. Categories with fewer than ``min_findings`` findings keep their scores.
     """
     names = model_detector_names()
-    findings = [f for f in session.exec(select(Finding)) if set(f.detector.split("+")) & names]
+    proposed = or_(*[proposed_by(name) for name in names])
+    findings = list(session.exec(select(Finding).where(proposed).order_by(col(Finding.id))))
     if not findings:
         return {}
     decided = decided_frame(session=session)

@@ -147,3 +147,25 @@ def test_free_text_finds_substrings_through_the_search_index(session: Session) -
             "SELECT indexname FROM pg_indexes WHERE tablename = 'findings'"
         )).all()  # fmt: skip
         assert {"ix_findings_title_trgm", "ix_findings_entity_key_trgm"} <= {i[0] for i in indexes}
+
+
+def test_the_detector_filter_matches_whole_detector_names(session: Session) -> None:
+    """A merged finding names its detectors joined by '+'; filtering by one detector finds it,
+    and never a finding of a detector whose name merely contains the one asked for."""
+    people = add_people(session)
+    add_finding(session, 1, detector="sync_failure")
+    add_finding(session, 2, detector="reporting_gap+sync_failure")
+    add_finding(session, 3, detector="sync_failure_extra")
+    add_finding(session, 4, detector="a_sync_failure+zz")
+    add_finding(session, 5, detector="access_failure+sync_failure+unowned_course")
+    ids = {
+        r.entity_key
+        for r in list_findings(
+            session=session, actor=people["ada"],
+            queue_filter=QueueFilter(detectors=("sync_failure",)),
+        ).rows
+    }  # fmt: skip
+    assert ids == {"enrollment=E1", "enrollment=E2", "enrollment=E5"}
+    options = filter_options(session=session, actor=people["ada"])
+    assert "sync_failure" in options.detectors and "reporting_gap" in options.detectors
+    assert not any("+" in d for d in options.detectors)
