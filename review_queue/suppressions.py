@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -94,22 +95,27 @@ class SuppressionRow:
     finding_id: int
 
 
+def _in_force(now: datetime) -> tuple[Any, ...]:
+    """SQL conditions: a suppression not lifted and not yet expired at ``now``."""
+    return (col(Suppression.lifted_at).is_(None), col(Suppression.expires_at) > now)
+
+
 def list_suppressions(
     *, session: Session, actor: Actor, include_ended: bool = False
 ) -> list[SuppressionRow]:
     """Suppressions with creator, age, expiry and how many proposals each absorbed."""
     require_role(actor, ADMIN_ONLY, "listing suppressions")
     now = utcnow()
-    rows = session.exec(
+    query = (
         select(Suppression, User.name)
         .join(User, col(User.id) == col(Suppression.created_by_id))
         .order_by(col(Suppression.created_at).desc())
-    ).all()
+    )
+    if not include_ended:
+        query = query.where(*_in_force(now))
     out = []
-    for s, creator in rows:
+    for s, creator in session.exec(query).all():
         active = s.lifted_at is None and s.expires_at > now
-        if not active and not include_ended:
-            continue
         assert s.id is not None
         out.append(
             SuppressionRow(
@@ -135,11 +141,7 @@ def active_suppressions(
 ) -> dict[tuple[str, str], list[Suppression]]:
     """Active suppressions by (category, entity_key), for the proposal step."""
     rows = session.exec(
-        select(Suppression).where(
-            col(Suppression.category).in_(categories),
-            col(Suppression.lifted_at).is_(None),
-            col(Suppression.expires_at) > now,
-        )
+        select(Suppression).where(col(Suppression.category).in_(categories), *_in_force(now))
     ).all()
     out: dict[tuple[str, str], list[Suppression]] = {}
     for s in rows:
@@ -150,10 +152,4 @@ def active_suppressions(
 def suppressed_finding_ids(*, session: Session) -> set[int]:
     """Findings whose suppression is active (the queue page marks them)."""
     now = utcnow()
-    return set(
-        session.exec(
-            select(col(Suppression.finding_id)).where(
-                col(Suppression.lifted_at).is_(None), col(Suppression.expires_at) > now
-            )
-        ).all()
-    )
+    return set(session.exec(select(col(Suppression.finding_id)).where(*_in_force(now))).all())
