@@ -52,15 +52,21 @@ st.dataframe(
 others = [v.version for v in versions if v.status != "promoted"]
 if others:
     choice = st.selectbox("Promote or roll back to", others)
+    # Scoring the whole queue with a model takes seconds at scale: only when asked, and kept
+    # for this version and k until either changes (not recomputed on every rerun of the page).
+    diff_key = ("gapdesk_queue_diff", choice, k)
     try:
-        with reading() as session:
-            diff = queue_diff(session=session, version=choice, k=k)
-        st.write(
-            f"Top {k} of the queue if {choice} were promoted: {len(diff['enter'])} findings "
-            f"would enter ({', '.join(f'#{i}' for i in diff['enter'][:20]) or 'none'}), "
-            f"{len(diff['leave'])} would leave "
-            f"({', '.join(f'#{i}' for i in diff['leave'][:20]) or 'none'})."
-        )
+        if st.button(f"What would change in the top {k}?", icon=":material/compare_arrows:"):
+            with reading() as session:
+                st.session_state[diff_key] = queue_diff(session=session, version=choice, k=k)
+        diff = st.session_state.get(diff_key)
+        if diff is not None:
+            st.write(
+                f"Top {k} of the queue if {choice} were promoted: {len(diff['enter'])} findings "
+                f"would enter ({', '.join(f'#{i}' for i in diff['enter'][:20]) or 'none'}), "
+                f"{len(diff['leave'])} would leave "
+                f"({', '.join(f'#{i}' for i in diff['leave'][:20]) or 'none'})."
+            )
         if st.button(f"Promote {choice}", icon=":material/upgrade:"):
             with writing() as session:
                 rescored = promote(session=session, actor=actor, version=choice)

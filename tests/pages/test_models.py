@@ -46,6 +46,11 @@ def test_admin_sees_versions_and_the_queue_diff_then_promotes(
     assert at.title[0].value == "Models"
     table = at.dataframe[0].value
     assert sorted(table["status"]) == ["candidate", "promoted"]
+    # The diff is computed when asked for, and stays on screen over later reruns.
+    assert not any("would enter" in m.value for m in at.markdown)
+    next(b for b in at.button if b.label.startswith("What would change")).click().run()
+    assert any("would enter" in m.value for m in at.markdown)
+    at.run()
     assert any("would enter" in m.value for m in at.markdown)
     candidate = at.selectbox[0].value
     next(b for b in at.button if b.label.startswith("Promote")).click().run()
