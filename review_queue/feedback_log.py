@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from review_queue.permissions import Actor, require_role
+from review_queue.states import LABEL_ACTIONS, values
 from review_queue.tables import FeedbackEvent, FeedbackLogHead, Role
 from review_queue.types import utcnow
 
@@ -188,3 +189,15 @@ def log_page(
         query.order_by(col(FeedbackEvent.id).desc()).offset(page * page_size).limit(page_size)
     ).all()
     return list(rows), int(session.exec(count).one())
+
+
+def standing_verdicts() -> tuple[Any, ...]:
+    """SQL conditions on the log: a confirm or dismiss that has not been undone (what the
+    models learn from and what counts towards the next retraining)."""
+    undone = select(FeedbackEvent.undoes_event_id).where(
+        col(FeedbackEvent.undoes_event_id).is_not(None)
+    )
+    return (
+        col(FeedbackEvent.action).in_(values(LABEL_ACTIONS)),
+        col(FeedbackEvent.id).not_in(undone),
+    )

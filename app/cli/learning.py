@@ -122,6 +122,3 @@ def bench_feedback_command(
         data, label_column=label_column, positive=positive, budget=budget, runs=runs,
         echo=click.echo,
     )  # fmt: skip
-
-
-LEARNING_COMMANDS = (retrain_command, models_command, rollback_command, bench_group)

@@ -29,9 +29,10 @@ from app.learning.retraining import (
     _plan_retrain,
 )
 from review_queue.decisions import BulkResult, Decision, bulk_decide, decide
+from review_queue.feedback_log import standing_verdicts
 from review_queue.findings import detectors_of
 from review_queue.permissions import SYSTEM, Actor
-from review_queue.states import LABEL_ACTIONS, values
+from review_queue.states import LABEL_ACTIONS
 from review_queue.tables import FeedbackEvent, Finding, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -92,17 +93,6 @@ def apply_learning(
     return result
 
 
-def after_decision(
-    *, session: Session, finding_id: int, every: int | None = None, home: Path | None = None
-) -> RetrainResult | None:
-    """What the decision path calls once a decision is committed: retrain when due, otherwise
-    re-rank the queue when the decided finding came from an anomaly model (its label moves
-    the leaf weights at once). Returns the retraining result when one ran. In one session;
-    ``app.learning.after_decision`` plans in a read-only one and writes in a short one."""
-    step = plan_learning(session=session, finding_id=finding_id, every=every, home=home)
-    return apply_learning(session=session, step=step, home=home)
-
-
 # ---------------------------------------------------------------- retraining by itself
 def retrain_every() -> int:
     """N of 'retrain after every N new decisions' (``GAPDESK_RETRAIN_EVERY``, 0 turns it off)."""
@@ -110,15 +100,12 @@ def retrain_every() -> int:
 
 
 def decisions_since_last_training(*, session: Session) -> int:
-    """Confirm/dismiss decisions logged after the newest priority model version was made."""
+    """Confirm/dismiss decisions logged after the newest priority model version was made, and
+    not undone since (an undone decision teaches the models nothing)."""
     newest = session.exec(
         select(func.max(ModelVersion.created_at)).where(col(ModelVersion.kind) == KIND)
     ).one()
-    query = (
-        select(func.count())
-        .select_from(FeedbackEvent)
-        .where(col(FeedbackEvent.action).in_(values(LABEL_ACTIONS)))
-    )
+    query = select(func.count()).select_from(FeedbackEvent).where(*standing_verdicts())
     if newest is not None:
         query = query.where(col(FeedbackEvent.at) > newest)
     return int(session.exec(query).one())
@@ -145,18 +132,6 @@ def _retraining_plan_if_due(
     except ModelFileRefused as exc:
         logger.warning("automatic retraining skipped: %s", exc)
         return None
-
-
-def retrain_if_due(
-    *, session: Session, every: int | None = None, home: Path | None = None
-) -> RetrainResult | None:
-    """Retrain (as the system) when ``every`` new decisions have arrived since the last
-    training; meant to be called right after a decision has been committed, in its own
-    transaction."""
-    plan = _retraining_plan_if_due(session=session, every=every, home=home)
-    if plan is None:
-        return None
-    return _apply_retrain(session=session, plan=plan, actor=SYSTEM, home=home)
 
 
 # One learning step at a time in this process. With many reviewers, every decision past the

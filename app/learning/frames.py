@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 from sqlmodel import Session, col, select
 
-from review_queue.states import LABEL_ACTIONS, WAITING_STATUSES, Action, values
+from review_queue.feedback_log import standing_verdicts
+from review_queue.states import WAITING_STATUSES, Action, values
 from review_queue.tables import FeedbackEvent, Finding
 
 # Findings still waiting for a decision: these are the ones whose priority orders the queue.
@@ -19,14 +20,10 @@ QUEUE_STATUSES = values(WAITING_STATUSES)
 def decided_frame(*, session: Session, until: datetime | None = None) -> pd.DataFrame:
     """One row per decided finding: its fields and its latest confirm/dismiss (undone ones are
     ignored), with ``decided_at`` and ``confirmed``."""
-    undone = select(FeedbackEvent.undoes_event_id).where(
-        col(FeedbackEvent.undoes_event_id).is_not(None)
-    )
     query = (
         select(FeedbackEvent, Finding)
         .join(Finding, col(Finding.id) == col(FeedbackEvent.finding_id))
-        .where(col(FeedbackEvent.action).in_(values(LABEL_ACTIONS)))
-        .where(col(FeedbackEvent.id).not_in(undone))
+        .where(*standing_verdicts())
         .order_by(col(FeedbackEvent.id))
     )
     if until is not None:

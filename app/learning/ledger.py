@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from app.core.errors import UserError
 from app.core.records import DetectorConfig
@@ -18,8 +18,8 @@ from models.learning.ledger import (
     rule_ledger,
     threshold_suggestions,
 )
+from review_queue.feedback_log import standing_verdicts
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
-from review_queue.states import LABEL_ACTIONS, values
 from review_queue.tables import FeedbackEvent, Finding
 
 # ---------------------------------------------------------------- the rule ledger
@@ -32,9 +32,6 @@ def rule_ledger_tables(
     """The per-detector ledger, and its threshold and exception suggestions, from the queue's
     tables; admins only."""
     require_role(actor, ADMIN_ONLY, "reading the rule ledger")
-    undone = select(FeedbackEvent.undoes_event_id).where(
-        col(FeedbackEvent.undoes_event_id).is_not(None)
-    )
     findings = pd.DataFrame(
         [
             {
@@ -51,11 +48,7 @@ def rule_ledger_tables(
     events = pd.DataFrame(
         [
             {"finding_id": e.finding_id, "action": e.action, "reason": e.reason, "at": e.at}
-            for e in session.exec(
-                select(FeedbackEvent)
-                .where(col(FeedbackEvent.action).in_(values(LABEL_ACTIONS)))
-                .where(col(FeedbackEvent.id).not_in(undone))
-            )
+            for e in session.exec(select(FeedbackEvent).where(*standing_verdicts()))
         ],
         columns=["finding_id", "action", "reason", "at"],
     )

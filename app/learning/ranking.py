@@ -24,22 +24,6 @@ from models.taxonomy import base_priorities
 from review_queue.tables import Finding, ModelVersion
 
 
-def rescore_queue(
-    *,
-    session: Session,
-    model: PriorityModel | None,
-    exploration_share: float = DEFAULT_EXPLORATION_SHARE,
-    k: int = DEFAULT_K,
-) -> int:
-    """Rewrite the priority of every finding waiting in the queue with ``model`` (``None``: the
-    base priority), giving the exploration share of the top ``k`` to the least certain ones and
-    marking them with ``features["exploration"] = 1``."""
-    params = queue_priorities(
-        session=session, model=model, exploration_share=exploration_share, k=k
-    )
-    return write_priorities(session=session, params=params)
-
-
 def write_priorities(*, session: Session, params: list[dict[str, Any]]) -> int:
     """Write priorities computed by ``queue_priorities``: one executemany by primary key."""
     if params:

@@ -229,6 +229,3 @@ def promote(
     params = queue_priorities(session=session, model=model, exploration_share=exploration_share)
     _mark_promoted(session=session, row=row, by=actor.name, now=now or utcnow())
     return write_priorities(session=session, params=params)
-
-
-rollback = promote

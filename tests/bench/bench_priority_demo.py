@@ -34,7 +34,7 @@ from app.detection.run import run_detection
 from app.learning.frames import QUEUE_STATUSES
 from app.learning.ledger import rule_ledger_tables
 from app.learning.model_store import promoted_version, usable_model
-from app.learning.ranking import rescore_queue
+from app.learning.ranking import queue_priorities, write_priorities
 from app.learning.retraining import retrain
 from app.sources.load import load_snapshot
 from models.learning.ledger import ExceptionSuggestion
@@ -95,7 +95,12 @@ def run_seed(args: argparse.Namespace, seed: int) -> tuple[float, float]:
             row = promoted_version(session=session)
             if row is not None:
                 model = usable_model(session=session, row=row, home=Path(tmp))
-                rescore_queue(session=session, model=model, exploration_share=0.0, k=args.k)
+                write_priorities(
+                    session=session,
+                    params=queue_priorities(
+                        session=session, model=model, exploration_share=0.0, k=args.k
+                    ),
+                )
         with session_scope(engine) as session:
             pure = _precision_top(
                 list(session.exec(select(Finding).where(col(Finding.status).in_(QUEUE_STATUSES)))),

@@ -536,8 +536,6 @@ def test_every_function_acting_for_someone_is_in_the_policy() -> None:
     )
     stale = sorted((covered | set(NOT_SERVICES)) - acting)
     assert not stale, f"POLICY or NOT_SERVICES name functions that no longer exist: {stale}"
-    # rollback is promote under another name: covered by promote's row.
-    assert retraining.rollback is retraining.promote
 
 
 def test_pages_read_the_database_only_through_checked_services() -> None:

@@ -11,11 +11,15 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app.learning.after_decision import after_decision, retrain_if_due
+from app.learning.after_decision import (
+    apply_learning,
+    decisions_since_last_training,
+    plan_learning,
+)
 from app.learning.discovery_bench import bench_feedback
 from app.learning.model_store import ModelFileRefused, list_versions, promoted_version
-from app.learning.retraining import NotEnoughToTrain, promote, retrain
-from review_queue.decisions import current_model_version, decide
+from app.learning.retraining import NotEnoughToTrain, RetrainResult, promote, retrain
+from review_queue.decisions import current_model_version, decide, undo
 from review_queue.permissions import Actor
 from review_queue.states import Status
 from review_queue.tables import Finding, ModelVersion
@@ -47,6 +51,14 @@ def _decided_queue(
                 now=start + timedelta(hours=6 * n),
             )  # fmt: skip
     session.commit()
+
+
+def _learn(session: Session, *, every: int, finding_id: int | None = None) -> RetrainResult | None:
+    """The learning step the decision path runs after a decision (planned, then applied)."""
+    if finding_id is None:
+        finding_id = int(session.exec(select(Finding.id)).first() or 0)
+    step = plan_learning(session=session, finding_id=finding_id, every=every)
+    return apply_learning(session=session, step=step)
 
 
 def test_retrain_promotes_a_better_model_and_rescores_the_queue(
@@ -147,17 +159,35 @@ def test_retraining_needs_an_admin_and_enough_decisions(
 def test_retrains_by_itself_after_every_n_decisions(session: Session, gapdesk_home: Path) -> None:
     admin = add_people(session)["ada"]
     _decided_queue(session, admin, decided=40, waiting=10)
-    assert retrain_if_due(session=session, every=5) is not None
+    assert _learn(session, every=5) is not None
     session.commit()
-    assert retrain_if_due(session=session, every=5) is None  # nothing new since
+    assert _learn(session, every=5) is None  # nothing new since
     waiting = session.exec(select(Finding).where(col(Finding.status) == Status.new.value)).all()
     for finding in waiting[:5]:
         assert finding.id is not None
         decide(session=session, actor=admin, finding_id=finding.id, action="confirm")
     session.commit()
-    assert retrain_if_due(session=session, every=6) is None
-    again = retrain_if_due(session=session, every=5)
+    assert _learn(session, every=6) is None
+    again = _learn(session, every=5)
     assert again is not None and again.version.training_size == 45
+
+
+def test_an_undone_decision_does_not_count_towards_retraining(
+    session: Session, gapdesk_home: Path
+) -> None:
+    admin = add_people(session)["ada"]
+    _decided_queue(session, admin, decided=40, waiting=4)
+    assert _learn(session, every=5) is not None
+    session.commit()
+    waiting = session.exec(select(Finding).where(col(Finding.status) == Status.new.value)).all()
+    for finding in waiting:
+        done = decide(session=session, actor=admin, finding_id=int(finding.id or 0),
+                      action="confirm")  # fmt: skip
+        session.commit()
+        undo(session=session, actor=admin, event_id=int(done.event.id or 0))
+        session.commit()
+    assert decisions_since_last_training(session=session) == 0
+    assert _learn(session, every=4) is None
 
 
 @pytest.mark.skipif(not TOY2.exists(), reason="shared anomaly data not present")
@@ -181,7 +211,7 @@ def test_a_damaged_model_file_never_breaks_the_decision_path(
     for finding in waiting:
         decide(session=session, actor=admin, finding_id=int(finding.id or 0), action="confirm")
     session.commit()
-    assert retrain_if_due(session=session, every=5) is None
+    assert _learn(session, every=5) is None
     assert "fails its checksum" in caplog.text
     with pytest.raises(ModelFileRefused):
         retrain(session=session, actor=admin, k=10)
@@ -211,7 +241,7 @@ def test_decisions_on_anomaly_findings_rerank_their_category(
             reason="false_positive_rule" if action == "dismiss" else None,
         )  # fmt: skip
         session.commit()
-        assert after_decision(session=session, finding_id=int(finding.id or 0), every=0) is None
+        assert _learn(session, every=0, finding_id=int(finding.id or 0)) is None
     session.commit()
     priority = {
         f.id: f.priority
