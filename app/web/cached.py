@@ -6,7 +6,7 @@ import streamlit as st
 
 from app.web.units import reading
 from review_queue.permissions import Actor, require_role
-from review_queue.trends import (
+from review_queue.trends.backlog import (
     TRENDS_ROLES,
     TrendFilters,
     TrendReport,

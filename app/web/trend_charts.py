@@ -17,7 +17,7 @@ import pandas as pd
 import vl_convert as vlc
 
 from app.core.safe_csv import neutralise_frame
-from review_queue.trends import ALL_DETECTORS, FLOW_MEASURES, TrendMetric, TrendReport
+from review_queue.trends.backlog import ALL_DETECTORS, FLOW_MEASURES, TrendMetric, TrendReport
 
 ReportFormat = Literal["pdf", "png"]
 AnyChart = alt.Chart | alt.LayerChart | alt.HConcatChart | alt.VConcatChart | alt.FacetChart

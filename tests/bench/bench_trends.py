@@ -33,7 +33,7 @@ from app.core.db import build_engine, upgrade
 from models.taxonomy import CATEGORIES
 from review_queue.permissions import Actor
 from review_queue.tables import Role
-from review_queue.trends import (
+from review_queue.trends.backlog import (
     TrendFilters,
     compliance_exposure,
     cycle_times,

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from review_queue.permissions import Actor
 from review_queue.tables import Role
-from review_queue.trends import (
+from review_queue.trends.backlog import (
     TrendFilters,
     compliance_exposure,
     cycle_times,
@@ -346,7 +346,7 @@ def test_last_weeks_covers_whole_iso_weeks_up_to_today() -> None:
 def test_the_data_version_moves_with_every_decision_and_promotion(session: Session) -> None:
     from review_queue.decisions import decide
     from review_queue.tables import ModelVersion
-    from review_queue.trends import trends_data_version
+    from review_queue.trends.backlog import trends_data_version
     from tests.helpers.queue_fixtures import add_finding, add_people
 
     people = add_people(session)

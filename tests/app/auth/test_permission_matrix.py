@@ -59,12 +59,12 @@ from review_queue import (
     permissions,
     queue,
     suppressions,
-    trends,
 )
 from review_queue.permissions import SYSTEM, Actor
 from review_queue.queue import QueueFilter
 from review_queue.tables import Finding, Role
-from review_queue.trends import TrendFilters
+from review_queue.trends import backlog
+from review_queue.trends.backlog import TrendFilters
 from review_queue.types import utcnow
 from tests.app.learning.test_learning import _decided_queue
 from tests.helpers.apptest import app_on
@@ -239,21 +239,21 @@ POLICY: tuple[Rule, ...] = (
     Rule(exports.finding_rows, ADMIN_MANAGER, lambda w, a: list(exports.finding_rows(
         session=w.s, actor=a))),
     # trends: the Trends page (managers and admins)
-    Rule(trends.trend_filter_options, ADMIN_MANAGER, lambda w, a: trends.trend_filter_options(
+    Rule(backlog.trend_filter_options, ADMIN_MANAGER, lambda w, a: backlog.trend_filter_options(
         session=w.s, actor=a)),
-    Rule(trends.trend_report, ADMIN_MANAGER, lambda w, a: trends.trend_report(
+    Rule(backlog.trend_report, ADMIN_MANAGER, lambda w, a: backlog.trend_report(
         session=w.s, actor=a, filters=WEEKS)),
-    Rule(trends.gap_flow, ADMIN_MANAGER, lambda w, a: trends.gap_flow(
+    Rule(backlog.gap_flow, ADMIN_MANAGER, lambda w, a: backlog.gap_flow(
         session=w.s, actor=a, filters=WEEKS)),
-    Rule(trends.open_backlog, ADMIN_MANAGER, lambda w, a: trends.open_backlog(
+    Rule(backlog.open_backlog, ADMIN_MANAGER, lambda w, a: backlog.open_backlog(
         session=w.s, actor=a, filters=WEEKS)),
-    Rule(trends.cycle_times, ADMIN_MANAGER, lambda w, a: trends.cycle_times(
+    Rule(backlog.cycle_times, ADMIN_MANAGER, lambda w, a: backlog.cycle_times(
         session=w.s, actor=a, filters=WEEKS)),
-    Rule(trends.detector_precision, ADMIN_MANAGER, lambda w, a: trends.detector_precision(
+    Rule(backlog.detector_precision, ADMIN_MANAGER, lambda w, a: backlog.detector_precision(
         session=w.s, actor=a, filters=WEEKS)),
-    Rule(trends.gap_locations, ADMIN_MANAGER, lambda w, a: trends.gap_locations(
+    Rule(backlog.gap_locations, ADMIN_MANAGER, lambda w, a: backlog.gap_locations(
         session=w.s, actor=a, filters=WEEKS)),
-    Rule(trends.compliance_exposure, ADMIN_MANAGER, lambda w, a: trends.compliance_exposure(
+    Rule(backlog.compliance_exposure, ADMIN_MANAGER, lambda w, a: backlog.compliance_exposure(
         session=w.s, actor=a, filters=WEEKS)),
     Rule(cached.trend_report_for, ADMIN_MANAGER, lambda w, a: cached.trend_report_for(
         a, WEEKS, sla_days=14, learners=None)),
@@ -271,9 +271,9 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     queue.list_findings, queue.matching_ids, queue.filter_options, queue.entity_history,
     suppressions.list_suppressions, reports.instructor_roster, learner_reports.my_reports,
     comments.list_comments, feedback_log.log_page, exports.decision_rows, exports.finding_rows,
-    trends.trend_filter_options, trends.trend_report, trends.gap_flow, trends.open_backlog,
-    trends.cycle_times, trends.detector_precision, trends.gap_locations,
-    trends.compliance_exposure, cached.trend_report_for, findings.queue_counts,
+    backlog.trend_filter_options, backlog.trend_report, backlog.gap_flow, backlog.open_backlog,
+    backlog.cycle_times, backlog.detector_precision, backlog.gap_locations,
+    backlog.compliance_exposure, cached.trend_report_for, findings.queue_counts,
 })  # fmt: skip
 
 # Public functions with an ``actor`` parameter that are not services a person calls.
