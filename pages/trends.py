@@ -9,7 +9,8 @@ from app.web.cached import trend_report_for
 from app.web.signin import require_actor
 from app.web.trend_charts import default_reporting_tz, render_report, table_csv, trend_charts
 from app.web.units import reading
-from review_queue.trends import DEFAULT_SLA_DAYS, TrendFilters, trend_filter_options
+from review_queue.trends.backlog import DEFAULT_SLA_DAYS
+from review_queue.trends.filters import TrendFilters, trend_filter_options
 
 actor = require_actor()
 st.title("Trends")

@@ -50,6 +50,9 @@ OPEN_STATUSES: tuple[Status, ...] = (*WAITING_STATUSES, Status.confirmed)
 CLOSED_STATUSES: tuple[Status, ...] = (Status.dismissed, Status.resolved)
 # A reviewer's verdict on whether the gap is real (what the models learn from).
 VERDICT_STATUSES: tuple[Status, ...] = (Status.confirmed, Status.dismissed)
+# Not closed: what the Trends backlog and compliance exposure count as a programme's open gaps.
+# Snoozed gaps are among them (set aside in the queue, still gaps), unlike OPEN_STATUSES.
+UNCLOSED_STATUSES: tuple[Status, ...] = tuple(s for s in Status if s not in CLOSED_STATUSES)
 # A reviewer has decided it (suppressions offered from these carry the decision's weight).
 REVIEWED_STATUSES: tuple[Status, ...] = (Status.confirmed, *CLOSED_STATUSES)
 # Confirmed gaps, resolved or not: "real" for precision figures.

@@ -9,7 +9,9 @@ import click
 from app.core.db import get_engine, session_scope
 from app.core.errors import UserError
 from review_queue.permissions import SYSTEM
-from review_queue.trends import DEFAULT_SLA_DAYS, TrendFilters, trend_report
+from review_queue.trends.backlog import DEFAULT_SLA_DAYS
+from review_queue.trends.filters import TrendFilters
+from review_queue.trends.report import trend_report
 
 
 def _format_of(out: Path) -> str:

@@ -6,13 +6,9 @@ import streamlit as st
 
 from app.web.units import reading
 from review_queue.permissions import Actor, require_role
-from review_queue.trends import (
-    TRENDS_ROLES,
-    TrendFilters,
-    TrendReport,
-    trend_report,
-    trends_data_version,
-)
+from review_queue.trends.filters import TRENDS_ROLES, TrendFilters, trends_data_version
+from review_queue.trends.report import trend_report
+from review_queue.trends.results import TrendReport
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the trends ...")

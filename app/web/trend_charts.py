@@ -17,7 +17,9 @@ import vl_convert as vlc
 
 from app.core.safe_csv import neutralise_frame
 from app.core.settings import get_settings
-from review_queue.trends import ALL_DETECTORS, FLOW_MEASURES, TrendMetric, TrendReport
+from review_queue.trends.flow import FLOW_MEASURES
+from review_queue.trends.precision import ALL_DETECTORS
+from review_queue.trends.results import TrendMetric, TrendReport
 
 ReportFormat = Literal["pdf", "png"]
 AnyChart = alt.Chart | alt.LayerChart | alt.HConcatChart | alt.VConcatChart | alt.FacetChart

@@ -33,17 +33,13 @@ from app.core.db import build_engine, upgrade
 from models.taxonomy import CATEGORIES
 from review_queue.permissions import Actor
 from review_queue.tables import Role
-from review_queue.trends import (
-    TrendFilters,
-    compliance_exposure,
-    cycle_times,
-    detector_precision,
-    gap_flow,
-    gap_locations,
-    open_backlog,
-    trend_filter_options,
-    trend_report,
-)
+from review_queue.trends.backlog import compliance_exposure, open_backlog
+from review_queue.trends.cycle_times import cycle_times
+from review_queue.trends.filters import TrendFilters, trend_filter_options
+from review_queue.trends.flow import gap_flow
+from review_queue.trends.locations import gap_locations
+from review_queue.trends.precision import detector_precision
+from review_queue.trends.report import trend_report
 from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database
 
 MANAGER = Actor(id=None, name="bench", role=Role.manager)

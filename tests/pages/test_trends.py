@@ -13,7 +13,8 @@ from app.demo.set_up import ensure_demo_accounts
 from app.web.navigation import PAGES
 from review_queue.permissions import Actor
 from review_queue.tables import Role
-from review_queue.trends import TrendFilters, trend_report
+from review_queue.trends.filters import TrendFilters
+from review_queue.trends.report import trend_report
 from tests.helpers.apptest import app_on, open_app, sign_in
 from tests.helpers.trends_history import KnownHistory, build_known_history
 

@@ -12,17 +12,13 @@ from sqlmodel import Session
 
 from review_queue.permissions import Actor
 from review_queue.tables import Role
-from review_queue.trends import (
-    TrendFilters,
-    compliance_exposure,
-    cycle_times,
-    detector_precision,
-    gap_flow,
-    gap_locations,
-    open_backlog,
-    trend_filter_options,
-    trend_report,
-)
+from review_queue.trends.backlog import compliance_exposure, open_backlog
+from review_queue.trends.cycle_times import cycle_times
+from review_queue.trends.filters import TrendFilters, trend_filter_options
+from review_queue.trends.flow import gap_flow
+from review_queue.trends.locations import gap_locations
+from review_queue.trends.precision import detector_precision
+from review_queue.trends.report import trend_report
 from tests.helpers.trends_history import (
     KnownHistory,
     add_event,
@@ -346,7 +342,7 @@ def test_last_weeks_covers_whole_iso_weeks_up_to_today() -> None:
 def test_the_data_version_moves_with_every_decision_and_promotion(session: Session) -> None:
     from review_queue.decisions import decide
     from review_queue.tables import ModelVersion
-    from review_queue.trends import trends_data_version
+    from review_queue.trends.filters import trends_data_version
     from tests.helpers.queue_fixtures import add_finding, add_people
 
     people = add_people(session)

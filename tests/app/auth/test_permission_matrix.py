@@ -59,12 +59,17 @@ from review_queue import (
     permissions,
     queue,
     suppressions,
-    trends,
 )
 from review_queue.permissions import SYSTEM, Actor
 from review_queue.queue import QueueFilter
 from review_queue.tables import Finding, Role
-from review_queue.trends import TrendFilters
+from review_queue.trends.backlog import compliance_exposure, open_backlog
+from review_queue.trends.cycle_times import cycle_times
+from review_queue.trends.filters import TrendFilters, trend_filter_options
+from review_queue.trends.flow import gap_flow
+from review_queue.trends.locations import gap_locations
+from review_queue.trends.precision import detector_precision
+from review_queue.trends.report import trend_report
 from review_queue.types import utcnow
 from tests.app.learning.test_learning import _decided_queue
 from tests.helpers.apptest import app_on
@@ -239,21 +244,21 @@ POLICY: tuple[Rule, ...] = (
     Rule(exports.finding_rows, ADMIN_MANAGER, lambda w, a: list(exports.finding_rows(
         session=w.s, actor=a))),
     # trends: the Trends page (managers and admins)
-    Rule(trends.trend_filter_options, ADMIN_MANAGER, lambda w, a: trends.trend_filter_options(
+    Rule(trend_filter_options, ADMIN_MANAGER, lambda w, a: trend_filter_options(
         session=w.s, actor=a)),
-    Rule(trends.trend_report, ADMIN_MANAGER, lambda w, a: trends.trend_report(
+    Rule(trend_report, ADMIN_MANAGER, lambda w, a: trend_report(
         session=w.s, actor=a, filters=WEEKS)),
-    Rule(trends.gap_flow, ADMIN_MANAGER, lambda w, a: trends.gap_flow(
+    Rule(gap_flow, ADMIN_MANAGER, lambda w, a: gap_flow(
         session=w.s, actor=a, filters=WEEKS)),
-    Rule(trends.open_backlog, ADMIN_MANAGER, lambda w, a: trends.open_backlog(
+    Rule(open_backlog, ADMIN_MANAGER, lambda w, a: open_backlog(
         session=w.s, actor=a, filters=WEEKS)),
-    Rule(trends.cycle_times, ADMIN_MANAGER, lambda w, a: trends.cycle_times(
+    Rule(cycle_times, ADMIN_MANAGER, lambda w, a: cycle_times(
         session=w.s, actor=a, filters=WEEKS)),
-    Rule(trends.detector_precision, ADMIN_MANAGER, lambda w, a: trends.detector_precision(
+    Rule(detector_precision, ADMIN_MANAGER, lambda w, a: detector_precision(
         session=w.s, actor=a, filters=WEEKS)),
-    Rule(trends.gap_locations, ADMIN_MANAGER, lambda w, a: trends.gap_locations(
+    Rule(gap_locations, ADMIN_MANAGER, lambda w, a: gap_locations(
         session=w.s, actor=a, filters=WEEKS)),
-    Rule(trends.compliance_exposure, ADMIN_MANAGER, lambda w, a: trends.compliance_exposure(
+    Rule(compliance_exposure, ADMIN_MANAGER, lambda w, a: compliance_exposure(
         session=w.s, actor=a, filters=WEEKS)),
     Rule(cached.trend_report_for, ADMIN_MANAGER, lambda w, a: cached.trend_report_for(
         a, WEEKS, sla_days=14, learners=None)),
@@ -271,9 +276,9 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     queue.list_findings, queue.matching_ids, queue.filter_options, queue.entity_history,
     suppressions.list_suppressions, reports.instructor_roster, learner_reports.my_reports,
     comments.list_comments, feedback_log.log_page, exports.decision_rows, exports.finding_rows,
-    trends.trend_filter_options, trends.trend_report, trends.gap_flow, trends.open_backlog,
-    trends.cycle_times, trends.detector_precision, trends.gap_locations,
-    trends.compliance_exposure, cached.trend_report_for, findings.queue_counts,
+    trend_filter_options, trend_report, gap_flow, open_backlog,
+    cycle_times, detector_precision, gap_locations,
+    compliance_exposure, cached.trend_report_for, findings.queue_counts,
 })  # fmt: skip
 
 # Public functions with an ``actor`` parameter that are not services a person calls.

@@ -20,7 +20,9 @@ from app.core.db import build_engine, upgrade
 from app.web.trend_charts import render_report, report_spec, table_csv, trend_charts
 from review_queue.permissions import Actor
 from review_queue.tables import Role
-from review_queue.trends import TrendFilters, TrendReport, trend_report
+from review_queue.trends.filters import TrendFilters
+from review_queue.trends.report import trend_report
+from review_queue.trends.results import TrendReport
 from tests.conftest import BACKENDS
 from tests.helpers.trends_history import build_known_history, simulate_reviews
 
