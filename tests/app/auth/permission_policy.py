@@ -1,0 +1,290 @@
+"""The one table of who may call what (POLICY), and the lists that keep it honest.
+
+Used by tests/app/auth/test_permission_matrix.py (services) and
+tests/pages/test_page_permissions.py (page scripts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app.auth import accounts
+from app.detection import configuration as config
+from app.detection import run as detect
+from app.learning import after_decision, ledger, retraining
+from app.sources import mapping_store as mappings
+from app.sources import roster as reports
+from app.sources import store as snapshots
+from app.sources.load import LoadResult
+from app.sources.mapping import SnapshotMapping, TableMapping
+from app.web import cached
+from models.learning.ledger import ExceptionSuggestion
+from review_queue import (
+    comments,
+    decisions,
+    exports,
+    feedback_log,
+    findings,
+    learner_reports,
+    queue,
+    suppressions,
+)
+from review_queue.permissions import Actor
+from review_queue.queue import QueueFilter
+from review_queue.tables import Finding, Role
+from review_queue.trends.backlog import compliance_exposure, open_backlog
+from review_queue.trends.cycle_times import cycle_times
+from review_queue.trends.filters import TrendFilters, trend_filter_options
+from review_queue.trends.flow import gap_flow
+from review_queue.trends.locations import gap_locations
+from review_queue.trends.precision import detector_precision
+from review_queue.trends.report import trend_report
+from review_queue.types import utcnow
+
+Call = Callable[["World", Any], object]
+
+
+# A proposal condition in force on unowned_course (rules needing "condition").
+
+
+CONDITION = {"place": "course_id", "op": "!=", "value": "C00001"}
+
+
+@dataclass
+class World:
+    """A small populated Gapdesk: people, findings in each state, a suppression, a comment."""
+
+    engine: Engine
+    home: Path
+    snapshot_folder: Path
+    people: dict[str, Actor]
+    new_id: int  # new and unclaimed
+    claimed_id: int  # claimed by the admin a moment ago (undoable)
+    claim_event_id: int
+    confirmed_id: int  # reviewed, so it can be suppressed
+    report_id: int  # a learner report filed by the instructor
+    suppression_id: int
+    load_result: LoadResult | None = None
+    model_version: str | None = None
+    session: Session | None = field(default=None, repr=False)
+
+    @property
+    def loaded(self) -> LoadResult:
+        """The validated snapshot (rules needing "load")."""
+        assert self.load_result is not None
+        return self.load_result
+
+    @property
+    def s(self) -> Session:
+        """The unit of work of the call being made."""
+        assert self.session is not None
+        return self.session
+
+    def actor(self, role: Role | None) -> Actor | None:
+        """The person of ``role`` (None: nobody is signed in)."""
+        names = {Role.admin: "ada", Role.instructor: "ivy", Role.manager: "max"}
+        return None if role is None else self.people[names[role]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call ``fn``, and one call of it that succeeds for them in a fresh World."""
+
+    fn: Callable[..., Any]
+    allowed: tuple[Role, ...]
+    call: Call
+    # "snapshot" (stored), "load" (validated), "model", "condition" (on unowned_course)
+    needs: frozenset[str] = frozenset()
+
+    @property
+    def name(self) -> str:
+        return f"{self.fn.__module__}.{self.fn.__qualname__}"
+
+
+ADMIN = (Role.admin,)
+ADMIN_INSTRUCTOR = (Role.admin, Role.instructor)
+ADMIN_MANAGER = (Role.admin, Role.manager)
+EVERYONE = (Role.admin, Role.instructor, Role.manager)
+WEEKS = TrendFilters.last_weeks(12)
+HR_MAPPING = SnapshotMapping(
+    tables={"people": TableMapping(table="people", columns={"Employee ID": "person_id"})}
+)
+
+
+def _suppress(w: World, a: Any) -> object:
+    until = utcnow() + timedelta(days=7)
+    return suppressions.create_suppression(
+        session=w.s, actor=a, finding_id=w.confirmed_id, until=until, reason="known outage"
+    )
+
+
+def _history(w: World, a: Any) -> object:
+    finding = w.s.get(Finding, w.new_id)
+    assert finding is not None
+    return queue.entity_history(session=w.s, actor=a, finding=finding)
+
+
+# fmt: off
+POLICY: tuple[Rule, ...] = (
+    # accounts: the Users page (admins)
+    Rule(accounts.create_user, ADMIN, lambda w, a: accounts.create_user(
+        session=w.s, actor=a, name="newcomer", email="newcomer@example.org", role="manager",
+        password=None)),
+    Rule(accounts.list_users, ADMIN, lambda w, a: accounts.list_users(session=w.s, actor=a)),
+    Rule(accounts.set_password, ADMIN, lambda w, a: accounts.set_password(
+        session=w.s, actor=a, name="max", password="a long new password")),
+    # detectors and detection runs: the Detectors page (admins)
+    Rule(config.configure_detector, ADMIN, lambda w, a: config.configure_detector(
+        session=w.s, actor=a, name="unowned_course", enabled=False, note="too noisy")),
+    Rule(config.remove_condition, ADMIN, lambda w, a: config.remove_condition(
+        session=w.s, actor=a, name="unowned_course", condition=CONDITION),
+         frozenset({"condition"})),
+    Rule(detect.recent_runs, ADMIN, lambda w, a: detect.recent_runs(session=w.s, actor=a)),
+    Rule(detect.run_detection, ADMIN, lambda w, a: detect.run_detection(
+        engine=w.engine, actor=a), frozenset({"snapshot"})),
+    # the priority model and the rule ledger: the Models page (admins); rollback is promote
+    Rule(retraining.retrain, ADMIN, lambda w, a: retraining.retrain(session=w.s, actor=a, k=10),
+         frozenset({"model"})),
+    Rule(retraining.promote, ADMIN, lambda w, a: retraining.promote(
+        session=w.s, actor=a, version=w.model_version or ""), frozenset({"model"})),
+    Rule(ledger.rule_ledger_tables, ADMIN, lambda w, a: ledger.rule_ledger_tables(
+        session=w.s, actor=a)),
+    Rule(ledger.apply_suggestion, ADMIN, lambda w, a: ledger.apply_suggestion(
+        session=w.s, actor=a, suggestion=ExceptionSuggestion(
+            detector="unowned_course", place="course_id", value="C00001", removes_expected=5,
+            removes_dismissed=5, removes_confirmed=0))),
+    # data: the Data page (admins)
+    Rule(mappings.save_mapping, ADMIN, lambda w, a: mappings.save_mapping(
+        actor=a, name="workday-hr", mapping=HR_MAPPING)),
+    Rule(snapshots.validate_snapshot, ADMIN, lambda w, a: snapshots.validate_snapshot(
+        actor=a, path=w.snapshot_folder)),
+    Rule(snapshots.store_snapshot, ADMIN, lambda w, a: snapshots.store_snapshot(
+        engine=w.engine, actor=a, result=w.loaded, origin="test"), frozenset({"load"})),
+    Rule(snapshots.ingest, ADMIN, lambda w, a: snapshots.ingest(
+        engine=w.engine, actor=a, path=w.snapshot_folder)),
+    Rule(snapshots.list_snapshots, ADMIN, lambda w, a: snapshots.list_snapshots(
+        session=w.s, actor=a)),
+    # the review queue: the Review queue page (admins)
+    Rule(decisions.decide, ADMIN, lambda w, a: decisions.decide(
+        session=w.s, actor=a, finding_id=w.new_id, action="confirm")),
+    Rule(decisions.bulk_decide, ADMIN, lambda w, a: decisions.bulk_decide(
+        session=w.s, actor=a, finding_ids=[w.new_id, w.claimed_id], action="confirm")),
+    Rule(decisions.preview_bulk, ADMIN, lambda w, a: decisions.preview_bulk(
+        session=w.s, actor=a, finding_ids=[w.new_id], action="dismiss")),
+    Rule(decisions.undo, ADMIN, lambda w, a: decisions.undo(
+        session=w.s, actor=a, event_id=w.claim_event_id)),
+    Rule(decisions.next_finding, ADMIN, lambda w, a: decisions.next_finding(
+        session=w.s, actor=a)),
+    Rule(after_decision.decide_and_learn, ADMIN, lambda w, a: after_decision.decide_and_learn(
+        engine=w.engine, actor=a, finding_id=w.new_id, action="dismiss", reason="expected")),
+    Rule(after_decision.bulk_decide_and_learn, ADMIN,
+         lambda w, a: after_decision.bulk_decide_and_learn(
+        engine=w.engine, actor=a, finding_ids=[w.new_id], action="confirm")),
+    Rule(queue.list_findings, ADMIN, lambda w, a: queue.list_findings(
+        session=w.s, actor=a, queue_filter=QueueFilter())),
+    Rule(queue.matching_ids, ADMIN, lambda w, a: queue.matching_ids(
+        session=w.s, actor=a, queue_filter=QueueFilter())),
+    Rule(queue.filter_options, ADMIN, lambda w, a: queue.filter_options(session=w.s, actor=a)),
+    Rule(queue.entity_history, ADMIN, _history),
+    Rule(suppressions.create_suppression, ADMIN, _suppress),
+    Rule(suppressions.lift_suppression, ADMIN, lambda w, a: suppressions.lift_suppression(
+        session=w.s, actor=a, suppression_id=w.suppression_id)),
+    Rule(suppressions.list_suppressions, ADMIN, lambda w, a: suppressions.list_suppressions(
+        session=w.s, actor=a)),
+    # learner reports and comments: the Report page (instructors) and the queue (admins)
+    Rule(reports.instructor_roster, ADMIN_INSTRUCTOR, lambda w, a: reports.instructor_roster(
+        engine=w.engine, actor=a), frozenset({"snapshot"})),
+    Rule(learner_reports.file_learner_report, ADMIN_INSTRUCTOR,
+         lambda w, a: learner_reports.file_learner_report(
+        session=w.s, actor=a, learner_user_id="U42", course_id="C1",
+        what_happened="Cannot open the final quiz.", urgency="high", allowed_courses={"C1"})),
+    Rule(learner_reports.my_reports, ADMIN_INSTRUCTOR,
+         lambda w, a: learner_reports.my_reports(session=w.s, actor=a)),
+    Rule(comments.add_comment, ADMIN_INSTRUCTOR, lambda w, a: comments.add_comment(
+        session=w.s, actor=a, finding_id=w.report_id, body="The quiz opens again.")),
+    Rule(comments.list_comments, ADMIN_INSTRUCTOR, lambda w, a: comments.list_comments(
+        session=w.s, actor=a, finding_id=w.report_id)),
+    # the feedback log and exports: the Feedback log page (admins; managers read only)
+    Rule(feedback_log.log_page, ADMIN_MANAGER,
+         lambda w, a: feedback_log.log_page(session=w.s, actor=a)),
+    Rule(exports.decision_rows, ADMIN_MANAGER, lambda w, a: list(exports.decision_rows(
+        session=w.s, actor=a))),
+    Rule(exports.finding_rows, ADMIN_MANAGER, lambda w, a: list(exports.finding_rows(
+        session=w.s, actor=a))),
+    # trends: the Trends page (managers and admins)
+    Rule(trend_filter_options, ADMIN_MANAGER, lambda w, a: trend_filter_options(
+        session=w.s, actor=a)),
+    Rule(trend_report, ADMIN_MANAGER, lambda w, a: trend_report(
+        session=w.s, actor=a, filters=WEEKS)),
+    Rule(gap_flow, ADMIN_MANAGER, lambda w, a: gap_flow(
+        session=w.s, actor=a, filters=WEEKS)),
+    Rule(open_backlog, ADMIN_MANAGER, lambda w, a: open_backlog(
+        session=w.s, actor=a, filters=WEEKS)),
+    Rule(cycle_times, ADMIN_MANAGER, lambda w, a: cycle_times(
+        session=w.s, actor=a, filters=WEEKS)),
+    Rule(detector_precision, ADMIN_MANAGER, lambda w, a: detector_precision(
+        session=w.s, actor=a, filters=WEEKS)),
+    Rule(gap_locations, ADMIN_MANAGER, lambda w, a: gap_locations(
+        session=w.s, actor=a, filters=WEEKS)),
+    Rule(compliance_exposure, ADMIN_MANAGER, lambda w, a: compliance_exposure(
+        session=w.s, actor=a, filters=WEEKS)),
+    Rule(cached.trend_report_for, ADMIN_MANAGER, lambda w, a: cached.trend_report_for(
+        a, WEEKS, sla_days=14, learners=None)),
+    # the Home page (everyone signed in; instructors count only their own reports)
+    Rule(findings.queue_counts, EVERYONE, lambda w, a: findings.queue_counts(
+        session=w.s, actor=a)),
+)
+# fmt: on
+
+# The rows whose calls only read: they are checked together on one shared world (quicker), and
+# the test asserts that their allowed calls change nothing either.
+READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
+    accounts.list_users, detect.recent_runs, ledger.rule_ledger_tables,
+    snapshots.validate_snapshot, snapshots.list_snapshots, decisions.preview_bulk,
+    queue.list_findings, queue.matching_ids, queue.filter_options, queue.entity_history,
+    suppressions.list_suppressions, reports.instructor_roster, learner_reports.my_reports,
+    comments.list_comments, feedback_log.log_page, exports.decision_rows, exports.finding_rows,
+    trend_filter_options, trend_report, gap_flow, open_backlog,
+    cycle_times, detector_precision, gap_locations,
+    compliance_exposure, cached.trend_report_for, findings.queue_counts,
+})  # fmt: skip
+
+# Public functions with an ``actor`` parameter that are not services a person calls.
+NOT_SERVICES: dict[str, str] = {
+    "review_queue.feedback_log.append_event": "the log writer: records the actor of a service "
+    "that has already checked the role (reports by instructors, wakes by the system)",
+    "review_queue.permissions.require_role": "the check itself",
+    "app.sources.xapi.actor_id": "reads the 'actor' field of an xAPI statement",
+}
+
+# Database reads that pages import and that take no actor, so check nothing themselves. They are
+# reached only from pages whose role the router and require_actor enforce (and from the CLI,
+# run by the server's administrator). Listed so that a new one is a decision, not an accident.
+ACTORLESS_PAGE_READS: dict[str, str] = {
+    "app.auth.accounts.user_id_by_name": "Review queue page (admins): the assignment picker",
+    "app.detection.configuration.detector_settings": (
+        "Detectors page (admins); also read by detection runs"
+    ),
+    "app.learning.model_store.list_versions": (
+        "Models page (admins); also the CLI's `models` command"
+    ),
+    "app.learning.ranking.queue_diff": "Models page (admins)",
+    "review_queue.feedback_log.verify_chain": "Feedback log page (admins, managers); also the CLI",
+    "review_queue.findings.get_finding": "Review queue page (admins); the services' own lookup",
+    "review_queue.decisions.last_event": "Review queue page (admins); the services' own lookup",
+}
+
+ROLES: tuple[Role | None, ...] = (None, Role.admin, Role.instructor, Role.manager)
+
+
+def _label(role: Role | None) -> str:
+    return "signed out" if role is None else role.value
+
+
+# ---------------------------------------------------------------- the world and its fingerprint
