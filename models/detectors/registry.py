@@ -13,26 +13,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.detectors.accounts import (
-    DuplicateAccountDetector,
-    OrphanAccountDetector,
-    RecordMismatchDetector,
-    UnownedCourseDetector,
-)
-from models.detectors.anomaly import CourseWeekEngagementDetector, LearnerEngagementDetector
 from models.detectors.base import Detector, Proposal
-from models.detectors.baseline import (
+from models.detectors.courses import (
     AccessFailureDetector,
     NotificationOutageDetector,
     ReportingGapDetector,
 )
-from models.detectors.enrolments import (
+from models.detectors.engagement import CourseWeekEngagementDetector, LearnerEngagementDetector
+from models.detectors.enrolment import (
     ComplianceOverdueDetector,
     EnrollmentFailedDetector,
     EnrollmentMissingDetector,
     ProgressInconsistentDetector,
 )
-from models.detectors.operations import (
+from models.detectors.identity import (
+    DuplicateAccountDetector,
+    OrphanAccountDetector,
+    RecordMismatchDetector,
+    UnownedCourseDetector,
+)
+from models.detectors.integrations import (
     FeedbackDelayedDetector,
     NotificationUndeliveredDetector,
     SyncFailureDetector,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.detectors.operations import (
+from models.detectors.integrations import (
     FeedbackDelayedDetector,
     NotificationUndeliveredDetector,
     SyncFailureDetector,

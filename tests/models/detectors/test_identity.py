@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.detectors.accounts import (
+from models.detectors.identity import (
     DuplicateAccountDetector,
     OrphanAccountDetector,
     RecordMismatchDetector,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from models.detectors.baseline import (
+from models.detectors.courses import (
     AccessFailureDetector,
     NotificationOutageDetector,
     ReportingGapDetector,
