@@ -12,11 +12,12 @@ from models.detectors.base import Detector, Proposal, records, saturating, sever
 from models.detectors.common import (
     activity_days,
     as_of_ts,
-    cached,
     course_labels,
     flag,
+    has_activity,
+    has_pair,
     label,
-    unique_sorted,
+    progress_drops,
     user_labels,
     utc,
 )
@@ -34,48 +35,6 @@ ENROLMENT_COLUMNS = [
     "withdrawn_at",
     "progress_pct",
 ]
-
-
-def _activity_pair_keys(snapshot: Snapshot) -> np.ndarray:
-    """Sorted distinct (user, course) keys with activity up to ``as_of`` (integer codes of the
-    activity table's categories); cached per snapshot."""
-
-    def build() -> np.ndarray:
-        act = activity_days(snapshot)
-        users = act["user_id"].cat.codes.to_numpy().astype("int64")
-        courses = act["course_id"].cat.codes.to_numpy().astype("int64")
-        known = (users >= 0) & (courses >= 0)
-        n_courses = max(len(act["course_id"].cat.categories), 1)
-        return unique_sorted(users[known] * n_courses + courses[known])
-
-    return cached(snapshot, "activity_pair_keys", build)
-
-
-def has_activity(snapshot: Snapshot, frame: pd.DataFrame) -> pd.Series:
-    """Whether each (user_id, course_id) row of ``frame`` has any activity up to ``as_of``."""
-    if frame.empty:
-        return pd.Series(False, index=frame.index)
-    act = activity_days(snapshot)
-    # Codes of the activity's categories; -1 for a user or course with no activity at all.
-    uc = act["user_id"].cat.categories.get_indexer(frame["user_id"].astype(str)).astype("int64")
-    cc = act["course_id"].cat.categories.get_indexer(frame["course_id"].astype(str))
-    cc = cc.astype("int64")
-    n_courses = max(len(act["course_id"].cat.categories), 1)
-    keys = _activity_pair_keys(snapshot)
-    key = uc * n_courses + cc
-    pos = np.clip(np.searchsorted(keys, key), 0, max(len(keys) - 1, 0))
-    found = (uc >= 0) & (cc >= 0) & (len(keys) > 0)
-    found &= keys[pos] == key if len(keys) else False
-    return pd.Series(found, index=frame.index)
-
-
-def _has_pair(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
-    """Whether each (user_id, course_id) of ``frame`` occurs in ``pairs`` (index of ``frame``)."""
-    if frame.empty or pairs.empty:
-        return pd.Series(False, index=frame.index)
-    key = pd.MultiIndex.from_frame(frame[["user_id", "course_id"]].astype(str))
-    other = pd.MultiIndex.from_frame(pairs[["user_id", "course_id"]].astype(str))
-    return pd.Series(key.isin(other), index=frame.index)
 
 
 def _compliance_courses(snapshot: Snapshot) -> pd.Series:
@@ -261,7 +220,7 @@ class EnrollmentFailedDetector(Detector):
                 notes = notes[notes["user_id"].isin(sub["user_id"].unique())]
                 notes = notes[(utc(notes["sent_at"]) <= as_of).to_numpy()]
                 npairs = notes[["user_id", "course_id"]].dropna().drop_duplicates()
-                touched |= _has_pair(sub, npairs)
+                touched |= has_pair(sub, npairs)
             stale.loc[cand] = ~touched.to_numpy()
         hits = enr[failed | stale]
         if hits.empty:
@@ -429,51 +388,6 @@ class ProgressInconsistentDetector(Detector):
         self.score_per_extra_reason = score_per_extra_reason
         self.max_evidence_rows = max_evidence_rows
 
-    def _progress_drops(self, snapshot: Snapshot) -> pd.DataFrame:
-        """(user_id, course_id, timestamp, before, after) for each fall of a progressed value."""
-        act = activity_days(snapshot)
-        cols = ["user_id", "course_id", "timestamp", "before", "after"]
-        prog = act[(act["verb"] == "progressed") & act["value"].notna() & act["course_id"].notna()]
-        if prog.empty:
-            return pd.DataFrame(columns=cols)
-        u = prog["user_id"].cat.codes.to_numpy().astype("int64")
-        c = prog["course_id"].cat.codes.to_numpy().astype("int64")
-        pair = u * max(len(act["course_id"].cat.categories), 1) + c
-        # Integers, not Timestamp objects: a tz-aware column's to_numpy() builds objects.
-        t = prog["timestamp"].astype("int64").to_numpy()
-        v = prog["value"].to_numpy(dtype=float)
-        # Ties in time are ordered by value, so simultaneous events never look like a fall.
-        order = np.lexsort((v, t, pair))
-        pair, v = pair[order], v[order]
-        same = np.zeros(len(pair), dtype=bool)
-        same[1:] = pair[1:] == pair[:-1]
-        # A fall is compared with the highest value so far in the pair, not just the previous one.
-        # Per-pair running maximum in one vectorised pass: lift each pair's values above all
-        # earlier pairs' (rows are sorted by pair), accumulate the maximum, then lower them again.
-        group = np.cumsum(~same)
-        lift = group * (np.nanmax(v) - np.nanmin(v) + 1.0)
-        lifted = v + lift
-        running_max = np.maximum.accumulate(lifted)
-        # Compare in the lifted space: equal values of one pair stay exactly equal there, while
-        # lowering again would add rounding noise that looks like a tiny fall.
-        prev_lifted = np.full(len(v), np.nan)
-        prev_lifted[1:] = np.where(same[1:], running_max[:-1], np.nan)
-        drop = same & (lifted < prev_lifted - self.min_progress_drop)
-        prev_max = np.round(prev_lifted - lift, 6)
-        rows = order[drop]
-        res = pd.DataFrame(
-            {
-                # Take the few rows first: to_numpy() on the whole column builds millions of str.
-                "user_id": prog["user_id"].iloc[rows].astype(str).to_numpy(),
-                "course_id": prog["course_id"].iloc[rows].astype(str).to_numpy(),
-                "timestamp": prog["timestamp"].iloc[rows].to_numpy(),
-                "before": prev_max[drop],
-                "after": v[drop],
-            }
-        )
-        res["timestamp"] = utc(res["timestamp"])
-        return res[cols]
-
     def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
         enr = snapshot["enrollments"]
         status = enr["status"].astype(str)
@@ -503,7 +417,7 @@ class ProgressInconsistentDetector(Detector):
                     seen = has_activity(snapshot, enr.loc[cand, ["user_id", "course_id"]])
                     no_act.loc[cand] = ~seen.to_numpy()
                 reasons["completed_without_activity"] = no_act
-            drops = self._progress_drops(snapshot)
+            drops = progress_drops(snapshot, self.min_progress_drop)
             went_down = pd.Series(False, index=enr.index)
             if not drops.empty:
                 first = drops.drop_duplicates(["user_id", "course_id"], keep="first")

@@ -1,5 +1,5 @@
-"""Detectors on the machinery around learning: undelivered notifications, failing or stalled
-integrations, and slow grading."""
+"""Detectors on the integrations that feed Gapdesk: sync runs that fail, lose records or stop, and
+days the activity feed did not report."""
 
 from __future__ import annotations
 
@@ -11,95 +11,17 @@ import pandas as pd
 from models.detectors.base import Detector, Proposal, records, saturating
 from models.detectors.common import (
     ONE_DAY,
+    activity_days,
     as_of_ts,
     course_labels,
     day_label,
     day_number,
     label,
-    user_labels,
     utc,
+    weekday_of,
 )
+from models.detectors.series import complete_days, weekday_baseline
 from models.snapshot import Snapshot
-
-
-class NotificationUndeliveredDetector(Detector):
-    """Learners whom recent notifications keep failing to reach."""
-
-    name = "notification_undelivered"
-    version = "1.0"
-    categories = ("notification_undelivered",)
-    requires = ("lms_users", "notifications")
-
-    def __init__(
-        self,
-        *,
-        window_days: float = 30.0,
-        min_sent: int = 3,
-        min_bounced: int = 3,
-        max_evidence_rows: int = 10,
-    ) -> None:
-        self.window_days = window_days
-        self.min_sent = min_sent
-        self.min_bounced = min_bounced
-        self.max_evidence_rows = max_evidence_rows
-
-    def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
-        as_of = as_of_ts(snapshot)
-        notes = snapshot["notifications"]
-        sent_at = utc(notes["sent_at"])
-        recent = (sent_at > as_of - pd.Timedelta(days=self.window_days)) & (sent_at <= as_of)
-        n = notes[recent.fillna(False)]
-        if n.empty:
-            return []
-        delivered_at = utc(n["delivered_at"])
-        bounced = n["bounced"].fillna(False).astype(bool)
-        delivered = (delivered_at.notna() & (delivered_at <= as_of)).fillna(False) & ~bounced
-        per_user = (
-            pd.DataFrame(
-                {"user_id": n["user_id"], "sent": 1, "bounced": bounced, "delivered": delivered}
-            )
-            .groupby("user_id", sort=True)[["sent", "bounced", "delivered"]]
-            .sum()
-        )
-        hit = (per_user["sent"] >= self.min_sent) & (
-            (per_user["bounced"] >= self.min_bounced) | (per_user["delivered"] == 0)
-        )
-        per_user = per_user[hit]
-        if per_user.empty:
-            return []
-        fail_share = 1.0 - per_user["delivered"] / per_user["sent"]
-        scores = 0.4 + 0.4 * fail_share.to_numpy() + 0.2 * saturating(per_user["bounced"], 5.0)
-        never = per_user["delivered"].to_numpy() == 0
-        severity = np.where(never & (per_user["sent"].to_numpy() >= 5), "high", "medium")
-        sample = n[n["user_id"].isin(per_user.index)].sort_values("sent_at", ascending=False)
-        sample = sample.groupby("user_id", sort=False).head(self.max_evidence_rows)
-        by_user = dict(tuple(sample.groupby("user_id", sort=False)))
-        who = label(pd.Series(per_user.index.astype(str)), user_labels(snapshot))
-        out = []
-        for (user, row), name, score, sev in zip(
-            per_user.iterrows(), who, scores, severity, strict=True
-        ):
-            s, b, d = int(row["sent"]), int(row["bounced"]), int(row["delivered"])
-            out.append(
-                self._proposal(
-                    category="notification_undelivered",
-                    entity_key=f"user={user}",
-                    title=f"{name} was not reached: {s} notifications in the last "
-                    f"{self.window_days:.0f} days, {b} bounced, {d} delivered",
-                    score=score,
-                    severity=sev,
-                    evidence={"notifications": records(by_user[user], self.max_evidence_rows)},
-                    features={
-                        "sent": s,
-                        "bounced": b,
-                        "delivered": d,
-                        "failure_share": round(1 - d / s, 4),
-                    },
-                    explanation="Repeated bounces or no delivery at all: this learner does not "
-                    "hear about enrolments, reminders or deadlines.",
-                )
-            )
-        return out
 
 
 class SyncFailureDetector(Detector):
@@ -251,116 +173,176 @@ class SyncFailureDetector(Detector):
         return out
 
 
-class FeedbackDelayedDetector(Detector):
-    """Courses whose submissions wait longer for a grade than the course promises."""
+class ReportingGapDetector(Detector):
+    """Days with no (or far too few) activity events in a stream that normally reports daily."""
 
-    name = "feedback_delayed"
+    name = "reporting_gap"
     version = "1.0"
-    categories = ("feedback_delayed",)
-    requires = ("courses", "submissions")
+    categories = ("reporting_gap",)
+    requires = ("courses", "activity")
 
     def __init__(
         self,
         *,
-        default_sla_days: float = 7.0,
-        median_window_days: float = 30.0,
+        expected_share: float = 0.8,
+        min_same_weekday: int = 3,
+        low_ratio: float = 0.25,
+        z_threshold: float = 4.0,
+        min_usual_events: float = 20.0,
+        course_streams: bool = True,
+        feed_down_share: float = 0.5,
         max_evidence_rows: int = 10,
     ) -> None:
-        self.default_sla_days = default_sla_days
-        self.median_window_days = median_window_days
+        self.expected_share = expected_share
+        self.min_same_weekday = min_same_weekday
+        self.low_ratio = low_ratio
+        self.z_threshold = z_threshold
+        self.min_usual_events = min_usual_events
+        self.course_streams = course_streams
+        self.feed_down_share = feed_down_share
         self.max_evidence_rows = max_evidence_rows
 
-    def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
-        as_of = as_of_ts(snapshot)
-        courses = snapshot["courses"]
-        sla_by_course = pd.Series(
-            pd.to_numeric(courses["grading_sla_days"], errors="coerce").to_numpy(),
-            index=courses["course_id"].astype(str),
+    def _gaps(self, counts: pd.DataFrame, stream: list[str], last_day: int) -> pd.DataFrame:
+        """Daily counts with columns ``kind`` ('' when fine, 'none' or 'low') and baseline stats."""
+        daily = complete_days(counts, stream)
+        # The day of as_of (and anything later) is incomplete: never judge it.
+        daily = daily[daily["day"] <= last_day].reset_index(drop=True)
+        if daily.empty:
+            return daily.assign(kind="")
+        daily["weekday"] = weekday_of(daily["day"])
+        daily["active"] = (daily["events"] > 0).astype(int)
+        g = daily.groupby([*stream, "weekday"], sort=False, observed=True)["active"]
+        n_same = g.transform("size") - 1
+        active_others = g.transform("sum") - daily["active"]
+        # "Normally reports" on this weekday: judged leaving the day itself out.
+        expected = (n_same >= self.min_same_weekday) & (
+            active_others >= self.expected_share * n_same.clip(lower=1)
         )
-        subs = snapshot["submissions"]
-        submitted = utc(subs["submitted_at"])
-        graded = utc(subs["graded_at"])
-        subs = subs[(submitted <= as_of).fillna(False)]
-        submitted, graded = submitted[subs.index], graded[subs.index]
-        if subs.empty:
+        base = weekday_baseline(
+            daily, stream, "events", min_same_weekday=self.min_same_weekday, scale_floor=1.0
+        )
+        poisson = np.sqrt(np.maximum(base["median"], 1.0))
+        base["scale"] = np.maximum(base["scale"], poisson)
+        base["z"] = (daily["events"] - base["median"]) / base["scale"]
+        daily = pd.concat([daily, base], axis=1)
+        daily["expected"] = expected
+        return self._judge(daily, None)
+
+    def _judge(self, daily: pd.DataFrame, day_factor: pd.Series | None) -> pd.DataFrame:
+        """Set ``kind``: 'none' (no events on a reporting weekday), 'low' (far fewer) or ''.
+
+        ``day_factor`` (day → the typical events/usual ratio across all course streams that day)
+        lowers the bar on organisation-wide quiet days such as public holidays: a stream that is
+        as quiet as everyone else is not missing data.
+        """
+        if daily.empty:
+            return daily.assign(kind="")
+        factor = np.ones(len(daily))
+        if day_factor is not None:
+            factor = daily["day"].map(day_factor).fillna(1.0).clip(0.0, 1.0).to_numpy()
+        usual = daily["median"].to_numpy() * factor
+        scale = np.maximum(daily["scale"].to_numpy() * factor, np.sqrt(np.maximum(usual, 1.0)))
+        z = (daily["events"].to_numpy() - usual) / scale
+        expected = daily["expected"].to_numpy(dtype=bool)
+        none = expected & (daily["events"].to_numpy() == 0)
+        low = (
+            expected
+            & ~none
+            & (usual >= self.min_usual_events)
+            & (daily["events"].to_numpy() <= self.low_ratio * usual)
+            & (z <= -self.z_threshold)
+        )
+        daily["kind"] = np.select([none, low], ["none", "low"], default="")
+        return daily
+
+    @staticmethod
+    def _day_factor(courses: pd.DataFrame) -> pd.Series:
+        """Per day, the median over course streams of events / their weekday's usual count."""
+        busy = courses[courses["median"] >= 5]
+        ratio = busy["events"] / busy["median"]
+        return ratio.groupby(busy["day"]).median()
+
+    def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
+        act = activity_days(snapshot)
+        if act.empty:
             return []
-        sla = subs["course_id"].astype(str).map(sla_by_course).fillna(self.default_sla_days)
-        # A grade stamped after as_of did not exist at as_of.
-        pending = graded.isna() | (graded > as_of)
-        age = (as_of - submitted).dt.total_seconds() / 86400.0
-        overdue = pending & (age > sla)
-        recent_grade = ~pending & (graded > as_of - pd.Timedelta(days=self.median_window_days))
-        grading_days = (graded - submitted).dt.total_seconds() / 86400.0
-        frame = pd.DataFrame(
+        as_of = as_of_ts(snapshot)
+        as_of_day = int(day_number(pd.Series([as_of])).iloc[0])
+        # Counting by integer codes (bincount) rather than group-by: this pass sees every event.
+        course = act["course_id"].cat.codes.to_numpy().astype("int64")
+        day = act["day"].to_numpy()
+        d0, n_days = int(day.min()), int(day.max() - day.min()) + 1
+        # The site-level stream is what arrives without a course (logins and the like).
+        site_n = np.bincount(day[course < 0] - d0, minlength=n_days)
+        site_counts = pd.DataFrame({"day": np.arange(n_days) + d0, "events": site_n})
+        site_counts = site_counts[site_counts["events"] > 0].assign(stream="site")
+        site = self._gaps(site_counts, ["stream"], as_of_day - 1)
+        known = course >= 0
+        per = np.bincount(course[known] * n_days + (day[known] - d0))
+        keys = np.flatnonzero(per)
+        cc = pd.DataFrame(
             {
-                "course_id": subs["course_id"].astype(str),
-                "overdue": overdue,
-                "overdue_age": age.where(overdue),
-                "grading_days": grading_days.where(recent_grade),
-                "sla": sla,
+                "course_id": np.asarray(act["course_id"].cat.categories.astype(str))[
+                    keys // n_days
+                ],
+                "day": keys % n_days + d0,
+                "events": per[keys],
             }
         )
-        per = frame.groupby("course_id", sort=True).agg(
-            overdue=("overdue", "sum"),
-            oldest=("overdue_age", "max"),
-            median_grading=("grading_days", "median"),
-            graded_recently=("grading_days", "count"),
-            sla=("sla", "first"),
-        )
-        slow = (per["median_grading"] > per["sla"]).fillna(False)
-        per = per[(per["overdue"] > 0) | slow]
-        if per.empty:
-            return []
-        ratio = np.fmax(per["oldest"] / per["sla"], per["median_grading"] / per["sla"]).fillna(1.0)
-        scores = (
-            0.5
-            + 0.3 * saturating((ratio - 1).to_numpy(), 1.0)
-            + 0.2 * saturating(per["overdue"].to_numpy(), 10.0)
-        )
-        severity = np.where(
-            (ratio > 3) | (per["overdue"] >= 20),
-            "high",
-            np.where(per["overdue"] > 0, "medium", "low"),
-        )
-        labels = label(pd.Series(per.index.astype(str)), course_labels(snapshot))
-        waiting = (
-            subs[overdue].assign(waiting_days=age[overdue].round(1)).sort_values("submitted_at")
-        )
-        by_course = dict(tuple(waiting.groupby("course_id", sort=False)))
-        out = []
-        for (course, row), name, score, sev in zip(
-            per.iterrows(), labels, scores, severity, strict=True
-        ):
-            parts = []
-            if row["overdue"] > 0:
-                parts.append(
-                    f"{int(row['overdue'])} submission(s) ungraded beyond the "
-                    f"{row['sla']:.0f}-day SLA, oldest {row['oldest']:.0f} days"
-                )
-            if pd.notna(row["median_grading"]) and row["median_grading"] > row["sla"]:
-                parts.append(
-                    f"median grading time {row['median_grading']:.1f} days over the last "
-                    f"{self.median_window_days:.0f} days"
-                )
-            evidence: dict[str, object] = {}
-            if course in by_course:
-                evidence["submissions"] = records(by_course[course], self.max_evidence_rows)
-            out.append(
-                self._proposal(
-                    category="feedback_delayed",
-                    entity_key=f"course={course}",
-                    title=f"Learners wait too long for feedback in {name}: " + "; ".join(parts),
-                    score=score,
-                    severity=sev,
-                    evidence=evidence,
-                    features={
-                        "overdue_submissions": int(row["overdue"]),
-                        "oldest_waiting_days": row["oldest"],
-                        "median_grading_days": row["median_grading"],
-                        "sla_days": row["sla"],
-                    },
-                    explanation="Grading is slower than the course's promised "
-                    f"{row['sla']:.0f} days.",
-                )
+        courses = self._gaps(cc, ["course_id"], as_of_day - 1)
+        if not courses.empty:
+            factor = self._day_factor(courses)
+            courses = self._judge(courses, factor)
+            site = self._judge(site, factor)
+        site_hits = site[site["kind"] != ""]
+        out = [self._make(row, site, None, snapshot) for row in site_hits.to_dict("records")]
+        if self.course_streams and not courses.empty:
+            hit = courses["kind"] != ""
+            # When the site stream and most courses go silent together the whole feed was lost:
+            # report that once (the site day) rather than once per course.
+            share = hit.groupby(courses["day"]).mean()
+            feed_down = share[share >= self.feed_down_share].index
+            feed_down = feed_down[feed_down.isin(site_hits["day"])]
+            hits = courses[hit & ~courses["day"].isin(feed_down)]
+            out.extend(
+                self._make(row, courses, "course_id", snapshot) for row in hits.to_dict("records")
             )
         return out
+
+    def _make(
+        self, row: dict[str, object], daily: pd.DataFrame, stream: str | None, snapshot: Snapshot
+    ) -> Proposal:
+        day = int(row["day"])  # type: ignore[call-overload]
+        date = day_label([day])[0]
+        sel = daily[stream] == row[stream] if stream else np.ones(len(daily), dtype=bool)
+        series = daily[sel & (daily["day"].sub(day).abs() <= 7)]
+        series = series.assign(date=day_label(series["day"]))[["date", "events", "median"]]
+        events, usual = int(row["events"]), float(row["median"])  # type: ignore[call-overload,arg-type]
+        if stream:
+            course = str(row[stream])
+            where = label(pd.Series([course]), course_labels(snapshot)).iloc[0]
+            key = f"course={course};date={date}"
+        else:
+            where, key = "the site", f"date={date}"
+        if row["kind"] == "none":
+            what = f"No activity events arrived for {where} on {date}"
+            score = 0.75 + 0.25 * float(saturating(usual, 50.0))
+        else:
+            what = f"Only {events} activity events arrived for {where} on {date}"
+            score = 0.5 + 0.3 * (1.0 - events / max(usual, 1.0))
+        return self._proposal(
+            category="reporting_gap",
+            entity_key=key,
+            title=f"{what} (usually about {usual:.0f} on that weekday)",
+            score=score,
+            severity="high" if stream is None else "medium",
+            evidence={"daily_series": records(series, 15)},
+            features={
+                "events": events,
+                "usual_events": round(usual, 2),
+                "robust_z": round(float(row["z"]), 2),  # type: ignore[arg-type]
+            },
+            explanation=f"This stream normally reports every {pd.Timestamp(date).day_name()}; "
+            f"{date} has {events} events against a usual {usual:.0f}, so reports built on it "
+            "are wrong.",
+        )

@@ -16,8 +16,8 @@ from typing import Any
 from models.detectors.base import Detector, Proposal
 from models.detectors.courses import (
     AccessFailureDetector,
-    NotificationOutageDetector,
-    ReportingGapDetector,
+    GradingDelayDetector,
+    UnownedCourseDetector,
 )
 from models.detectors.engagement import CourseWeekEngagementDetector, LearnerEngagementDetector
 from models.detectors.enrolment import (
@@ -30,12 +30,11 @@ from models.detectors.identity import (
     DuplicateAccountDetector,
     OrphanAccountDetector,
     RecordMismatchDetector,
-    UnownedCourseDetector,
 )
-from models.detectors.integrations import (
-    FeedbackDelayedDetector,
+from models.detectors.integrations import ReportingGapDetector, SyncFailureDetector
+from models.detectors.notifications import (
+    NotificationOutageDetector,
     NotificationUndeliveredDetector,
-    SyncFailureDetector,
 )
 from models.snapshot import Snapshot
 
@@ -50,7 +49,7 @@ DETECTOR_CLASSES: tuple[type[Detector], ...] = (
     DuplicateAccountDetector,
     SyncFailureDetector,
     ProgressInconsistentDetector,
-    FeedbackDelayedDetector,
+    GradingDelayDetector,
     AccessFailureDetector,
     ComplianceOverdueDetector,
     UnownedCourseDetector,

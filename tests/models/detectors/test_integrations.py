@@ -1,65 +1,13 @@
-"""Undelivered notifications, failing integrations and slow grading, on literal tables."""
+"""Failing or stalled integrations and reporting gaps, on literal tables."""
 
 from __future__ import annotations
 
-from models.detectors.integrations import (
-    FeedbackDelayedDetector,
-    NotificationUndeliveredDetector,
-    SyncFailureDetector,
-)
-from tests.helpers.detector_snapshots import course, snap, user
+from models.detectors.integrations import ReportingGapDetector, SyncFailureDetector
+from tests.helpers.detector_snapshots import daily_activity, daily_snap, snap
 
 
 def keys(proposals: list) -> set[str]:
     return {p.entity_key for p in proposals}
-
-
-def note(nid: str, uid: str, sent: str, *, bounced: bool = False, delivered: str | None = None):
-    return {
-        "notification_id": nid,
-        "user_id": uid,
-        "course_id": None,
-        "kind": "reminder",
-        "channel": "email",
-        "sent_at": sent,
-        "delivered_at": delivered,
-        "bounced": bounced,
-    }
-
-
-# ------------------------------------------------------------------ notification_undelivered
-
-
-def test_notification_undelivered_bounces_or_nothing_delivered_in_30_days() -> None:
-    rows = [
-        # U1: three bounces in the window.
-        *(note(f"a{i}", "U1", f"2026-11-{10 + i}T08:00:00Z", bounced=True) for i in range(3)),
-        # U2: three sent, none delivered, none bounced.
-        *(note(f"b{i}", "U2", f"2026-11-{10 + i}T08:00:00Z") for i in range(3)),
-        # U3 near miss: two bounces and one delivery.
-        note("c0", "U3", "2026-11-10T08:00:00Z", bounced=True),
-        note("c1", "U3", "2026-11-11T08:00:00Z", bounced=True),
-        note("c2", "U3", "2026-11-12T08:00:00Z", delivered="2026-11-12T08:01:00Z"),
-        # U4: the first bounce is exactly 30 days before as_of, so outside "the last 30 days".
-        note("d0", "U4", "2026-10-28T00:00:00Z", bounced=True),
-        note("d1", "U4", "2026-11-11T08:00:00Z", bounced=True),
-        note("d2", "U4", "2026-11-12T08:00:00Z", bounced=True),
-        note("d3", "U4", "2026-11-13T08:00:00Z", delivered="2026-11-13T08:01:00Z"),
-        # U5: third bounce exactly at as_of counts; a fourth after as_of does not matter.
-        note("e0", "U5", "2026-11-20T08:00:00Z", bounced=True),
-        note("e1", "U5", "2026-11-21T08:00:00Z", bounced=True),
-        note("e2", "U5", "2026-11-27T00:00:00Z", bounced=True),
-    ]
-    s = snap(lms_users=[user(u) for u in ("U1", "U2", "U3", "U4", "U5")], notifications=rows)
-    found = {p.entity_key: p for p in NotificationUndeliveredDetector().detect(s)}
-    assert set(found) == {"user=U1", "user=U2", "user=U5"}
-    assert found["user=U1"].features == {
-        "sent": 3,
-        "bounced": 3,
-        "delivered": 0,
-        "failure_share": 1.0,
-    }
-    assert len(found["user=U1"].evidence["notifications"]) == 3
 
 
 # ------------------------------------------------------------------ sync_failure
@@ -125,44 +73,60 @@ def test_sync_failure_unfinished_boundary_is_24_hours() -> None:
     }
 
 
-# ------------------------------------------------------------------ feedback_delayed
+# ------------------------------------------------------------------ reporting_gap
 
 
-def sub(sid: str, cid: str, submitted: str, graded: str | None = None) -> dict:
-    return {
-        "submission_id": sid,
-        "user_id": "U1",
-        "course_id": cid,
-        "assignment_id": "A",
-        "submitted_at": submitted,
-        "graded_at": graded,
-    }
+def test_reporting_gap_site_day_without_events_and_not_quiet_weekends() -> None:
+    found = ReportingGapDetector().detect(daily_snap(daily_activity(quiet_day="2026-11-11")))
+    # The site-wide gap is reported once, not once more per course.
+    assert keys(found) == {"date=2026-11-11"}
+    assert found[0].severity == "high"
 
 
-def test_feedback_delayed_ungraded_beyond_sla_and_slow_median() -> None:
-    s = snap(
-        lms_users=[user("U1")],
-        courses=[course("C1"), course("C2", grading_sla_days=14), course("C3"), course("C4")],
-        submissions=[
-            sub("S1", "C1", "2026-11-10T00:00:00Z"),  # 17 days ungraded > 7
-            sub("S2", "C2", "2026-11-10T00:00:00Z"),  # 17 days but SLA 14 ... fires
-            sub("S3", "C2", "2026-11-20T00:00:00Z"),
-            sub("S4", "C3", "2026-11-20T00:00:00Z"),  # exactly 7 days: not older than SLA
-            # C4: everything graded, but slowly (10 days) within the last 30 days.
-            sub("S5", "C4", "2026-11-01T00:00:00Z", "2026-11-11T00:00:00Z"),
-            sub("S6", "C4", "2026-11-02T00:00:00Z", "2026-11-12T00:00:00Z"),
-            sub("S7", "C3", "2026-11-01T00:00:00Z", "2026-11-03T00:00:00Z"),
-        ],
-    )
-    found = {p.entity_key: p for p in FeedbackDelayedDetector().detect(s)}
-    assert set(found) == {"course=C1", "course=C2", "course=C4"}
-    assert found["course=C4"].features["median_grading_days"] == 10.0
-    assert found["course=C2"].features["sla_days"] == 14.0
+def test_reporting_gap_one_course_silent_while_the_site_reports() -> None:
+    rows = [
+        r
+        for r in daily_activity()
+        if not (r["course_id"] == "C2" and str(r["timestamp"].date()) == "2026-11-10")
+    ]
+    found = keys(ReportingGapDetector().detect(daily_snap(rows)))
+    assert found == {"course=C2;date=2026-11-10"}
 
 
-def test_feedback_delayed_grade_after_as_of_counts_as_still_waiting() -> None:
-    s = snap(
-        courses=[course("C1")],
-        submissions=[sub("S1", "C1", "2026-11-01T00:00:00Z", "2026-11-30T00:00:00Z")],
-    )
-    assert keys(FeedbackDelayedDetector().detect(s)) == {"course=C1"}
+def test_reporting_gap_does_not_judge_the_as_of_day_or_beyond_the_span() -> None:
+    # Data ends on the 26th; as_of mid-day on the 27th: the 27th is incomplete, not a gap.
+    assert ReportingGapDetector().detect(daily_snap(daily_activity(), "2026-11-27T12:00:00Z")) == []
+
+
+def test_reporting_gap_far_fewer_events_than_usual() -> None:
+    # The site stream keeps 3 of its 30 weekday logins while the courses report as usual.
+    rows = [
+        r
+        for r in daily_activity()
+        if not (
+            str(r["timestamp"].date()) == "2026-11-12"
+            and r["course_id"] is None
+            and r["timestamp"].minute >= 3
+        )
+    ]
+    assert keys(ReportingGapDetector().detect(daily_snap(rows))) == {"date=2026-11-12"}
+
+
+def test_reporting_gap_organisation_wide_quiet_day_is_a_holiday_not_a_gap() -> None:
+    # Every stream at a fifth of its weekday level (a public holiday): nobody lost data.
+    rows = [
+        r
+        for r in daily_activity()
+        if not (str(r["timestamp"].date()) == "2026-11-11" and r["timestamp"].minute >= 6)
+    ]
+    assert ReportingGapDetector().detect(daily_snap(rows)) == []
+
+
+def test_reporting_gap_site_stream_is_the_events_without_a_course() -> None:
+    # Logins vanish for a day while course activity carries on: a site-level gap all the same.
+    rows = [
+        r
+        for r in daily_activity()
+        if not (r["course_id"] is None and str(r["timestamp"].date()) == "2026-11-16")
+    ]
+    assert keys(ReportingGapDetector().detect(daily_snap(rows))) == {"date=2026-11-16"}
