@@ -21,6 +21,20 @@ T = TypeVar("T")
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 ONE_DAY = pd.Timedelta(days=1)
 
+# The enrollments columns an enrolment's evidence shows.
+ENROLMENT_COLUMNS = [
+    "enrollment_id",
+    "user_id",
+    "course_id",
+    "source",
+    "status",
+    "enrolled_at",
+    "due_at",
+    "completed_at",
+    "withdrawn_at",
+    "progress_pct",
+]
+
 # id(snapshot) -> (weak reference, cached values). Weak so a cached snapshot can still be freed.
 _CACHE: dict[int, tuple[weakref.ref[Snapshot], dict[str, Any]]] = {}
 
@@ -168,6 +182,14 @@ def course_labels(snapshot: Snapshot) -> pd.Series:
         )
 
     return cached(snapshot, "course_labels", build)
+
+
+def compliance_courses(snapshot: Snapshot) -> pd.Series:
+    """course_id → whether the course is mandatory (``is_compliance``; null reads as False)."""
+    courses = snapshot["courses"]
+    return pd.Series(
+        flag(courses, "is_compliance").to_numpy(), index=courses["course_id"].astype(str)
+    )
 
 
 def label(ids: pd.Series, labels: pd.Series) -> pd.Series:

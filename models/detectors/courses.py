@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,7 @@ from models.detectors.common import (
     label,
     utc,
 )
+from models.detectors.constraints import Constraint, Interval
 from models.detectors.series import complete_days, weekday_baseline
 from models.snapshot import Snapshot
 
@@ -117,6 +120,11 @@ class GradingDelayDetector(Detector):
     version = "1.0"
     categories = ("feedback_delayed",)
     requires = ("courses", "submissions")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "default_sla_days": [Interval(Real, 0, None, closed="neither")],
+        "median_window_days": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(
         self,
@@ -232,6 +240,16 @@ class AccessFailureDetector(Detector):
     version = "1.0"
     categories = ("access_failure",)
     requires = ("courses", "activity")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "min_failures": [Interval(Integral, 1, None)],
+        "z_threshold": [Interval(Real, 0, None)],
+        "min_share_excess": [Interval(Real, 0, 1)],
+        "count_ratio": [Interval(Real, 1, None)],
+        "count_min_failures": [Interval(Integral, 1, None)],
+        "count_share_excess": [Interval(Real, 0, 1)],
+        "share_scale_floor": [Interval(Real, 0, 1, closed="right")],
+    }
 
     def __init__(
         self,

@@ -11,7 +11,8 @@ features furthest from normal. The fitting, calibration and explanation they sha
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from numbers import Integral
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from models.detectors.common import (
     week_label,
     weekday_of,
 )
+from models.detectors.constraints import Constraint, Interval
 from models.detectors.outliers import OutlierModel, robust_z, scale_floors, shrunk_share
 from models.snapshot import Snapshot
 
@@ -78,6 +80,12 @@ class CourseWeekEngagementDetector(OutlierModel):
     categories = ("engagement_anomaly",)
     requires = ("courses", "activity")
     optional = ("submissions", "notifications")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **OutlierModel.parameter_constraints,
+        "min_active_learners": [Interval(Integral, 1, None)],
+        "min_weeks": [Interval(Integral, 1, None)],
+        "min_group_size": [Interval(Integral, 1, None)],
+    }
 
     def __init__(
         self,
@@ -316,6 +324,11 @@ class LearnerEngagementDetector(OutlierModel):
     version = "1.0"
     categories = ("engagement_anomaly",)
     requires = ("courses", "activity")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **OutlierModel.parameter_constraints,
+        "min_events": [Interval(Integral, 1, None)],
+        "min_course_learners": [Interval(Integral, 1, None)],
+    }
 
     def __init__(
         self,

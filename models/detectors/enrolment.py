@@ -4,14 +4,18 @@ progress records that contradict themselves."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from models.detectors.base import Detector, Proposal, records, saturating, severity_from_bins
 from models.detectors.common import (
+    ENROLMENT_COLUMNS,
     activity_days,
     as_of_ts,
+    compliance_courses,
     course_labels,
     flag,
     has_activity,
@@ -21,27 +25,8 @@ from models.detectors.common import (
     user_labels,
     utc,
 )
+from models.detectors.constraints import Boolean, Constraint, Interval, ListOf, Text
 from models.snapshot import Snapshot
-
-ENROLMENT_COLUMNS = [
-    "enrollment_id",
-    "user_id",
-    "course_id",
-    "source",
-    "status",
-    "enrolled_at",
-    "due_at",
-    "completed_at",
-    "withdrawn_at",
-    "progress_pct",
-]
-
-
-def _compliance_courses(snapshot: Snapshot) -> pd.Series:
-    courses = snapshot["courses"]
-    return pd.Series(
-        flag(courses, "is_compliance").to_numpy(), index=courses["course_id"].astype(str)
-    )
 
 
 class EnrollmentMissingDetector(Detector):
@@ -51,6 +36,11 @@ class EnrollmentMissingDetector(Detector):
     version = "1.0"
     categories = ("enrollment_missing",)
     requires = ("people", "lms_users", "courses", "enrollments", "enrollment_rules")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "default_grace_days": [Interval(Integral, 0, None)],
+        "score_scale_days": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(
         self,
@@ -116,7 +106,7 @@ class EnrollmentMissingDetector(Detector):
             rule_lists[(p, c)] for p, c in zip(m["person_id"], m["course_id"], strict=True)
         ]
         days_over = (as_of - m["deadline"]).dt.total_seconds() / 86400.0
-        compliance = m["course_id"].astype(str).map(_compliance_courses(snapshot)).fillna(False)
+        compliance = m["course_id"].astype(str).map(compliance_courses(snapshot)).fillna(False)
         scores = 0.5 + 0.5 * saturating(days_over.to_numpy(), self.score_scale_days)
         severity = np.where(
             compliance.to_numpy(dtype=bool),
@@ -179,6 +169,13 @@ class EnrollmentFailedDetector(Detector):
     requires = ("courses", "enrollments")
     # Without activity, "never took effect" cannot be shown: only status ``failed`` is judged.
     optional = ("activity", "notifications")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "stale_after_days": [Interval(Real, 0, None)],
+        "automated_sources": [ListOf(Text())],
+        "score_failed": [Interval(Real, 0, 1)],
+        "score_scale_days": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(
         self,
@@ -227,7 +224,7 @@ class EnrollmentFailedDetector(Detector):
             return []
         is_failed = failed[hits.index].to_numpy()
         ages = age_days[hits.index].to_numpy()
-        compliance = hits["course_id"].astype(str).map(_compliance_courses(snapshot)).fillna(False)
+        compliance = hits["course_id"].astype(str).map(compliance_courses(snapshot)).fillna(False)
         scores = np.where(
             is_failed,
             self.score_failed,
@@ -282,6 +279,12 @@ class ComplianceOverdueDetector(Detector):
     version = "1.0"
     categories = ("compliance_overdue",)
     requires = ("courses", "enrollments")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "derive_due_from_due_days": [Boolean()],
+        "severity_days": [ListOf(Interval(Real, 0, None), length=3, ascending=True)],
+        "score_scale_days": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(
         self,
@@ -374,6 +377,12 @@ class ProgressInconsistentDetector(Detector):
     categories = ("progress_inconsistent",)
     requires = ("courses", "enrollments")
     optional = ("activity",)
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "min_progress_drop": [Interval(Real, 0, None)],
+        "base_score": [Interval(Real, 0, 1)],
+        "score_per_extra_reason": [Interval(Real, 0, 1)],
+    }
 
     def __init__(
         self,
@@ -441,7 +450,7 @@ class ProgressInconsistentDetector(Detector):
             return []
         table = table[any_reason]
         n_reasons = table.sum(axis=1).to_numpy()
-        compliance = hits["course_id"].astype(str).map(_compliance_courses(snapshot)).fillna(False)
+        compliance = hits["course_id"].astype(str).map(compliance_courses(snapshot)).fillna(False)
         scores = self.base_score + self.score_per_extra_reason * (n_reasons - 1)
         # A compliance completion nobody can substantiate is an audit problem.
         severity = np.where(compliance.to_numpy(dtype=bool), "high", "medium")
@@ -483,11 +492,3 @@ class ProgressInconsistentDetector(Detector):
                 )
             )
         return out
-
-
-__all__ = [
-    "ComplianceOverdueDetector",
-    "EnrollmentFailedDetector",
-    "EnrollmentMissingDetector",
-    "ProgressInconsistentDetector",
-]

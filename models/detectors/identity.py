@@ -4,12 +4,15 @@ duplicate accounts."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from models.detectors.base import Detector, Proposal, records
 from models.detectors.common import as_of_ts, person_names, utc
+from models.detectors.constraints import Constraint, Interval
 from models.snapshot import Snapshot
 
 
@@ -25,6 +28,12 @@ class OrphanAccountDetector(Detector):
     version = "1.0"
     categories = ("orphan_account",)
     requires = ("people", "lms_users")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "score_unlinked": [Interval(Real, 0, 1)],
+        "score_unknown_person": [Interval(Real, 0, 1)],
+        "score_terminated": [Interval(Real, 0, 1)],
+    }
 
     def __init__(
         self,
@@ -138,6 +147,11 @@ class RecordMismatchDetector(Detector):
     version = "1.0"
     categories = ("record_mismatch",)
     requires = ("people", "lms_users")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "score_active": [Interval(Real, 0, 1)],
+        "score_inactive": [Interval(Real, 0, 1)],
+    }
 
     def __init__(
         self,
@@ -205,6 +219,10 @@ class DuplicateAccountDetector(Detector):
     version = "1.0"
     categories = ("duplicate_account",)
     requires = ("people", "lms_users")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "min_accounts": [Interval(Integral, 2, None)],
+    }
 
     def __init__(self, *, min_accounts: int = 2, max_evidence_rows: int = 10) -> None:
         self.min_accounts = min_accounts

@@ -4,6 +4,8 @@ days the activity feed did not report."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ from models.detectors.common import (
     utc,
     weekday_of,
 )
+from models.detectors.constraints import Boolean, Constraint, Interval
 from models.detectors.series import complete_days, weekday_baseline
 from models.snapshot import Snapshot
 
@@ -31,6 +34,12 @@ class SyncFailureDetector(Detector):
     version = "1.0"
     categories = ("sync_failure",)
     requires = ("sync_runs",)
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "unfinished_after_hours": [Interval(Real, 0, None, closed="neither")],
+        "overdue_factor": [Interval(Real, 1, None)],
+        "min_runs_for_interval": [Interval(Integral, 2, None)],
+    }
 
     def __init__(
         self,
@@ -180,6 +189,16 @@ class ReportingGapDetector(Detector):
     version = "1.0"
     categories = ("reporting_gap",)
     requires = ("courses", "activity")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "expected_share": [Interval(Real, 0, 1)],
+        "min_same_weekday": [Interval(Integral, 1, None)],
+        "low_ratio": [Interval(Real, 0, 1)],
+        "z_threshold": [Interval(Real, 0, None)],
+        "min_usual_events": [Interval(Real, 0, None)],
+        "course_streams": [Boolean()],
+        "feed_down_share": [Interval(Real, 0, 1)],
+    }
 
     def __init__(
         self,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,7 @@ from models.detectors.common import (
     user_labels,
     utc,
 )
+from models.detectors.constraints import Constraint, Interval
 from models.detectors.series import weekday_baseline
 from models.snapshot import Snapshot
 
@@ -27,6 +30,12 @@ class NotificationUndeliveredDetector(Detector):
     version = "1.0"
     categories = ("notification_undelivered",)
     requires = ("lms_users", "notifications")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "window_days": [Interval(Real, 0, None, closed="neither")],
+        "min_sent": [Interval(Integral, 1, None)],
+        "min_bounced": [Interval(Integral, 1, None)],
+    }
 
     def __init__(
         self,
@@ -107,6 +116,14 @@ class NotificationOutageDetector(Detector):
     version = "1.0"
     categories = ("notification_outage",)
     requires = ("notifications",)
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "undelivered_after_hours": [Interval(Real, 0, None, closed="neither")],
+        "min_sent": [Interval(Integral, 1, None)],
+        "z_threshold": [Interval(Real, 0, None)],
+        "min_share_excess": [Interval(Real, 0, 1)],
+        "share_scale_floor": [Interval(Real, 0, 1, closed="right")],
+    }
 
     def __init__(
         self,

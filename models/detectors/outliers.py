@@ -10,12 +10,16 @@ isolation-forest leaves from reviewers' decisions) can read per-item leaf member
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor
 
 from models.detectors.base import Detector, clip01, saturating
+from models.detectors.constraints import Constraint, Interval, Options
 from models.detectors.series import MAD_TO_SIGMA
 
 # Wide enough that a glaring anomaly stays far from a merely unusual item; finite so one
@@ -58,6 +62,25 @@ class OutlierModel(Detector):
     """Shared fitting and explanation for the engagement models."""
 
     kind = "model"
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "method": [Options("isolation_forest", "local_outlier_factor")],
+        "n_estimators": [Interval(Integral, 1, None)],
+        "max_samples": [
+            Interval(Integral, 1, None),
+            Interval(Real, 0, 1, closed="right"),
+            Options("auto"),
+        ],
+        "n_neighbors": [Interval(Integral, 1, None)],
+        "contamination": [Interval(Real, 0, 1)],
+        "min_proposals": [Interval(Integral, 0, None)],
+        "pseudo_count": [Interval(Real, 0, None)],
+        "floor_share": [Interval(Real, 0, 1)],
+        "calibration_z": [Interval(Real, 0, None, closed="neither")],
+        "min_score_z": [Interval(Real, None, None)],
+        "random_state": [Interval(Integral, 0, 2**32 - 1)],
+        "top_features": [Interval(Integral, 1, None)],
+    }
 
     method: str
     n_estimators: int

@@ -1,7 +1,8 @@
 """All detectors, their thresholds, and one call that runs the ones a snapshot allows.
 
 Thresholds live in ``models/detectors/thresholds.toml``: one ``[section]`` per detector name
-whose keys are that detector's ``__init__`` parameters. A missing key keeps the class's default.
+whose keys are that detector's ``__init__`` parameters. A missing key keeps the class's default;
+a value the detector's ``parameter_constraints`` refuse is an error naming it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from models.detectors.base import Detector, Proposal
+from models.detectors.constraints import InvalidParameterError
 from models.detectors.courses import (
     AccessFailureDetector,
     GradingDelayDetector,
@@ -78,6 +80,10 @@ def parse_thresholds(text: str, *, origin: str = "thresholds") -> dict[str, dict
                 raise ValueError(
                     f"{origin}: [{section}] has unknown parameter {key!r}; valid: {sorted(valid)}"
                 )
+        try:
+            REGISTRY[section].check_params(params)
+        except InvalidParameterError as exc:
+            raise ValueError(f"{origin}: {exc}") from None
         out[section] = dict(params)
     return out
 
