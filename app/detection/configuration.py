@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from app.core.errors import UserError
 from app.core.records import DetectorConfig
 from models.detectors.base import Detector
+from models.detectors.constraints import InvalidParameterError
 from models.detectors.registry import REGISTRY, build_detectors, load_thresholds
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
 
@@ -147,17 +148,20 @@ def configure_detector(
     require: list[dict[str, Any]] | None = None,
     note: str = "",
 ) -> DetectorConfig:
-    """Store a new configuration version of a detector (admins only); checked before saving."""
+    """Store a new configuration version of a detector (admins only). Parameters are checked
+    against the detector's constraints first: an unknown name or a bad value is a UserError
+    naming it, and nothing is stored."""
     require_role(actor, ADMIN_ONLY, "configuring detectors")
     if name not in REGISTRY:
         raise UserError(f"no detector named {name!r}; known: {', '.join(sorted(REGISTRY))}")
     current = next(s for s in detector_settings(session=session) if s.name == name)
     new_params = {**current.params, **(params or {})}
     new_params.pop(REQUIRE_KEY, None)
+    # Checked before anything is stored: a bad value saved now would fail every later run.
     try:
-        REGISTRY[name](**new_params)
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"{name}: these thresholds cannot be used: {exc}") from None
+        REGISTRY[name].check_params(new_params)
+    except InvalidParameterError as exc:
+        raise UserError(str(exc)) from None
     rules = check_require(require) if require is not None else list(current.require)
     if rules:
         new_params[REQUIRE_KEY] = rules

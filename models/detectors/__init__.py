@@ -14,6 +14,8 @@ List, configure and skip::
     REGISTRY                                   # name -> class (name, version, categories, ...)
     dets = build_detectors(load_thresholds(), enabled=["orphan_account", "sync_failure"])
     dets[0].get_params(); dets[0].set_params(min_accounts=3)
+    REGISTRY["duplicate_account"].check_params({"min_accounts": 1})  # InvalidParameterError:
+    # duplicate_account: parameter 'min_accounts' must be an integer >= 2; got 1
     skipped_detectors(snapshot, dets)          # which cannot run on this snapshot, and why
 
 A detector that raises propagates out of ``run_detectors`` so the caller's transaction can roll
@@ -28,6 +30,7 @@ from models.detectors.base import (
     json_safe,
     proposals_frame,
 )
+from models.detectors.constraints import InvalidParameterError
 from models.detectors.registry import (
     DETECTOR_CLASSES,
     REGISTRY,
@@ -47,6 +50,7 @@ __all__ = [
     "THRESHOLDS_PATH",
     "Detector",
     "DetectorResults",
+    "InvalidParameterError",
     "MissingTableError",
     "Proposal",
     "build_detectors",

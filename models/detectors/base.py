@@ -14,11 +14,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
+from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from models.detectors.constraints import Constraint, Interval, check_parameters
 from models.snapshot import Snapshot
 from models.taxonomy import CATEGORIES
 
@@ -123,7 +125,8 @@ class Detector(ABC):
     """Base of all detectors. Subclasses declare the class attributes and implement ``_detect``.
 
     Parameters come from ``models/detectors/thresholds.toml`` (a section per detector ``name``);
-    each subclass lists them as keyword arguments of its ``__init__`` with the documented defaults.
+    each subclass lists them as keyword arguments of its ``__init__`` with the documented defaults,
+    and says in ``parameter_constraints`` what each may be (``models.detectors.constraints``).
     """
 
     name: ClassVar[str]
@@ -132,6 +135,11 @@ class Detector(ABC):
     requires: ClassVar[tuple[str, ...]]
     optional: ClassVar[tuple[str, ...]] = ()
     kind: ClassVar[str] = "rule"  # "rule" (heuristic) or "model" (learned anomaly score)
+    # Every __init__ parameter -> the shapes its value may take (any one of them will do).
+    # Subclasses extend this: {**Detector.parameter_constraints, "min_sent": [...]}.
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "max_evidence_rows": [Interval(Integral, 1, None)],
+    }
 
     max_evidence_rows: int
 
@@ -154,6 +162,16 @@ class Detector(ABC):
             for name in cls.param_names()
             if sig.parameters[name].default is not inspect.Parameter.empty
         }
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> None:
+        """Refuse (``InvalidParameterError``) an unknown parameter or a value its constraints do
+        not allow, naming the detector, the parameter, the value and what is allowed."""
+        check_parameters(cls.name, params, cls.parameter_constraints, cls.param_names())
+
+    def validate_params(self) -> None:
+        """Check the parameters this detector holds (scikit-learn's ``_validate_params``)."""
+        self.check_params(self.get_params())
 
     def get_params(self) -> dict[str, Any]:
         """The parameters this detector was built with, as stored."""

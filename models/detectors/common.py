@@ -1,5 +1,7 @@
-"""Helpers shared by detectors: day arithmetic on timestamp columns, names for titles, and a
-per-snapshot cache so that several detectors do not each redo the same pass over the activity table.
+"""Helpers shared by detectors: day arithmetic on timestamp columns, names for titles, a
+per-snapshot cache so that several detectors do not each redo the same pass over the activity table,
+and those passes (activity by day, its integer codes, which learners were active in a course, falls
+of reported progress).
 """
 
 from __future__ import annotations
@@ -18,6 +20,20 @@ T = TypeVar("T")
 
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 ONE_DAY = pd.Timedelta(days=1)
+
+# The enrollments columns an enrolment's evidence shows.
+ENROLMENT_COLUMNS = [
+    "enrollment_id",
+    "user_id",
+    "course_id",
+    "source",
+    "status",
+    "enrolled_at",
+    "due_at",
+    "completed_at",
+    "withdrawn_at",
+    "progress_pct",
+]
 
 # id(snapshot) -> (weak reference, cached values). Weak so a cached snapshot can still be freed.
 _CACHE: dict[int, tuple[weakref.ref[Snapshot], dict[str, Any]]] = {}
@@ -168,6 +184,14 @@ def course_labels(snapshot: Snapshot) -> pd.Series:
     return cached(snapshot, "course_labels", build)
 
 
+def compliance_courses(snapshot: Snapshot) -> pd.Series:
+    """course_id → whether the course is mandatory (``is_compliance``; null reads as False)."""
+    courses = snapshot["courses"]
+    return pd.Series(
+        flag(courses, "is_compliance").to_numpy(), index=courses["course_id"].astype(str)
+    )
+
+
 def label(ids: pd.Series, labels: pd.Series) -> pd.Series:
     """Labels for ids, falling back to the id itself when unknown."""
     out = ids.map(labels)
@@ -204,3 +228,110 @@ def activity_days(snapshot: Snapshot) -> pd.DataFrame:
         return out.reset_index(drop=True)
 
     return cached(snapshot, "activity_days", build)
+
+
+def activity_codes(snapshot: Snapshot) -> dict[str, Any]:
+    """Integer codes of the activity table (course, user, verb, day), cached per snapshot."""
+
+    def build() -> dict[str, Any]:
+        act = activity_days(snapshot)
+        return {
+            "course": act["course_id"].cat.codes.to_numpy(),
+            "course_ids": act["course_id"].cat.categories.astype(str),
+            "user": act["user_id"].cat.codes.to_numpy(),
+            "user_ids": act["user_id"].cat.categories.astype(str),
+            "verb": act["verb"],
+            "day": act["day"].to_numpy(),
+            "value": act["value"].to_numpy(dtype=float),
+        }
+
+    return cached(snapshot, "activity_codes", build)
+
+
+def _activity_pair_keys(snapshot: Snapshot) -> np.ndarray:
+    """Sorted distinct (user, course) keys with activity up to ``as_of`` (integer codes of the
+    activity table's categories); cached per snapshot."""
+
+    def build() -> np.ndarray:
+        act = activity_days(snapshot)
+        users = act["user_id"].cat.codes.to_numpy().astype("int64")
+        courses = act["course_id"].cat.codes.to_numpy().astype("int64")
+        known = (users >= 0) & (courses >= 0)
+        n_courses = max(len(act["course_id"].cat.categories), 1)
+        return unique_sorted(users[known] * n_courses + courses[known])
+
+    return cached(snapshot, "activity_pair_keys", build)
+
+
+def has_activity(snapshot: Snapshot, frame: pd.DataFrame) -> pd.Series:
+    """Whether each (user_id, course_id) row of ``frame`` has any activity up to ``as_of``."""
+    if frame.empty:
+        return pd.Series(False, index=frame.index)
+    act = activity_days(snapshot)
+    # Codes of the activity's categories; -1 for a user or course with no activity at all.
+    uc = act["user_id"].cat.categories.get_indexer(frame["user_id"].astype(str)).astype("int64")
+    cc = act["course_id"].cat.categories.get_indexer(frame["course_id"].astype(str))
+    cc = cc.astype("int64")
+    n_courses = max(len(act["course_id"].cat.categories), 1)
+    keys = _activity_pair_keys(snapshot)
+    key = uc * n_courses + cc
+    pos = np.clip(np.searchsorted(keys, key), 0, max(len(keys) - 1, 0))
+    found = (uc >= 0) & (cc >= 0) & (len(keys) > 0)
+    found &= keys[pos] == key if len(keys) else False
+    return pd.Series(found, index=frame.index)
+
+
+def has_pair(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
+    """Whether each (user_id, course_id) of ``frame`` occurs in ``pairs`` (index of ``frame``)."""
+    if frame.empty or pairs.empty:
+        return pd.Series(False, index=frame.index)
+    key = pd.MultiIndex.from_frame(frame[["user_id", "course_id"]].astype(str))
+    other = pd.MultiIndex.from_frame(pairs[["user_id", "course_id"]].astype(str))
+    return pd.Series(key.isin(other), index=frame.index)
+
+
+def progress_drops(snapshot: Snapshot, min_drop: float = 0.0) -> pd.DataFrame:
+    """(user_id, course_id, timestamp, before, after) for each fall of a learner's progressed
+    value in a course by more than ``min_drop`` below the highest value so far."""
+    act = activity_days(snapshot)
+    cols = ["user_id", "course_id", "timestamp", "before", "after"]
+    prog = act[(act["verb"] == "progressed") & act["value"].notna() & act["course_id"].notna()]
+    if prog.empty:
+        return pd.DataFrame(columns=cols)
+    u = prog["user_id"].cat.codes.to_numpy().astype("int64")
+    c = prog["course_id"].cat.codes.to_numpy().astype("int64")
+    pair = u * max(len(act["course_id"].cat.categories), 1) + c
+    # Integers, not Timestamp objects: a tz-aware column's to_numpy() builds objects.
+    t = prog["timestamp"].astype("int64").to_numpy()
+    v = prog["value"].to_numpy(dtype=float)
+    # Ties in time are ordered by value, so simultaneous events never look like a fall.
+    order = np.lexsort((v, t, pair))
+    pair, v = pair[order], v[order]
+    same = np.zeros(len(pair), dtype=bool)
+    same[1:] = pair[1:] == pair[:-1]
+    # A fall is compared with the highest value so far in the pair, not just the previous one.
+    # Per-pair running maximum in one vectorised pass: lift each pair's values above all
+    # earlier pairs' (rows are sorted by pair), accumulate the maximum, then lower them again.
+    group = np.cumsum(~same)
+    lift = group * (np.nanmax(v) - np.nanmin(v) + 1.0)
+    lifted = v + lift
+    running_max = np.maximum.accumulate(lifted)
+    # Compare in the lifted space: equal values of one pair stay exactly equal there, while
+    # lowering again would add rounding noise that looks like a tiny fall.
+    prev_lifted = np.full(len(v), np.nan)
+    prev_lifted[1:] = np.where(same[1:], running_max[:-1], np.nan)
+    drop = same & (lifted < prev_lifted - min_drop)
+    prev_max = np.round(prev_lifted - lift, 6)
+    rows = order[drop]
+    res = pd.DataFrame(
+        {
+            # Take the few rows first: to_numpy() on the whole column builds millions of str.
+            "user_id": prog["user_id"].iloc[rows].astype(str).to_numpy(),
+            "course_id": prog["course_id"].iloc[rows].astype(str).to_numpy(),
+            "timestamp": prog["timestamp"].iloc[rows].to_numpy(),
+            "before": prev_max[drop],
+            "after": v[drop],
+        }
+    )
+    res["timestamp"] = utc(res["timestamp"])
+    return res[cols]

@@ -1,7 +1,8 @@
 """All detectors, their thresholds, and one call that runs the ones a snapshot allows.
 
 Thresholds live in ``models/detectors/thresholds.toml``: one ``[section]`` per detector name
-whose keys are that detector's ``__init__`` parameters. A missing key keeps the class's default.
+whose keys are that detector's ``__init__`` parameters. A missing key keeps the class's default;
+a value the detector's ``parameter_constraints`` refuse is an error naming it.
 """
 
 from __future__ import annotations
@@ -13,29 +14,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.detectors.accounts import (
-    DuplicateAccountDetector,
-    OrphanAccountDetector,
-    RecordMismatchDetector,
+from models.detectors.base import Detector, Proposal
+from models.detectors.constraints import InvalidParameterError
+from models.detectors.courses import (
+    AccessFailureDetector,
+    GradingDelayDetector,
     UnownedCourseDetector,
 )
-from models.detectors.anomaly import CourseWeekEngagementDetector, LearnerEngagementDetector
-from models.detectors.base import Detector, Proposal
-from models.detectors.baseline import (
-    AccessFailureDetector,
-    NotificationOutageDetector,
-    ReportingGapDetector,
-)
-from models.detectors.enrolments import (
+from models.detectors.engagement import CourseWeekEngagementDetector, LearnerEngagementDetector
+from models.detectors.enrolment import (
     ComplianceOverdueDetector,
     EnrollmentFailedDetector,
     EnrollmentMissingDetector,
     ProgressInconsistentDetector,
 )
-from models.detectors.operations import (
-    FeedbackDelayedDetector,
+from models.detectors.identity import (
+    DuplicateAccountDetector,
+    OrphanAccountDetector,
+    RecordMismatchDetector,
+)
+from models.detectors.integrations import ReportingGapDetector, SyncFailureDetector
+from models.detectors.notifications import (
+    NotificationOutageDetector,
     NotificationUndeliveredDetector,
-    SyncFailureDetector,
 )
 from models.snapshot import Snapshot
 
@@ -50,7 +51,7 @@ DETECTOR_CLASSES: tuple[type[Detector], ...] = (
     DuplicateAccountDetector,
     SyncFailureDetector,
     ProgressInconsistentDetector,
-    FeedbackDelayedDetector,
+    GradingDelayDetector,
     AccessFailureDetector,
     ComplianceOverdueDetector,
     UnownedCourseDetector,
@@ -79,6 +80,10 @@ def parse_thresholds(text: str, *, origin: str = "thresholds") -> dict[str, dict
                 raise ValueError(
                     f"{origin}: [{section}] has unknown parameter {key!r}; valid: {sorted(valid)}"
                 )
+        try:
+            REGISTRY[section].check_params(params)
+        except InvalidParameterError as exc:
+            raise ValueError(f"{origin}: {exc}") from None
         out[section] = dict(params)
     return out
 

@@ -94,3 +94,66 @@ def enrol(eid: str, uid: str, cid: str, **kw: Any) -> dict[str, Any]:
     }
     row.update(kw)
     return row
+
+
+# Mon 5 Oct .. Thu 26 Nov 2026: the days of the daily-series tests (as_of is the day after).
+DAYS = pd.date_range("2026-10-05", "2026-11-26", freq="D", tz="UTC")
+
+
+def daily_activity(
+    *,
+    course_outage: str | None = None,
+    site_outage: str | None = None,
+    quiet_day: str | None = None,
+) -> list[dict[str, Any]]:
+    """Launches of C1, site logins and views of C2 on every day of ``DAYS`` (30 a weekday, 3 a
+    weekend day; C1 fails one launch each Wednesday), with an optional launch outage (half fail),
+    login outage (two thirds fail) or a quiet day without events."""
+    rows = []
+    for d in DAYS:
+        date = str(d.date())
+        n = 3 if d.day_of_week >= 5 else 30  # quiet weekends
+        if date == quiet_day:
+            n = 0
+        for i in range(n):
+            ts = d + pd.Timedelta(hours=9, minutes=i)
+            fail = (date == course_outage and i < n // 2) or (i == 0 and d.day_of_week == 2)
+            rows.append(
+                {
+                    "event_id": f"L{date}-{i}",
+                    "user_id": f"U{i}",
+                    "course_id": "C1",
+                    "verb": "launch_failed" if fail else "launched",
+                    "timestamp": ts,
+                }
+            )
+            login_fail = date == site_outage and i < 2 * n // 3
+            rows.append(
+                {
+                    "event_id": f"G{date}-{i}",
+                    "user_id": f"U{i}",
+                    "course_id": None,
+                    "verb": "login_failed" if login_fail else "login",
+                    "timestamp": ts,
+                }
+            )
+            rows.append(
+                {
+                    "event_id": f"V{date}-{i}",
+                    "user_id": f"U{i}",
+                    "course_id": "C2",
+                    "verb": "viewed",
+                    "timestamp": ts,
+                }
+            )
+    return rows
+
+
+def daily_snap(activity: list[dict[str, Any]], as_of: str = AS_OF) -> Snapshot:
+    """A snapshot of 30 learners and courses C1, C2 with ``activity``."""
+    return snap(
+        as_of,
+        lms_users=[user(f"U{i}") for i in range(30)],
+        courses=[course("C1"), course("C2")],
+        activity=activity,
+    )

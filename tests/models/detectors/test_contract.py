@@ -22,7 +22,7 @@ from models.detectors import (
 )
 from models.taxonomy import DETECTED_CATEGORIES, parse_entity_key
 from tests.helpers.detector_snapshots import course, enrol, person, snap, user
-from tests.models.detectors.test_anomaly import _snap as anomaly_snap
+from tests.models.detectors.test_engagement import _snap as anomaly_snap
 
 # The entity key names each category uses (contracts/gap-taxonomy.md).
 KEY_SHAPES = {

@@ -1,14 +1,13 @@
-"""Orphan, mismatched and duplicate accounts, and unowned courses, on literal tables."""
+"""Orphan, mismatched and duplicate accounts, on literal tables."""
 
 from __future__ import annotations
 
-from models.detectors.accounts import (
+from models.detectors.identity import (
     DuplicateAccountDetector,
     OrphanAccountDetector,
     RecordMismatchDetector,
-    UnownedCourseDetector,
 )
-from tests.helpers.detector_snapshots import course, person, snap, user
+from tests.helpers.detector_snapshots import person, snap, user
 
 
 def keys(proposals: list) -> set[str]:
@@ -71,34 +70,11 @@ def test_duplicate_account_needs_two_active_accounts_of_one_person() -> None:
     assert {r["user_id"] for r in found[0].evidence["lms_users"]} == {"U1", "U2"}
 
 
-def test_unowned_course_covers_every_kind_of_missing_owner() -> None:
-    s = snap(
-        people=[
-            person("P1"),
-            person("P2", employment_status="terminated", termination_date="2026-09-01"),
-        ],
-        lms_users=[user("U1", "P1"), user("U2", "P2"), user("U3", "P1", status="suspended")],
-        courses=[
-            course("C1", owner_user_id="U1"),  # fine
-            course("C2"),  # no owner
-            course("C3", owner_user_id="U9"),  # owner not a user
-            course("C4", owner_user_id="U3", is_compliance=True),  # owner suspended
-            course("C5", owner_user_id="U2"),  # owner has left
-            course("C6", status="archived"),  # archived: nobody needs to own it
-        ],
-    )
-    found = {p.entity_key: p for p in UnownedCourseDetector().detect(s)}
-    assert set(found) == {"course=C2", "course=C3", "course=C4", "course=C5"}
-    assert found["course=C4"].severity == "high"
-    assert "left" in found["course=C5"].title
-
-
 def test_account_detectors_on_empty_tables_propose_nothing() -> None:
     s = snap()
     for det in (
         OrphanAccountDetector(),
         RecordMismatchDetector(),
         DuplicateAccountDetector(),
-        UnownedCourseDetector(),
     ):
         assert det.detect(s) == []

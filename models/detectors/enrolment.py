@@ -4,85 +4,29 @@ progress records that contradict themselves."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from models.detectors.base import Detector, Proposal, records, saturating, severity_from_bins
 from models.detectors.common import (
+    ENROLMENT_COLUMNS,
     activity_days,
     as_of_ts,
-    cached,
+    compliance_courses,
     course_labels,
     flag,
+    has_activity,
+    has_pair,
     label,
-    unique_sorted,
+    progress_drops,
     user_labels,
     utc,
 )
+from models.detectors.constraints import Boolean, Constraint, Interval, ListOf, Text
 from models.snapshot import Snapshot
-
-ENROLMENT_COLUMNS = [
-    "enrollment_id",
-    "user_id",
-    "course_id",
-    "source",
-    "status",
-    "enrolled_at",
-    "due_at",
-    "completed_at",
-    "withdrawn_at",
-    "progress_pct",
-]
-
-
-def _activity_pair_keys(snapshot: Snapshot) -> np.ndarray:
-    """Sorted distinct (user, course) keys with activity up to ``as_of`` (integer codes of the
-    activity table's categories); cached per snapshot."""
-
-    def build() -> np.ndarray:
-        act = activity_days(snapshot)
-        users = act["user_id"].cat.codes.to_numpy().astype("int64")
-        courses = act["course_id"].cat.codes.to_numpy().astype("int64")
-        known = (users >= 0) & (courses >= 0)
-        n_courses = max(len(act["course_id"].cat.categories), 1)
-        return unique_sorted(users[known] * n_courses + courses[known])
-
-    return cached(snapshot, "activity_pair_keys", build)
-
-
-def has_activity(snapshot: Snapshot, frame: pd.DataFrame) -> pd.Series:
-    """Whether each (user_id, course_id) row of ``frame`` has any activity up to ``as_of``."""
-    if frame.empty:
-        return pd.Series(False, index=frame.index)
-    act = activity_days(snapshot)
-    # Codes of the activity's categories; -1 for a user or course with no activity at all.
-    uc = act["user_id"].cat.categories.get_indexer(frame["user_id"].astype(str)).astype("int64")
-    cc = act["course_id"].cat.categories.get_indexer(frame["course_id"].astype(str))
-    cc = cc.astype("int64")
-    n_courses = max(len(act["course_id"].cat.categories), 1)
-    keys = _activity_pair_keys(snapshot)
-    key = uc * n_courses + cc
-    pos = np.clip(np.searchsorted(keys, key), 0, max(len(keys) - 1, 0))
-    found = (uc >= 0) & (cc >= 0) & (len(keys) > 0)
-    found &= keys[pos] == key if len(keys) else False
-    return pd.Series(found, index=frame.index)
-
-
-def _has_pair(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
-    """Whether each (user_id, course_id) of ``frame`` occurs in ``pairs`` (index of ``frame``)."""
-    if frame.empty or pairs.empty:
-        return pd.Series(False, index=frame.index)
-    key = pd.MultiIndex.from_frame(frame[["user_id", "course_id"]].astype(str))
-    other = pd.MultiIndex.from_frame(pairs[["user_id", "course_id"]].astype(str))
-    return pd.Series(key.isin(other), index=frame.index)
-
-
-def _compliance_courses(snapshot: Snapshot) -> pd.Series:
-    courses = snapshot["courses"]
-    return pd.Series(
-        flag(courses, "is_compliance").to_numpy(), index=courses["course_id"].astype(str)
-    )
 
 
 class EnrollmentMissingDetector(Detector):
@@ -92,6 +36,11 @@ class EnrollmentMissingDetector(Detector):
     version = "1.0"
     categories = ("enrollment_missing",)
     requires = ("people", "lms_users", "courses", "enrollments", "enrollment_rules")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "default_grace_days": [Interval(Integral, 0, None)],
+        "score_scale_days": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(
         self,
@@ -157,7 +106,7 @@ class EnrollmentMissingDetector(Detector):
             rule_lists[(p, c)] for p, c in zip(m["person_id"], m["course_id"], strict=True)
         ]
         days_over = (as_of - m["deadline"]).dt.total_seconds() / 86400.0
-        compliance = m["course_id"].astype(str).map(_compliance_courses(snapshot)).fillna(False)
+        compliance = m["course_id"].astype(str).map(compliance_courses(snapshot)).fillna(False)
         scores = 0.5 + 0.5 * saturating(days_over.to_numpy(), self.score_scale_days)
         severity = np.where(
             compliance.to_numpy(dtype=bool),
@@ -220,6 +169,13 @@ class EnrollmentFailedDetector(Detector):
     requires = ("courses", "enrollments")
     # Without activity, "never took effect" cannot be shown: only status ``failed`` is judged.
     optional = ("activity", "notifications")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "stale_after_days": [Interval(Real, 0, None)],
+        "automated_sources": [ListOf(Text())],
+        "score_failed": [Interval(Real, 0, 1)],
+        "score_scale_days": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(
         self,
@@ -261,14 +217,14 @@ class EnrollmentFailedDetector(Detector):
                 notes = notes[notes["user_id"].isin(sub["user_id"].unique())]
                 notes = notes[(utc(notes["sent_at"]) <= as_of).to_numpy()]
                 npairs = notes[["user_id", "course_id"]].dropna().drop_duplicates()
-                touched |= _has_pair(sub, npairs)
+                touched |= has_pair(sub, npairs)
             stale.loc[cand] = ~touched.to_numpy()
         hits = enr[failed | stale]
         if hits.empty:
             return []
         is_failed = failed[hits.index].to_numpy()
         ages = age_days[hits.index].to_numpy()
-        compliance = hits["course_id"].astype(str).map(_compliance_courses(snapshot)).fillna(False)
+        compliance = hits["course_id"].astype(str).map(compliance_courses(snapshot)).fillna(False)
         scores = np.where(
             is_failed,
             self.score_failed,
@@ -323,6 +279,12 @@ class ComplianceOverdueDetector(Detector):
     version = "1.0"
     categories = ("compliance_overdue",)
     requires = ("courses", "enrollments")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "derive_due_from_due_days": [Boolean()],
+        "severity_days": [ListOf(Interval(Real, 0, None), length=3, ascending=True)],
+        "score_scale_days": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(
         self,
@@ -415,6 +377,12 @@ class ProgressInconsistentDetector(Detector):
     categories = ("progress_inconsistent",)
     requires = ("courses", "enrollments")
     optional = ("activity",)
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "min_progress_drop": [Interval(Real, 0, None)],
+        "base_score": [Interval(Real, 0, 1)],
+        "score_per_extra_reason": [Interval(Real, 0, 1)],
+    }
 
     def __init__(
         self,
@@ -428,51 +396,6 @@ class ProgressInconsistentDetector(Detector):
         self.base_score = base_score
         self.score_per_extra_reason = score_per_extra_reason
         self.max_evidence_rows = max_evidence_rows
-
-    def _progress_drops(self, snapshot: Snapshot) -> pd.DataFrame:
-        """(user_id, course_id, timestamp, before, after) for each fall of a progressed value."""
-        act = activity_days(snapshot)
-        cols = ["user_id", "course_id", "timestamp", "before", "after"]
-        prog = act[(act["verb"] == "progressed") & act["value"].notna() & act["course_id"].notna()]
-        if prog.empty:
-            return pd.DataFrame(columns=cols)
-        u = prog["user_id"].cat.codes.to_numpy().astype("int64")
-        c = prog["course_id"].cat.codes.to_numpy().astype("int64")
-        pair = u * max(len(act["course_id"].cat.categories), 1) + c
-        # Integers, not Timestamp objects: a tz-aware column's to_numpy() builds objects.
-        t = prog["timestamp"].astype("int64").to_numpy()
-        v = prog["value"].to_numpy(dtype=float)
-        # Ties in time are ordered by value, so simultaneous events never look like a fall.
-        order = np.lexsort((v, t, pair))
-        pair, v = pair[order], v[order]
-        same = np.zeros(len(pair), dtype=bool)
-        same[1:] = pair[1:] == pair[:-1]
-        # A fall is compared with the highest value so far in the pair, not just the previous one.
-        # Per-pair running maximum in one vectorised pass: lift each pair's values above all
-        # earlier pairs' (rows are sorted by pair), accumulate the maximum, then lower them again.
-        group = np.cumsum(~same)
-        lift = group * (np.nanmax(v) - np.nanmin(v) + 1.0)
-        lifted = v + lift
-        running_max = np.maximum.accumulate(lifted)
-        # Compare in the lifted space: equal values of one pair stay exactly equal there, while
-        # lowering again would add rounding noise that looks like a tiny fall.
-        prev_lifted = np.full(len(v), np.nan)
-        prev_lifted[1:] = np.where(same[1:], running_max[:-1], np.nan)
-        drop = same & (lifted < prev_lifted - self.min_progress_drop)
-        prev_max = np.round(prev_lifted - lift, 6)
-        rows = order[drop]
-        res = pd.DataFrame(
-            {
-                # Take the few rows first: to_numpy() on the whole column builds millions of str.
-                "user_id": prog["user_id"].iloc[rows].astype(str).to_numpy(),
-                "course_id": prog["course_id"].iloc[rows].astype(str).to_numpy(),
-                "timestamp": prog["timestamp"].iloc[rows].to_numpy(),
-                "before": prev_max[drop],
-                "after": v[drop],
-            }
-        )
-        res["timestamp"] = utc(res["timestamp"])
-        return res[cols]
 
     def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
         enr = snapshot["enrollments"]
@@ -503,7 +426,7 @@ class ProgressInconsistentDetector(Detector):
                     seen = has_activity(snapshot, enr.loc[cand, ["user_id", "course_id"]])
                     no_act.loc[cand] = ~seen.to_numpy()
                 reasons["completed_without_activity"] = no_act
-            drops = self._progress_drops(snapshot)
+            drops = progress_drops(snapshot, self.min_progress_drop)
             went_down = pd.Series(False, index=enr.index)
             if not drops.empty:
                 first = drops.drop_duplicates(["user_id", "course_id"], keep="first")
@@ -527,7 +450,7 @@ class ProgressInconsistentDetector(Detector):
             return []
         table = table[any_reason]
         n_reasons = table.sum(axis=1).to_numpy()
-        compliance = hits["course_id"].astype(str).map(_compliance_courses(snapshot)).fillna(False)
+        compliance = hits["course_id"].astype(str).map(compliance_courses(snapshot)).fillna(False)
         scores = self.base_score + self.score_per_extra_reason * (n_reasons - 1)
         # A compliance completion nobody can substantiate is an audit problem.
         severity = np.where(compliance.to_numpy(dtype=bool), "high", "medium")
@@ -569,11 +492,3 @@ class ProgressInconsistentDetector(Detector):
                 )
             )
         return out
-
-
-__all__ = [
-    "ComplianceOverdueDetector",
-    "EnrollmentFailedDetector",
-    "EnrollmentMissingDetector",
-    "ProgressInconsistentDetector",
-]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.detectors.anomaly import CourseWeekEngagementDetector, LearnerEngagementDetector
+from models.detectors.engagement import CourseWeekEngagementDetector, LearnerEngagementDetector
 from models.snapshot import Snapshot
 from tests.helpers.detector_snapshots import course, snap, typed, user
 

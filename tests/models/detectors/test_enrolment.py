@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models.detectors.base import MissingTableError
-from models.detectors.enrolments import (
+from models.detectors.enrolment import (
     ComplianceOverdueDetector,
     EnrollmentFailedDetector,
     EnrollmentMissingDetector,

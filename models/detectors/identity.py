@@ -1,15 +1,18 @@
-"""Detectors of disagreements between the LMS and HR: orphan, mismatched and duplicate accounts,
-and courses nobody owns."""
+"""Detectors of disagreements between the LMS and HR about who someone is: orphan, mismatched and
+duplicate accounts."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from models.detectors.base import Detector, Proposal, records
-from models.detectors.common import as_of_ts, course_labels, label, person_names, utc
+from models.detectors.common import as_of_ts, person_names, utc
+from models.detectors.constraints import Constraint, Interval
 from models.snapshot import Snapshot
 
 
@@ -25,6 +28,12 @@ class OrphanAccountDetector(Detector):
     version = "1.0"
     categories = ("orphan_account",)
     requires = ("people", "lms_users")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "score_unlinked": [Interval(Real, 0, 1)],
+        "score_unknown_person": [Interval(Real, 0, 1)],
+        "score_terminated": [Interval(Real, 0, 1)],
+    }
 
     def __init__(
         self,
@@ -138,6 +147,11 @@ class RecordMismatchDetector(Detector):
     version = "1.0"
     categories = ("record_mismatch",)
     requires = ("people", "lms_users")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "score_active": [Interval(Real, 0, 1)],
+        "score_inactive": [Interval(Real, 0, 1)],
+    }
 
     def __init__(
         self,
@@ -205,6 +219,10 @@ class DuplicateAccountDetector(Detector):
     version = "1.0"
     categories = ("duplicate_account",)
     requires = ("people", "lms_users")
+    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector.parameter_constraints,
+        "min_accounts": [Interval(Integral, 2, None)],
+    }
 
     def __init__(self, *, min_accounts: int = 2, max_evidence_rows: int = 10) -> None:
         self.min_accounts = min_accounts
@@ -237,93 +255,6 @@ class DuplicateAccountDetector(Detector):
                         f"{n} active accounts share one HR person: progress and compliance are "
                         "split between them."
                     ),
-                )
-            )
-        return out
-
-
-class UnownedCourseDetector(Detector):
-    """Active courses whose owner is missing, unknown, inactive or has left."""
-
-    name = "unowned_course"
-    version = "1.0"
-    categories = ("unowned_course",)
-    requires = ("people", "lms_users", "courses")
-
-    def __init__(self, *, max_evidence_rows: int = 10) -> None:
-        self.max_evidence_rows = max_evidence_rows
-
-    def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
-        courses = snapshot["courses"]
-        users = snapshot["lms_users"][["user_id", "person_id", "status", "email"]]
-        people = snapshot["people"][["person_id", "employment_status", "full_name"]]
-        active = courses[courses["status"].astype(str) == "active"]
-        m = active.merge(
-            users.rename(
-                columns={
-                    "user_id": "owner_user_id",
-                    "person_id": "owner_person_id",
-                    "status": "owner_status",
-                    "email": "owner_email",
-                }
-            ),
-            on="owner_user_id",
-            how="left",
-        ).merge(
-            people.rename(
-                columns={
-                    "person_id": "owner_person_id",
-                    "employment_status": "owner_employment",
-                    "full_name": "owner_name",
-                }
-            ),
-            on="owner_person_id",
-            how="left",
-        )
-        no_owner = m["owner_user_id"].isna()
-        not_user = ~no_owner & m["owner_status"].isna()
-        inactive = ~no_owner & ~not_user & m["owner_status"].astype(str).ne("active")
-        left = m["owner_employment"].astype(str).eq("terminated") & ~no_owner & ~not_user
-        hit = no_owner | not_user | inactive | left
-        m = m[hit]
-        if m.empty:
-            return []
-        reasons = np.select(
-            [no_owner[hit], not_user[hit], left[hit], inactive[hit]],
-            ["no_owner", "owner_not_user", "owner_terminated", "owner_inactive"],
-            default="",
-        )
-        labels = label(m["course_id"].astype(str), course_labels(snapshot))
-        text = {
-            "no_owner": ("has no owner", 0.8),
-            "owner_not_user": ("is owned by {o}, who is not an LMS user", 0.8),
-            "owner_terminated": ("is owned by {o}, who has left the organisation", 0.85),
-            "owner_inactive": ("is owned by {o}, whose LMS account is {s}", 0.7),
-        }
-        out = []
-        for row, reason, course in zip(m.to_dict("records"), reasons, labels, strict=True):
-            owner = row["owner_user_id"]
-            if pd.notna(row.get("owner_name")):
-                owner_s = f"{row['owner_name']} (user {owner})"
-            else:
-                owner_s = f"user {owner}"
-            phrase, score = text[reason]
-            compliance = bool(row["is_compliance"]) if pd.notna(row["is_compliance"]) else False
-            out.append(
-                self._proposal(
-                    category="unowned_course",
-                    entity_key=f"course={row['course_id']}",
-                    title=f"Active course {course} "
-                    + phrase.format(o=owner_s, s=row.get("owner_status")),
-                    score=min(1.0, score + (0.1 if compliance else 0.0)),
-                    # Nobody answers for a mandatory course: audits and escalations stall.
-                    severity="high" if compliance else "medium",
-                    evidence={
-                        "courses": records(pd.DataFrame([{k: row[k] for k in courses.columns}]), 1)
-                    },
-                    features={"is_compliance": compliance, reason: True},
-                    explanation="Nobody accountable can fix content, grading or enrolment problems "
-                    f"in this course ({reason.replace('_', ' ')}).",
                 )
             )
         return out

@@ -1,0 +1,88 @@
+"""Saving a detector configuration: a bad threshold is refused at once and nothing is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, func, select
+
+from app.core.errors import UserError
+from app.core.records import DetectorConfig
+from app.detection.configuration import configure_detector, detector_settings, enabled_detectors
+from review_queue.permissions import SYSTEM
+from tests.helpers.queue_fixtures import add_people
+
+
+def _rows(session: Session) -> int:
+    return int(session.exec(select(func.count()).select_from(DetectorConfig)).one())
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "says"),
+    [
+        ("notification_undelivered", {"window_days": -30},
+         "notification_undelivered: parameter 'window_days' must be a number > 0; got -30"),
+        ("reporting_gap", {"feed_down_share": 1.5},
+         "reporting_gap: parameter 'feed_down_share' must be a number between 0 and 1; got 1.5"),
+        ("compliance_overdue", {"score_scale_days": "thirty"},
+         "compliance_overdue: parameter 'score_scale_days' must be a number > 0; got 'thirty'"),
+        ("duplicate_account", {"min_acounts": 3},
+         "duplicate_account: unknown parameter 'min_acounts'; valid: ['max_evidence_rows', "
+         "'min_accounts']"),
+        ("engagement_learner", {"method": "kmeans"},
+         "engagement_learner: parameter 'method' must be one of 'isolation_forest', "
+         "'local_outlier_factor'; got 'kmeans'"),
+    ],
+)  # fmt: skip
+def test_a_bad_threshold_is_refused_naming_it_and_nothing_is_stored(
+    db: Engine, name: str, params: dict[str, Any], says: str
+) -> None:
+    with Session(db) as s:
+        ada = add_people(s)["ada"]
+        before = _rows(s)
+        with pytest.raises(UserError) as caught:
+            configure_detector(session=s, actor=ada, name=name, params=params, note="typo")
+        assert str(caught.value) == says
+        s.commit()
+    with Session(db) as s:
+        assert _rows(s) == before
+        setting = next(d for d in detector_settings(session=s) if d.name == name)
+        assert setting.config_version == 0
+        assert all(setting.params.get(k) != v for k, v in params.items())
+
+
+def test_a_bad_value_after_good_ones_leaves_the_configuration_in_force(db: Engine) -> None:
+    with Session(db) as s:
+        configure_detector(session=s, actor=SYSTEM, name="sync_failure",
+                           params={"overdue_factor": 3.0}, note="quieter")  # fmt: skip
+        s.commit()
+        with pytest.raises(UserError, match=r"'overdue_factor' must be a number >= 1; got 0\.5$"):
+            configure_detector(session=s, actor=SYSTEM, name="sync_failure",
+                               params={"overdue_factor": 0.5})  # fmt: skip
+        s.commit()
+    with Session(db) as s:
+        assert _rows(s) == 1
+        setting = next(d for d in detector_settings(session=s) if d.name == "sync_failure")
+        assert setting.config_version == 1 and setting.params["overdue_factor"] == 3.0
+
+
+def test_a_good_change_is_stored_and_used_by_the_next_run(db: Engine) -> None:
+    with Session(db) as s:
+        ada = add_people(s)["ada"]
+        config = configure_detector(
+            session=s, actor=ada, name="compliance_overdue",
+            params={"severity_days": [3, 14, 60], "score_scale_days": 20}, note="stricter",
+        )  # fmt: skip
+        s.commit()
+        assert config.version == 1
+    with Session(db) as s:
+        assert _rows(s) == 1
+        settings = detector_settings(session=s)
+        setting = next(d for d in settings if d.name == "compliance_overdue")
+        assert setting.params["severity_days"] == [3, 14, 60]
+        assert setting.params["score_scale_days"] == 20 and setting.changed_by == "ada"
+        built = next(d for d in enabled_detectors(settings) if d.name == "compliance_overdue")
+        assert built.get_params()["severity_days"] == [3, 14, 60]
+        built.validate_params()
