@@ -158,10 +158,13 @@ def configure_detector(
     new_params = {**current.params, **(params or {})}
     new_params.pop(REQUIRE_KEY, None)
     # Checked before anything is stored: a bad value saved now would fail every later run.
-    try:
-        REGISTRY[name].check_params(new_params)
-    except InvalidParameterError as exc:
-        raise UserError(str(exc)) from None
+    # A change that sets no parameter (switching a detector off) is never refused, so that a
+    # detector whose values were stored before this check existed can still be turned off.
+    if params:
+        try:
+            REGISTRY[name].check_params(new_params)
+        except InvalidParameterError as exc:
+            raise UserError(str(exc)) from None
     rules = check_require(require) if require is not None else list(current.require)
     if rules:
         new_params[REQUIRE_KEY] = rules

@@ -86,3 +86,20 @@ def test_a_good_change_is_stored_and_used_by_the_next_run(db: Engine) -> None:
         built = next(d for d in enabled_detectors(settings) if d.name == "compliance_overdue")
         assert built.get_params()["severity_days"] == [3, 14, 60]
         built.validate_params()
+
+
+def test_a_detector_stored_with_a_bad_value_before_the_check_can_still_be_switched_off(
+    db: Engine,
+) -> None:
+    """Configurations saved before values were checked may hold a bad one; turning such a
+    detector off must work, while any change of its values is still checked."""
+    with Session(db) as s:
+        s.add(DetectorConfig(detector="sync_failure", version=1, enabled=True,
+                             params={"overdue_factor": -1.0}, created_by="old"))  # fmt: skip
+        s.commit()
+        off = configure_detector(session=s, actor=SYSTEM, name="sync_failure", enabled=False)
+        assert off.version == 2 and off.enabled is False
+        with pytest.raises(UserError, match="overdue_factor"):
+            configure_detector(session=s, actor=SYSTEM, name="sync_failure",
+                               params={"min_runs_for_interval": 3})  # fmt: skip
+        s.commit()
