@@ -9,9 +9,9 @@ import click
 
 from app.core.db import get_engine, session_scope
 from app.learning.discovery_bench import bench_feedback
-from app.learning.ledger import apply_suggestion, rule_ledger_tables
 from app.learning.model_store import list_versions
 from app.learning.retraining import promote, retrain
+from app.learning.rule_ledger import apply_suggestion, rule_ledger_tables
 from models.learning.priority import DEFAULT_EXPLORATION_SHARE, DEFAULT_K
 from review_queue.permissions import SYSTEM
 

@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from app.core.errors import UserError
-from app.learning.ledger import apply_suggestion, rule_ledger_tables
 from app.learning.model_store import list_versions
 from app.learning.ranking import queue_diff
 from app.learning.retraining import promote, retrain
+from app.learning.rule_ledger import apply_suggestion, rule_ledger_tables
 from app.web.signin import require_actor
 from app.web.units import reading, writing
 from models.learning.priority import DEFAULT_K

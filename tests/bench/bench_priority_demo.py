@@ -32,10 +32,10 @@ from app.demo.organisation import generate_demo_org
 from app.detection.labelled import read_ground_truth, read_near_misses
 from app.detection.run import run_detection
 from app.learning.frames import QUEUE_STATUSES
-from app.learning.ledger import rule_ledger_tables
 from app.learning.model_store import promoted_version, usable_model
 from app.learning.ranking import queue_priorities, write_priorities
 from app.learning.retraining import retrain
+from app.learning.rule_ledger import rule_ledger_tables
 from app.sources.load import load_snapshot
 from models.learning.ledger import ExceptionSuggestion
 from review_queue.decisions import decide

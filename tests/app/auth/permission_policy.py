@@ -17,7 +17,7 @@ from sqlmodel import Session
 from app.auth import accounts
 from app.detection import configuration as config
 from app.detection import run as detect
-from app.learning import after_decision, ledger, retraining
+from app.learning import after_decision, retraining, rule_ledger
 from app.sources import mapping_store as mappings
 from app.sources import roster as reports
 from app.sources import store as snapshots
@@ -153,9 +153,9 @@ POLICY: tuple[Rule, ...] = (
          frozenset({"model"})),
     Rule(retraining.promote, ADMIN, lambda w, a: retraining.promote(
         session=w.s, actor=a, version=w.model_version or ""), frozenset({"model"})),
-    Rule(ledger.rule_ledger_tables, ADMIN, lambda w, a: ledger.rule_ledger_tables(
+    Rule(rule_ledger.rule_ledger_tables, ADMIN, lambda w, a: rule_ledger.rule_ledger_tables(
         session=w.s, actor=a)),
-    Rule(ledger.apply_suggestion, ADMIN, lambda w, a: ledger.apply_suggestion(
+    Rule(rule_ledger.apply_suggestion, ADMIN, lambda w, a: rule_ledger.apply_suggestion(
         session=w.s, actor=a, suggestion=ExceptionSuggestion(
             detector="unowned_course", place="course_id", value="C00001", removes_expected=5,
             removes_dismissed=5, removes_confirmed=0))),
@@ -245,7 +245,7 @@ POLICY: tuple[Rule, ...] = (
 # The rows whose calls only read: they are checked together on one shared world (quicker), and
 # the test asserts that their allowed calls change nothing either.
 READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
-    accounts.list_users, detect.recent_runs, ledger.rule_ledger_tables,
+    accounts.list_users, detect.recent_runs, rule_ledger.rule_ledger_tables,
     snapshots.validate_snapshot, snapshots.list_snapshots, decisions.preview_bulk,
     queue.list_findings, queue.matching_ids, queue.filter_options, queue.entity_history,
     suppressions.list_suppressions, reports.instructor_roster, learner_reports.my_reports,

@@ -199,7 +199,7 @@ def test_a_proposal_condition_from_the_ledger_holds_back_weak_proposals(
 def test_a_place_exception_from_the_ledger_holds_back_that_place_only(
     db: Engine, gapdesk_home: Path, demo_folder: Path
 ) -> None:
-    from app.learning.ledger import apply_suggestion
+    from app.learning.rule_ledger import apply_suggestion
     from models.learning.ledger import ExceptionSuggestion, ThresholdSuggestion
 
     ingest(engine=db, actor=SYSTEM, path=demo_folder)
