@@ -1,8 +1,8 @@
 """Reading one table file (CSV, gzipped CSV or Parquet) into raw strings, with clear failures.
 
 A file that cannot be read at all is a *table-level* problem (the whole import fails); this
-module turns each way a file can be broken into one :class:`~app.sources.validate.Problem` naming
-the file and the rule, never a traceback.
+module turns each way a file can be broken into one
+:class:`~app.sources.validation_report.Problem` naming the file and the rule, never a traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from app.sources.validate import Problem
+from app.sources.validation_report import Problem
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"

@@ -48,7 +48,7 @@ from app.sources.contract import FALSE_WORDS, TABLES, TRUE_WORDS, Column
 from app.sources.result import ImportReport, ImportResult
 
 if TYPE_CHECKING:
-    from app.sources.validate import ValidationReport
+    from app.sources.validation_report import ValidationReport
 
 INVALID_ROWS = ("reject", "quarantine")
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -41,7 +41,8 @@ from app.sources.mapping_store import mappings_dir, save_mapping, saved_mappings
 from app.sources.moodle import MOODLE_COLUMNS, import_moodle_log
 from app.sources.result import ImportResult
 from app.sources.store import ingest, snapshots_dir
-from app.sources.validate import RULES, validate_tables
+from app.sources.validate import validate_tables
+from app.sources.validation_report import RULES
 from app.sources.xapi import import_xapi_file
 from app.web.trend_charts import table_csv
 from review_queue.decisions import decide

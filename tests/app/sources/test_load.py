@@ -11,7 +11,7 @@ import pytest
 from app.core.errors import UserError
 from app.core.safe_csv import neutralise_csv_cell, neutralise_frame, write_safe_csv
 from app.sources.load import content_hash, load_snapshot, write_snapshot
-from app.sources.validate import Problem
+from app.sources.validation_report import Problem
 from tests.app.sources.conftest import VALID_CSV, SnapshotMaker
 
 
