@@ -6,7 +6,7 @@ How the checks run. Type coercion and the bookkeeping are vectorised pandas. The
 tables (10M activity events) get the same column rules as vectorised pandas checks after pandera
 has checked only the schema (columns and dtypes): pandera's lazy per-check bookkeeping measured
 ~40 s on 10M rows against ~6 s for the equivalent pandas masks, and the two paths produce the
-same problems (``tests/app/sources/test_load.py`` asserts it).
+same problems (``tests/app/sources/test_row_problems.py`` asserts it).
 """
 
 from __future__ import annotations
