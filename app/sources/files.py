@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from app.core.errors import UserError
 from app.sources.validation_report import Problem
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -55,6 +56,17 @@ def read_table_file(
     if path.name.endswith(".parquet"):
         return _read_parquet(path, table)
     return _read_csv(path, table, delimiter=delimiter, encoding=encoding)
+
+
+def read_table_file_or_raise(
+    path: Path, *, table: str = "", delimiter: str = ",", encoding: str = "utf-8"
+) -> pd.DataFrame:
+    """:func:`read_table_file` for an importer: the rows, or a UserError naming file and problem."""
+    frame, problem = read_table_file(path, table=table, delimiter=delimiter, encoding=encoding)
+    if problem is not None:
+        raise UserError(str(problem))
+    assert frame is not None
+    return frame
 
 
 def _read_parquet(path: Path, table: str) -> tuple[pd.DataFrame | None, Problem | None]:
