@@ -11,6 +11,7 @@ import csv
 import gzip
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -105,6 +106,22 @@ def _header_names(
     return []
 
 
+def _read_csv_as_text(
+    path: Path, *, delimiter: str, compression: str | None, **parser: Any
+) -> pd.DataFrame:
+    # Both parsers must read alike: every cell a string, only an empty cell null (so "NA" and
+    # "null" stay text, and ids such as 007 keep their zeros).
+    return pd.read_csv(
+        path,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        sep=delimiter,
+        compression=compression,
+        **parser,
+    )
+
+
 def _read_csv_fast(
     path: Path, *, delimiter: str, encoding: str, compression: str | None
 ) -> pd.DataFrame | None:
@@ -116,14 +133,8 @@ def _read_csv_fast(
     if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
         return None
     try:
-        frame = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            sep=delimiter,
-            compression=compression,
-            engine="pyarrow",
+        frame = _read_csv_as_text(
+            path, delimiter=delimiter, compression=compression, engine="pyarrow"
         )
     except Exception:  # any failure: the C parser re-reads and diagnoses it
         return None
@@ -146,15 +157,12 @@ def _read_csv(
     frame = _read_csv_fast(path, delimiter=delimiter, encoding=encoding, compression=compression)
     try:
         if frame is None:
-            frame = pd.read_csv(
+            frame = _read_csv_as_text(
                 path,
-                dtype=str,
-                keep_default_na=False,
-                na_values=[""],
-                sep=delimiter,
+                delimiter=delimiter,
+                compression=compression,
                 encoding=encoding,
                 encoding_errors="strict",
-                compression=compression,
                 skip_blank_lines=True,
             )
     except UnicodeDecodeError as exc:
