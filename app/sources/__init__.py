@@ -7,7 +7,12 @@ Entry points:
   table, and ``content_hash`` of the accepted data). ``result.raise_if_rejected()`` turns a
   rejection into a UserError whose message is the rendered report.
 * :func:`app.sources.validate.validate_tables` — the same checks on in-memory frames (importer
-  output, a single table while a mapping is being built).
+  output, a single table while a mapping is being built); it types each column
+  (:func:`app.sources.coercion.coerce_column`), checks each table
+  (:func:`app.sources.table_checks.check_table`), then the references between tables.
+* :class:`app.sources.validation_report.ValidationReport` — every
+  :class:`~app.sources.validation_report.Problem` found, each naming its file, row, column and rule
+  (``RULES``); ``render()`` is what a person reads.
 * Importers, real exports → contract tables + ``ImportReport``:
   :func:`app.sources.moodle.import_moodle_log`,
   :func:`app.sources.xapi.import_xapi_file`, :func:`app.sources.xapi.import_xapi_lrs`,

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from app.core.errors import UserError
-from app.sources.files import read_table_file
+from app.sources.files import read_table_file_or_raise
 from app.sources.result import ImportReport, ImportResult
 
 CANVAS_STATUS: dict[str, str] = {
@@ -59,10 +59,7 @@ def import_canvas_enrollments(
     SIS feeds are automated); provisioning rows with ``created_by_sis = false`` become ``manual``.
     """
     path = Path(path)
-    frame, problem = read_table_file(path, table="enrollments")
-    if problem is not None:
-        raise UserError(str(problem))
-    assert frame is not None
+    frame = read_table_file_or_raise(path, table="enrollments")
     has_course = {"course_id", "canvas_course_id", "section_id"} & set(frame.columns)
     has_user = {"user_id", "canvas_user_id"} & set(frame.columns)
     missing = [

@@ -1,8 +1,8 @@
 """Reading one table file (CSV, gzipped CSV or Parquet) into raw strings, with clear failures.
 
 A file that cannot be read at all is a *table-level* problem (the whole import fails); this
-module turns each way a file can be broken into one :class:`~app.sources.validate.Problem` naming
-the file and the rule, never a traceback.
+module turns each way a file can be broken into one
+:class:`~app.sources.validation_report.Problem` naming the file and the rule, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import csv
 import gzip
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from app.sources.validate import Problem
+from app.core.errors import UserError
+from app.sources.validation_report import Problem
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -57,6 +59,17 @@ def read_table_file(
     return _read_csv(path, table, delimiter=delimiter, encoding=encoding)
 
 
+def read_table_file_or_raise(
+    path: Path, *, table: str = "", delimiter: str = ",", encoding: str = "utf-8"
+) -> pd.DataFrame:
+    """:func:`read_table_file` for an importer: the rows, or a UserError naming file and problem."""
+    frame, problem = read_table_file(path, table=table, delimiter=delimiter, encoding=encoding)
+    if problem is not None:
+        raise UserError(str(problem))
+    assert frame is not None
+    return frame
+
+
 def _read_parquet(path: Path, table: str) -> tuple[pd.DataFrame | None, Problem | None]:
     size = path.stat().st_size
     with path.open("rb") as fh:
@@ -93,6 +106,22 @@ def _header_names(
     return []
 
 
+def _read_csv_as_text(
+    path: Path, *, delimiter: str, compression: str | None, **parser: Any
+) -> pd.DataFrame:
+    # Both parsers must read alike: every cell a string, only an empty cell null (so "NA" and
+    # "null" stay text, and ids such as 007 keep their zeros).
+    return pd.read_csv(
+        path,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        sep=delimiter,
+        compression=compression,
+        **parser,
+    )
+
+
 def _read_csv_fast(
     path: Path, *, delimiter: str, encoding: str, compression: str | None
 ) -> pd.DataFrame | None:
@@ -104,14 +133,8 @@ def _read_csv_fast(
     if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
         return None
     try:
-        frame = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            sep=delimiter,
-            compression=compression,
-            engine="pyarrow",
+        frame = _read_csv_as_text(
+            path, delimiter=delimiter, compression=compression, engine="pyarrow"
         )
     except Exception:  # any failure: the C parser re-reads and diagnoses it
         return None
@@ -134,15 +157,12 @@ def _read_csv(
     frame = _read_csv_fast(path, delimiter=delimiter, encoding=encoding, compression=compression)
     try:
         if frame is None:
-            frame = pd.read_csv(
+            frame = _read_csv_as_text(
                 path,
-                dtype=str,
-                keep_default_na=False,
-                na_values=[""],
-                sep=delimiter,
+                delimiter=delimiter,
+                compression=compression,
                 encoding=encoding,
                 encoding_errors="strict",
-                compression=compression,
                 skip_blank_lines=True,
             )
     except UnicodeDecodeError as exc:

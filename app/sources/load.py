@@ -33,12 +33,11 @@ from app.sources.files import read_table_file, table_file_name
 from app.sources.mapping import SnapshotMapping, apply_table_mapping, load_mapping
 from app.sources.validate import (
     PANDERA_ROW_LIMIT,
-    Problem,
     ProgressCallback,
-    ValidationReport,
     latest_timestamp,
     validate_tables,
 )
+from app.sources.validation_report import Problem, ValidationReport
 from models.snapshot import Snapshot
 
 SNAPSHOT_TOML = "snapshot.toml"

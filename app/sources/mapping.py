@@ -45,10 +45,11 @@ import pandas as pd
 
 from app.core.errors import UserError
 from app.sources.contract import FALSE_WORDS, TABLES, TRUE_WORDS, Column
+from app.sources.files import read_table_file_or_raise
 from app.sources.result import ImportReport, ImportResult
 
 if TYPE_CHECKING:
-    from app.sources.validate import ValidationReport
+    from app.sources.validation_report import ValidationReport
 
 INVALID_ROWS = ("reject", "quarantine")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -231,8 +232,6 @@ def import_mapped_csv(
     ``mapping`` is a :class:`TableMapping` or a TOML file; with a file holding several tables,
     ``table`` says which one applies.
     """
-    from app.sources.files import read_table_file  # files imports validate, not mapping
-
     if not isinstance(mapping, TableMapping):
         loaded = load_mapping(Path(mapping))
         if table is None and len(loaded.tables) == 1:
@@ -243,12 +242,9 @@ def import_mapped_csv(
                 f"it maps {', '.join(loaded.tables) or 'nothing'}"
             )
         mapping = loaded.tables[table]
-    frame, problem = read_table_file(
+    frame = read_table_file_or_raise(
         Path(path), table=mapping.table, delimiter=mapping.delimiter, encoding=mapping.encoding
     )
-    if problem is not None:
-        raise UserError(str(problem))
-    assert frame is not None
     mapped = apply_table_mapping(frame, mapping)
     report = ImportReport(source=Path(path).name, counts={f"{mapping.table} rows": len(mapped)})
     absent = [c for c in mapping.columns if c not in frame.columns]

@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from app.core.errors import UserError
-from app.sources.files import read_table_file
+from app.sources.files import read_table_file_or_raise
 from app.sources.result import ImportReport, ImportResult
 
 MOODLE_COLUMNS = (
@@ -135,10 +135,7 @@ def import_moodle_log(
     log has none), so merge it with the LMS's user export before loading a snapshot.
     """
     path = Path(path)
-    frame, problem = read_table_file(path, table="activity")
-    if problem is not None:
-        raise UserError(str(problem))
-    assert frame is not None
+    frame = read_table_file_or_raise(path, table="activity")
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise UserError(

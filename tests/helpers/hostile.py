@@ -1,22 +1,31 @@
-"""Hostile input for property tests: strategies, and a count of the cases each property tried.
+"""Hostile input for property tests: strategies, a count of the cases each property tried, and
+the writing of hostile values into CSV and TOML files.
 
+The properties are ``tests/app/sources/test_hostile_{importers,mappings,ingest}.py``,
+``tests/app/sources/test_fuzz.py`` and ``tests/review_queue/test_hostile_exports.py``.
 ``conftest.pytest_terminal_summary`` prints the count (``hypothesis: N hostile inputs tried
 across M properties``); ``GAPDESK_FUZZ_EXAMPLES`` raises every property's example budget for a
-long run (e.g. ``GAPDESK_FUZZ_EXAMPLES=2000 pytest tests/app/sources/test_hostile_input.py``).
+long run (e.g. ``GAPDESK_FUZZ_EXAMPLES=2000 pytest tests/app/sources/test_hostile_ingest.py``).
 """
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
+import json
 import os
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from app.core.errors import UserError
 from app.core.safe_csv import FORMULA_PREFIXES
+from app.sources.result import ImportResult
 
 # Property name -> examples run in this process (hypothesis' replays and shrinks included).
 CASES: Counter[str] = Counter()
@@ -109,3 +118,57 @@ def assert_defused(cell: str, original: str) -> None:
         assert cell == "'" + original, (cell[:40], original[:40])
     else:
         assert cell == original, (cell[:40], original[:40])
+
+
+# --------------------------------------------------------------------------- writing it to files
+
+
+def csv_bytes(header: list[str], rows: list[list[str]], *, bom: bool = False) -> bytes:
+    """A well-quoted CSV of ``rows`` as bytes (lone surrogates become invalid UTF-8)."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return (b"\xef\xbb\xbf" if bom else b"") + to_bytes(out.getvalue())
+
+
+def expect_clear(call: Any, file_name: str) -> ImportResult | None:
+    """Run an importer: its result, or None after a UserError that names ``file_name``."""
+    try:
+        return call()
+    except UserError as exc:
+        message = str(exc)
+        assert message.strip() and "Traceback" not in message
+        assert file_name in message, f"the message does not name {file_name}: {message[:200]}"
+        return None
+
+
+def toml_key(key: str) -> str:
+    """``key`` quoted as a TOML key (any text at all)."""
+    return json.dumps(key, ensure_ascii=False)
+
+
+def toml_value(value: Any) -> str | None:
+    """``value`` as a TOML inline value, or None when TOML cannot say it (None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return {"inf": "inf", "-inf": "-inf", "nan": "nan"}.get(str(value), repr(value))
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        parts = [toml_value(v) for v in value]
+        return "[" + ", ".join(p for p in parts if p is not None) + "]"
+    parts = [f"{toml_key(k)} = {t}" for k, v in value.items() if (t := toml_value(v))]
+    return "{" + ", ".join(parts) + "}"
+
+
+def store_files(folder: Path) -> list[str]:
+    """Every path below ``folder`` (none when it is absent), to see that nothing was left behind."""
+    if not folder.exists():
+        return []
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from app.core.errors import UserError
 from app.sources.load import load_snapshot
 from app.sources.mapping import TableMapping, apply_table_mapping, load_mapping, suggest_mapping
-from app.sources.validate import RULES
+from app.sources.validation_report import RULES
 from tests.app.sources.conftest import VALID_CSV
 from tests.helpers.hostile import counted
 

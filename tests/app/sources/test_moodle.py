@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from app.core.errors import UserError
+from app.sources.contract import TABLES
 from app.sources.moodle import import_moodle_log, parse_moodle_times
 from app.sources.validate import validate_tables
 from tests.app.sources.conftest import SHARED_LMS
@@ -57,33 +58,8 @@ def test_real_log_reveals_users_and_the_course(real_import) -> None:  # type: ig
 def test_real_log_validates_as_a_snapshot_once_emails_are_known(real_import) -> None:  # type: ignore[no-untyped-def]
     users = real_import.tables["lms_users"].copy()
     users["email"] = users["user_id"] + "@example.org"
-    people = pd.DataFrame(
-        columns=[
-            "person_id",
-            "email",
-            "full_name",
-            "department",
-            "job_title",
-            "manager_person_id",
-            "employment_status",
-            "hire_date",
-            "termination_date",
-        ]
-    )
-    enrollments = pd.DataFrame(
-        columns=[
-            "enrollment_id",
-            "user_id",
-            "course_id",
-            "source",
-            "status",
-            "enrolled_at",
-            "due_at",
-            "completed_at",
-            "withdrawn_at",
-            "progress_pct",
-        ]
-    )
+    people = pd.DataFrame(columns=list(TABLES["people"].column_names))
+    enrollments = pd.DataFrame(columns=list(TABLES["enrollments"].column_names))
     checked = validate_tables(
         {
             "people": people,
