@@ -84,7 +84,7 @@ are byte-identical to an organisation generated before they existed.
 Same seed, same parameters: byte-identical files. Large tables are generated as numpy arrays of
 integer codes and written in chunks, so 100,000 people fit well within 4 GiB (about 1.5 GiB peak).
 
-Layout: ``vocabulary`` (departments, titles, course catalogue, names, integrations),
+Layout: ``vocabulary`` (departments, titles, course catalogue, integrations), ``person_names``,
 ``generator`` (the organisation, its activity and the injections), ``csv_bytes`` (the fast writer
 of the big tables). CLI: ``gapdesk demo-data OUT --seed N --people N --days N [--as-of DATE]``;
 benchmark: ``python -m tests.bench.bench_demo_org --people 2000 --people 100000``.

@@ -20,6 +20,7 @@ from app.demo.organisation.csv_bytes import (
     encode_timestamps,
     write_rows,
 )
+from app.demo.organisation.person_names import FIRST_NAMES, LAST_NAMES
 from app.demo.organisation.vocabulary import (
     ARCHIVED_COURSES,
     COMPANY_COMPLIANCE,
@@ -28,9 +29,7 @@ from app.demo.organisation.vocabulary import (
     ELECTIVE_LEVELS,
     ELECTIVE_TOPICS,
     EMAIL_DOMAIN,
-    FIRST_NAMES,
     INTEGRATIONS,
-    LAST_NAMES,
     LD_TITLE,
 )
 from app.sources.contract import TABLES
