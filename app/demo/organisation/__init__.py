@@ -96,12 +96,12 @@ from app.demo.organisation.generator import (
     MAX_PEOPLE,
     MIN_DAYS,
     MIN_PEOPLE,
-    NEAR_MISS_FILE,
     OUTPUT_FILES,
     DemoOrgSummary,
     generate_demo_org,
-    public_holidays,
 )
+from app.demo.organisation.near_misses import NEAR_MISS_FILE
+from app.demo.organisation.timeline import public_holidays
 
 __all__ = [
     "DEFAULT_AS_OF",

@@ -1,19 +1,23 @@
-"""Fast CSV writing for the demo organisation's big tables.
+"""How the demo organisation writes its tables as CSV.
 
-Every field of those tables is an id, an enum, a timestamp or a number (never a comma or a quote),
+The small tables are pandas frames of text columns written by ``DataFrame.to_csv``. Every field of
+the big ones is an id, an enum, a timestamp or a number (never a comma or a quote),
 so each row is laid out in a fixed-width byte matrix padded with NUL bytes, and the NULs are
 dropped in one pass. This is ~20x faster than ``DataFrame.to_csv`` and writes the same bytes.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import pandas as pd
 
-DAY = 86_400
-HOUR = 3_600
-NA = -1  # "no timestamp"
+from app.demo.organisation.timeline import DAY, HOUR, NA
+
+# Rows of a big table encoded at a time (bounds the byte matrices' memory).
+CHUNK_ROWS = 500_000
 
 
 def byte_table(strings: np.ndarray | list[str]) -> np.ndarray:
@@ -28,6 +32,7 @@ def encode_lookup(table: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 
 def encode_ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
+    """Ids such as ``E00000042`` (``prefix`` and ``width`` digits) as a (n, width + 1) matrix."""
     out = np.empty((numbers.size, width + 1), dtype=np.uint8)
     out[:, 0] = ord(prefix)
     powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
@@ -83,3 +88,33 @@ def write_rows(fh: BinaryIO, fields: list[np.ndarray]) -> None:
     parts[-1] = end
     flat = np.concatenate(parts, axis=1).ravel()
     fh.write(flat[flat != 0].tobytes())
+
+
+def timestamp_text(arr: np.ndarray) -> np.ndarray:
+    """ISO 8601 UTC timestamps (``...Z``), empty where missing."""
+    arr = np.asarray(arr, dtype=np.int64)
+    text = np.strings.add(np.datetime_as_string(arr.astype("datetime64[s]"), unit="s"), "Z")
+    return np.where(arr == NA, "", text).astype(object)
+
+
+def number_text(arr: np.ndarray) -> np.ndarray:
+    """Floats with one decimal, empty where NaN."""
+    arr = np.asarray(arr, dtype=np.float64)
+    text = np.char.mod("%.1f", np.nan_to_num(arr))
+    return np.where(np.isnan(arr), "", text).astype(object)
+
+
+def positive_int_text(arr: np.ndarray) -> np.ndarray:
+    """Positive integers as text, empty where zero (the contract's "use the default")."""
+    arr = np.asarray(arr, dtype=np.int64)
+    return np.where(arr > 0, arr.astype(np.str_), "").astype(object)
+
+
+def bool_text(arr: np.ndarray) -> np.ndarray:
+    """``true``/``false``."""
+    return np.where(np.asarray(arr, dtype=bool), "true", "false").astype(object)
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write a small table (text columns) as CSV with ``\n`` line ends."""
+    frame.to_csv(path, index=False, lineterminator="\n")
