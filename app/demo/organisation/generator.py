@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from app.core.errors import UserError
-from app.demo.organisation.activity import Calendar, build_activity, write_activity
+from app.demo.organisation.activity import build_activity, write_activity
 from app.demo.organisation.context import GenerationContext
 from app.demo.organisation.courses import build_courses, courses_table, enrollment_rules_table
 from app.demo.organisation.csv_bytes import (
@@ -127,7 +127,6 @@ def generate_demo_org(
         scale=min(1.0, people / 2000),
     )
     nm = NearMisses(np.random.default_rng([seed, NEAR_MISS_STREAM])) if near_misses else None
-    cal = Calendar.build(ctx)
     org = build_people(ctx)
     build_courses(ctx, org)
     add_executive_office(org)
@@ -138,7 +137,7 @@ def generate_demo_org(
     backslide, taken = inject_enrollment_gaps(ctx, org, enr)
     if nm:
         near_miss_extension(ctx, org, enr, taken, nm)
-    ev, _ = build_activity(ctx, cal, org, enr, backslide, taken)
+    ev = build_activity(ctx, org, enr, backslide, taken)
     subs = build_submissions(ctx, org, ev)
     notes = build_notifications(ctx, org, enr, subs)
     if nm:

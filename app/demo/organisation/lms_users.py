@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from app.demo.organisation.activity import V_LOGIN, Events
 from app.demo.organisation.context import GenerationContext, choose
 from app.demo.organisation.csv_bytes import (
     timestamp_text,
 )
+from app.demo.organisation.events import V_LOGIN, Events
 from app.demo.organisation.identifiers import course_id_of, text_ids, user_id_of
 from app.demo.organisation.people import Organisation
 from app.demo.organisation.person_names import LAST_NAMES

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from app.demo.organisation.activity import V_SUBMITTED, Events
 from app.demo.organisation.context import GenerationContext, choose
 from app.demo.organisation.csv_bytes import number_text, timestamp_text
+from app.demo.organisation.events import V_SUBMITTED, Events
 from app.demo.organisation.identifiers import course_id_of, text_ids
 from app.demo.organisation.people import Organisation
 from app.demo.organisation.timeline import DAY, NA
