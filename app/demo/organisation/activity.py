@@ -13,13 +13,12 @@ import numpy as np
 from app.demo.organisation.activity_gaps import delay_reporting, falling_progress, gap_events
 from app.demo.organisation.context import GenerationContext
 from app.demo.organisation.csv_bytes import (
-    CHUNK_ROWS,
     byte_table,
-    encode_ids,
     encode_lookup,
     encode_numbers,
+    encode_row_ids,
     encode_timestamps,
-    write_rows,
+    write_table,
 )
 from app.demo.organisation.enrollments import Enrollments
 from app.demo.organisation.events import (
@@ -42,6 +41,9 @@ from app.demo.organisation.events import (
 )
 from app.demo.organisation.people import Organisation
 from app.demo.organisation.timeline import DAY, HOUR
+
+# The table's columns, in the contract's order.
+COLUMNS = ("event_id", "user_id", "course_id", "verb", "timestamp", "value")
 
 
 def build_activity(
@@ -251,19 +253,15 @@ def write_activity(path: Path, ev: Events, user_ids: np.ndarray, course_ids: np.
     """Write the ``activity`` table; returns its row count."""
     users, courses = byte_table(user_ids), byte_table(np.append(course_ids, ""))
     verbs = byte_table(VERBS)
-    with path.open("wb") as fh:
-        fh.write(b"event_id,user_id,course_id,verb,timestamp,value\n")
-        for lo in range(0, ev.ts.size, CHUNK_ROWS):
-            sl = slice(lo, min(lo + CHUNK_ROWS, ev.ts.size))
-            write_rows(
-                fh,
-                [
-                    encode_ids("A", np.arange(sl.start + 1, sl.stop + 1), 9),
-                    encode_lookup(users, ev.person[sl]),
-                    encode_lookup(courses, ev.course[sl]),
-                    encode_lookup(verbs, ev.verb[sl]),
-                    encode_timestamps(ev.ts[sl]),
-                    encode_numbers(ev.value[sl]),
-                ],
-            )
-    return int(ev.ts.size)
+
+    def cells(rows: slice) -> list[np.ndarray]:
+        return [
+            encode_row_ids("A", rows, 9),
+            encode_lookup(users, ev.person[rows]),
+            encode_lookup(courses, ev.course[rows]),
+            encode_lookup(verbs, ev.verb[rows]),
+            encode_timestamps(ev.ts[rows]),
+            encode_numbers(ev.value[rows]),
+        ]
+
+    return write_table(path, COLUMNS, int(ev.ts.size), cells)

@@ -13,17 +13,29 @@ import numpy as np
 
 from app.demo.organisation.context import GenerationContext
 from app.demo.organisation.csv_bytes import (
-    CHUNK_ROWS,
     byte_table,
-    encode_ids,
     encode_lookup,
     encode_numbers,
+    encode_row_ids,
     encode_timestamps,
-    write_rows,
+    write_table,
 )
 from app.demo.organisation.people import Organisation
 from app.demo.organisation.timeline import DAY, HOUR, NA
 
+# The table's columns, in the contract's order.
+COLUMNS = (
+    "enrollment_id",
+    "user_id",
+    "course_id",
+    "source",
+    "status",
+    "enrolled_at",
+    "due_at",
+    "completed_at",
+    "withdrawn_at",
+    "progress_pct",
+)
 SOURCES = np.array(["rule", "manual", "hr_sync", "self"], dtype=object)
 SRC_RULE, SRC_MANUAL, SRC_HR, SRC_SELF = 0, 1, 2, 3
 STATUSES = np.array(["enrolled", "in_progress", "completed", "withdrawn", "failed"], dtype=object)
@@ -228,26 +240,19 @@ def write_enrollments(
     """Write the ``enrollments`` table; returns its row count."""
     users, courses = byte_table(user_ids), byte_table(course_ids)
     sources, statuses = byte_table(SOURCES), byte_table(STATUSES)
-    with path.open("wb") as fh:
-        fh.write(
-            b"enrollment_id,user_id,course_id,source,status,enrolled_at,due_at,completed_at,"
-            b"withdrawn_at,progress_pct\n"
-        )
-        for lo in range(0, enr.size, CHUNK_ROWS):
-            sl = slice(lo, min(lo + CHUNK_ROWS, enr.size))
-            write_rows(
-                fh,
-                [
-                    encode_ids("E", np.arange(sl.start + 1, sl.stop + 1), 8),
-                    encode_lookup(users, enr.person[sl]),
-                    encode_lookup(courses, enr.course[sl]),
-                    encode_lookup(sources, enr.source[sl]),
-                    encode_lookup(statuses, enr.status[sl]),
-                    encode_timestamps(enr.enrolled[sl]),
-                    encode_timestamps(enr.due[sl]),
-                    encode_timestamps(enr.completed[sl]),
-                    encode_timestamps(enr.withdrawn[sl]),
-                    encode_numbers(enr.progress[sl]),
-                ],
-            )
-    return enr.size
+
+    def cells(rows: slice) -> list[np.ndarray]:
+        return [
+            encode_row_ids("E", rows, 8),
+            encode_lookup(users, enr.person[rows]),
+            encode_lookup(courses, enr.course[rows]),
+            encode_lookup(sources, enr.source[rows]),
+            encode_lookup(statuses, enr.status[rows]),
+            encode_timestamps(enr.enrolled[rows]),
+            encode_timestamps(enr.due[rows]),
+            encode_timestamps(enr.completed[rows]),
+            encode_timestamps(enr.withdrawn[rows]),
+            encode_numbers(enr.progress[rows]),
+        ]
+
+    return write_table(path, COLUMNS, enr.size, cells)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from app.demo.organisation.context import GenerationContext
+from app.demo.organisation.csv_bytes import cell_text, encode_ids
 from app.demo.organisation.timeline import DAY, iso_day
 
 
 def text_ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
     """Identifier strings such as ``P000042`` for integer codes (vectorised)."""
-    digits = np.strings.zfill(np.asarray(numbers, dtype=np.int64).astype(np.str_), width)
-    return np.strings.add(prefix, digits).astype(object)
+    return cell_text(encode_ids(prefix, np.asarray(numbers), width))
 
 
 def entity_key_list(name: str, values: np.ndarray) -> list[str]:

@@ -13,12 +13,12 @@ import numpy as np
 
 from app.demo.organisation.context import GenerationContext
 from app.demo.organisation.csv_bytes import (
-    CHUNK_ROWS,
+    BOOL_WORDS,
     byte_table,
-    encode_ids,
     encode_lookup,
+    encode_row_ids,
     encode_timestamps,
-    write_rows,
+    write_table,
 )
 from app.demo.organisation.enrollments import Enrollments
 from app.demo.organisation.identifiers import user_id_of, window_day
@@ -27,6 +27,18 @@ from app.demo.organisation.submissions import Submissions
 from app.demo.organisation.timeline import DAY, HOUR, NA
 from models.taxonomy import entity_key
 
+# The table's columns, in the contract's order.
+COLUMNS = (
+    "notification_id",
+    "user_id",
+    "course_id",
+    "kind",
+    "channel",
+    "sent_at",
+    "delivered_at",
+    "bounced",
+    "opened_at",
+)
 CHANNELS = np.array(["email", "sms", "push", "in_app"], dtype=object)
 CH_EMAIL, CH_SMS, CH_PUSH, CH_INAPP = 0, 1, 2, 3
 CHANNEL_FAILURE = np.array([0.015, 0.02, 0.03, 0.002])
@@ -243,27 +255,19 @@ def write_notifications(
 ) -> int:
     """Write the ``notifications`` table; returns its row count."""
     users, courses = byte_table(user_ids), byte_table(np.append(course_ids, ""))
-    kinds, channels, flags = byte_table(KINDS), byte_table(CHANNELS), byte_table(["false", "true"])
-    size = notes.sent.size
-    with path.open("wb") as fh:
-        fh.write(
-            b"notification_id,user_id,course_id,kind,channel,sent_at,delivered_at,bounced,"
-            b"opened_at\n"
-        )
-        for lo in range(0, size, CHUNK_ROWS):
-            sl = slice(lo, min(lo + CHUNK_ROWS, size))
-            write_rows(
-                fh,
-                [
-                    encode_ids("N", np.arange(sl.start + 1, sl.stop + 1), 9),
-                    encode_lookup(users, notes.person[sl]),
-                    encode_lookup(courses, notes.course[sl]),
-                    encode_lookup(kinds, notes.kind[sl]),
-                    encode_lookup(channels, notes.channel[sl]),
-                    encode_timestamps(notes.sent[sl]),
-                    encode_timestamps(notes.delivered[sl]),
-                    encode_lookup(flags, notes.bounced[sl].astype(np.int64)),
-                    encode_timestamps(notes.opened[sl]),
-                ],
-            )
-    return size
+    kinds, channels, flags = byte_table(KINDS), byte_table(CHANNELS), byte_table(BOOL_WORDS)
+
+    def cells(rows: slice) -> list[np.ndarray]:
+        return [
+            encode_row_ids("N", rows, 9),
+            encode_lookup(users, notes.person[rows]),
+            encode_lookup(courses, notes.course[rows]),
+            encode_lookup(kinds, notes.kind[rows]),
+            encode_lookup(channels, notes.channel[rows]),
+            encode_timestamps(notes.sent[rows]),
+            encode_timestamps(notes.delivered[rows]),
+            encode_lookup(flags, notes.bounced[rows].astype(np.int64)),
+            encode_timestamps(notes.opened[rows]),
+        ]
+
+    return write_table(path, COLUMNS, int(notes.sent.size), cells)

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 
 from app.demo.organisation.context import GenerationContext
+from app.demo.organisation.csv_bytes import date_text
 from app.demo.organisation.identifiers import text_ids
 from app.demo.organisation.person_names import FIRST_NAMES, LAST_NAMES
-from app.demo.organisation.timeline import DAY, HOUR, NA, iso_dates
+from app.demo.organisation.timeline import DAY, HOUR, NA
 from app.demo.organisation.vocabulary import (
     DEPARTMENTS,
     EMAIL_DOMAIN,
@@ -223,9 +224,7 @@ def people_table(org: Organisation) -> pd.DataFrame:
             "employment_status": np.array(["active", "leave", "terminated"], dtype=object)[
                 org.p_status
             ],
-            "hire_date": iso_dates(org.p_hire * DAY).astype(object),
-            "termination_date": np.where(
-                org.p_term == NA, "", iso_dates(np.maximum(org.p_term, 0) * DAY)
-            ).astype(object),
+            "hire_date": date_text(org.p_hire),
+            "termination_date": date_text(org.p_term),
         }
     )

@@ -43,12 +43,6 @@ def public_holidays(years: range) -> set[date]:
     return out
 
 
-def iso_dates(epoch_seconds: np.ndarray | int) -> np.ndarray:
-    """``YYYY-MM-DD`` of each timestamp (UTC)."""
-    arr = np.asarray(epoch_seconds, dtype=np.int64) // DAY
-    return np.datetime_as_string(arr.astype("datetime64[D]"), unit="D")
-
-
 def iso_weeks(epoch_seconds: np.ndarray) -> np.ndarray:
     """ISO week (``2026-W07``) of each timestamp (UTC)."""
     dates = pd.to_datetime(np.asarray(epoch_seconds, dtype=np.int64), unit="s")
