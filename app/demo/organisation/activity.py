@@ -41,9 +41,10 @@ from app.demo.organisation.events import (
 )
 from app.demo.organisation.people import Organisation
 from app.demo.organisation.timeline import DAY, HOUR
+from app.sources.contract import TABLES
 
-# The table's columns, in the contract's order.
-COLUMNS = ("event_id", "user_id", "course_id", "verb", "timestamp", "value")
+# The contract's columns, in its order (the writer's cells follow it).
+COLUMNS = tuple(c.name for c in TABLES["activity"].columns)
 
 
 def build_activity(

@@ -120,7 +120,10 @@ def write_table(
     with path.open("wb") as fh:
         fh.write((",".join(columns) + "\n").encode())
         for lo in range(0, size, CHUNK_ROWS):
-            write_rows(fh, cells(slice(lo, min(lo + CHUNK_ROWS, size))))
+            fields = cells(slice(lo, min(lo + CHUNK_ROWS, size)))
+            if len(fields) != len(columns):
+                raise ValueError(f"{path.name}: {len(fields)} cells for {len(columns)} columns")
+            write_rows(fh, fields)
     return size
 
 

@@ -22,20 +22,10 @@ from app.demo.organisation.csv_bytes import (
 )
 from app.demo.organisation.people import Organisation
 from app.demo.organisation.timeline import DAY, HOUR, NA
+from app.sources.contract import TABLES
 
-# The table's columns, in the contract's order.
-COLUMNS = (
-    "enrollment_id",
-    "user_id",
-    "course_id",
-    "source",
-    "status",
-    "enrolled_at",
-    "due_at",
-    "completed_at",
-    "withdrawn_at",
-    "progress_pct",
-)
+# The contract's columns, in its order (the writer's cells follow it).
+COLUMNS = tuple(c.name for c in TABLES["enrollments"].columns)
 SOURCES = np.array(["rule", "manual", "hr_sync", "self"], dtype=object)
 SRC_RULE, SRC_MANUAL, SRC_HR, SRC_SELF = 0, 1, 2, 3
 STATUSES = np.array(["enrolled", "in_progress", "completed", "withdrawn", "failed"], dtype=object)

@@ -25,20 +25,12 @@ from app.demo.organisation.identifiers import user_id_of, window_day
 from app.demo.organisation.people import Organisation
 from app.demo.organisation.submissions import Submissions
 from app.demo.organisation.timeline import DAY, HOUR, NA
+from app.sources.contract import TABLES
 from models.taxonomy import entity_key
 
-# The table's columns, in the contract's order.
-COLUMNS = (
-    "notification_id",
-    "user_id",
-    "course_id",
-    "kind",
-    "channel",
-    "sent_at",
-    "delivered_at",
-    "bounced",
-    "opened_at",
-)
+# The contract's columns, in its order (the writer's cells follow it).
+COLUMNS = tuple(c.name for c in TABLES["notifications"].columns)
+
 CHANNELS = np.array(["email", "sms", "push", "in_app"], dtype=object)
 CH_EMAIL, CH_SMS, CH_PUSH, CH_INAPP = 0, 1, 2, 3
 CHANNEL_FAILURE = np.array([0.015, 0.02, 0.03, 0.002])
