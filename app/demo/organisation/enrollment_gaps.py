@@ -1,7 +1,7 @@
 """The gaps injected into the enrolments.
 
 enrollment_missing, enrollment_failed, compliance_overdue and progress_inconsistent (all but the
-falling progress value, which needs the activity: :mod:`app.demo.organisation.activity`).
+falling progress value, which needs the activity: :mod:`app.demo.organisation.activity_gaps`).
 """
 
 from __future__ import annotations

@@ -13,10 +13,7 @@ from app.core.errors import UserError
 from app.demo.organisation.activity import build_activity, write_activity
 from app.demo.organisation.context import GenerationContext
 from app.demo.organisation.courses import build_courses, courses_table, enrollment_rules_table
-from app.demo.organisation.csv_bytes import (
-    timestamp_text,
-    write_frame,
-)
+from app.demo.organisation.csv_bytes import timestamp_text, write_frame
 from app.demo.organisation.enrollment_gaps import inject_enrollment_gaps, remove_missing_enrollments
 from app.demo.organisation.enrollments import build_enrollments, write_enrollments
 from app.demo.organisation.lms_users import build_lms_users
@@ -127,6 +124,7 @@ def generate_demo_org(
         scale=min(1.0, people / 2000),
     )
     nm = NearMisses(np.random.default_rng([seed, NEAR_MISS_STREAM])) if near_misses else None
+    # Each step draws from ctx.rng in turn: moving a call changes every byte after it.
     org = build_people(ctx)
     build_courses(ctx, org)
     add_executive_office(org)

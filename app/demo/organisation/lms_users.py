@@ -10,17 +10,13 @@ import numpy as np
 import pandas as pd
 
 from app.demo.organisation.context import GenerationContext, choose
-from app.demo.organisation.csv_bytes import (
-    timestamp_text,
-)
+from app.demo.organisation.csv_bytes import timestamp_text
 from app.demo.organisation.events import V_LOGIN, Events
 from app.demo.organisation.identifiers import course_id_of, text_ids, user_id_of
 from app.demo.organisation.people import Organisation
 from app.demo.organisation.person_names import LAST_NAMES
 from app.demo.organisation.timeline import DAY, HOUR, NA
-from app.demo.organisation.vocabulary import (
-    EMAIL_DOMAIN,
-)
+from app.demo.organisation.vocabulary import EMAIL_DOMAIN
 
 
 def build_lms_users(

@@ -16,10 +16,7 @@ from app.demo.organisation.csv_bytes import date_text
 from app.demo.organisation.identifiers import text_ids
 from app.demo.organisation.person_names import FIRST_NAMES, LAST_NAMES
 from app.demo.organisation.timeline import DAY, HOUR, NA
-from app.demo.organisation.vocabulary import (
-    DEPARTMENTS,
-    EMAIL_DOMAIN,
-)
+from app.demo.organisation.vocabulary import DEPARTMENTS, EMAIL_DOMAIN
 
 
 @dataclass

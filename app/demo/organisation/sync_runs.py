@@ -9,9 +9,7 @@ from app.demo.organisation.context import GenerationContext
 from app.demo.organisation.csv_bytes import timestamp_text
 from app.demo.organisation.identifiers import text_ids
 from app.demo.organisation.timeline import DAY, HOUR, NA, iso_day
-from app.demo.organisation.vocabulary import (
-    INTEGRATIONS,
-)
+from app.demo.organisation.vocabulary import INTEGRATIONS
 from models.taxonomy import entity_key
 
 
