@@ -91,6 +91,8 @@ def ingest_command(
             click.echo(conversion.render())
         for shown, why in converted.skipped:
             click.echo(f"{shown}: skipped ({why})")
+        for note in converted.links:
+            click.echo(f"joined: {note}")
         converted.raise_if_failed()
         with progress_printer("ingesting") as progress:
             outcome = store_exports(

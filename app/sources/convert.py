@@ -21,8 +21,17 @@ import pandas as pd
 
 from app.core.errors import UserError
 from app.sources import moodle_shapes
+from app.sources.canvas import (
+    canvas_course_owners,
+    canvas_courses_tables,
+    canvas_term_dates,
+    canvas_users_tables,
+    import_canvas_enrollments,
+)
 from app.sources.containers import Part
+from app.sources.email_events import import_email_events
 from app.sources.files import read_table_file
+from app.sources.moodle import moodle_log_tables, moodle_users_tables
 from app.sources.recognise import FORMATS, KNOWN_OTHERS
 from app.sources.result import ImportResult
 from app.sources.xlsx import iter_xlsx_rows
@@ -57,18 +66,22 @@ class Conversion:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     problem: str | None = None
+    # Facts for other sources' tables (a course's owner, a term's dates), joined after merging.
+    extras: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def judge(self) -> None:
         """Set ``problem`` when the conversion yields no rows or drops most of what it read."""
-        if self.problem is not None:
+        if self.problem is not None or not self.primary:
             return
-        rows = len(self.tables.get(self.primary, ()))
+        rows = len(self.tables.get(self.primary, ())) + sum(len(f) for f in self.extras.values())
         lost = sum(self.dropped.values())
         if rows == 0:
-            reasons = {**self.dropped, **self.left_out}
+            # What took the last rows matters more than what was left out by design.
+            reasons = self.dropped or self.left_out
             why = max(reasons, key=lambda k: reasons[k]) if reasons else ""
+            kind = "dropped" if self.dropped else "left out"
             self.problem = f"yields no {self.primary} rows" + (
-                f": all {self.read:,} were left out or dropped, most as {why}" if why else ""
+                f" of {self.read:,} read ({kind}: {why})" if why else ""
             )
         elif self.read and lost > DROPPED_SHARE_LIMIT * self.read:
             worst = max(self.dropped, key=lambda k: self.dropped[k])
@@ -83,6 +96,8 @@ class Conversion:
             lines.append(f"  read {self.read:,} rows")
         for name, frame in self.tables.items():
             lines.append(f"  {name}: {len(frame):,} rows")
+        for name, frame in self.extras.items():
+            lines.append(f"  {name} (joined to other tables): {len(frame):,} rows")
         lines.extend(f"  left out {n:,}: {why}" for why, n in self.left_out.items())
         lines.extend(f"  dropped {n:,}: {why}" for why, n in self.dropped.items())
         lines.extend(f"  note: {n}" for n in self.notes)
@@ -153,8 +168,6 @@ def _drop_absent(tables: dict[str, pd.DataFrame], absent: dict[str, tuple[str, .
 
 def convert_moodle_log(parts: list[Part], options: IngestOptions, workdir: Path) -> Conversion:
     """A Moodle Logs report (CSV or Excel; English, Spanish or 2.x) → activity, users, courses."""
-    from app.sources.moodle import moodle_log_tables
-
     part = parts[0]
     conv = Conversion(part.shown, part.recognition.label, primary="activity")
     raw = read_text_table(part, options)
@@ -317,9 +330,7 @@ def convert_contract(parts: list[Part], options: IngestOptions, workdir: Path) -
 def convert_canvas_enrollments(
     parts: list[Part], options: IngestOptions, workdir: Path
 ) -> Conversion:
-    """A Canvas SIS enrollments.csv → enrollments (learner roles)."""
-    from app.sources.canvas import import_canvas_enrollments
-
+    """A Canvas SIS enrollments.csv → enrollments (learner roles); teachers own the courses."""
     part = parts[0]
     conv = Conversion(part.shown, part.recognition.label, primary="enrollments")
     path = _as_plain_csv(part, options, workdir)
@@ -329,6 +340,54 @@ def convert_canvas_enrollments(
         if key.startswith("skipped role: "):
             conv.left_out[f"role {key.removeprefix('skipped role: ')} (not a learner)"] = count
     conv.warnings.extend(result.report.warnings)
+    conv.tables = {n: f for n, f in result.tables.items() if len(f)}
+    owners = canvas_course_owners(read_text_table(part, options))
+    if len(owners):
+        conv.extras["course owners"] = owners
+        conv.notes.append(f"{len(owners):,} course(s) get their owner from a teacher enrolment")
+    return conv
+
+
+def _frame_converter(build: Callable[..., ImportResult], primary: str) -> Converter:
+    """A converter for an importer taking the file's rows as text: ``build(frame, source=)``."""
+
+    def convert_frame(parts: list[Part], options: IngestOptions, workdir: Path) -> Conversion:
+        part = parts[0]
+        conv = Conversion(part.shown, part.recognition.label, primary=primary)
+        result = build(read_text_table(part, options), source=part.shown)
+        conv.read = result.report.counts["rows read"]
+        _from_report(conv, result)
+        conv.tables = dict(result.tables)
+        return conv
+
+    return convert_frame
+
+
+def convert_canvas_context(parts: list[Part], options: IngestOptions, workdir: Path) -> Conversion:
+    """Canvas SIS terms, accounts and sections: facts joined to the courses, no table of theirs."""
+    part = parts[0]
+    kind = part.recognition.kind
+    frame = read_text_table(part, options)
+    conv = Conversion(part.shown, part.recognition.label, read=len(frame))
+    if kind == "terms":
+        conv.extras["term dates"] = canvas_term_dates(frame)
+        conv.notes.append("term dates become the start and end of the courses in each term")
+    elif kind == "accounts":
+        conv.extras["account names"] = frame[["account_id", "name"]].dropna()
+        conv.notes.append("account names become the department of the courses in each account")
+    else:
+        conv.notes.append(f"{kind} are not needed: courses and enrolments name what they need")
+    return conv
+
+
+def convert_email_events(parts: list[Part], options: IngestOptions, workdir: Path) -> Conversion:
+    """SendGrid, SES or Mailgun events → notifications (users matched by address later)."""
+    shown = parts[0].shown if len(parts) == 1 else f"{len(parts)} files ({parts[0].shown}, …)"
+    conv = Conversion(shown, parts[0].recognition.label, primary="notifications")
+    provider = parts[0].recognition.format or ""
+    result = import_email_events([p.path for p in parts], provider=provider, source=shown)
+    conv.read = result.report.counts["rows read"]
+    _from_report(conv, result)
     conv.tables = dict(result.tables)
     return conv
 
@@ -350,9 +409,16 @@ CONVERTERS: dict[tuple[str, str], Converter] = {
     ("xapi", ""): convert_xapi,
     ("contract", ""): convert_contract,
     ("canvas-sis", "enrollments"): convert_canvas_enrollments,
+    ("canvas-sis", "users"): _frame_converter(canvas_users_tables, "lms_users"),
+    ("canvas-sis", "courses"): _frame_converter(canvas_courses_tables, "courses"),
+    ("canvas-sis", ""): convert_canvas_context,
+    ("moodle-users", ""): _frame_converter(moodle_users_tables, "lms_users"),
+    ("sendgrid", ""): convert_email_events,
+    ("ses", ""): convert_email_events,
+    ("mailgun", ""): convert_email_events,
 }
 # Formats whose files are read together into one conversion (rotated logs, split dumps).
-GROUPED = frozenset({"openedx", "xapi"})
+GROUPED = frozenset({"openedx", "xapi", "sendgrid", "ses", "mailgun"})
 
 
 def converter_for(fmt: str, kind: str) -> Converter | None:

@@ -27,6 +27,7 @@ from app.sources.containers import Expanded, Part, expand_sources
 from app.sources.contract import TABLES
 from app.sources.convert import GROUPED, Conversion, IngestOptions, convert
 from app.sources.files import table_file_name
+from app.sources.links import join_extras, link_email_addresses, link_moodle_names
 from app.sources.load import read_snapshot_meta, write_snapshot
 from app.sources.recognise import FORMATS, mismatch, recognise
 from app.sources.result import merge_tables
@@ -47,6 +48,7 @@ class ConvertedExports:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     origin: str = ""
+    links: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[Conversion]:
@@ -58,7 +60,7 @@ class ConvertedExports:
         failed = self.failed
         if not failed:
             return
-        listed = "; ".join(f"{c.shown} {c.problem}" for c in failed)
+        listed = "; ".join(f"{c.shown}: {c.problem}" for c in failed)
         raise UserError(
             f"{len(failed)} of {len(self.conversions)} source(s) cannot go in, so nothing was "
             f"stored: {listed}"
@@ -134,12 +136,14 @@ def convert_exports(sources: list[Path], options: IngestOptions, workdir: Path) 
     if options.as_of is not None:
         out.meta["as_of"] = pd.Timestamp(options.as_of)
     out.meta.setdefault("source", "; ".join(s.name for s in sources)[:500])
+    out.links = link_moodle_names(conversions) + link_email_addresses(conversions)
     if out.failed:
         return out
     # sorted() is stable: conversions of equal rank keep the order they were given in.
     ranked = sorted(conversions, key=lambda c: _MERGE_RANK.get(c.format, 9))
     parts = [{n: f for n, f in c.tables.items() if n in TABLES} for c in ranked]
     out.tables = merge_tables(*parts) if parts else {}
+    out.links.extend(join_extras(out.tables, conversions))
     return out
 
 

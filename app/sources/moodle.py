@@ -321,3 +321,49 @@ def moodle_log_tables(
     return ImportResult(
         tables={"activity": activity, "lms_users": lms_users, "courses": courses}, report=report
     )
+
+
+# --------------------------------------------------------------------------- user lists
+
+_MOODLE_FLAGS = ("1", "true", "yes")
+
+
+def moodle_users_tables(frame: pd.DataFrame, *, source: str) -> ImportResult:
+    """A Moodle user list (bulk download or upload CSV, every cell text) → ``lms_users``.
+
+    ``user_id`` is the ``username``; ``email`` and ``full_name`` (first and last name) come
+    along; ``idnumber``, where Moodle keeps the institution's own id, becomes ``person_id``;
+    ``suspended``/``deleted`` set the status (else active); ``lastaccess`` (Unix time) becomes
+    ``last_login_at``. Columns the list lacks stay absent.
+    """
+    cols = {c.strip().lower(): c for c in frame.columns}
+
+    def column(name: str) -> pd.Series:
+        if name not in cols:
+            return pd.Series(pd.NA, index=frame.index, dtype="str")
+        return frame[cols[name]].astype("str").str.strip().replace("", pd.NA)
+
+    report = ImportReport(source=source)
+    report.counts["rows read"] = len(frame)
+    users = pd.DataFrame({"user_id": column("username")})
+    if "idnumber" in cols:
+        users["person_id"] = column("idnumber")
+    if "email" in cols:
+        users["email"] = column("email").str.lower()
+    if {"firstname", "lastname"} & set(cols):
+        first, last = column("firstname").fillna(""), column("lastname").fillna("")
+        users["full_name"] = (first + " " + last).str.strip().replace("", pd.NA)
+    status = pd.Series("active", index=frame.index, dtype="str")
+    status = status.mask(column("suspended").str.lower().isin(_MOODLE_FLAGS), "suspended")
+    users["status"] = status.mask(column("deleted").str.lower().isin(_MOODLE_FLAGS), "deleted")
+    if "lastaccess" in cols:
+        seconds = pd.to_numeric(column("lastaccess"), errors="coerce")
+        users["last_login_at"] = pd.to_datetime(
+            seconds.where(seconds > 0), unit="s", utc=True
+        ).astype("datetime64[us, UTC]")
+    keep = users["user_id"].notna()
+    if (~keep).any():
+        report.counts["dropped: rows without a username"] = int((~keep).sum())
+    users = users[keep].reset_index(drop=True)
+    report.counts["lms_users"] = len(users)
+    return ImportResult(tables={"lms_users": users}, report=report)

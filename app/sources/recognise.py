@@ -337,7 +337,11 @@ def _classify_table(table: sniff.Table, base: Recognition) -> Recognition:
             problem=f"is a table with columns {', '.join(table.header[:8])} that is not an "
             f"export Gapdesk knows{named}; ingest it with a mapping (gapdesk import csv)",
         )
-    expected = {"Origin": "Moodle origin"} if found.format == "moodle-log" else {}
+    promised = {
+        "moodle-log": {"Origin": "Moodle origin"},
+        "canvas-sis": {"status": "Canvas status"},
+    }
+    expected = promised.get(found.format or "", {})
     if found.format == "moodle-log":
         renamed = [moodle_shapes.SPANISH_HEADERS.get(h.lower(), h) for h in table.header]
         table = replace(table, header=renamed)

@@ -170,6 +170,12 @@ _IPV4 = re.compile(r"^(\d{1,3}\.){3}\d{1,3}$")
 _NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)?$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ORIGIN_WORDS = frozenset({"web", "ws", "cli", "restore", "webservice"})
+CANVAS_STATUS_WORDS = frozenset(
+    {
+        "active", "deleted", "completed", "published", "unpublished", "inactive", "invited",
+        "creation_pending", "rejected", "deleted_last_completed", "suspended", "claimed",
+    }
+)  # fmt: skip
 
 
 def is_time(value: str) -> bool:
@@ -206,6 +212,7 @@ SHAPES: dict[str, Callable[[str], bool]] = {
     "e-mail address": is_email,
     "IP address": is_ip,
     "Moodle origin": is_origin,
+    "Canvas status": lambda v: v.strip().lower() in CANVAS_STATUS_WORDS,
 }
 
 
@@ -269,20 +276,26 @@ def shuffled_header(table: Table, expected: dict[str, str] | None = None) -> str
         if shape is None:
             continue
         values = table.column(column)
-        if len(values) < 3 or _share(values, SHAPES[shape]) >= 0.5:
-            continue
         holders = [
             other
             for other in table.header
-            if other != column and _share(table.column(other), SHAPES[shape]) >= 0.8
+            if other != column
+            and len(table.column(other)) >= 3
+            and _share(table.column(other), SHAPES[shape]) >= 0.8
         ]
-        where = (
-            f"; the {shape}s are under {', '.join(repr(h) for h in holders[:2])}" if holders else ""
+        # An empty column is normal (no end date yet) unless the format says it is never empty
+        # and its values sit in another column.
+        empty_but_elsewhere = not values and column in (expected or {}) and holders
+        if not empty_but_elsewhere and (len(values) < 3 or _share(values, SHAPES[shape]) >= 0.5):
+            continue
+        holds = (
+            f"holds values like {', '.join(repr(v) for v in values[:2])}" if values else "is empty"
         )
+        where = f"; values of that kind are under {', '.join(repr(h) for h in holders[:2])}"
         return (
-            f"column {column!r} should hold a {shape} but holds values like "
-            f"{', '.join(repr(v) for v in values[:2])}{where}: the header does not match its "
-            "data (columns moved or a row missing); fix the header, or export the file again"
+            f"column {column!r} should hold a {shape} but {holds}{where if holders else ''}: the "
+            "header does not match its data (columns moved or a row missing); fix the header, or "
+            "export the file again"
         )
     if "Moodle origin" not in (expected or {}).values():
         return None
