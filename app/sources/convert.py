@@ -250,7 +250,8 @@ def _users_and_courses(activity: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {"lms_users": users, "courses": courses}
 
 
-def _lrs_pages(path: Path) -> list[object]:
+def read_lrs_pages(path: Path) -> list[object]:
+    """The statements of saved LRS result pages (one page, or several one after another)."""
     import gzip
     import json
 
@@ -284,7 +285,7 @@ def convert_xapi(parts: list[Part], options: IngestOptions, workdir: Path) -> Co
     statements: list[object] = []
     for part in parts:
         if part.recognition.kind == "lrs-page":
-            statements.extend(_lrs_pages(part.path))
+            statements.extend(read_lrs_pages(part.path))
         else:
             statements.extend(iter_jsonl_statements(part.path, pre))
     result = statements_to_activity(statements, source=shown)  # type: ignore[arg-type]

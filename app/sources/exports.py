@@ -88,6 +88,7 @@ def _force(part: Part, forced: str) -> Part:
     found = part.recognition
     message = mismatch(forced, found)
     if message:
+        message += "; leave out --format to read it as it is"
         return replace(part, recognition=replace(found, problem=message))
     kind = found.kind
     if forced == "contract" and not kind:

@@ -372,4 +372,4 @@ def mismatch(forced: str, found: Recognition) -> str | None:
     if found.format is None or found.format == forced or found.format in CONTAINERS:
         return None
     what = FORMATS.get(forced, forced)
-    return f"this looks like {found.label}, not {what}; leave out --format to read it as it is"
+    return f"this looks like {found.label}, not {what}"
