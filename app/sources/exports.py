@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy.engine import Engine
 
 from app.core.errors import UserError
@@ -160,10 +161,17 @@ def store_exports(
     """Validate the merged tables as one snapshot and store it whole (admins only)."""
     converted.raise_if_failed()
     folder = workdir / "snapshot"
+    for name, frame in converted.tables.items():
+        # Parquet keeps the importers' types and is several times faster to write and read;
+        # a column mixing types across merged parts falls back to text.
+        try:
+            write_snapshot({name: frame}, folder, file_format="parquet")
+        except (pa.ArrowException, ValueError, TypeError):
+            (folder / f"{name}.parquet").unlink(missing_ok=True)
+            write_snapshot({name: frame}, folder)
     write_snapshot(
-        converted.tables, folder, as_of=converted.meta.get("as_of"),
-        source=str(converted.meta.get("source", "")),
-    )  # fmt: skip
+        {}, folder, as_of=converted.meta.get("as_of"), source=str(converted.meta.get("source", ""))
+    )
     result = validate_snapshot(actor=actor, path=folder, quarantine=quarantine, progress=progress)
     try:
         return store_snapshot(engine=engine, actor=actor, result=result, origin=converted.origin)

@@ -210,6 +210,8 @@ def legacy_course_titles(frame: pd.DataFrame) -> dict[str, str]:
 
 def excel_days_as_text(times: pd.Series) -> pd.Series:
     """Times that Excel stored as day numbers (``44258.59``) as ``dd/mm/YYYY, HH:MM`` text."""
+    if not times.dropna().head(50).astype("str").str.fullmatch(r"\d+(\.\d+)?").any():
+        return times  # text times, as Moodle writes them: nothing to turn back
     numbers = pd.to_numeric(times, errors="coerce")
     serial = numbers.between(20_000, 80_000)  # 1954..2118: no other number is a log time
     if not serial.any():
@@ -222,7 +224,8 @@ def excel_days_as_text(times: pd.Series) -> pd.Series:
 
 def infer_day_first(times: pd.Series) -> bool | None:
     """True/False when numeric dates prove day-first or month-first, None when they cannot."""
-    parts = times.dropna().astype("str").str.extract(r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}")
+    distinct = pd.Series(times.dropna().astype("str").unique())  # minutes repeat: far fewer
+    parts = distinct.str.extract(r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}")
     parts = parts.dropna().astype(int)
     if parts.empty:
         return None
