@@ -297,3 +297,56 @@ def test_a_contract_folder_is_told_from_a_folder_of_exports(tmp_path: Path, make
     (snapshot / "log.csv").write_text(_text(_log_rows()), encoding="utf-8")
     assert not is_contract_folder(snapshot)  # an export beside the tables: ingest them all
     assert not is_contract_folder(tmp_path / "missing")
+
+
+def test_the_real_moodle_and_canvas_user_lists_carry_addresses_names_and_status(
+    tmp_path: Path,
+) -> None:
+    moodle = only(
+        run(tmp_path, real("more/moodle_users/moodle_core_admin_tool_uploaduser_example.csv"))
+    )
+    users = moodle.tables["lms_users"].set_index("user_id")
+    assert users.loc["student1", "email"] == "s1@example.com"
+    assert users.loc["student1", "full_name"] == "Student One"
+    assert set(users["status"]) == {"active"}
+    canvas = only(run(tmp_path, real("more/canvas/canvas-lms_spec_fixtures_sis_users_utf.csv")))
+    people = canvas.tables["lms_users"].set_index("user_id")
+    assert people.loc["11010515", "full_name"] == "Brandon De León"
+    assert people["status"].value_counts().to_dict() == {"deleted": 5, "active": 3}
+    assert pd.isna(people.loc["11011848", "email"])  # known to be empty: the column is there
+
+
+def test_numeric_dates_follow_day_first_or_month_first(tmp_path: Path) -> None:
+    rows = _log_rows(3)
+    for row in rows[1:]:
+        row[1] = "2/03/21, 14:12"  # ambiguous: 2 March or February 3
+    path = tmp_path / "log.csv"
+    path.write_text(_text(rows), encoding="utf-8")
+    default = only(run(tmp_path, path))
+    assert default.tables["activity"]["timestamp"].iloc[0] == pd.Timestamp("2021-03-02T14:12Z")
+    assert any("day first" in n for n in default.notes)
+    us = only(run(tmp_path, path, day_first=False))
+    assert us.tables["activity"]["timestamp"].iloc[0] == pd.Timestamp("2021-02-03T14:12Z")
+
+
+def test_a_tar_archive_is_unpacked_like_a_zip(tmp_path: Path) -> None:
+    import tarfile
+
+    archive = tmp_path / "logs.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(real("more/openedx/utpl_tracking.log"), arcname="2016/tracking.log")
+    conv = only(run(tmp_path, archive))
+    assert conv.shown.endswith("logs.tar.gz!2016/tracking.log") and conv.problem is None
+
+
+def test_a_recognised_format_without_an_importer_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "course_dim"
+    folder.mkdir()
+    (folder / "part-0").write_text(
+        "".join(f"{i}\t{i}\t1\tCourse {i}\t\\N\t2020-01-01 00:00:00.000\n" for i in range(4))
+    )
+    conv = only(run(tmp_path, folder / "part-0"))
+    assert conv.problem == (
+        "is a Canvas Data flat file (course_dim), which Gapdesk recognises but has no importer "
+        "for yet"
+    )
