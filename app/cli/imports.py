@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from app.cli.moodle_db import moodle_db_command
 from app.core.errors import UserError
 from app.sources.load import write_snapshot
 from app.sources.recognise import Recognition, mismatch, recognise
@@ -155,3 +156,8 @@ def import_csv(file: Path, out: Path, mapping: Path, table: str | None) -> None:
     from app.sources.mapping import import_mapped_csv
 
     _write(import_mapped_csv(file, mapping, table=table), out)
+
+
+# The Moodle database import lives in its own module (its options are many); it is a kind of
+# import like the others.
+import_group.add_command(moodle_db_command, "moodle-db")

@@ -93,7 +93,6 @@ LAZY_COMMANDS = {
     "snapshots": "app.cli.data:snapshots_command",
     "demo-data": "app.cli.demo_data:demo_data_command",
     "import": "app.cli.imports:import_group",
-    "import-moodle-db": "app.cli.moodle_db:moodle_db_command",
     "detect": "app.cli.queue:detect",
     "evaluate": "app.cli.queue:evaluate",
     "log": "app.cli.queue:log",

@@ -6,7 +6,7 @@ them, enrolments with their method, course completion, assignment submissions wi
 and the standard log store, and writes ``lms_users``, ``courses``, ``enrollments``,
 ``submissions`` and ``activity`` as CSV (or gzipped CSV) beside a ``snapshot.toml``. The README's
 "Moodle database" section lists which Moodle column becomes which contract column; the row
-conversions themselves are in :mod:`app.sources.moodle_rows`.
+conversions themselves are in :mod:`app.sources.moodle_db_rows`.
 
 How it reads:
 

@@ -298,7 +298,7 @@ def test_cli_writes_the_snapshot_and_never_prints_the_password(
     moodle: MoodleDb, tmp_path: Path
 ) -> None:
     out = tmp_path / "snap"
-    result = run("import-moodle-db", moodle.url, "--out", str(out), "--as-of",
+    result = run("import", "moodle-db", moodle.url, "--out", str(out), "--as-of",
                  "2026-11-27T06:00:00", env={})  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "activity.csv: 15 rows" in result.stdout and "enrollments.csv: 7 rows" in result.stdout
@@ -306,7 +306,7 @@ def test_cli_writes_the_snapshot_and_never_prints_the_password(
     assert rows_of(read(out, "submissions")) == site.EXPECTED_SUBMISSIONS
 
     bare = masked_url(moodle.url).replace(":***@", "@")
-    again = run("import-moodle-db", bare, "--out", str(out), "--password-stdin",
+    again = run("import", "moodle-db", bare, "--out", str(out), "--password-stdin",
                 env={}, stdin=SECRET + "\n")  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert SECRET not in again.stdout + again.stderr
@@ -314,13 +314,13 @@ def test_cli_writes_the_snapshot_and_never_prints_the_password(
 
 def test_cli_failures_are_one_line_and_change_nothing(moodle: MoodleDb, tmp_path: Path) -> None:
     (tmp_path / "lms_users.csv").write_text("user_id\nu1\n", encoding="utf-8")
-    wrong_prefix = run("import-moodle-db", moodle.url, "--out", str(tmp_path), "--prefix",
+    wrong_prefix = run("import", "moodle-db", moodle.url, "--out", str(tmp_path), "--prefix",
                        "moodle_", env={})  # fmt: skip
     assert wrong_prefix.returncode == 1
     assert wrong_prefix.stderr.count("\n") == 1 and "Traceback" not in wrong_prefix.stderr
     assert "has no Moodle tables moodle_user" in wrong_prefix.stderr
     assert "the prefix 'm4_' or 'mdl_' (give it with --prefix)" in wrong_prefix.stderr
-    refused = run("import-moodle-db", moodle.refused_url, "--out", str(tmp_path / "new"), env={})
+    refused = run("import", "moodle-db", moodle.refused_url, "--out", str(tmp_path / "new"), env={})
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1
     assert "cannot connect to the Moodle database" in refused.stderr
     for result in (wrong_prefix, refused):
