@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from models.detectors.base import MissingTableError
+from models.detectors.compliance import ComplianceOverdueDetector
 from models.detectors.enrolment import (
-    ComplianceOverdueDetector,
     EnrollmentFailedDetector,
     EnrollmentMissingDetector,
     ProgressInconsistentDetector,
