@@ -6,13 +6,25 @@ from collections.abc import Iterable
 from numbers import Real
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 
-from models.detectors.base import Detector, Proposal, saturating, severity_from_bins
+from models.detectors.base import (
+    Columns,
+    Detector,
+    Proposal,
+    columns,
+    merge_reads,
+    saturating,
+    severity_from_bins,
+)
 from models.detectors.common import (
-    ENROLMENT_COLUMNS,
+    COURSE_LABEL_READS,
+    ENROLMENT_EVIDENCE_READS,
+    USER_LABEL_READS,
     as_of_ts,
     course_labels,
+    enrolment_evidence,
     flag,
     label,
     user_labels,
@@ -29,6 +41,19 @@ class ComplianceOverdueDetector(Detector):
     version = "1.0"
     categories = ("compliance_overdue",)
     requires = ("courses", "enrollments")
+    optional = ("lms_users", "people")
+    # An absent due_days column reads as "no deadline to derive", as an empty cell does.
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        {
+            "courses": columns("course_id", "is_compliance", optional=("due_days",)),
+            "enrollments": columns(
+                "enrollment_id", "user_id", "course_id", "status", "enrolled_at", "due_at"
+            ),
+        },
+        ENROLMENT_EVIDENCE_READS,
+        COURSE_LABEL_READS,
+        USER_LABEL_READS,
+    )
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "derive_due_from_due_days": [Boolean()],
@@ -52,7 +77,10 @@ class ComplianceOverdueDetector(Detector):
     def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
         as_of = as_of_ts(snapshot)
         courses = snapshot["courses"]
-        comp = courses[flag(courses, "is_compliance")][["course_id", "due_days"]]
+        comp = courses[flag(courses, "is_compliance")]
+        comp = comp[["course_id"]].assign(
+            due_days=comp.get("due_days", pd.Series(np.nan, index=comp.index))
+        )
         enr = snapshot["enrollments"]
         enr = enr[enr["course_id"].isin(comp["course_id"])]
         enr = enr[~enr["status"].astype(str).isin(["completed", "withdrawn"])]
@@ -81,7 +109,7 @@ class ComplianceOverdueDetector(Detector):
         courses_l = label(hits["course_id"].astype(str), course_labels(snapshot))
         out = []
         for row, who, course, over, score, sev, dv, d in zip(
-            hits[ENROLMENT_COLUMNS].to_dict("records"),
+            enrolment_evidence(hits).to_dict("records"),
             users,
             courses_l,
             days_over,

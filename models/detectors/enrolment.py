@@ -10,13 +10,27 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from models.detectors.base import Detector, Proposal, records, saturating
+from models.detectors.base import (
+    Columns,
+    Detector,
+    Proposal,
+    columns,
+    merge_reads,
+    records,
+    saturating,
+)
 from models.detectors.common import (
+    ACTIVITY_READS,
+    COMPLIANCE_READS,
+    COURSE_LABEL_READS,
     ENROLMENT_COLUMNS,
+    ENROLMENT_EVIDENCE_READS,
+    USER_LABEL_READS,
     activity_days,
     as_of_ts,
     compliance_courses,
     course_labels,
+    enrolment_evidence,
     flag,
     has_activity,
     has_pair,
@@ -46,6 +60,24 @@ class EnrollmentMissingDetector(Detector):
     version = "1.0"
     categories = ("enrollment_missing",)
     requires = ("people", "lms_users", "courses", "enrollments", "enrollment_rules")
+    # A rule's department and job title are needed: an absent one is not "any". An absent
+    # grace_days column reads as the default grace, as an empty cell does (contract).
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        {
+            "enrollment_rules": columns(
+                "rule_id", "course_id", "active", "department", "job_title",
+                optional=("grace_days",),
+            ),
+            "people": columns(
+                "person_id", "full_name", "department", "job_title", "hire_date",
+                "employment_status",
+            ),
+            "lms_users": columns("user_id", "person_id"),
+            "enrollments": columns("user_id", "course_id"),
+        },
+        COMPLIANCE_READS,
+        COURSE_LABEL_READS,
+    )  # fmt: skip
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "default_grace_days": [Interval(Integral, 0, None)],
@@ -72,9 +104,9 @@ class EnrollmentMissingDetector(Detector):
         if rules.empty or people.empty:
             return []
         people["hire_ts"] = pd.to_datetime(people["hire_date"], utc=True, errors="coerce")
-        rules["grace"] = pd.to_numeric(rules["grace_days"], errors="coerce").fillna(
-            self.default_grace_days
-        )
+        rules["grace"] = pd.to_numeric(
+            rules.get("grace_days", pd.Series(np.nan, index=rules.index)), errors="coerce"
+        ).fillna(self.default_grace_days)
         cols = ["person_id", "full_name", "department", "job_title", "hire_ts"]
         matched = []
         # Rules are few, people many: one merge per shape of rule (which fields it constrains).
@@ -177,8 +209,22 @@ class EnrollmentFailedDetector(Detector):
     version = "1.0"
     categories = ("enrollment_failed",)
     requires = ("courses", "enrollments")
-    # Without activity, "never took effect" cannot be shown: only status ``failed`` is judged.
-    optional = ("activity", "notifications")
+    # "Never took effect" needs both logs (no activity and no notification): without either,
+    # only status ``failed`` is judged.
+    optional = ("activity", "notifications", "lms_users", "people")
+    # Without progress_pct every automated enrolment would look untouched: it is needed.
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        {
+            "enrollments": columns(*ENROLMENT_COLUMNS[:6], "progress_pct"),
+            "notifications": columns("user_id", "course_id", "sent_at"),
+        },
+        ENROLMENT_EVIDENCE_READS, ACTIVITY_READS, COMPLIANCE_READS, COURSE_LABEL_READS,
+        USER_LABEL_READS,
+    )  # fmt: skip
+    unchecked_without: ClassVar[dict[str, str]] = {
+        "activity": "automatic enrolments that never took effect",
+        "notifications": "automatic enrolments that never took effect",
+    }
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "stale_after_days": [Interval(Real, 0, None)],
@@ -215,7 +261,7 @@ class EnrollmentFailedDetector(Detector):
             & (age_days > self.stale_after_days).fillna(False)
             & (progress.isna() | progress.eq(0))
         )
-        if not snapshot.has("activity"):
+        if not (snapshot.has("activity") and snapshot.has("notifications")):
             stale[:] = False
         cand = stale[stale].index
         if len(cand):
@@ -246,7 +292,7 @@ class EnrollmentFailedDetector(Detector):
         courses = label(hits["course_id"].astype(str), course_labels(snapshot))
         out = []
         for row, who, course, f, age, score, sev in zip(
-            hits[ENROLMENT_COLUMNS].to_dict("records"),
+            enrolment_evidence(hits).to_dict("records"),
             users,
             courses,
             is_failed,
@@ -289,7 +335,15 @@ class ProgressInconsistentDetector(Detector):
     version = "1.0"
     categories = ("progress_inconsistent",)
     requires = ("courses", "enrollments")
-    optional = ("activity",)
+    optional = ("activity", "lms_users", "people")
+    # Every contradiction is read from the enrolment's status, dates and progress: all needed.
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        {"enrollments": columns(*ENROLMENT_COLUMNS)},
+        ACTIVITY_READS, COMPLIANCE_READS, COURSE_LABEL_READS, USER_LABEL_READS,
+    )  # fmt: skip
+    unchecked_without: ClassVar[dict[str, str]] = {
+        "activity": "completions without any activity and progress that goes down",
+    }
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "min_progress_drop": [Interval(Real, 0, None)],
