@@ -84,5 +84,29 @@ def run_coverage(run: DetectionRun) -> list[CoverageRow]:
     return [CoverageRow.from_dict(d) for d in (run.stats or {}).get("coverage", [])]
 
 
+# How each status reads in the pages' "checked" column.
+_CHECKED = {"checked": "yes", "partly checked": "partly", "not checked": "no"}
+
+
+def coverage_table(rows: list[CoverageRow]) -> list[dict[str, str]]:
+    """The rows as the small table the Home and Data pages show: category, detector, checked
+    (yes, partly, no, switched off) and what is missing, in words."""
+    out = []
+    for row in rows:
+        if row.status == "not checked":
+            missing = f"{row.missing}: {row.unchecked} cannot be checked"
+        elif row.status == "partly checked":
+            missing = f"{row.missing}: {row.unchecked} not checked"
+        elif row.switched_off:
+            missing = "switched off on the Detectors page"
+        else:
+            missing = ""
+        out.append(
+            {"category": row.category, "detector": row.detector,
+             "checked": _CHECKED.get(row.status, row.status), "what is missing": missing}
+        )  # fmt: skip
+    return out
+
+
 def _any_snapshot(session: Session) -> bool:
     return session.exec(select(SnapshotRecord.id).limit(1)).first() is not None

@@ -25,7 +25,7 @@ from tests.helpers.detector_snapshots import course, daily_activity, snap, user
 FROM_EVENTS = {"access_failure", "reporting_gap", "engagement_anomaly"}
 
 
-def _lms_log(*, owner_column: bool = False) -> Snapshot:
+def lms_log_snapshot(*, owner_column: bool = False) -> Snapshot:
     """What a Moodle log becomes: users and courses known by id only, and their events (with a
     launch outage of C1 on 2026-11-18). ``owner_column`` adds an owner column left empty."""
     act = daily_activity(course_outage="2026-11-18")
@@ -49,7 +49,7 @@ def _findings(engine: Engine) -> list[Finding]:
 def test_a_run_on_an_lms_log_alone_records_what_it_skipped_and_proposes_nothing_from_absent_data(
     db: Engine, gapdesk_home: Path
 ) -> None:
-    run = run_detection(engine=db, actor=SYSTEM, snapshot=_lms_log())
+    run = run_detection(engine=db, actor=SYSTEM, snapshot=lms_log_snapshot())
     rows = {r.detector: r for r in run_coverage(run)}
     assert len(rows) == 16
     assert run.stats["skipped"]["unowned_course"] == "needs column courses.owner_user_id, absent"
@@ -71,7 +71,7 @@ def test_a_run_on_an_lms_log_alone_records_what_it_skipped_and_proposes_nothing_
 def test_an_owner_column_left_empty_is_data_an_absent_one_is_not(
     db: Engine, gapdesk_home: Path
 ) -> None:
-    run = run_detection(engine=db, actor=SYSTEM, snapshot=_lms_log(owner_column=True))
+    run = run_detection(engine=db, actor=SYSTEM, snapshot=lms_log_snapshot(owner_column=True))
     assert "unowned_course" not in run.stats["skipped"]
     unowned = {f.entity_key for f in _findings(db) if f.category == "unowned_course"}
     assert unowned == {"course=C1", "course=C2"}
@@ -89,7 +89,7 @@ def test_the_current_snapshot_s_coverage_follows_its_columns_and_the_configurati
     assert {r.status for r in full.rows} == {"checked"}
     assert full.lines == ["15 of 15 gap categories checked on this snapshot."]
     # A later snapshot without owners or an HR roster becomes the current one.
-    log = _lms_log()
+    log = lms_log_snapshot()
     result = LoadResult(report=ValidationReport(accepted=True), snapshot=log, content_hash="f" * 64)
     stored = store_snapshot(engine=db, actor=SYSTEM, result=result, origin="moodle log")
     with session_scope(db) as s:
@@ -106,8 +106,9 @@ def test_the_current_snapshot_s_coverage_follows_its_columns_and_the_configurati
 
 
 def test_coverage_lines_for_the_ingest_command_and_only_for_admins(db: Engine) -> None:
-    lines = coverage_lines(engine=db, actor=SYSTEM, snapshot=_lms_log())
+    lines = coverage_lines(engine=db, actor=SYSTEM, snapshot=lms_log_snapshot())
     assert lines[0] == "3 of 15 gap categories checked on this snapshot."
     assert "HR roster missing: " in "\n".join(lines)
     with pytest.raises(PermissionError):
-        coverage_lines(engine=db, actor=Actor(None, "ina", Role.instructor), snapshot=_lms_log())
+        instructor = Actor(None, "ina", Role.instructor)
+        coverage_lines(engine=db, actor=instructor, snapshot=lms_log_snapshot())
