@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from models.detectors.base import Columns, columns
 from models.snapshot import Snapshot
 
 T = TypeVar("T")
@@ -34,6 +35,22 @@ ENROLMENT_COLUMNS = [
     "withdrawn_at",
     "progress_pct",
 ]
+
+# What the helpers below read, merged into the ``reads`` of each detector that calls them.
+PERSON_NAME_READS: dict[str, Columns] = {"people": columns("person_id", "full_name")}
+USER_LABEL_READS: dict[str, Columns] = {
+    "lms_users": columns("user_id", optional=("person_id", "email")),
+    **PERSON_NAME_READS,
+}
+COURSE_LABEL_READS: dict[str, Columns] = {"courses": columns("course_id", "title")}
+COMPLIANCE_READS: dict[str, Columns] = {"courses": columns("course_id", "is_compliance")}
+ACTIVITY_READS: dict[str, Columns] = {
+    "activity": columns("user_id", "course_id", "verb", "timestamp", optional=("value",))
+}
+# The evidence of an enrolment (enrolment_evidence) shows the dates and progress it carries.
+ENROLMENT_EVIDENCE_READS: dict[str, Columns] = {
+    "enrollments": columns(*ENROLMENT_COLUMNS[:6], optional=ENROLMENT_COLUMNS[6:])
+}
 
 # id(snapshot) -> (weak reference, cached values). Weak so a cached snapshot can still be freed.
 _CACHE: dict[int, tuple[weakref.ref[Snapshot], dict[str, Any]]] = {}
@@ -142,10 +159,17 @@ def flag(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column].fillna(False).astype(bool)
 
 
+def enrolment_evidence(frame: pd.DataFrame) -> pd.DataFrame:
+    """The ``ENROLMENT_COLUMNS`` of ``frame`` that it carries (a source may lack some dates)."""
+    return frame[[c for c in ENROLMENT_COLUMNS if c in frame.columns]]
+
+
 def person_names(snapshot: Snapshot) -> pd.Series:
-    """person_id → full name (for titles)."""
+    """person_id → full name (for titles); empty without an HR roster."""
 
     def build() -> pd.Series:
+        if not snapshot.has("people"):
+            return pd.Series([], dtype=object)
         people = snapshot["people"]
         return pd.Series(
             people["full_name"].astype(str).to_numpy(), index=people["person_id"].astype(str)
@@ -155,12 +179,17 @@ def person_names(snapshot: Snapshot) -> pd.Series:
 
 
 def user_labels(snapshot: Snapshot) -> pd.Series:
-    """user_id → "Full Name (user U1)" when linked to a known person, else "email (user U1)"."""
+    """user_id → "Full Name (user U1)" when linked to a known person, else "email (user U1)"
+    (nothing, so callers fall back to the id, when the snapshot carries neither)."""
 
     def build() -> pd.Series:
+        if not snapshot.has("lms_users"):
+            return pd.Series([], dtype=object)
         users = snapshot["lms_users"]
-        names = users["person_id"].map(person_names(snapshot))
-        who = names.where(names.notna(), users["email"].astype(str))
+        unknown = pd.Series(np.nan, index=users.index, dtype=object)
+        names = users["person_id"].map(person_names(snapshot)) if "person_id" in users else unknown
+        emails = users["email"].astype(str) if "email" in users else unknown
+        who = names.where(names.notna(), emails)
         return pd.Series(
             (who.astype(str) + " (user " + users["user_id"].astype(str) + ")").to_numpy(),
             index=users["user_id"].astype(str),

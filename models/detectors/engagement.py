@@ -17,8 +17,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from models.detectors.base import Proposal
+from models.detectors.base import Columns, Proposal, columns, merge_reads
 from models.detectors.common import (
+    ACTIVITY_READS,
+    COURSE_LABEL_READS,
+    USER_LABEL_READS,
     activity_codes,
     as_of_ts,
     course_labels,
@@ -80,6 +83,18 @@ class CourseWeekEngagementDetector(OutlierModel):
     categories = ("engagement_anomaly",)
     requires = ("courses", "activity")
     optional = ("submissions", "notifications")
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        ACTIVITY_READS,
+        COURSE_LABEL_READS,
+        {
+            "submissions": columns("course_id", "submitted_at", "graded_at"),
+            "notifications": columns("course_id", "sent_at", "delivered_at", "bounced"),
+        },
+    )
+    unchecked_without: ClassVar[dict[str, str]] = {
+        "submissions": "weeks of slow grading",
+        "notifications": "weeks of failing notifications",
+    }
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **OutlierModel.parameter_constraints,
         "min_active_learners": [Interval(Integral, 1, None)],
@@ -324,6 +339,10 @@ class LearnerEngagementDetector(OutlierModel):
     version = "1.0"
     categories = ("engagement_anomaly",)
     requires = ("courses", "activity")
+    optional = ("lms_users", "people")
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        ACTIVITY_READS, COURSE_LABEL_READS, USER_LABEL_READS
+    )
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **OutlierModel.parameter_constraints,
         "min_events": [Interval(Integral, 1, None)],

@@ -10,8 +10,18 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from models.detectors.base import Detector, Proposal, records, saturating
+from models.detectors.base import (
+    Columns,
+    Detector,
+    Proposal,
+    columns,
+    merge_reads,
+    records,
+    saturating,
+)
 from models.detectors.common import (
+    ACTIVITY_READS,
+    COURSE_LABEL_READS,
     ONE_DAY,
     activity_days,
     as_of_ts,
@@ -34,6 +44,12 @@ class SyncFailureDetector(Detector):
     version = "1.0"
     categories = ("sync_failure",)
     requires = ("sync_runs",)
+    # Without finished_at every run would look unfinished: it is needed, not optional.
+    reads: ClassVar[dict[str, Columns]] = {
+        "sync_runs": columns(
+            "integration", "started_at", "finished_at", "status", "records_read", "records_written"
+        )
+    }
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "unfinished_after_hours": [Interval(Real, 0, None, closed="neither")],
@@ -189,6 +205,7 @@ class ReportingGapDetector(Detector):
     version = "1.0"
     categories = ("reporting_gap",)
     requires = ("courses", "activity")
+    reads: ClassVar[dict[str, Columns]] = merge_reads(ACTIVITY_READS, COURSE_LABEL_READS)
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "expected_share": [Interval(Real, 0, 1)],
