@@ -13,6 +13,7 @@ import pandas as pd
 from app.cli.progress import progress_printer
 from app.core.db import get_engine, session_scope
 from app.core.errors import UserError
+from app.detection.coverage import coverage_lines
 from app.sources.convert import IngestOptions
 from app.sources.exports import convert_exports, is_contract_folder, store_exports
 from app.sources.recognise import FORMATS
@@ -116,6 +117,11 @@ def _print_outcome(outcome: IngestOutcome) -> None:
         click.echo(f"  quarantined {n:,} rows of {name} (see the report beside the snapshot)")
     for note in record.notes:
         click.echo(f"  note: {note}")
+    if outcome.result.snapshot is not None:
+        for line in coverage_lines(
+            engine=get_engine(), actor=SYSTEM, snapshot=outcome.result.snapshot
+        ):
+            click.echo(f"  coverage: {line}")
 
 
 @click.command("snapshots")
