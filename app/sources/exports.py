@@ -34,7 +34,7 @@ from app.sources.recognise import FORMATS, mismatch, recognise
 from app.sources.result import merge_tables
 from app.sources.store import IngestOutcome, store_snapshot, validate_snapshot
 from app.sources.validate import ProgressCallback
-from review_queue.permissions import Actor
+from review_queue.permissions import ADMIN_ONLY, Actor, require_role
 
 # Lower merges first, and so wins on equal ids.
 _MERGE_RANK = {"contract": 0, "canvas-sis": 1, "moodle-users": 2}
@@ -159,6 +159,7 @@ def store_exports(
     progress: ProgressCallback | None = None,
 ) -> IngestOutcome:
     """Validate the merged tables as one snapshot and store it whole (admins only)."""
+    require_role(actor, ADMIN_ONLY, "storing snapshots")
     converted.raise_if_failed()
     folder = workdir / "snapshot"
     for name, frame in converted.tables.items():

@@ -5,6 +5,7 @@ tests/pages/test_page_permissions.py (page scripts)."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,11 +17,14 @@ from sqlmodel import Session
 
 from app.auth import accounts
 from app.detection import configuration as config
+from app.detection import coverage
 from app.detection import run as detect
 from app.learning import after_decision, retraining, rule_ledger
+from app.sources import exports as source_exports
 from app.sources import mapping_store as mappings
 from app.sources import roster as reports
 from app.sources import store as snapshots
+from app.sources.convert import IngestOptions
 from app.sources.load import LoadResult
 from app.sources.mapping import SnapshotMapping, TableMapping
 from app.web import cached
@@ -124,6 +128,15 @@ def _suppress(w: World, a: Any) -> object:
     )
 
 
+def _store_exports(w: World, a: Any) -> object:
+    # Converted in a folder outside GAPDESK_HOME: a refused call must leave the home as it was.
+    workdir = Path(tempfile.mkdtemp(prefix="perm-exports-"))
+    converted = source_exports.convert_exports([w.snapshot_folder], IngestOptions(), workdir)
+    return source_exports.store_exports(
+        engine=w.engine, actor=a, converted=converted, workdir=workdir
+    )
+
+
 def _history(w: World, a: Any) -> object:
     finding = w.s.get(Finding, w.new_id)
     assert finding is not None
@@ -166,6 +179,14 @@ POLICY: tuple[Rule, ...] = (
         actor=a, path=w.snapshot_folder)),
     Rule(snapshots.store_snapshot, ADMIN, lambda w, a: snapshots.store_snapshot(
         engine=w.engine, actor=a, result=w.loaded, origin="test"), frozenset({"load"})),
+    Rule(source_exports.store_exports, ADMIN, lambda w, a: _store_exports(w, a),
+         frozenset({"snapshot"})),
+    Rule(coverage.snapshot_coverage, ADMIN, lambda w, a: coverage.snapshot_coverage(
+        session=w.s, actor=a), frozenset({"snapshot"})),
+    Rule(coverage.validated_coverage, ADMIN, lambda w, a: coverage.validated_coverage(
+        session=w.s, actor=a, snapshot=w.loaded.snapshot), frozenset({"load"})),
+    Rule(coverage.coverage_lines, ADMIN, lambda w, a: coverage.coverage_lines(
+        engine=w.engine, actor=a, snapshot=w.loaded.snapshot), frozenset({"load"})),
     Rule(snapshots.ingest, ADMIN, lambda w, a: snapshots.ingest(
         engine=w.engine, actor=a, path=w.snapshot_folder)),
     Rule(snapshots.list_snapshots, ADMIN, lambda w, a: snapshots.list_snapshots(
@@ -253,6 +274,7 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     trend_filter_options, trend_report, gap_flow, open_backlog,
     cycle_times, detector_precision, gap_locations,
     compliance_exposure, cached.trend_report_for, findings.queue_counts,
+    coverage.snapshot_coverage, coverage.validated_coverage, coverage.coverage_lines,
 })  # fmt: skip
 
 # Public functions with an ``actor`` parameter that are not services a person calls.
