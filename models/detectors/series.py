@@ -4,6 +4,9 @@ Each stream (a channel, a course, the whole site) gets a baseline per weekday: t
 MAD (median absolute deviation, scaled by 1.4826 to read like a standard deviation) of its values
 on the same weekday. A quiet Sunday is then compared with other Sundays, and a failing Tuesday
 with other Tuesdays. Medians and MADs are robust: the bad day itself barely moves them.
+
+For reporting gaps: the window each course is judged in, how many of the days before a day a
+stream reported, runs of flagged days, and the distinct learners of a stream over some days.
 """
 
 from __future__ import annotations
@@ -13,9 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from models.detectors.common import (
-    weekday_of,
-)
+from models.detectors.common import day_number, utc, weekday_of
+from models.snapshot import Snapshot
 
 MAD_TO_SIGMA = 1.4826
 
@@ -82,3 +84,110 @@ def weekday_baseline(
     out["scale"] = scale
     out["z"] = (v - median) / scale
     return out
+
+
+def days_reported_before(
+    daily: pd.DataFrame, stream: Sequence[str], value: str, days: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``daily`` (complete days, sorted by stream then day): how many of the ``days``
+    days before it belong to the stream's series, and on how many of them ``value`` was > 0."""
+    keys = daily[list(stream)]
+    new = np.ones(len(daily), dtype=bool)
+    if len(daily) > 1:
+        new[1:] = (keys.iloc[1:].to_numpy() != keys.iloc[:-1].to_numpy()).any(axis=1)
+    idx = np.arange(len(daily))
+    first = np.maximum.accumulate(np.where(new, idx, 0))
+    lo = np.maximum(first, idx - days)
+    seen = np.concatenate([[0], np.cumsum(daily[value].to_numpy() > 0)])
+    return idx - lo, seen[idx] - seen[lo]
+
+
+def runs(daily: pd.DataFrame, stream: Sequence[str], flag: np.ndarray) -> pd.DataFrame:
+    """Runs of consecutive flagged days per stream: ``first`` and ``last`` row positions in
+    ``daily`` (complete days, sorted by stream then day) of each run."""
+    keys = daily[list(stream)].to_numpy()
+    flag = np.asarray(flag, dtype=bool)
+    same = np.zeros(len(daily), dtype=bool)
+    if len(daily) > 1:
+        same[1:] = (keys[1:] == keys[:-1]).all(axis=1)
+    prev = np.zeros(len(daily), dtype=bool)
+    prev[1:] = flag[:-1]
+    starts = np.flatnonzero(flag & ~(prev & same))
+    nxt = np.zeros(len(daily), dtype=bool)
+    nxt[:-1] = flag[1:] & same[1:]
+    ends = np.flatnonzero(flag & ~nxt)
+    return pd.DataFrame({"first": starts, "last": ends})
+
+
+def cohort_sizes(
+    keys: np.ndarray,
+    stream: np.ndarray,
+    day: np.ndarray,
+    days_before: np.ndarray,
+    days: int,
+    shape: tuple[int, int],
+) -> np.ndarray:
+    """Distinct users active in each ``stream`` in the ``days`` days before ``day``.
+
+    Where the stream's series began less than ``days`` before (``days_before`` is how many of
+    its days precede), its first ``days`` days are counted instead: a cohort's size does not
+    depend on where an export happens to begin (a silent day in between adds nobody).
+    ``keys`` are the sorted distinct ``(stream * n_days + day) * n_users + user`` of the events,
+    ``shape`` is (n_days, n_users); days count from the first day of the data."""
+    n_days, n_users = shape
+    start = day - days_before
+    short = days_before < days
+    lo = np.clip(np.where(short, start, day - days), 0, n_days)
+    hi = np.clip(np.where(short, start + days, day), 0, n_days)
+    first = np.searchsorted(keys, (stream * n_days + lo) * n_users)
+    stop = np.searchsorted(keys, (stream * n_days + hi) * n_users)
+    # Per candidate (few): a slice holds each user once per day, so count distinct users.
+    return np.array(
+        [len(np.unique(keys[a:b] % n_users)) for a, b in zip(first, stop, strict=True)],
+        dtype="int64",
+    )
+
+
+def day_factor(courses: pd.DataFrame) -> pd.Series:
+    """Per day, the median over course streams of events / their weekday's usual count."""
+    busy = courses[courses["median"] >= 5]
+    ratio = busy["events"] / busy["median"]
+    return ratio.groupby(busy["day"]).median()
+
+
+def course_windows(
+    snapshot: Snapshot, counts: pd.DataFrame, d0: int, last_day: int
+) -> pd.DataFrame:
+    """(course_id, start, end) days judged: the course's ``starts_at`` to ``ends_at`` where the
+    snapshot carries them, else its first and last event; never before the data or after the
+    last whole day before ``as_of``."""
+    span = counts.groupby("course_id", sort=True, observed=True)["day"].agg(["min", "max"])
+    windows = span.rename(columns={"min": "start", "max": "end"})
+    courses = snapshot["courses"].drop_duplicates("course_id").set_index("course_id")
+    courses.index = courses.index.astype(str)
+    for column, edge in (("starts_at", "start"), ("ends_at", "end")):
+        if column not in courses:
+            continue
+        when = utc(courses[column]).reindex(windows.index)
+        if edge == "end":
+            # A course that ends at midnight has no part of that day left.
+            when = when - pd.Timedelta(microseconds=1)
+        days = day_number(when)
+        windows[edge] = days.where(days.notna(), windows[edge]).astype("int64")
+    windows["start"] = windows["start"].clip(lower=d0)
+    windows["end"] = windows["end"].clip(upper=last_day)
+    return windows.reset_index()
+
+
+def window_days(counts: pd.DataFrame, windows: pd.DataFrame, col: str) -> pd.DataFrame:
+    """Every day of each stream's window, zeros where nothing arrived, sorted by stream then day:
+    ``counts`` has (col, day, events), ``windows`` (col, start, end) days (events outside the
+    window are left out)."""
+    w = windows[windows["end"] >= windows["start"]]
+    c = counts.merge(w, on=col, how="inner")
+    c = c[(c["day"] >= c["start"]) & (c["day"] <= c["end"])]
+    # Zero rows at both ends make the series span the window, not just the days with events.
+    edges = [w[[col]].assign(day=w[edge].to_numpy(), events=0) for edge in ("start", "end")]
+    c = pd.concat([c[[col, "day", "events"]], *edges], ignore_index=True)
+    c = c.groupby([col, "day"], as_index=False, sort=True, observed=True)["events"].sum()
+    return complete_days(c, [col]).reset_index(drop=True)
