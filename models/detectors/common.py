@@ -168,16 +168,25 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series:
 def user_labels(snapshot: Snapshot) -> pd.Series:
     """user_id → "Full Name (user U1)": the LMS's own name for the account (``full_name``, when
     the source carries it), else the linked HR person's name, else the email, else "user U1"."""
+    return cached(snapshot, "user_labels", lambda: _labels(snapshot, hr=True))
 
-    def build() -> pd.Series:
-        users = snapshot["lms_users"]
-        ids = users["user_id"].astype(str)
-        hr = users["person_id"].astype("string").map(person_names(snapshot)).astype("string")
-        who = _text(users, "full_name").fillna(hr).fillna(_text(users, "email"))
-        named = (who + " (user " + ids + ")").fillna("user " + ids)
-        return pd.Series(named.astype(str).to_numpy(), index=ids.to_numpy())
 
-    return cached(snapshot, "user_labels", build)
+def account_labels(snapshot: Snapshot) -> pd.Series:
+    """user_id → "Full Name (user U1)" from what the LMS itself knows (its ``full_name``, else
+    the email, else "user U1"): for findings that set the LMS's account against HR's person."""
+    return cached(snapshot, "account_labels", lambda: _labels(snapshot, hr=False))
+
+
+def _labels(snapshot: Snapshot, *, hr: bool) -> pd.Series:
+    users = snapshot["lms_users"]
+    ids = users["user_id"].astype(str)
+    who = _text(users, "full_name")
+    if hr:
+        hr_names = users["person_id"].astype("string").map(person_names(snapshot))
+        who = who.fillna(hr_names.astype("string"))
+    who = who.astype("string").fillna(_text(users, "email"))
+    named = (who + " (user " + ids + ")").fillna("user " + ids)
+    return pd.Series(named.astype(str).to_numpy(), index=ids.to_numpy())
 
 
 def course_labels(snapshot: Snapshot) -> pd.Series:
@@ -303,6 +312,22 @@ def has_pair(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
     key = pd.MultiIndex.from_frame(frame[["user_id", "course_id"]].astype(str))
     other = pd.MultiIndex.from_frame(pairs[["user_id", "course_id"]].astype(str))
     return pd.Series(key.isin(other), index=frame.index)
+
+
+def with_names(frame: pd.DataFrame, snapshot: Snapshot) -> pd.DataFrame:
+    """Evidence rows with the learner's and the course's names beside their ids (``learner``
+    after ``user_id``, ``course`` after ``course_id``, where the frame has them)."""
+    out = frame.copy()
+    for column, name, labels in (
+        ("user_id", "learner", user_labels),
+        ("course_id", "course", course_labels),
+    ):
+        if column in out and name not in out:
+            known = labels(snapshot)
+            # Evidence is a few rows: plain Python keeps empty ids empty, whatever their dtype.
+            named = [None if pd.isna(v) else known.get(str(v), str(v)) for v in out[column]]
+            out.insert(int(out.columns.get_loc(column)) + 1, name, named)
+    return out
 
 
 def named_row(row: dict[str, Any], user: str, course: str) -> dict[str, Any]:

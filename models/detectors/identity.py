@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from models.detectors.base import Detector, Proposal, records
-from models.detectors.common import as_of_ts, person_names, utc
+from models.detectors.common import account_labels, as_of_ts, label, person_names, utc
 from models.detectors.constraints import Constraint, Interval
 from models.snapshot import Snapshot
 
@@ -78,24 +78,25 @@ class OrphanAccountDetector(Detector):
             else pd.Series(False, index=hits.index)
         )
         days_since_leaving = (as_of_ts(snapshot) - term).dt.days
+        accounts = label(hits["user_id"].astype(str), account_labels(snapshot)).to_numpy()
         out = []
-        for row, used, days_gone in zip(
+        for row, used, days_gone, account in zip(
             hits.to_dict("records"),
             login_after_leaving.to_numpy(dtype=bool),
             days_since_leaving.to_numpy(dtype=float, na_value=np.nan),
+            accounts,
             strict=True,
         ):
             user = str(row["user_id"])
-            email = str(row["email"])
             reason = row["reason"]
             if reason == "unlinked":
                 score, severity = self.score_unlinked, "medium"
-                title = f"LMS account {email} (user {user}) is active but linked to no HR person"
+                title = f"LMS account {account} is active but linked to no HR person"
                 why = "Active LMS user with an empty person link: HR cannot vouch for who uses it."
             elif reason == "unknown_person":
                 score, severity = self.score_unknown_person, "medium"
                 title = (
-                    f"LMS account {email} (user {user}) is active but linked to person "
+                    f"LMS account {account} is active but linked to person "
                     f"{row['person_id']}, who is not on the HR roster"
                 )
                 why = "The account's person link points to nobody HR knows."
@@ -105,7 +106,7 @@ class OrphanAccountDetector(Detector):
                 when = row["hr_termination_date"]
                 left = f", who left on {pd.Timestamp(when).date()}" if pd.notna(when) else ""
                 title = (
-                    f"LMS account {email} (user {user}) is still active though "
+                    f"LMS account {account} is still active though "
                     f"{row['hr_full_name']} ({row['person_id']}) is terminated{left}"
                 )
                 why = "Active account of a terminated employee" + (
@@ -174,6 +175,12 @@ class RecordMismatchDetector(Detector):
         )
         differs = _norm_email(merged["email"]).ne(_norm_email(merged["hr_email"])).fillna(False)
         hits = merged[differs.astype(bool)]
+        # The LMS's own name of the account, where the source carries one.
+        named = {
+            str(u): f" ({n})"
+            for u, n in zip(hits["user_id"], hits.get("full_name", []), strict=False)
+            if pd.notna(n) and str(n).strip()
+        }
         out = []
         for row in hits.to_dict("records"):
             active = str(row["status"]) == "active"
@@ -182,8 +189,9 @@ class RecordMismatchDetector(Detector):
                     category="record_mismatch",
                     entity_key=f"user={row['user_id']}",
                     title=(
-                        f"User {row['user_id']} has email {row['email']} in the LMS but HR has "
-                        f"{row['hr_email']} for {row['hr_full_name']} ({row['person_id']})"
+                        f"User {row['user_id']}{named.get(str(row['user_id']), '')} has email "
+                        f"{row['email']} in the LMS but HR has {row['hr_email']} for "
+                        f"{row['hr_full_name']} ({row['person_id']})"
                     ),
                     score=self.score_active if active else self.score_inactive,
                     severity="medium" if active else "low",
