@@ -3,7 +3,7 @@ days the activity feed did not report."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -30,6 +30,7 @@ from models.detectors.series import (
     day_factor,
     days_reported_before,
     runs,
+    site_stream,
     weekday_baseline,
     window_days,
 )
@@ -348,20 +349,22 @@ class ReportingGapDetector(Detector):
         self,
         found: pd.DataFrame,
         daily: pd.DataFrame,
-        keys: np.ndarray,
+        keys: Callable[[], np.ndarray],
         stream: np.ndarray,
         span: tuple[int, int, int],
     ) -> pd.DataFrame:
         """``found`` runs with ``learners`` (distinct in the history days), only those with
-        enough. ``keys`` are sorted (stream, day, user) codes, ``stream`` each run's code and
-        ``span`` (first day, number of days, number of users) what the codes count from."""
+        enough. ``keys()`` gives sorted (stream, day, user) codes (built only when there are
+        runs: a sort of every event), ``stream`` is each run's code and ``span`` (first day,
+        number of days, number of users) what the codes count from."""
         if found.empty:
             return found.assign(learners=0)
         d0, n_days, n_users = span
         first = found["first"].to_numpy()
         day = daily["day"].to_numpy()[first] - d0
         before = daily["days_before"].to_numpy()[first]
-        learners = cohort_sizes(keys, stream, day, before, self.history_days, (n_days, n_users))
+        shape = (n_days, n_users)
+        learners = cohort_sizes(keys(), stream, day, before, self.history_days, shape)
         found = found.assign(learners=learners)
         return found[found["learners"] >= self.min_active_learners].reset_index(drop=True)
 
@@ -379,21 +382,16 @@ class ReportingGapDetector(Detector):
         span = (d0, n_days, n_users)
         ids = np.asarray(act["course_id"].cat.categories.astype(str))
 
-        def stream_days(mask: np.ndarray, code: np.ndarray) -> np.ndarray:
-            return unique_sorted((code[mask] * n_days + day[mask] - d0) * n_users + user[mask])
-
-        def whole_span(mask: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
-            n = np.bincount(day[mask] - d0, minlength=n_days)
-            on = np.flatnonzero(n)
-            counts = pd.DataFrame({"stream": "site", "day": on + d0, "events": n[on]})
-            start, end = (on.min() + d0, min(on.max() + d0, last_day)) if len(on) else (0, -1)
-            return counts, pd.DataFrame({"stream": ["site"], "start": [start], "end": [end]})
+        def stream_days(mask: np.ndarray, code: np.ndarray) -> Callable[[], np.ndarray]:
+            return lambda: unique_sorted(
+                (code[mask] * n_days + day[mask] - d0) * n_users + user[mask]
+            )
 
         # The whole site (every event) and the site's own stream (events without a course).
         everything = np.ones(len(day), dtype=bool)
-        total = self._judge(self._daily(*whole_span(everything), "stream"), None)
+        total = self._judge(self._daily(*site_stream(day[everything], last_day), "stream"), None)
         total = total.assign(kind=np.where(total["kind"] == "none", "none", ""))
-        site_daily = self._daily(*whole_span(course < 0), "stream")
+        site_daily = self._daily(*site_stream(day[course < 0], last_day), "stream")
         known = course >= 0
         per = np.bincount(course[known] * n_days + (day[known] - d0))
         keys = np.flatnonzero(per)

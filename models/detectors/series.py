@@ -191,3 +191,19 @@ def window_days(counts: pd.DataFrame, windows: pd.DataFrame, col: str) -> pd.Dat
     c = pd.concat([c[[col, "day", "events"]], *edges], ignore_index=True)
     c = c.groupby([col, "day"], as_index=False, sort=True, observed=True)["events"].sum()
     return complete_days(c, [col]).reset_index(drop=True)
+
+
+def site_stream(day: np.ndarray, last_day: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(counts, window) of one site-wide stream from the day numbers of its events: events per
+    day with events, judged from its first day to its last (never after ``last_day``)."""
+    if len(day) == 0:
+        return (
+            pd.DataFrame(columns=["stream", "day", "events"]),
+            pd.DataFrame({"stream": ["site"], "start": [0], "end": [-1]}),
+        )
+    d0 = int(day.min())
+    n = np.bincount(day - d0)
+    on = np.flatnonzero(n)
+    counts = pd.DataFrame({"stream": "site", "day": on + d0, "events": n[on]})
+    end = min(int(on.max()) + d0, last_day)
+    return counts, pd.DataFrame({"stream": ["site"], "start": [int(on.min()) + d0], "end": [end]})
