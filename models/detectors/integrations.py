@@ -29,6 +29,7 @@ from models.detectors.series import (
     course_windows,
     day_factor,
     days_reported_before,
+    levels_before,
     runs,
     site_stream,
     weekday_baseline,
@@ -207,9 +208,10 @@ class ReportingGapDetector(Detector):
     - each day has no events, or far fewer than usual for its weekday (``low_ratio``,
       ``z_threshold``, ``min_usual_events``), on a weekday the stream normally reports
       (``expected_share`` of its other such weekdays, where there are ``min_same_weekday``);
-    - the stream is back at ``recovered_share`` of its usual level within
-      ``recover_within_days`` days of the run's first day: the end of a term (or of the data)
-      is never a gap, nor is a break longer than that.
+    - the stream is back at ``recovered_share`` of its usual level (its median day in that
+      history) within ``recover_within_days`` days of the run's first day: the end of a term
+      (or of the data) is never a gap, even when a trickle of events follows, nor is a break
+      longer than that.
     A day on which the whole site is silent is one site-level finding (``date=``) and no course
     finding; so is a site-stream gap that most courses share (``feed_down_share``). On
     organisation-wide quiet days (holidays) every stream's usual level is lowered alike.
@@ -323,7 +325,8 @@ class ReportingGapDetector(Detector):
 
     def _gap_runs(self, daily: pd.DataFrame, col: str) -> pd.DataFrame:
         """Runs of gap days with enough history before them and the usual level soon after:
-        ``first``/``last`` row positions in ``daily`` and ``back`` (the row back at usual)."""
+        ``first``/``last`` row positions in ``daily`` and ``back`` (the row back at usual,
+        ``recovered_share`` of the median day in the history before the run)."""
         if daily.empty:
             return pd.DataFrame(columns=["first", "last", "back"])
         found = runs(daily, [col], daily["kind"].to_numpy() != "")
@@ -332,16 +335,20 @@ class ReportingGapDetector(Detector):
         share = daily["reported_before"].to_numpy()[first] / np.maximum(n_before, 1)
         keep = (n_before >= self.min_history_days) & (share >= self.min_reporting_share)
         found = found[keep].reset_index(drop=True)
-        streams = daily[col].to_numpy()
-        events, usual = daily["events"].to_numpy(), daily["usual"].to_numpy()
+        streams, events = daily[col].to_numpy(), daily["events"].to_numpy()
+        # The usual level on both sides: in the last week before the run as well as soon after
+        # it. After the end of a term the stream trickles on, but is never back at what it was.
+        before = daily["days_before"].to_numpy()[found["first"].to_numpy()]
+        level, recent = levels_before(events, found["first"], before, self.recover_within_days)
+        steady = recent >= self.recovered_share * level
+        found, level = found[steady].reset_index(drop=True), level[steady]
+        first, last = found["first"].to_numpy(), found["last"].to_numpy()
         back = np.full(len(found), -1)
         for offset in range(self.recover_within_days, 0, -1):
             # Latest offset first, so the earliest day back wins.
-            k = found["first"].to_numpy() + offset
-            ok = (k > found["last"].to_numpy()) & (k < len(daily))
-            k = np.where(ok, k, 0)
-            ok &= streams[k] == streams[found["first"].to_numpy()]
-            ok &= events[k] >= np.maximum(self.recovered_share * usual[k], 1.0)
+            k = np.where((first + offset > last) & (first + offset < len(daily)), first + offset, 0)
+            ok = (k > 0) & (streams[k] == streams[first])
+            ok &= events[k] >= np.maximum(self.recovered_share * level, 1.0)
             back = np.where(ok, k, back)
         return found.assign(back=back)[back >= 0].reset_index(drop=True)
 
@@ -359,12 +366,10 @@ class ReportingGapDetector(Detector):
         number of days, number of users) what the codes count from."""
         if found.empty:
             return found.assign(learners=0)
-        d0, n_days, n_users = span
         first = found["first"].to_numpy()
-        day = daily["day"].to_numpy()[first] - d0
+        day = daily["day"].to_numpy()[first] - span[0]
         before = daily["days_before"].to_numpy()[first]
-        shape = (n_days, n_users)
-        learners = cohort_sizes(keys(), stream, day, before, self.history_days, shape)
+        learners = cohort_sizes(keys(), stream, day, before, self.history_days, span[1:])
         found = found.assign(learners=learners)
         return found[found["learners"] >= self.min_active_learners].reset_index(drop=True)
 
@@ -430,13 +435,12 @@ class ReportingGapDetector(Detector):
         found = self._gap_runs(courses, "course_id")
         first_days = courses["day"].to_numpy()[found["first"].to_numpy()]
         found = found[~np.isin(first_days, list(feed_down))].reset_index(drop=True)
-        if not found.empty:
-            cand = courses["course_id"].to_numpy()[found["first"].to_numpy()]
-            code = act["course_id"].cat.categories.get_indexer(cand).astype("int64")
-            # Learners only for the candidate courses' events: a few, not every event.
-            found = self._with_learners(
-                found, courses, stream_days(np.isin(course, code), course), code, span
-            )
+        cand = courses["course_id"].to_numpy()[found["first"].to_numpy()]
+        code = act["course_id"].cat.categories.get_indexer(cand).astype("int64")
+        # Learners only for the candidate courses' events: a few, not every event.
+        found = self._with_learners(
+            found, courses, stream_days(np.isin(course, code), course), code, span
+        )
         out.extend(self._make(r, courses, "course_id", snapshot) for r in found.to_dict("records"))
         return out
 
@@ -452,8 +456,7 @@ class ReportingGapDetector(Detector):
         first, last, back = (int(run[k]) for k in ("first", "last", "back"))  # type: ignore[call-overload]
         row = daily.iloc[first]
         day, n_run = int(row["day"]), last - first + 1
-        date, end_date = day_label([day, day + n_run - 1])
-        back_date = day_label([int(daily["day"].iat[back])])[0]
+        date, end_date, back_date = day_label([day, day + n_run - 1, daily["day"].iat[back]])
         part = daily.iloc[first : last + 1]
         series = daily.iloc[max(first - 7, 0) : back + 8]
         series = series[series[stream or "stream"] == row[stream or "stream"]]

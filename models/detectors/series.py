@@ -207,3 +207,15 @@ def site_stream(day: np.ndarray, last_day: int) -> tuple[pd.DataFrame, pd.DataFr
     counts = pd.DataFrame({"stream": "site", "day": on + d0, "events": n[on]})
     end = min(int(on.max()) + d0, last_day)
     return counts, pd.DataFrame({"stream": ["site"], "start": [int(on.min()) + d0], "end": [end]})
+
+
+def levels_before(
+    values: np.ndarray, rows: np.ndarray, days_before: np.ndarray, recent_days: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each row position of a complete-days series: the median value over the
+    ``days_before`` days before it (its usual level) and over the last ``recent_days`` of them
+    (its level just before)."""
+    pairs = list(zip(rows, days_before, strict=True))
+    usual = [np.median(values[i - n : i]) if n else np.nan for i, n in pairs]
+    recent = [np.median(values[i - min(n, recent_days) : i]) if n else np.nan for i, n in pairs]
+    return np.asarray(usual, dtype=float), np.asarray(recent, dtype=float)

@@ -101,6 +101,19 @@ def test_the_end_of_a_term_is_not_a_gap() -> None:
     assert found(org(rows, [course(f"C{i}") for i in range(1, 6)])) == {}
 
 
+def test_a_quiet_day_in_the_trickle_after_a_term_is_not_a_gap() -> None:
+    # C5 ends its term on 11-10; a few learners look in afterwards (2 events a day), nobody on
+    # 11-16, and a resit brings 20 events on 11-19: the level was not usual before the silence.
+    # Term days vary (10 or 50 events), as a real course's do.
+    odd = [str(d.date()) for i, d in enumerate(DAYS) if i % 2]
+    rows = busy_site() + views("C5", 25, per_day=10, until="2026-11-10")
+    rows += views("C5", 25, per_day=40, until="2026-11-10", skip=odd, tag="busy")
+    trickle = views("C5", 25, per_day=2, since="2026-11-11", until="2026-11-26", tag="t")
+    rows += [r for r in trickle if "2026-11-16" not in r["event_id"]]
+    rows += views("C5", 25, per_day=20, since="2026-11-19", until="2026-11-19", tag="resit")
+    assert found(org(rows, [course(f"C{i}") for i in range(1, 6)])) == {}
+
+
 def test_a_term_break_longer_than_a_week_is_not_a_gap() -> None:
     # Term one ends on 10-30, term two begins on 11-09: nine silent days, then the usual level.
     rows = busy_site() + views("C5", 25, until="2026-10-30") + views("C5", 25, since="2026-11-09")
