@@ -158,19 +158,33 @@ def split_entity_keys(keys: Sequence[str]) -> pd.DataFrame:
     return out
 
 
+def _carried(snapshot: Snapshot, table: str, columns: list[str]) -> pd.DataFrame:
+    """``columns`` of ``table``, those the snapshot does not carry (or the whole table) left
+    empty: an entity whose place the source cannot tell simply has none."""
+    # Every column taken here is an id or a name: text, as in a typed snapshot.
+    if not snapshot.has(table):
+        return pd.DataFrame({c: pd.Series([], dtype="str") for c in columns})
+    frame = snapshot[table]
+    absent = {c: pd.Series(None, index=frame.index, dtype="str") for c in columns}
+    return frame[[c for c in columns if c in frame.columns]].assign(
+        **{c: v for c, v in absent.items() if c not in frame.columns}
+    )[columns]
+
+
 def attribute_entities(snapshot: Snapshot, keys: Sequence[str]) -> pd.DataFrame:
     """``entity_key, course_id, department`` for each key (null where it does not apply)."""
     parts = split_entity_keys(keys)
-    people = snapshot["people"][["person_id", "department"]].rename(
+    people = _carried(snapshot, "people", ["person_id", "department"]).rename(
         columns={"department": "person_department"}
     )
-    users = snapshot["lms_users"][["user_id", "person_id"]].rename(
+    users = _carried(snapshot, "lms_users", ["user_id", "person_id"]).rename(
         columns={"person_id": "user_person_id"}
     )
-    enrollments = snapshot["enrollments"][["enrollment_id", "user_id", "course_id"]].rename(
+    enrollments = _carried(snapshot, "enrollments", ["enrollment_id", "user_id", "course_id"])
+    enrollments = enrollments.rename(
         columns={"user_id": "enrolled_user_id", "course_id": "enrolled_course_id"}
     )
-    courses = snapshot["courses"][["course_id", "department"]].rename(
+    courses = _carried(snapshot, "courses", ["course_id", "department"]).rename(
         columns={"course_id": "course_key", "department": "course_department"}
     )
     frame = parts.merge(enrollments, how="left", left_on="enrollment", right_on="enrollment_id")

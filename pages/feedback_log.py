@@ -7,7 +7,7 @@ import streamlit as st
 
 from app.core.safe_csv import write_rows
 from app.web.signin import require_actor
-from app.web.units import reading, writing
+from app.web.units import reading
 from review_queue.exports import DECISION_COLUMNS, decision_rows
 from review_queue.feedback_log import log_page, verify_chain
 from review_queue.states import Action
@@ -50,7 +50,7 @@ st.dataframe(
 
 left, right = st.columns(2)
 if left.button("Verify the chain", icon=":material/verified:"):
-    with st.spinner("Recomputing every hash ..."), writing() as session:
+    with st.spinner("Recomputing every hash ..."), reading() as session:
         check = verify_chain(session=session)
     if check.ok:
         st.success(f"Intact: {check.rows} rows, every link verified.")

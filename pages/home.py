@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from app.core.errors import UserError
+from app.detection.coverage import coverage_table, snapshot_coverage
 from app.web.signin import require_actor
 from app.web.units import reading
 from review_queue.findings import queue_counts
@@ -22,6 +24,19 @@ if actor.role is Role.admin:
     cols[3].metric("Confirmed, not resolved", counts.confirmed_open)
     if counts.total_open == 0:
         st.info("The queue is empty. Ingest a snapshot and run detection to fill it.")
+    try:
+        with reading() as session:
+            covered = snapshot_coverage(session=session, actor=actor)
+    except UserError as exc:
+        st.warning(str(exc))
+        covered = None
+    if covered is not None:
+        st.subheader("What the current snapshot lets Gapdesk check")
+        st.caption(
+            f"Snapshot {covered.snapshot_id} ({covered.source or 'no source given'}), as of "
+            f"{covered.as_of:%Y-%m-%d %H:%M} UTC: {covered.lines[0]}"
+        )
+        st.dataframe(coverage_table(covered.rows), hide_index=True)
 elif actor.role is Role.instructor:
     st.write("The learner problems you reported:")
     cols = st.columns(2)

@@ -1,30 +1,109 @@
-"""Commands that bring data in: ingest a snapshot folder, list stored snapshots."""
+"""Commands that bring data in: ingest a snapshot folder or real exports, list snapshots."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+import pandas as pd
 
 from app.cli.progress import progress_printer
 from app.core.db import get_engine, session_scope
-from app.sources.store import ingest, list_snapshots
+from app.core.errors import UserError
+from app.detection.coverage import coverage_lines
+from app.sources.convert import IngestOptions
+from app.sources.exports import convert_exports, is_contract_folder, store_exports
+from app.sources.recognise import FORMATS
+from app.sources.store import IngestOutcome, ingest, list_snapshots
 from review_queue.permissions import SYSTEM
 
 
+def _parse_as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    stamp = pd.Timestamp(value) if value.strip() else pd.NaT
+    if pd.isna(stamp):
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 timestamp")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _check_timezone(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(
+            f"{value!r} is not a time zone name (e.g. Europe/Madrid)"
+        ) from None
+    return value
+
+
 @click.command("ingest")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--mapping", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="A TOML column mapping for exports that are not in contract shape.")  # fmt: skip
+              help="A TOML column mapping for a snapshot folder not in contract form.")  # fmt: skip
 @click.option("--quarantine", is_flag=True,
               help="Set rows that break a row-level rule aside instead of failing.")  # fmt: skip
-def ingest_command(path: Path, mapping: Path | None, quarantine: bool) -> None:
-    """Validate the snapshot folder PATH and store it (whole, or not at all)."""
-    with progress_printer("ingesting") as progress:
-        outcome = ingest(
-            engine=get_engine(), actor=SYSTEM, path=path, mapping=mapping,
-            quarantine=quarantine, progress=progress,
-        )  # fmt: skip
+@click.option("--format", "format_", type=click.Choice(sorted(FORMATS)), default=None,
+              help="Read every file as this format instead of recognising it.")  # fmt: skip
+@click.option("--year", type=int, default=None,
+              help="Year of Moodle log times that carry none (default: this year).")  # fmt: skip
+@click.option("--timezone", default="UTC", show_default=True, callback=_check_timezone,
+              help="Time zone of times written without one (Moodle logs).")  # fmt: skip
+@click.option("--encoding", default=None,
+              help="Text encoding of files that are not UTF-8 (e.g. latin-1, cp1252).")  # fmt: skip
+@click.option("--day-first/--month-first", "day_first", default=None,
+              help="How to read numeric dates like 2/03/21 (default: from the data).")  # fmt: skip
+@click.option("--as-of", default=None, callback=_parse_as_of,
+              help="The moment the snapshot describes (default: its latest time).")  # fmt: skip
+def ingest_command(
+    sources: tuple[Path, ...], mapping: Path | None, quarantine: bool, format_: str | None,
+    year: int | None, timezone: str, encoding: str | None, day_first: bool | None,
+    as_of: Any,
+) -> None:  # fmt: skip
+    """Ingest SOURCES: a snapshot folder, or real exports (files, folders, archives).
+
+    Each export is recognised from its content (Moodle logs and user lists, xAPI statements,
+    Open edX tracking logs, Canvas SIS files, contract tables), converted, merged into one
+    snapshot, validated and stored whole, or not at all.
+    """
+    paths = list(sources)
+    if len(paths) == 1 and (
+        mapping is not None or (format_ is None and is_contract_folder(paths[0]))
+    ):
+        with progress_printer("ingesting") as progress:
+            outcome = ingest(
+                engine=get_engine(), actor=SYSTEM, path=paths[0], mapping=mapping,
+                quarantine=quarantine, progress=progress,
+            )  # fmt: skip
+        _print_outcome(outcome)
+        return
+    if mapping is not None:
+        raise UserError("--mapping applies to one snapshot folder; give that folder alone")
+    options = IngestOptions(
+        format=format_, year=year, timezone=timezone, encoding=encoding, day_first=day_first,
+        as_of=as_of,
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="gapdesk-ingest-") as tmp:
+        converted = convert_exports(paths, options, Path(tmp))
+        for conversion in converted.conversions:
+            click.echo(conversion.render())
+        for shown, why in converted.skipped:
+            click.echo(f"{shown}: skipped ({why})")
+        for note in converted.links:
+            click.echo(f"joined: {note}")
+        converted.raise_if_failed()
+        with progress_printer("ingesting") as progress:
+            outcome = store_exports(
+                engine=get_engine(), actor=SYSTEM, converted=converted, workdir=Path(tmp),
+                quarantine=quarantine, progress=progress,
+            )  # fmt: skip
+    _print_outcome(outcome)
+
+
+def _print_outcome(outcome: IngestOutcome) -> None:
     record = outcome.record
     if outcome.already_known:
         click.echo(f"already ingested as snapshot {record.id} on {record.ingested_at:%Y-%m-%d}")
@@ -38,6 +117,11 @@ def ingest_command(path: Path, mapping: Path | None, quarantine: bool) -> None:
         click.echo(f"  quarantined {n:,} rows of {name} (see the report beside the snapshot)")
     for note in record.notes:
         click.echo(f"  note: {note}")
+    if outcome.result.snapshot is not None:
+        for line in coverage_lines(
+            engine=get_engine(), actor=SYSTEM, snapshot=outcome.result.snapshot
+        ):
+            click.echo(f"  coverage: {line}")
 
 
 @click.command("snapshots")

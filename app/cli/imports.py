@@ -15,8 +15,10 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from app.cli.moodle_db import moodle_db_command
 from app.core.errors import UserError
 from app.sources.load import write_snapshot
+from app.sources.recognise import Recognition, mismatch, recognise
 from app.sources.result import ImportResult, merge_tables
 
 _out = click.option(
@@ -34,8 +36,21 @@ def _as_text(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         }
 
 
+def _expect(file: Path, fmt: str) -> Recognition:
+    """The file's recognition; a UserError when its content is plainly another format."""
+    found = recognise(file)
+    message = mismatch(fmt, found)
+    if message:
+        raise UserError(f"{file.name}: {message}; `gapdesk ingest {file}` reads it as it is")
+    if found.format == fmt and found.problem:
+        raise UserError(f"{file.name}: {found.problem}")
+    return found
+
+
 def _write(result: ImportResult, out: Path) -> None:
     """Merge the import into ``out`` (existing rows first) and print the import's report."""
+    if all(len(f) == 0 for f in result.tables.values()):
+        raise UserError(f"{result.report.source} yields no rows:\n{result.report.render()}")
     new = _as_text({n: f for n, f in result.tables.items() if len(f.columns)})
     existing: dict[str, pd.DataFrame] = {}
     for name in new:
@@ -74,6 +89,7 @@ def import_moodle(file: Path, out: Path, year: int | None, tz: str, course_id: s
     """Moodle's Logs report download → activity (+ users and courses it reveals)."""
     from app.sources.moodle import import_moodle_log
 
+    _expect(file, "moodle-log")
     _write(import_moodle_log(file, year=year, tz=tz, course_id=course_id), out)
 
 
@@ -81,9 +97,14 @@ def import_moodle(file: Path, out: Path, year: int | None, tz: str, course_id: s
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_out
 def import_xapi(file: Path, out: Path) -> None:
-    """xAPI statements as JSON lines (optionally gzipped) → activity."""
-    from app.sources.xapi import import_xapi_file
+    """xAPI statements (JSON lines, a JSON array, saved LRS pages; gzipped or not) → activity."""
+    from app.sources.convert import read_lrs_pages
+    from app.sources.xapi import import_xapi_file, statements_to_activity
 
+    if _expect(file, "xapi").kind == "lrs-page":
+        statements = read_lrs_pages(file)
+        _write(statements_to_activity(statements, source=file.name), out)  # type: ignore[arg-type]
+        return
     _write(import_xapi_file(file), out)
 
 
@@ -120,6 +141,7 @@ def import_canvas(file: Path, out: Path, enrolled_at: datetime | None) -> None:
     """Canvas SIS enrollments.csv → enrollments."""
     from app.sources.canvas import import_canvas_enrollments
 
+    _expect(file, "canvas-sis")
     _write(import_canvas_enrollments(file, enrolled_at=enrolled_at), out)
 
 
@@ -134,3 +156,8 @@ def import_csv(file: Path, out: Path, mapping: Path, table: str | None) -> None:
     from app.sources.mapping import import_mapped_csv
 
     _write(import_mapped_csv(file, mapping, table=table), out)
+
+
+# The Moodle database import lives in its own module (its options are many); it is a kind of
+# import like the others.
+import_group.add_command(moodle_db_command, "moodle-db")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from app.core.db import get_engine, session_scope
-from app.learning.discovery_bench import bench_feedback
+from app.learning.discovery_bench import bench_discovery
 from app.learning.model_store import list_versions
 from app.learning.retraining import promote, retrain
 from app.learning.rule_ledger import apply_suggestion, rule_ledger_tables
@@ -107,18 +107,18 @@ def bench_group() -> None:
     """Benchmarks run through the real services."""
 
 
-@bench_group.command("feedback")
+@bench_group.command("discovery")
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--label-column", default="label", show_default=True)
 @click.option("--positive", default="anomaly", show_default=True,
               help="The label value that marks a true gap.")  # fmt: skip
 @click.option("--budget", default=300, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--runs", default=10, show_default=True, type=click.IntRange(1, 100))
-def bench_feedback_command(
+def bench_discovery_command(
     data: Path, label_column: str, positive: str, budget: int, runs: int
 ) -> None:
     """Active anomaly discovery through the queue: found with feedback vs isolation forest."""
-    bench_feedback(
+    bench_discovery(
         data, label_column=label_column, positive=positive, budget=budget, runs=runs,
         echo=click.echo,
     )  # fmt: skip

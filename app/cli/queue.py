@@ -10,7 +10,9 @@ import click
 from app.cli.progress import progress_printer
 from app.core.db import get_engine, session_scope
 from app.core.safe_csv import write_rows
+from app.detection.coverage import run_coverage
 from app.detection.run import run_detection
+from models.detectors.coverage import coverage_lines as sentences
 from review_queue.exports import DECISION_COLUMNS, FINDING_COLUMNS, decision_rows, finding_rows
 from review_queue.feedback_log import verify_chain
 from review_queue.permissions import SYSTEM
@@ -36,6 +38,8 @@ def detect(snapshot: str | None) -> None:
     )
     for name, why in sorted(s.get("skipped", {}).items()):
         click.echo(f"  skipped {name}: {why}")
+    for line in sentences(run_coverage(run)):
+        click.echo(f"  coverage: {line}")
 
 
 @click.command("evaluate")

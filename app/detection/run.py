@@ -13,7 +13,8 @@ from app.core.db import session_scope
 from app.core.errors import UserError
 from app.detection.configuration import NO_PLACE, detector_settings, enabled_detectors, meets
 from app.sources.store import find_snapshot, load_stored
-from models.detectors.base import Detector, Proposal
+from models.detectors.base import Detector, Proposal, carried_columns
+from models.detectors.coverage import coverage
 from models.detectors.registry import run_detectors
 from models.snapshot import Snapshot
 from models.taxonomy import attribute_entities
@@ -44,7 +45,8 @@ def run_detection(
     """Run every enabled detector and propose into the queue (admins only).
 
     The proposals go in one transaction: if a detector or the proposal step fails, the queue is
-    exactly as before and the run is recorded as failed with the reason.
+    exactly as before and the run is recorded as failed with the reason. The run's stats keep
+    its coverage: which categories were checked on this snapshot, which could not be, and why.
     """
     require_role(actor, ADMIN_ONLY, "running detection")
     if snapshot is None:
@@ -87,6 +89,7 @@ def run_detection(
                 "woken": woken,
                 "held_back_by_conditions": held_back,
                 "skipped": found.skipped,
+                "coverage": [r.to_dict() for r in coverage(carried_columns(snapshot), detectors)],
                 "seconds": {k: round(v, 3) for k, v in found.seconds.items()},
                 "duration_s": round(time.perf_counter() - started, 3),
                 "detectors": [d.name for d in detectors],

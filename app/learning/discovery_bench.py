@@ -147,7 +147,7 @@ def run_once(X: np.ndarray, y: np.ndarray, *, budget: int, seed: int, workdir: P
         engine.dispose()
 
 
-def bench_feedback(
+def bench_discovery(
     path: Path,
     *,
     label_column: str = "label",

@@ -1,9 +1,13 @@
-"""Canvas SIS ``enrollments.csv`` → contract ``enrollments``.
+"""Canvas SIS files → contract ``enrollments``, ``lms_users`` and ``courses``.
 
-Reads both shapes Canvas produces: the SIS import format (``course_id, root_account, start_date,
-end_date, user_id, user_integration_id, role, role_id, section_id, status, associated_user_id,
-limit_section_privileges, notify``) and the provisioning report (adds ``canvas_course_id``,
-``canvas_user_id``, ``created_by_sis``). SIS ids are used when present, Canvas ids otherwise.
+``users.csv`` and ``courses.csv`` become ``lms_users`` (with e-mails and names) and ``courses``
+(titles, term dates, status; owners come from the teachers in ``enrollments.csv``).
+
+``enrollments.csv`` is read in both shapes Canvas produces: the SIS import format (``course_id,
+root_account, start_date, end_date, user_id, user_integration_id, role, role_id, section_id,
+status, associated_user_id, limit_section_privileges, notify``) and the provisioning report (adds
+``canvas_course_id``, ``canvas_user_id``, ``created_by_sis``). SIS ids are used when present,
+Canvas ids otherwise.
 
 Only learner roles become enrolments (``student`` by default); other roles are counted. Canvas
 statuses map to contract ones: ``active``/``invited``/``creation_pending`` → ``enrolled``,
@@ -149,3 +153,108 @@ def import_canvas_enrollments(
     for name, count in out["status"].value_counts().items():
         report.counts[f"status {name}"] = int(count)
     return ImportResult(tables={"enrollments": out}, report=report)
+
+
+# --------------------------------------------------------------------------- users and courses
+
+CANVAS_USER_STATUS = {"active": "active", "suspended": "suspended", "deleted": "deleted"}
+CANVAS_COURSE_STATUS = {
+    "active": "active", "published": "active", "unpublished": "active", "claimed": "active",
+    "available": "active", "completed": "archived", "concluded": "archived",
+}  # fmt: skip
+
+
+def canvas_users_tables(frame: pd.DataFrame, *, source: str) -> ImportResult:
+    """A Canvas SIS ``users.csv`` (every cell text) → ``lms_users`` with e-mails and names.
+
+    ``user_id`` is the SIS id; the name is ``full_name``, else ``short_name``, else first and
+    last name. Rows without a ``user_id`` are dropped; an unknown status is kept for
+    validation to name.
+    """
+    report = ImportReport(source=source)
+    report.counts["rows read"] = len(frame)
+    user = _pick(frame, "user_id")
+    first, last = _pick(frame, "first_name").fillna(""), _pick(frame, "last_name").fillna("")
+    joined = (first + " " + last).str.strip().replace("", pd.NA)
+    name = _pick(frame, "full_name", "short_name").fillna(joined)
+    raw_status = _pick(frame, "status").str.lower()
+    out = pd.DataFrame(
+        {
+            "user_id": user,
+            "email": _pick(frame, "email").str.lower(),
+            "full_name": name,
+            "status": raw_status.map(CANVAS_USER_STATUS).fillna(raw_status),
+            "login_id": _pick(frame, "login_id"),
+        }
+    )
+    if "email" not in frame.columns:
+        out = out.drop(columns=["email"])
+    keep = user.notna()
+    if (~keep).any():
+        report.counts["dropped: rows without a user_id"] = int((~keep).sum())
+    out = out[keep].reset_index(drop=True)
+    report.counts["lms_users"] = len(out)
+    return ImportResult(tables={"lms_users": out}, report=report)
+
+
+def canvas_courses_tables(frame: pd.DataFrame, *, source: str) -> ImportResult:
+    """A Canvas SIS ``courses.csv`` (every cell text) → ``courses`` with titles, dates, status.
+
+    Deleted courses are left out; ``completed`` ones are archived. ``start_date``/``end_date``
+    become ``starts_at``/``ends_at`` when the file has them.
+    """
+    report = ImportReport(source=source)
+    report.counts["rows read"] = len(frame)
+    raw_status = _pick(frame, "status").str.lower()
+    deleted = raw_status.eq("deleted").fillna(False)
+    if deleted.any():
+        report.counts["left out: deleted courses"] = int(deleted.sum())
+    course = _pick(frame, "course_id")
+    no_id = course.isna() & ~deleted
+    if no_id.any():
+        report.counts["dropped: rows without a course_id"] = int(no_id.sum())
+    keep = ~deleted & ~no_id
+    out = pd.DataFrame(
+        {
+            "course_id": course,
+            "title": _pick(frame, "long_name", "short_name").fillna(course),
+            "is_compliance": False,
+            "status": raw_status.map(CANVAS_COURSE_STATUS).fillna(raw_status),
+            "short_name": _pick(frame, "short_name"),
+            "term_id": _pick(frame, "term_id"),
+            "account_id": _pick(frame, "account_id"),
+        }
+    )
+    for name, column in (("starts_at", "start_date"), ("ends_at", "end_date")):
+        if column in frame.columns:
+            out[name] = pd.to_datetime(
+                _pick(frame, column), format="ISO8601", utc=True, errors="coerce"
+            ).astype("datetime64[us, UTC]")
+    out = out[keep].reset_index(drop=True)
+    report.counts["courses"] = len(out)
+    return ImportResult(tables={"courses": out}, report=report)
+
+
+def canvas_course_owners(frame: pd.DataFrame) -> pd.DataFrame:
+    """``course_id`` → ``owner_user_id``: the first active teacher of each course in an
+    enrollments.csv (every cell text)."""
+    role = _pick(frame, "role").str.lower()
+    status = _pick(frame, "status").str.lower()
+    teachers = frame[role.isin(["teacher", "teacherenrollment"]) & status.ne("deleted")]
+    owners = pd.DataFrame(
+        {
+            "course_id": _pick(teachers, "course_id", "canvas_course_id"),
+            "owner_user_id": _pick(teachers, "user_id", "canvas_user_id"),
+        }
+    ).dropna()
+    return owners.drop_duplicates("course_id").reset_index(drop=True)
+
+
+def canvas_term_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """``term_id`` → ``starts_at``/``ends_at`` from a Canvas SIS terms.csv (every cell text)."""
+    out = pd.DataFrame({"term_id": _pick(frame, "term_id")})
+    for name, column in (("starts_at", "start_date"), ("ends_at", "end_date")):
+        out[name] = pd.to_datetime(
+            _pick(frame, column), format="ISO8601", utc=True, errors="coerce"
+        ).astype("datetime64[us, UTC]")
+    return out.dropna(subset=["term_id"]).reset_index(drop=True)

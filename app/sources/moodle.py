@@ -8,7 +8,8 @@ Event name, Description, Origin, IP address``. Three things it does not say, and
   (other Moodle versions and languages) keep their own. Times are taken as UTC unless ``tz`` names
   the site's time zone: Moodle prints them in the downloading user's zone.
 * **User ids.** The log names users by full name only, so ``user_id`` is the full name; pass
-  ``user_ids`` (full name → LMS user id) to use the LMS's real ids.
+  ``user_ids`` (full name → LMS user id) to use the LMS's real ids. A download whose user columns
+  were left out still names the user's Moodle id in ``Description``; that id is then used.
 * **Which course.** A course's log download is about one course: events inside it carry the
   course whose ``Event context`` reads ``Course: <name>``; pass ``course_id`` to set it.
 
@@ -53,6 +54,7 @@ MOODLE_EVENT_VERBS: dict[str, str] = {
     "course module viewed": "viewed",
     "course module instance list viewed": "viewed",
     "discussion viewed": "viewed",
+    "wiki page viewed": "viewed",
     "quiz attempt viewed": "viewed",
     "quiz attempt summary viewed": "viewed",
     "quiz attempt reviewed": "viewed",
@@ -82,17 +84,23 @@ _YEAR_FORMATS = (
     "%d %B %Y, %I:%M %p",
     "%d %b %Y, %H:%M",
     "%d %B %Y, %H:%M",
-    "%d/%m/%y, %H:%M",
-    "%d/%m/%Y, %H:%M",
+    "%Y %B %d %H:%M",  # Moodle 2.x logs: 2017 July 10 12:35
 )
+# Numeric dates (Excel downloads, other languages): day first unless told otherwise.
+_NUMERIC_FORMATS = ("%d/%m/%y, %H:%M", "%d/%m/%Y, %H:%M", "%d/%m/%Y %H:%M", "%d/%m/%y %H:%M")
 
 
 def _normalise_event(name: pd.Series) -> pd.Series:
     return name.str.strip().str.rstrip(".").str.strip().str.lower()
 
 
-def parse_moodle_times(times: pd.Series, *, year: int, tz: str = "UTC") -> pd.Series:
-    """Moodle log times as UTC timestamps; times without a year get ``year``; NaT if unparsable."""
+def parse_moodle_times(
+    times: pd.Series, *, year: int, tz: str = "UTC", day_first: bool = True
+) -> pd.Series:
+    """Moodle log times as UTC timestamps; times without a year get ``year``; NaT if unparsable.
+
+    Numeric dates (``2/03/21, 14:12``) are read day first unless ``day_first`` is False.
+    """
     text = times.astype("str").str.strip()
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
     for fmt in _NO_YEAR_FORMATS:
@@ -100,7 +108,10 @@ def parse_moodle_times(times: pd.Series, *, year: int, tz: str = "UTC") -> pd.Se
         if not todo.any():
             break
         parsed[todo] = pd.to_datetime(text[todo] + f" {year}", format=fmt + " %Y", errors="coerce")
-    for fmt in _YEAR_FORMATS:
+    numeric = _NUMERIC_FORMATS if day_first else tuple(
+        f.replace("%d/%m", "%m/%d") for f in _NUMERIC_FORMATS
+    )  # fmt: skip
+    for fmt in (*_YEAR_FORMATS, *numeric):
         todo = parsed.isna()
         if not todo.any():
             break
@@ -128,6 +139,7 @@ def import_moodle_log(
     course_id: str | None = None,
     user_ids: Mapping[str, str] | None = None,
     event_verbs: Mapping[str, str] | None = None,
+    day_first: bool = True,
 ) -> ImportResult:
     """Read a Moodle Logs download into ``activity``, ``lms_users`` and ``courses`` frames.
 
@@ -136,20 +148,62 @@ def import_moodle_log(
     """
     path = Path(path)
     frame = read_table_file_or_raise(path, table="activity")
+    return moodle_log_tables(
+        frame, source=path.name, year=year, tz=tz, course_id=course_id, user_ids=user_ids,
+        event_verbs=event_verbs, day_first=day_first,
+    )  # fmt: skip
+
+
+_DESCRIPTION_USER = r"^The user with id '([^']+)'"
+
+
+def _users_from_descriptions(frame: pd.DataFrame) -> pd.DataFrame:
+    """A download without the user's name (columns left out) names the user in Description."""
+    if "User full name" in frame.columns or "Description" not in frame.columns:
+        return frame
+    ids = frame["Description"].astype("str").str.extract(_DESCRIPTION_USER)[0]
+    if ids.notna().mean() < 0.5:
+        return frame
+    return frame.assign(**{"User full name": ids.fillna("-")})
+
+
+def moodle_log_tables(
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    year: int | None = None,
+    tz: str = "UTC",
+    course_id: str | None = None,
+    user_ids: Mapping[str, str] | None = None,
+    event_verbs: Mapping[str, str] | None = None,
+    day_first: bool = True,
+) -> ImportResult:
+    """:func:`import_moodle_log` on a log already read (every cell text, Moodle's English names).
+
+    Without a ``User full name`` column, the user id Moodle writes in ``Description`` ("The user
+    with id '8429' …") is the user's id.
+    """
+    by_id = "User full name" not in frame.columns
+    frame = _users_from_descriptions(frame)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise UserError(
-            f"{path.name} is not a Moodle Logs download: columns {', '.join(missing)} are absent "
+            f"{source} is not a Moodle Logs download: columns {', '.join(missing)} are absent "
             f"(found: {', '.join(frame.columns)})"
         )
     used_year = year if year is not None else datetime.now(UTC).year
-    report = ImportReport(source=path.name)
+    report = ImportReport(source=source)
     report.counts["log rows"] = len(frame)
-    report.notes.append(
-        f"Moodle log times have no year; all times without one were taken to be in {used_year}"
-        + (" (the current year; pass year= to change it)" if year is None else "")
-        + f", in time zone {tz}."
-    )
+    yearless = frame["Time"].astype("str").str.match(r"^\s*\d{1,2} [^\W\d_]+\.?, \d")
+    if yearless.any():
+        report.notes.append(
+            f"Moodle log times have no year; all times without one were taken to be in "
+            f"{used_year}"
+            + (" (the current year; pass year= to change it)" if year is None else "")
+            + f", in time zone {tz}."
+        )
+    else:
+        report.notes.append(f"Moodle log times were taken to be in time zone {tz}.")
 
     verbs_map = {
         **MOODLE_EVENT_VERBS,
@@ -163,7 +217,9 @@ def import_moodle_log(
     for name, count in unmapped.items():
         report.counts[f"unmapped: {name}"] = int(count)
 
-    timestamps = parse_moodle_times(frame["Time"].fillna(""), year=used_year, tz=tz)
+    timestamps = parse_moodle_times(
+        frame["Time"].fillna(""), year=used_year, tz=tz, day_first=day_first
+    )
     bad_time = timestamps.isna() & verbs.notna()
     if bad_time.any():
         first = frame.loc[bad_time, "Time"].iloc[0]
@@ -185,6 +241,8 @@ def import_moodle_log(
                 f"{int(unknown.sum())} event(s) by users missing from user_ids "
                 f"(e.g. {user_names[unknown].iloc[0]!r}); left out"
             )
+    elif by_id:
+        report.notes.append("The download kept no user names; user_id is Moodle's user id.")
     else:
         report.notes.append("The log names users by full name only; user_id is that name.")
 
@@ -263,3 +321,49 @@ def import_moodle_log(
     return ImportResult(
         tables={"activity": activity, "lms_users": lms_users, "courses": courses}, report=report
     )
+
+
+# --------------------------------------------------------------------------- user lists
+
+_MOODLE_FLAGS = ("1", "true", "yes")
+
+
+def moodle_users_tables(frame: pd.DataFrame, *, source: str) -> ImportResult:
+    """A Moodle user list (bulk download or upload CSV, every cell text) → ``lms_users``.
+
+    ``user_id`` is the ``username``; ``email`` and ``full_name`` (first and last name) come
+    along; ``idnumber``, where Moodle keeps the institution's own id, becomes ``person_id``;
+    ``suspended``/``deleted`` set the status (else active); ``lastaccess`` (Unix time) becomes
+    ``last_login_at``. Columns the list lacks stay absent.
+    """
+    cols = {c.strip().lower(): c for c in frame.columns}
+
+    def column(name: str) -> pd.Series:
+        if name not in cols:
+            return pd.Series(pd.NA, index=frame.index, dtype="str")
+        return frame[cols[name]].astype("str").str.strip().replace("", pd.NA)
+
+    report = ImportReport(source=source)
+    report.counts["rows read"] = len(frame)
+    users = pd.DataFrame({"user_id": column("username")})
+    if "idnumber" in cols:
+        users["person_id"] = column("idnumber")
+    if "email" in cols:
+        users["email"] = column("email").str.lower()
+    if {"firstname", "lastname"} & set(cols):
+        first, last = column("firstname").fillna(""), column("lastname").fillna("")
+        users["full_name"] = (first + " " + last).str.strip().replace("", pd.NA)
+    status = pd.Series("active", index=frame.index, dtype="str")
+    status = status.mask(column("suspended").str.lower().isin(_MOODLE_FLAGS), "suspended")
+    users["status"] = status.mask(column("deleted").str.lower().isin(_MOODLE_FLAGS), "deleted")
+    if "lastaccess" in cols:
+        seconds = pd.to_numeric(column("lastaccess"), errors="coerce")
+        users["last_login_at"] = pd.to_datetime(
+            seconds.where(seconds > 0), unit="s", utc=True
+        ).astype("datetime64[us, UTC]")
+    keep = users["user_id"].notna()
+    if (~keep).any():
+        report.counts["dropped: rows without a username"] = int((~keep).sum())
+    users = users[keep].reset_index(drop=True)
+    report.counts["lms_users"] = len(users)
+    return ImportResult(tables={"lms_users": users}, report=report)

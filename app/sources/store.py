@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -222,3 +223,17 @@ def load_stored(record: SnapshotRecord, tables: Iterable[str] | None = None) -> 
         snapshot_id=record.id,
         meta={"content_hash": record.content_hash},
     )
+
+
+def stored_columns(record: SnapshotRecord) -> dict[str, frozenset[str]]:
+    """Table → the columns a stored snapshot carries, read from its Parquet schemas alone (no
+    rows are loaded, so this is cheap on ten million events)."""
+    folder = snapshots_dir() / record.id
+    if not (folder / "COMPLETE").exists():
+        raise UserError(
+            f"snapshot {record.id}'s files are missing from {folder}; ingest its source again"
+        )
+    return {
+        name: frozenset(pq.read_schema(folder / f"{name}.parquet").names)
+        for name in sorted(record.row_counts)
+    }

@@ -4,6 +4,11 @@ Detectors follow scikit-learn's estimator habits: parameters are keyword argumen
 untouched in ``__init__`` (so ``get_params`` can read them back and the Detectors page can show
 them), anything learned from a snapshot ends in ``_``, and one small method, ``detect``, makes them
 interchangeable. They are pure: DataFrames in, proposals out, no I/O.
+
+Each detector declares what it reads (``reads``: per table, the columns it needs and those it
+uses only when present). A snapshot that lacks a needed table or column (contract version 2:
+absent is not empty) gets the detector skipped with a reason instead of findings made up from
+data the source could not carry.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import inspect
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from numbers import Integral
@@ -31,7 +36,45 @@ DEFAULT_MAX_EVIDENCE_ROWS = 10
 
 
 class MissingTableError(LookupError):
-    """A detector was asked to run on a snapshot that lacks a table it requires."""
+    """A detector was asked to run on a snapshot that lacks a table or column it needs."""
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The columns a detector reads from one table: ``needed`` ones it cannot work without, and
+    ``optional`` ones it reads when the table carries them and does without otherwise."""
+
+    needed: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """Needed then optional columns."""
+        return self.needed + self.optional
+
+
+def columns(*needed: str, optional: Sequence[str] = ()) -> Columns:
+    """``Columns`` written the short way: ``columns("a", "b", optional=["c"])``."""
+    return Columns(tuple(needed), tuple(c for c in optional if c not in needed))
+
+
+def merge_reads(*parts: Mapping[str, Columns]) -> dict[str, Columns]:
+    """One ``reads`` declaration from several (a detector's own and its helpers'): a column any
+    part needs is needed, one only some parts use when present stays optional."""
+    out: dict[str, Columns] = {}
+    for part in parts:
+        for table, cols in part.items():
+            have = out.get(table, Columns())
+            needed = tuple(dict.fromkeys(have.needed + cols.needed))
+            optional = dict.fromkeys(have.optional + cols.optional)
+            out[table] = Columns(needed, tuple(c for c in optional if c not in needed))
+    return out
+
+
+def carried_columns(snapshot: Snapshot) -> dict[str, frozenset[str]]:
+    """Table -> the columns the snapshot carries (a column the source could not know is absent
+    from its table's frame; an absent table is absent from the mapping)."""
+    return {name: frozenset(map(str, frame.columns)) for name, frame in snapshot.tables.items()}
 
 
 @dataclass(frozen=True)
@@ -134,6 +177,12 @@ class Detector(ABC):
     categories: ClassVar[tuple[str, ...]]
     requires: ClassVar[tuple[str, ...]]
     optional: ClassVar[tuple[str, ...]] = ()
+    # Table (each of ``requires`` and ``optional``) -> the columns read from it. A needed column
+    # missing from a table the snapshot carries skips the detector, as a missing table does.
+    reads: ClassVar[Mapping[str, Columns]] = {}
+    # "table" or "table.column" (optional ones) -> what goes unchecked without it, in words, for
+    # the coverage table: "automatic enrolments that never took effect".
+    unchecked_without: ClassVar[Mapping[str, str]] = {}
     kind: ClassVar[str] = "rule"  # "rule" (heuristic) or "model" (learned anomaly score)
     # Every __init__ parameter -> the shapes its value may take (any one of them will do).
     # Subclasses extend this: {**Detector.parameter_constraints, "min_sent": [...]}.
@@ -194,15 +243,34 @@ class Detector(ABC):
         """Required tables the snapshot lacks (non-empty means the detector must be skipped)."""
         return [t for t in self.requires if not snapshot.has(t)]
 
+    @classmethod
+    def lacking(cls, carried: Mapping[str, Set[str]]) -> list[str]:
+        """What the detector needs and ``carried`` (table -> its columns) lacks: ``"table"`` for
+        a required table, ``"table.column"`` for a needed column of a table that is there."""
+        out = [t for t in cls.requires if t not in carried]
+        for table, cols in cls.reads.items():
+            if table in carried:
+                out.extend(f"{table}.{c}" for c in cols.needed if c not in carried[table])
+        return out
+
+    @classmethod
+    def partly_lacking(cls, carried: Mapping[str, Set[str]]) -> list[str]:
+        """The optional tables and columns named in ``unchecked_without`` that ``carried``
+        lacks: the detector runs, but checks less."""
+        out = []
+        for item in cls.unchecked_without:
+            table, _, column = item.partition(".")
+            if table not in carried or (column and column not in carried[table]):
+                out.append(item)
+        return out
+
     def skip_reason(self, snapshot: Snapshot) -> str | None:
         """Why this detector cannot run on ``snapshot``, or None if it can."""
-        missing = self.missing_tables(snapshot)
-        if not missing:
-            return None
-        return f"needs table{'s' if len(missing) > 1 else ''} {', '.join(missing)}, absent"
+        return describe_lack(self.lacking(carried_columns(snapshot)))
 
     def detect(self, snapshot: Snapshot) -> list[Proposal]:
-        """Proposals for ``snapshot``; ``MissingTableError`` if a required table is absent."""
+        """Proposals for ``snapshot``; ``MissingTableError`` if a needed table or column is
+        absent."""
         reason = self.skip_reason(snapshot)
         if reason is not None:
             raise MissingTableError(f"{self.name}: {reason}")
@@ -243,6 +311,19 @@ class Detector(ABC):
             detector=self.name,
             detector_version=self.version,
         )
+
+
+def describe_lack(lacking: Sequence[str]) -> str | None:
+    """A skip reason for ``Detector.lacking``'s list: "needs table sync_runs, absent", "needs
+    column courses.owner_user_id, absent"; None when nothing is lacking."""
+    tables = [x for x in lacking if "." not in x]
+    cols = [x for x in lacking if "." in x]
+    parts = [
+        f"{word}{'s' if len(items) > 1 else ''} {', '.join(items)}"
+        for word, items in (("table", tables), ("column", cols))
+        if items
+    ]
+    return f"needs {' and '.join(parts)}, absent" if parts else None
 
 
 def proposals_frame(proposals: Sequence[Proposal]) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from models.detectors.base import Columns, columns
 from models.snapshot import Snapshot
 
 T = TypeVar("T")
@@ -34,6 +35,22 @@ ENROLMENT_COLUMNS = [
     "withdrawn_at",
     "progress_pct",
 ]
+
+# What the helpers below read, merged into the ``reads`` of each detector that calls them.
+PERSON_NAME_READS: dict[str, Columns] = {"people": columns("person_id", "full_name")}
+USER_LABEL_READS: dict[str, Columns] = {
+    "lms_users": columns("user_id", optional=("person_id", "email")),
+    **PERSON_NAME_READS,
+}
+COURSE_LABEL_READS: dict[str, Columns] = {"courses": columns("course_id", "title")}
+COMPLIANCE_READS: dict[str, Columns] = {"courses": columns("course_id", "is_compliance")}
+ACTIVITY_READS: dict[str, Columns] = {
+    "activity": columns("user_id", "course_id", "verb", "timestamp", optional=("value",))
+}
+# The evidence of an enrolment (enrolment_evidence) shows the dates and progress it carries.
+ENROLMENT_EVIDENCE_READS: dict[str, Columns] = {
+    "enrollments": columns(*ENROLMENT_COLUMNS[:6], optional=ENROLMENT_COLUMNS[6:])
+}
 
 # id(snapshot) -> (weak reference, cached values). Weak so a cached snapshot can still be freed.
 _CACHE: dict[int, tuple[weakref.ref[Snapshot], dict[str, Any]]] = {}
@@ -142,6 +159,11 @@ def flag(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column].fillna(False).astype(bool)
 
 
+def enrolment_evidence(frame: pd.DataFrame) -> pd.DataFrame:
+    """The ``ENROLMENT_COLUMNS`` of ``frame`` that it carries (a source may lack some dates)."""
+    return frame[[c for c in ENROLMENT_COLUMNS if c in frame.columns]]
+
+
 def person_names(snapshot: Snapshot) -> pd.Series:
     """person_id → full name (for titles); empty when the snapshot has no HR roster."""
 
@@ -178,11 +200,14 @@ def account_labels(snapshot: Snapshot) -> pd.Series:
 
 
 def _labels(snapshot: Snapshot, *, hr: bool) -> pd.Series:
+    if not snapshot.has("lms_users"):
+        # Callers fall back to the bare id.
+        return pd.Series([], index=pd.Index([], dtype="str"), dtype="str")
     users = snapshot["lms_users"]
     ids = users["user_id"].astype(str)
     who = _text(users, "full_name")
     if hr:
-        hr_names = users["person_id"].astype("string").map(person_names(snapshot))
+        hr_names = _text(users, "person_id").map(person_names(snapshot))
         who = who.fillna(hr_names.astype("string"))
     who = who.astype("string").fillna(_text(users, "email"))
     named = (who + " (user " + ids + ")").fillna("user " + ids)

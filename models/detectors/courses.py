@@ -9,8 +9,18 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from models.detectors.base import Detector, Proposal, records, saturating
+from models.detectors.base import (
+    Columns,
+    Detector,
+    Proposal,
+    columns,
+    merge_reads,
+    records,
+    saturating,
+)
 from models.detectors.common import (
+    ACTIVITY_READS,
+    COURSE_LABEL_READS,
     activity_days,
     as_of_ts,
     course_labels,
@@ -32,15 +42,30 @@ class UnownedCourseDetector(Detector):
     name = "unowned_course"
     version = "1.0"
     categories = ("unowned_course",)
-    requires = ("people", "lms_users", "courses")
+    # Only where the snapshot carries owners (taxonomy version 2): an absent owner_user_id column
+    # says nothing about who owns a course, so it skips the detector.
+    requires = ("lms_users", "courses")
+    optional = ("people",)
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        {
+            "courses": columns("course_id", "status", "owner_user_id", "is_compliance"),
+            "lms_users": columns("user_id", "status", optional=("person_id",)),
+            "people": columns("person_id", "employment_status", "full_name"),
+        },
+        COURSE_LABEL_READS,
+    )
+    unchecked_without: ClassVar[dict[str, str]] = {
+        "people": "owners who have left the organisation",
+        "lms_users.person_id": "owners who have left the organisation",
+    }
 
     def __init__(self, *, max_evidence_rows: int = 10) -> None:
         self.max_evidence_rows = max_evidence_rows
 
     def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
         courses = snapshot["courses"]
-        users = snapshot["lms_users"][["user_id", "person_id", "status", "email"]]
-        people = snapshot["people"][["person_id", "employment_status", "full_name"]]
+        users = snapshot["lms_users"]
+        users = users[[c for c in ("user_id", "person_id", "status") if c in users]]
         active = courses[courses["status"].astype(str) == "active"]
         m = active.merge(
             users.rename(
@@ -48,22 +73,26 @@ class UnownedCourseDetector(Detector):
                     "user_id": "owner_user_id",
                     "person_id": "owner_person_id",
                     "status": "owner_status",
-                    "email": "owner_email",
                 }
             ),
             on="owner_user_id",
             how="left",
-        ).merge(
-            people.rename(
-                columns={
-                    "person_id": "owner_person_id",
-                    "employment_status": "owner_employment",
-                    "full_name": "owner_name",
-                }
-            ),
-            on="owner_person_id",
-            how="left",
         )
+        if snapshot.has("people") and "owner_person_id" in m:
+            people = snapshot["people"][["person_id", "employment_status", "full_name"]]
+            m = m.merge(
+                people.rename(
+                    columns={
+                        "person_id": "owner_person_id",
+                        "employment_status": "owner_employment",
+                        "full_name": "owner_name",
+                    }
+                ),
+                on="owner_person_id",
+                how="left",
+            )
+        else:  # without the HR link nobody is known to have left
+            m = m.assign(owner_employment=None, owner_name=None)
         no_owner = m["owner_user_id"].isna()
         not_user = ~no_owner & m["owner_status"].isna()
         inactive = ~no_owner & ~not_user & m["owner_status"].astype(str).ne("active")
@@ -120,6 +149,15 @@ class GradingDelayDetector(Detector):
     version = "1.0"
     categories = ("feedback_delayed",)
     requires = ("courses", "submissions")
+    # Without graded_at every submission would look ungraded: it is needed, not optional. An
+    # absent grading_sla_days column reads as the default SLA, as an empty one does (contract).
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        {
+            "courses": columns("course_id", optional=("grading_sla_days",)),
+            "submissions": columns("course_id", "submitted_at", "graded_at"),
+        },
+        COURSE_LABEL_READS,
+    )
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "default_sla_days": [Interval(Real, 0, None, closed="neither")],
@@ -141,7 +179,10 @@ class GradingDelayDetector(Detector):
         as_of = as_of_ts(snapshot)
         courses = snapshot["courses"]
         sla_by_course = pd.Series(
-            pd.to_numeric(courses["grading_sla_days"], errors="coerce").to_numpy(),
+            pd.to_numeric(
+                courses.get("grading_sla_days", pd.Series(np.nan, index=courses.index)),
+                errors="coerce",
+            ).to_numpy(),
             index=courses["course_id"].astype(str),
         )
         subs = snapshot["submissions"]
@@ -241,6 +282,7 @@ class AccessFailureDetector(Detector):
     version = "1.0"
     categories = ("access_failure",)
     requires = ("courses", "activity")
+    reads: ClassVar[dict[str, Columns]] = merge_reads(ACTIVITY_READS, COURSE_LABEL_READS)
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "min_failures": [Interval(Integral, 1, None)],

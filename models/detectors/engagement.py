@@ -18,13 +18,15 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from models.detectors.base import Proposal
+from models.detectors.base import Columns, Proposal, columns, merge_reads
 from models.detectors.common import (
+    ACTIVITY_READS,
+    COURSE_LABEL_READS,
+    USER_LABEL_READS,
     activity_codes,
     as_of_ts,
     course_labels,
     day_number,
-    group_codes,
     label,
     unique_sorted,
     user_labels,
@@ -37,6 +39,7 @@ from models.detectors.learners import (
     LEARNER_FEATURES,
     explain,
     fired,
+    learner_features,
     plain,
     shortfalls,
     weekly_series,
@@ -85,6 +88,18 @@ class CourseWeekEngagementDetector(OutlierModel):
     categories = ("engagement_anomaly",)
     requires = ("courses", "activity")
     optional = ("submissions", "notifications")
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        ACTIVITY_READS,
+        COURSE_LABEL_READS,
+        {
+            "submissions": columns("course_id", "submitted_at", "graded_at"),
+            "notifications": columns("course_id", "sent_at", "delivered_at", "bounced"),
+        },
+    )
+    unchecked_without: ClassVar[dict[str, str]] = {
+        "submissions": "weeks of slow grading",
+        "notifications": "weeks of failing notifications",
+    }
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **OutlierModel.parameter_constraints,
         "min_active_learners": [Interval(Integral, 1, None)],
@@ -328,6 +343,10 @@ class LearnerEngagementDetector(OutlierModel):
     version = "2.0"
     categories = ("engagement_anomaly",)
     requires = ("courses", "activity")
+    optional = ("lms_users", "people")
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        ACTIVITY_READS, COURSE_LABEL_READS, USER_LABEL_READS
+    )
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **OutlierModel.parameter_constraints,
         "min_events": [Interval(Integral, 1, None)],
@@ -373,49 +392,11 @@ class LearnerEngagementDetector(OutlierModel):
         self.max_evidence_rows = max_evidence_rows
 
     def features(self, snapshot: Snapshot) -> pd.DataFrame:
-        """One row per (user, course) with at least ``min_events`` events up to ``as_of``."""
-        codes = activity_codes(snapshot)
-        course, user, day = codes["course"], codes["user"], codes["day"]
-        # Failed logins and launches are access problems (access_failure), not engagement.
-        ok = (course >= 0) & ~_verb_mask(codes, ("login_failed", "launch_failed"))
-        cols = ["user_id", "course_id", *LEARNER_FEATURES]
-        if not ok.any():
-            return pd.DataFrame(columns=cols)
-        as_of_day = int(day_number(pd.Series([as_of_ts(snapshot)])).iloc[0])
-        n_users = max(len(codes["user_ids"]), 1)
-        pair = course[ok].astype("int64") * n_users + user[ok].astype("int64")
-        inv, uniq = group_codes(pair)
-        d = day[ok]
-        events = np.bincount(inv)
-        fails = np.bincount(inv, weights=_verb_mask(codes, ("failed",))[ok])
-        d0 = int(d.min())
-        span = as_of_day - d0 + 2
-        # Sorted distinct (pair, day) keys: each pair's run gives its active days, and the run's
-        # last key its last day (no scatter-max over ten million rows needed).
-        day_pairs = unique_sorted(inv * span + (d - d0))
-        pid = day_pairs // span
-        ends = np.flatnonzero(np.r_[pid[1:] != pid[:-1], True])
-        active_days = np.diff(np.r_[-1, ends])
-        last = d0 + day_pairs[ends] % span
-        frame = pd.DataFrame(
-            {
-                # Categoricals over the activity's codes: no million Python strings to build.
-                "user_id": pd.Categorical.from_codes(uniq % n_users, categories=codes["user_ids"]),
-                "course_id": pd.Categorical.from_codes(
-                    uniq // n_users, categories=codes["course_ids"]
-                ),
-                "events": events.astype(float),
-                "active_days": active_days.astype(float),
-                # Intensity: a learner (or a script) doing a month's work in a day stands out.
-                "events_per_active_day": events / np.maximum(active_days, 1),
-                "failure_share": shrunk_share(fails, events, self.pseudo_count),
-                "days_since_last_event": (as_of_day - last).astype(float),
-                "failed_events": fails,
-            }
+        """One row per (user, course) with at least ``min_events`` events up to ``as_of``, in
+        courses of at least ``min_course_learners`` such learners (the minimum cohort)."""
+        return learner_features(
+            snapshot, self.pseudo_count, self.min_events, self.min_course_learners
         )
-        frame = frame[frame["events"] >= self.min_events]
-        size = frame.groupby("course_id", observed=True)["user_id"].transform("size")
-        return frame[size >= self.min_course_learners].reset_index(drop=True)
 
     def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
         frame = self.features(snapshot)

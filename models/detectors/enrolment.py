@@ -1,5 +1,5 @@
-"""Detectors on enrolments: missing or failed enrolments, missed compliance deadlines, and
-progress records that contradict themselves."""
+"""Detectors on enrolments: missing or failed enrolments, and progress records that contradict
+themselves (missed compliance deadlines: ``models.detectors.compliance``)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,27 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from models.detectors.base import Detector, Proposal, records, saturating, severity_from_bins
+from models.detectors.base import (
+    Columns,
+    Detector,
+    Proposal,
+    columns,
+    merge_reads,
+    records,
+    saturating,
+)
 from models.detectors.common import (
+    ACTIVITY_READS,
+    COMPLIANCE_READS,
+    COURSE_LABEL_READS,
     ENROLMENT_COLUMNS,
+    ENROLMENT_EVIDENCE_READS,
+    USER_LABEL_READS,
     activity_days,
     as_of_ts,
     compliance_courses,
     course_labels,
+    enrolment_evidence,
     flag,
     has_activity,
     has_pair,
@@ -25,7 +39,7 @@ from models.detectors.common import (
     user_labels,
     utc,
 )
-from models.detectors.constraints import Boolean, Constraint, Interval, ListOf, Text
+from models.detectors.constraints import Constraint, Interval, ListOf, Text
 from models.detectors.progress import (
     REASON_TEXT,
     enrolments_with_falls,
@@ -42,6 +56,24 @@ class EnrollmentMissingDetector(Detector):
     version = "1.0"
     categories = ("enrollment_missing",)
     requires = ("people", "lms_users", "courses", "enrollments", "enrollment_rules")
+    # A rule's department and job title are needed: an absent one is not "any". An absent
+    # grace_days column reads as the default grace, as an empty cell does (contract).
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        {
+            "enrollment_rules": columns(
+                "rule_id", "course_id", "active", "department", "job_title",
+                optional=("grace_days",),
+            ),
+            "people": columns(
+                "person_id", "full_name", "department", "job_title", "hire_date",
+                "employment_status",
+            ),
+            "lms_users": columns("user_id", "person_id"),
+            "enrollments": columns("user_id", "course_id"),
+        },
+        COMPLIANCE_READS,
+        COURSE_LABEL_READS,
+    )  # fmt: skip
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "default_grace_days": [Interval(Integral, 0, None)],
@@ -68,9 +100,9 @@ class EnrollmentMissingDetector(Detector):
         if rules.empty or people.empty:
             return []
         people["hire_ts"] = pd.to_datetime(people["hire_date"], utc=True, errors="coerce")
-        rules["grace"] = pd.to_numeric(rules["grace_days"], errors="coerce").fillna(
-            self.default_grace_days
-        )
+        rules["grace"] = pd.to_numeric(
+            rules.get("grace_days", pd.Series(np.nan, index=rules.index)), errors="coerce"
+        ).fillna(self.default_grace_days)
         cols = ["person_id", "full_name", "department", "job_title", "hire_ts"]
         matched = []
         # Rules are few, people many: one merge per shape of rule (which fields it constrains).
@@ -173,8 +205,22 @@ class EnrollmentFailedDetector(Detector):
     version = "1.0"
     categories = ("enrollment_failed",)
     requires = ("courses", "enrollments")
-    # Without activity, "never took effect" cannot be shown: only status ``failed`` is judged.
-    optional = ("activity", "notifications")
+    # "Never took effect" needs both logs (no activity and no notification): without either,
+    # only status ``failed`` is judged.
+    optional = ("activity", "notifications", "lms_users", "people")
+    # Without progress_pct every automated enrolment would look untouched: it is needed.
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        {
+            "enrollments": columns(*ENROLMENT_COLUMNS[:6], "progress_pct"),
+            "notifications": columns("user_id", "course_id", "sent_at"),
+        },
+        ENROLMENT_EVIDENCE_READS, ACTIVITY_READS, COMPLIANCE_READS, COURSE_LABEL_READS,
+        USER_LABEL_READS,
+    )  # fmt: skip
+    unchecked_without: ClassVar[dict[str, str]] = {
+        "activity": "automatic enrolments that never took effect",
+        "notifications": "automatic enrolments that never took effect",
+    }
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "stale_after_days": [Interval(Real, 0, None)],
@@ -211,7 +257,7 @@ class EnrollmentFailedDetector(Detector):
             & (age_days > self.stale_after_days).fillna(False)
             & (progress.isna() | progress.eq(0))
         )
-        if not snapshot.has("activity"):
+        if not (snapshot.has("activity") and snapshot.has("notifications")):
             stale[:] = False
         cand = stale[stale].index
         if len(cand):
@@ -242,7 +288,7 @@ class EnrollmentFailedDetector(Detector):
         courses = label(hits["course_id"].astype(str), course_labels(snapshot))
         out = []
         for row, who, course, f, age, score, sev in zip(
-            hits[ENROLMENT_COLUMNS].to_dict("records"),
+            enrolment_evidence(hits).to_dict("records"),
             users,
             courses,
             is_failed,
@@ -278,96 +324,6 @@ class EnrollmentFailedDetector(Detector):
         return out
 
 
-class ComplianceOverdueDetector(Detector):
-    """Mandatory-course enrolments past their due date and neither completed nor withdrawn."""
-
-    name = "compliance_overdue"
-    version = "1.0"
-    categories = ("compliance_overdue",)
-    requires = ("courses", "enrollments")
-    parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
-        **Detector.parameter_constraints,
-        "derive_due_from_due_days": [Boolean()],
-        "severity_days": [ListOf(Interval(Real, 0, None), length=3, ascending=True)],
-        "score_scale_days": [Interval(Real, 0, None, closed="neither")],
-    }
-
-    def __init__(
-        self,
-        *,
-        derive_due_from_due_days: bool = True,
-        severity_days: tuple[float, float, float] = (7.0, 30.0, 90.0),
-        score_scale_days: float = 30.0,
-        max_evidence_rows: int = 10,
-    ) -> None:
-        self.derive_due_from_due_days = derive_due_from_due_days
-        self.severity_days = severity_days
-        self.score_scale_days = score_scale_days
-        self.max_evidence_rows = max_evidence_rows
-
-    def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
-        as_of = as_of_ts(snapshot)
-        courses = snapshot["courses"]
-        comp = courses[flag(courses, "is_compliance")][["course_id", "due_days"]]
-        enr = snapshot["enrollments"]
-        enr = enr[enr["course_id"].isin(comp["course_id"])]
-        enr = enr[~enr["status"].astype(str).isin(["completed", "withdrawn"])]
-        if enr.empty:
-            return []
-        due = utc(enr["due_at"])
-        derived = pd.Series(False, index=enr.index)
-        if self.derive_due_from_due_days:
-            # A compliance enrolment without due_at still has a deadline: enrolled_at + due_days.
-            days = enr["course_id"].map(comp.set_index("course_id")["due_days"])
-            guess = utc(enr["enrolled_at"]) + pd.to_timedelta(
-                pd.to_numeric(days, errors="coerce"), unit="D"
-            )
-            # Only for enrolments that exist and run: a failed one never started a deadline.
-            running = enr["status"].astype(str).isin(["enrolled", "in_progress"])
-            derived = due.isna() & guess.notna() & running
-            due = due.where(due.notna(), guess)
-        overdue = (due < as_of).fillna(False)
-        hits = enr[overdue]
-        if hits.empty:
-            return []
-        days_over = ((as_of - due[hits.index]).dt.total_seconds() / 86400.0).to_numpy()
-        scores = 0.4 + 0.6 * saturating(days_over, self.score_scale_days)
-        severity = severity_from_bins(days_over, self.severity_days)
-        users = label(hits["user_id"].astype(str), user_labels(snapshot))
-        courses_l = label(hits["course_id"].astype(str), course_labels(snapshot))
-        out = []
-        for row, who, course, over, score, sev, dv, d in zip(
-            hits[ENROLMENT_COLUMNS].to_dict("records"),
-            users,
-            courses_l,
-            days_over,
-            scores,
-            severity,
-            due[hits.index],
-            derived[hits.index].to_numpy(),
-            strict=True,
-        ):
-            out.append(
-                self._proposal(
-                    category="compliance_overdue",
-                    entity_key=f"enrollment={row['enrollment_id']}",
-                    title=f"{who} is {over:.0f} days overdue on mandatory course {course} "
-                    f"(due {dv.date()}, status {row['status']})",
-                    score=score,
-                    severity=sev,
-                    evidence={
-                        "enrollments": [named_row(row, who, course)],
-                        "due": dv,
-                        "due_derived_from_due_days": d,
-                    },
-                    features={"days_overdue": round(float(over), 2), "due_derived": bool(d)},
-                    explanation=f"Mandatory training was due {over:.0f} days ago and is neither "
-                    "completed nor withdrawn.",
-                )
-            )
-        return out
-
-
 class ProgressInconsistentDetector(Detector):
     """Enrolments whose status, dates, progress and activity contradict each other.
 
@@ -375,14 +331,22 @@ class ProgressInconsistentDetector(Detector):
     learner and course when the snapshot has none) and within one attempt: a value at 0, a
     launch of the object, or (objects only) a report ``new_attempt_after_hours`` after the
     previous one starts a new attempt, so a rewatch, a seek or a retry is not a contradiction
-    (``models.detectors.common.progress_drops``).
+    (``models.detectors.progress.progress_drops``).
     """
 
     name = "progress_inconsistent"
     version = "2.0"
     categories = ("progress_inconsistent",)
     requires = ("courses", "enrollments")
-    optional = ("activity",)
+    optional = ("activity", "lms_users", "people")
+    # Every contradiction is read from the enrolment's status, dates and progress: all needed.
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        {"enrollments": columns(*ENROLMENT_COLUMNS)},
+        ACTIVITY_READS, COMPLIANCE_READS, COURSE_LABEL_READS, USER_LABEL_READS,
+    )  # fmt: skip
+    unchecked_without: ClassVar[dict[str, str]] = {
+        "activity": "completions without any activity and progress that goes down",
+    }
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "min_progress_drop": [Interval(Real, 0, None)],

@@ -10,8 +10,15 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from models.detectors.base import Detector, Proposal, records
-from models.detectors.common import account_labels, as_of_ts, label, person_names, utc
+from models.detectors.base import Columns, Detector, Proposal, columns, merge_reads, records
+from models.detectors.common import (
+    PERSON_NAME_READS,
+    account_labels,
+    as_of_ts,
+    label,
+    person_names,
+    utc,
+)
 from models.detectors.constraints import Constraint, Interval
 from models.snapshot import Snapshot
 
@@ -28,6 +35,12 @@ class OrphanAccountDetector(Detector):
     version = "1.0"
     categories = ("orphan_account",)
     requires = ("people", "lms_users")
+    reads: ClassVar[dict[str, Columns]] = {
+        "lms_users": columns("user_id", "status", "person_id", optional=("email", "last_login_at")),
+        "people": columns(
+            "person_id", "employment_status", "full_name", optional=("termination_date",)
+        ),
+    }
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "score_unlinked": [Interval(Real, 0, 1)],
@@ -70,7 +83,12 @@ class OrphanAccountDetector(Detector):
             default="terminated_person",
         )
         last_login = utc(hits["last_login_at"]) if "last_login_at" in hits else None
-        term = pd.to_datetime(hits["hr_termination_date"], utc=True, errors="coerce")
+        # A roster without termination dates still says who is terminated, not since when.
+        term = pd.to_datetime(
+            hits.get("hr_termination_date", pd.Series(pd.NaT, index=hits.index)),
+            utc=True,
+            errors="coerce",
+        )
         # A leaver who still logs in is the case that matters most: someone uses the seat.
         login_after_leaving = (
             (last_login > term).fillna(False)
@@ -80,7 +98,7 @@ class OrphanAccountDetector(Detector):
         days_since_leaving = (as_of_ts(snapshot) - term).dt.days
         accounts = label(hits["user_id"].astype(str), account_labels(snapshot)).to_numpy()
         out = []
-        for row, used, days_gone, account in zip(
+        for row, used, days_gone, acct in zip(
             hits.to_dict("records"),
             login_after_leaving.to_numpy(dtype=bool),
             days_since_leaving.to_numpy(dtype=float, na_value=np.nan),
@@ -88,25 +106,30 @@ class OrphanAccountDetector(Detector):
             strict=True,
         ):
             user = str(row["user_id"])
+            # "LMS account Ada Lovelace (user U1)", or "LMS account of user U1" when the LMS
+            # carries neither a name nor an e-mail for it.
+            account = (
+                f"LMS account {acct}" if not acct.startswith("user ") else f"LMS account of {acct}"
+            )
             reason = row["reason"]
             if reason == "unlinked":
                 score, severity = self.score_unlinked, "medium"
-                title = f"LMS account {account} is active but linked to no HR person"
+                title = f"{account} is active but linked to no HR person"
                 why = "Active LMS user with an empty person link: HR cannot vouch for who uses it."
             elif reason == "unknown_person":
                 score, severity = self.score_unknown_person, "medium"
                 title = (
-                    f"LMS account {account} is active but linked to person "
+                    f"{account} is active but linked to person "
                     f"{row['person_id']}, who is not on the HR roster"
                 )
                 why = "The account's person link points to nobody HR knows."
             else:
                 score = min(1.0, self.score_terminated + (0.1 if used else 0.0))
                 severity = "critical" if used else "high"
-                when = row["hr_termination_date"]
+                when = row.get("hr_termination_date")
                 left = f", who left on {pd.Timestamp(when).date()}" if pd.notna(when) else ""
                 title = (
-                    f"LMS account {account} is still active though "
+                    f"{account} is still active though "
                     f"{row['hr_full_name']} ({row['person_id']}) is terminated{left}"
                 )
                 why = "Active account of a terminated employee" + (
@@ -148,6 +171,10 @@ class RecordMismatchDetector(Detector):
     version = "1.0"
     categories = ("record_mismatch",)
     requires = ("people", "lms_users")
+    reads: ClassVar[dict[str, Columns]] = {
+        "lms_users": columns("user_id", "person_id", "email", "status"),
+        "people": columns("person_id", "email", "full_name"),
+    }
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "score_active": [Interval(Real, 0, 1)],
@@ -227,6 +254,9 @@ class DuplicateAccountDetector(Detector):
     version = "1.0"
     categories = ("duplicate_account",)
     requires = ("people", "lms_users")
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        {"lms_users": columns("user_id", "status", "person_id")}, PERSON_NAME_READS
+    )
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "min_accounts": [Interval(Integral, 2, None)],

@@ -10,8 +10,18 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from models.detectors.base import Detector, Proposal, records, saturating
+from models.detectors.base import (
+    Columns,
+    Detector,
+    Proposal,
+    columns,
+    merge_reads,
+    records,
+    saturating,
+)
 from models.detectors.common import (
+    ACTIVITY_READS,
+    COURSE_LABEL_READS,
     ONE_DAY,
     activity_days,
     as_of_ts,
@@ -25,11 +35,11 @@ from models.detectors.common import (
 )
 from models.detectors.constraints import Boolean, Constraint, Interval
 from models.detectors.series import (
+    back_at_usual,
     cohort_sizes,
     course_windows,
     day_factor,
     days_reported_before,
-    levels_before,
     runs,
     site_stream,
     weekday_baseline,
@@ -45,6 +55,12 @@ class SyncFailureDetector(Detector):
     version = "1.0"
     categories = ("sync_failure",)
     requires = ("sync_runs",)
+    # Without finished_at every run would look unfinished: it is needed, not optional.
+    reads: ClassVar[dict[str, Columns]] = {
+        "sync_runs": columns(
+            "integration", "started_at", "finished_at", "status", "records_read", "records_written"
+        )
+    }
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "unfinished_after_hours": [Interval(Real, 0, None, closed="neither")],
@@ -221,6 +237,7 @@ class ReportingGapDetector(Detector):
     version = "2.0"
     categories = ("reporting_gap",)
     requires = ("courses", "activity")
+    reads: ClassVar[dict[str, Columns]] = merge_reads(ACTIVITY_READS, COURSE_LABEL_READS)
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "expected_share": [Interval(Real, 0, 1)],
@@ -335,22 +352,7 @@ class ReportingGapDetector(Detector):
         share = daily["reported_before"].to_numpy()[first] / np.maximum(n_before, 1)
         keep = (n_before >= self.min_history_days) & (share >= self.min_reporting_share)
         found = found[keep].reset_index(drop=True)
-        streams, events = daily[col].to_numpy(), daily["events"].to_numpy()
-        # The usual level on both sides: in the last week before the run as well as soon after
-        # it. After the end of a term the stream trickles on, but is never back at what it was.
-        before = daily["days_before"].to_numpy()[found["first"].to_numpy()]
-        level, recent = levels_before(events, found["first"], before, self.recover_within_days)
-        steady = recent >= self.recovered_share * level
-        found, level = found[steady].reset_index(drop=True), level[steady]
-        first, last = found["first"].to_numpy(), found["last"].to_numpy()
-        back = np.full(len(found), -1)
-        for offset in range(self.recover_within_days, 0, -1):
-            # Latest offset first, so the earliest day back wins.
-            k = np.where((first + offset > last) & (first + offset < len(daily)), first + offset, 0)
-            ok = (k > 0) & (streams[k] == streams[first])
-            ok &= events[k] >= np.maximum(self.recovered_share * level, 1.0)
-            back = np.where(ok, k, back)
-        return found.assign(back=back)[back >= 0].reset_index(drop=True)
+        return back_at_usual(daily, col, found, self.recover_within_days, self.recovered_share)
 
     def _with_learners(
         self,
@@ -364,13 +366,9 @@ class ReportingGapDetector(Detector):
         enough. ``keys()`` gives sorted (stream, day, user) codes (built only when there are
         runs: a sort of every event), ``stream`` is each run's code and ``span`` (first day,
         number of days, number of users) what the codes count from."""
-        if found.empty:
-            return found.assign(learners=0)
-        first = found["first"].to_numpy()
-        day = daily["day"].to_numpy()[first] - span[0]
-        before = daily["days_before"].to_numpy()[first]
-        learners = cohort_sizes(keys(), stream, day, before, self.history_days, span[1:])
-        found = found.assign(learners=learners)
+        found = found.assign(
+            learners=cohort_sizes(keys, stream, found, daily, self.history_days, span)
+        )
         return found[found["learners"] >= self.min_active_learners].reset_index(drop=True)
 
     def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:

@@ -18,11 +18,14 @@ import pandas as pd
 
 from models.detectors.common import (
     activity_codes,
+    as_of_ts,
+    day_number,
     group_codes,
     unique_sorted,
     week_label,
     weekday_of,
 )
+from models.detectors.outliers import shrunk_share
 from models.snapshot import Snapshot
 
 LEARNER_FEATURES = [
@@ -50,6 +53,57 @@ SERIES_MEASURE = {
     "failure_share": "failure_share",
     "days_since_last_event": "events",
 }
+
+
+def learner_features(
+    snapshot: Snapshot, pseudo_count: float, min_events: int, min_course_learners: int
+) -> pd.DataFrame:
+    """One row per (user, course) with at least ``min_events`` events up to ``as_of``, in courses
+    with at least ``min_course_learners`` such learners: a smaller cohort has no peer group."""
+    codes = activity_codes(snapshot)
+    course, user, day = codes["course"], codes["user"], codes["day"]
+    # Failed logins and launches are access problems (access_failure), not engagement.
+    ok = (course >= 0) & ~_verbs(codes, ("login_failed", "launch_failed"))
+    cols = ["user_id", "course_id", *LEARNER_FEATURES]
+    if not ok.any():
+        return pd.DataFrame(columns=cols)
+    as_of_day = int(day_number(pd.Series([as_of_ts(snapshot)])).iloc[0])
+    n_users = max(len(codes["user_ids"]), 1)
+    pair = course[ok].astype("int64") * n_users + user[ok].astype("int64")
+    inv, uniq = group_codes(pair)
+    d = day[ok]
+    events = np.bincount(inv)
+    fails = np.bincount(inv, weights=_verbs(codes, ("failed",))[ok])
+    d0 = int(d.min())
+    span = as_of_day - d0 + 2
+    # Sorted distinct (pair, day) keys: each pair's run gives its active days, and the run's
+    # last key its last day (no scatter-max over ten million rows needed).
+    day_pairs = unique_sorted(inv * span + (d - d0))
+    pid = day_pairs // span
+    ends = np.flatnonzero(np.r_[pid[1:] != pid[:-1], True])
+    active_days = np.diff(np.r_[-1, ends])
+    last = d0 + day_pairs[ends] % span
+    frame = pd.DataFrame(
+        {
+            # Categoricals over the activity's codes: no million Python strings to build.
+            "user_id": pd.Categorical.from_codes(uniq % n_users, categories=codes["user_ids"]),
+            "course_id": pd.Categorical.from_codes(uniq // n_users, categories=codes["course_ids"]),
+            "events": events.astype(float),
+            "active_days": active_days.astype(float),
+            # Intensity: a learner (or a script) doing a month's work in a day stands out.
+            "events_per_active_day": events / np.maximum(active_days, 1),
+            "failure_share": shrunk_share(fails, events, pseudo_count),
+            "days_since_last_event": (as_of_day - last).astype(float),
+            "failed_events": fails,
+        }
+    )
+    frame = frame[frame["events"] >= min_events]
+    size = frame.groupby("course_id", observed=True)["user_id"].transform("size")
+    return frame[size >= min_course_learners].reset_index(drop=True)
+
+
+def _verbs(codes: dict[str, Any], verbs: tuple[str, ...]) -> np.ndarray:
+    return np.asarray(codes["verb"].isin(list(verbs)).to_numpy(), dtype=bool)
 
 
 def shortfalls(z: pd.DataFrame) -> np.ndarray:

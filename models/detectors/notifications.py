@@ -9,8 +9,17 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from models.detectors.base import Detector, Proposal, records, saturating
+from models.detectors.base import (
+    Columns,
+    Detector,
+    Proposal,
+    columns,
+    merge_reads,
+    records,
+    saturating,
+)
 from models.detectors.common import (
+    USER_LABEL_READS,
     as_of_ts,
     day_label,
     day_number,
@@ -31,6 +40,12 @@ class NotificationUndeliveredDetector(Detector):
     version = "1.0"
     categories = ("notification_undelivered",)
     requires = ("lms_users", "notifications")
+    optional = ("people",)
+    # Without delivered_at every notification would look undelivered: it is needed, not optional.
+    reads: ClassVar[dict[str, Columns]] = merge_reads(
+        {"notifications": columns("user_id", "sent_at", "delivered_at", "bounced")},
+        USER_LABEL_READS,
+    )
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "window_days": [Interval(Real, 0, None, closed="neither")],
@@ -122,6 +137,9 @@ class NotificationOutageDetector(Detector):
     version = "1.0"
     categories = ("notification_outage",)
     requires = ("notifications",)
+    reads: ClassVar[dict[str, Columns]] = {
+        "notifications": columns("channel", "sent_at", "delivered_at", "bounced")
+    }
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
         "undelivered_after_hours": [Interval(Real, 0, None, closed="neither")],

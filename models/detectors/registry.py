@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from models.detectors.base import Detector, Proposal
+from models.detectors.compliance import ComplianceOverdueDetector
 from models.detectors.constraints import InvalidParameterError
 from models.detectors.courses import (
     AccessFailureDetector,
@@ -23,7 +24,6 @@ from models.detectors.courses import (
 )
 from models.detectors.engagement import CourseWeekEngagementDetector, LearnerEngagementDetector
 from models.detectors.enrolment import (
-    ComplianceOverdueDetector,
     EnrollmentFailedDetector,
     EnrollmentMissingDetector,
     ProgressInconsistentDetector,

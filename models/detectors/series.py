@@ -11,7 +11,7 @@ stream reported, runs of flagged days, and the distinct learners of a stream ove
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -120,30 +120,37 @@ def runs(daily: pd.DataFrame, stream: Sequence[str], flag: np.ndarray) -> pd.Dat
 
 
 def cohort_sizes(
-    keys: np.ndarray,
+    keys: Callable[[], np.ndarray],
     stream: np.ndarray,
-    day: np.ndarray,
-    days_before: np.ndarray,
+    found: pd.DataFrame,
+    daily: pd.DataFrame,
     days: int,
-    shape: tuple[int, int],
+    span: tuple[int, int, int],
 ) -> np.ndarray:
-    """Distinct users active in each ``stream`` in the ``days`` days before ``day``.
+    """Distinct users active in each run's stream in the ``days`` days before its first day
+    (``found``: ``first`` row positions in ``daily``; ``stream``: each run's stream code).
 
-    Where the stream's series began less than ``days`` before (``days_before`` is how many of
-    its days precede), its first ``days`` days are counted instead: a cohort's size does not
-    depend on where an export happens to begin (a silent day in between adds nobody).
-    ``keys`` are the sorted distinct ``(stream * n_days + day) * n_users + user`` of the events,
-    ``shape`` is (n_days, n_users); days count from the first day of the data."""
-    n_days, n_users = shape
+    Where the stream's series began less than ``days`` before, its first ``days`` days are
+    counted instead: a cohort's size does not depend on where an export happens to begin (the
+    run's silent days add nobody). ``keys()`` gives the sorted distinct
+    ``(stream * n_days + day) * n_users + user`` of the events, built only when there are runs
+    (it sorts every event); ``span`` is (first day of the data, n_days, n_users)."""
+    if found.empty:
+        return np.zeros(0, dtype="int64")
+    d0, n_days, n_users = span
+    rows = found["first"].to_numpy()
+    day = daily["day"].to_numpy()[rows] - d0
+    days_before = daily["days_before"].to_numpy()[rows]
     start = day - days_before
     short = days_before < days
     lo = np.clip(np.where(short, start, day - days), 0, n_days)
     hi = np.clip(np.where(short, start + days, day), 0, n_days)
-    first = np.searchsorted(keys, (stream * n_days + lo) * n_users)
-    stop = np.searchsorted(keys, (stream * n_days + hi) * n_users)
+    sorted_keys = keys()
+    first = np.searchsorted(sorted_keys, (stream * n_days + lo) * n_users)
+    stop = np.searchsorted(sorted_keys, (stream * n_days + hi) * n_users)
     # Per candidate (few): a slice holds each user once per day, so count distinct users.
     return np.array(
-        [len(np.unique(keys[a:b] % n_users)) for a, b in zip(first, stop, strict=True)],
+        [len(np.unique(sorted_keys[a:b] % n_users)) for a, b in zip(first, stop, strict=True)],
         dtype="int64",
     )
 
@@ -209,13 +216,30 @@ def site_stream(day: np.ndarray, last_day: int) -> tuple[pd.DataFrame, pd.DataFr
     return counts, pd.DataFrame({"stream": ["site"], "start": [int(on.min()) + d0], "end": [end]})
 
 
-def levels_before(
-    values: np.ndarray, rows: np.ndarray, days_before: np.ndarray, recent_days: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each row position of a complete-days series: the median value over the
-    ``days_before`` days before it (its usual level) and over the last ``recent_days`` of them
-    (its level just before)."""
-    pairs = list(zip(rows, days_before, strict=True))
-    usual = [np.median(values[i - n : i]) if n else np.nan for i, n in pairs]
-    recent = [np.median(values[i - min(n, recent_days) : i]) if n else np.nan for i, n in pairs]
-    return np.asarray(usual, dtype=float), np.asarray(recent, dtype=float)
+def back_at_usual(
+    daily: pd.DataFrame, col: str, found: pd.DataFrame, within: int, share: float
+) -> pd.DataFrame:
+    """The runs of ``found`` (``first``/``last`` row positions in ``daily``, complete days
+    sorted by stream then day) with the usual level on both sides, and ``back``: the row back at
+    it. "Its usual level" is the median day of the history before the run (``days_before``
+    days): over the last ``within`` of those days the median is at least ``share`` of it, and
+    within ``within`` days of the run's first day a day reaches ``share`` of it again. After the
+    end of a term a stream trickles on, but is never back at what it was."""
+    streams, events = daily[col].to_numpy(), daily["events"].to_numpy()
+    before = daily["days_before"].to_numpy()[found["first"].to_numpy()]
+    pairs = list(zip(found["first"], before, strict=True))
+    level = np.array([np.median(events[i - n : i]) if n else np.nan for i, n in pairs])
+    recent = np.array(
+        [np.median(events[i - min(n, within) : i]) if n else np.nan for i, n in pairs]
+    )
+    steady = recent >= share * level
+    found, level = found[steady].reset_index(drop=True), level[steady]
+    first, last = found["first"].to_numpy(), found["last"].to_numpy()
+    back = np.full(len(found), -1)
+    for offset in range(within, 0, -1):
+        # Latest offset first, so the earliest day back wins.
+        k = np.where((first + offset > last) & (first + offset < len(daily)), first + offset, 0)
+        ok = (k > 0) & (streams[k] == streams[first])
+        ok &= events[k] >= np.maximum(share * level, 1.0)
+        back = np.where(ok, k, back)
+    return found.assign(back=back)[back >= 0].reset_index(drop=True)

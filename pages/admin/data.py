@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app.core.errors import UserError
+from app.detection.coverage import coverage_table, snapshot_coverage, validated_coverage
 from app.sources.contract import TABLES
 from app.sources.mapping import SnapshotMapping, TableMapping, preview_mapping, suggest_mapping
 from app.sources.mapping_store import save_mapping, saved_mappings
@@ -99,6 +100,10 @@ if pending is not None:
         f"{snapshot.as_of:%Y-%m-%d %H:%M} UTC"
         + (f"; {held:,} rows set aside in quarantine." if held else ".")
     )
+    with reading() as session:
+        pending_rows = validated_coverage(session=session, actor=actor, snapshot=snapshot)
+    st.caption("What this snapshot would let Gapdesk check")
+    st.dataframe(coverage_table(pending_rows), hide_index=True)
     accept, discard = st.columns(2)
     if accept.button("Accept and store this snapshot", type="primary"):
         outcome = store_snapshot(engine=engine(), actor=actor, result=result, origin=origin)
@@ -185,3 +190,19 @@ else:
         ),
         hide_index=True,
     )  # fmt: skip
+
+st.subheader("What the current snapshot lets Gapdesk check")
+try:
+    with reading() as session:
+        covered = snapshot_coverage(session=session, actor=actor)
+except UserError as exc:
+    st.warning(str(exc))
+    covered = None
+if covered is None:
+    st.caption("No snapshot is stored yet.")
+else:
+    st.caption(
+        f"Snapshot {covered.snapshot_id}, as of {covered.as_of:%Y-%m-%d %H:%M} UTC: "
+        + covered.lines[0]
+    )
+    st.dataframe(coverage_table(covered.rows), hide_index=True)

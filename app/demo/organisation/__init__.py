@@ -84,9 +84,16 @@ are byte-identical to an organisation generated before they existed.
 Same seed, same parameters: byte-identical files. Large tables are generated as numpy arrays of
 integer codes and written in chunks, so 100,000 people fit well within 4 GiB (about 1.5 GiB peak).
 
-Layout: ``vocabulary`` (departments, titles, course catalogue, names, integrations),
-``generator`` (the organisation, its activity and the injections), ``csv_bytes`` (the fast writer
-of the big tables). CLI: ``gapdesk demo-data OUT --seed N --people N --days N [--as-of DATE]``;
+Layout: one module per table builds it, injects the gaps that live in it and writes it
+(``people``, ``courses`` with the rules, ``enrollments``, ``activity``, ``submissions``,
+``notifications``, ``lms_users``, ``sync_runs``); the two biggest keep their gaps apart
+(``enrollment_gaps``, ``activity_gaps``) and the activity's rows and what they share are in
+``events``. ``near_misses`` holds the look-alikes; ``generator`` calls everything in order (the
+order is the random stream: moving a call changes every byte after it) and writes the files.
+Beside them: ``context`` (the run's state and ground truth), ``timeline`` (time units, holidays),
+``identifiers`` (ids, entity keys), ``csv_bytes`` (the cell encoders and the fast writer),
+``vocabulary`` (departments, titles, courses, integrations) and ``person_names``.
+CLI: ``gapdesk demo-data OUT --seed N --people N --days N [--as-of DATE]``;
 benchmark: ``python -m tests.bench.bench_demo_org --people 2000 --people 100000``.
 """
 
@@ -96,12 +103,12 @@ from app.demo.organisation.generator import (
     MAX_PEOPLE,
     MIN_DAYS,
     MIN_PEOPLE,
-    NEAR_MISS_FILE,
     OUTPUT_FILES,
     DemoOrgSummary,
     generate_demo_org,
-    public_holidays,
 )
+from app.demo.organisation.near_misses import NEAR_MISS_FILE
+from app.demo.organisation.timeline import public_holidays
 
 __all__ = [
     "DEFAULT_AS_OF",

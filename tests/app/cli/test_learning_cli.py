@@ -1,4 +1,4 @@
-"""``gapdesk retrain``, ``models``, ``rollback`` and ``bench feedback`` as scripts use them."""
+"""``gapdesk retrain``, ``models``, ``rollback`` and ``bench discovery`` as scripts use them."""
 
 from __future__ import annotations
 
@@ -35,11 +35,11 @@ def test_rollback_to_an_unknown_version_fails_with_one_line(cli_env: dict[str, s
 
 @pytest.mark.skipif(not TOY2.exists(), reason="shared anomaly data not present")
 def test_bench_feedback_prints_runs_and_the_mean(cli_env: dict[str, str], tmp_path: Path) -> None:
-    result = run("bench", "feedback", str(TOY2), "--budget", "8", "--runs", "1", env=cli_env)
+    result = run("bench", "discovery", str(TOY2), "--budget", "8", "--runs", "1", env=cli_env)
     assert result.returncode == 0, result.stderr
     assert "run 0: found" in result.stdout
     assert "toy2 @ 8, mean of 1: found" in result.stdout
-    wrong = run("bench", "feedback", str(TOY2), "--label-column", "kind", env=cli_env)
+    wrong = run("bench", "discovery", str(TOY2), "--label-column", "kind", env=cli_env)
     assert wrong.returncode != 0 and "no column 'kind'" in wrong.stderr
 
 

@@ -16,7 +16,7 @@ from app.learning.after_decision import (
     decisions_since_last_training,
     plan_learning,
 )
-from app.learning.discovery_bench import bench_feedback
+from app.learning.discovery_bench import bench_discovery
 from app.learning.model_store import ModelFileRefused, list_versions, promoted_version
 from app.learning.retraining import NotEnoughToTrain, RetrainResult, promote, retrain
 from review_queue.decisions import current_model_version, decide, undo
@@ -193,7 +193,7 @@ def test_an_undone_decision_does_not_count_towards_retraining(
 @pytest.mark.skipif(not TOY2.exists(), reason="shared anomaly data not present")
 def test_bench_feedback_on_toy2_through_the_queue(tmp_path: Path) -> None:
     lines: list[str] = []
-    [run] = bench_feedback(TOY2, budget=15, runs=1, echo=lines.append)
+    [run] = bench_discovery(TOY2, budget=15, runs=1, echo=lines.append)
     assert run.found >= run.plain and run.found > 0
     assert lines[-1].startswith("toy2 @ 15, mean of 1: found")
 

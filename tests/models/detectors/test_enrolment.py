@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from models.detectors.base import MissingTableError
+from models.detectors.compliance import ComplianceOverdueDetector
 from models.detectors.enrolment import (
-    ComplianceOverdueDetector,
     EnrollmentFailedDetector,
     EnrollmentMissingDetector,
     ProgressInconsistentDetector,
@@ -185,11 +185,14 @@ def test_enrollment_failed_fires_for_failed_and_stale_automated_enrolments() -> 
     assert "never took effect" in found["enrollment=E2"].title
 
 
-def test_enrollment_failed_without_notifications_table_still_judges_activity() -> None:
-    tables = _failed_snapshot()
-    del tables["notifications"]
-    found = keys(EnrollmentFailedDetector().detect(snap(**tables)))
-    assert found == {"enrollment=E1", "enrollment=E2", "enrollment=E4"}
+def test_enrollment_failed_without_either_log_judges_only_the_failed_status() -> None:
+    # Contract version 2: absent is not empty. Without the notification log nobody knows that
+    # E4 was never notified (it was), so "never took effect" is not judged, nor without activity.
+    for table in ("notifications", "activity"):
+        tables = _failed_snapshot()
+        del tables[table]
+        found = keys(EnrollmentFailedDetector().detect(snap(**tables)))
+        assert found == {"enrollment=E1"}, table
 
 
 def test_enrollment_failed_ignores_activity_after_as_of() -> None:
