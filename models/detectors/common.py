@@ -1,7 +1,7 @@
-"""Helpers shared by detectors: day arithmetic on timestamp columns, names for titles, a
-per-snapshot cache so that several detectors do not each redo the same pass over the activity table,
-and those passes (activity by day, its integer codes, which learners were active in a course, falls
-of reported progress).
+"""Helpers shared by detectors: day arithmetic on timestamp columns, names for titles and
+evidence, a per-snapshot cache so that several detectors do not each redo the same pass over the
+activity table, and those passes (activity by day, its integer codes, which learners were active
+in a course).
 """
 
 from __future__ import annotations
@@ -165,37 +165,53 @@ def enrolment_evidence(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def person_names(snapshot: Snapshot) -> pd.Series:
-    """person_id → full name (for titles); empty without an HR roster."""
+    """person_id → full name (for titles); empty when the snapshot has no HR roster."""
 
     def build() -> pd.Series:
         if not snapshot.has("people"):
-            return pd.Series([], dtype=object)
+            return pd.Series([], index=pd.Index([], dtype="str"), dtype="str")
         people = snapshot["people"]
+        named = people[people["full_name"].notna()]
         return pd.Series(
-            people["full_name"].astype(str).to_numpy(), index=people["person_id"].astype(str)
+            named["full_name"].astype(str).to_numpy(), index=named["person_id"].astype(str)
         )
 
     return cached(snapshot, "person_names", build)
 
 
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A text column with empty cells (and an absent column) as NA, never "None" or "nan"."""
+    if column not in frame:
+        return pd.Series(pd.NA, index=frame.index, dtype="string")
+    values = frame[column].astype("string").str.strip()
+    return values.where(values.notna() & values.ne(""), pd.NA)
+
+
 def user_labels(snapshot: Snapshot) -> pd.Series:
-    """user_id → "Full Name (user U1)" when linked to a known person, else "email (user U1)"
-    (nothing, so callers fall back to the id, when the snapshot carries neither)."""
+    """user_id → "Full Name (user U1)": the LMS's own name for the account (``full_name``, when
+    the source carries it), else the linked HR person's name, else the email, else "user U1"."""
+    return cached(snapshot, "user_labels", lambda: _labels(snapshot, hr=True))
 
-    def build() -> pd.Series:
-        if not snapshot.has("lms_users"):
-            return pd.Series([], dtype=object)
-        users = snapshot["lms_users"]
-        unknown = pd.Series(np.nan, index=users.index, dtype=object)
-        names = users["person_id"].map(person_names(snapshot)) if "person_id" in users else unknown
-        emails = users["email"].astype(str) if "email" in users else unknown
-        who = names.where(names.notna(), emails)
-        return pd.Series(
-            (who.astype(str) + " (user " + users["user_id"].astype(str) + ")").to_numpy(),
-            index=users["user_id"].astype(str),
-        )
 
-    return cached(snapshot, "user_labels", build)
+def account_labels(snapshot: Snapshot) -> pd.Series:
+    """user_id → "Full Name (user U1)" from what the LMS itself knows (its ``full_name``, else
+    the email, else "user U1"): for findings that set the LMS's account against HR's person."""
+    return cached(snapshot, "account_labels", lambda: _labels(snapshot, hr=False))
+
+
+def _labels(snapshot: Snapshot, *, hr: bool) -> pd.Series:
+    if not snapshot.has("lms_users"):
+        # Callers fall back to the bare id.
+        return pd.Series([], index=pd.Index([], dtype="str"), dtype="str")
+    users = snapshot["lms_users"]
+    ids = users["user_id"].astype(str)
+    who = _text(users, "full_name")
+    if hr:
+        hr_names = _text(users, "person_id").map(person_names(snapshot))
+        who = who.fillna(hr_names.astype("string"))
+    who = who.astype("string").fillna(_text(users, "email"))
+    named = (who + " (user " + ids + ")").fillna("user " + ids)
+    return pd.Series(named.astype(str).to_numpy(), index=ids.to_numpy())
 
 
 def course_labels(snapshot: Snapshot) -> pd.Series:
@@ -228,7 +244,8 @@ def label(ids: pd.Series, labels: pd.Series) -> pd.Series:
 
 
 def activity_days(snapshot: Snapshot) -> pd.DataFrame:
-    """The activity table reduced to what most detectors group by: user, course, verb, day, ts.
+    """The activity table reduced to what most detectors group by: user, course, verb, day, ts
+    (and ``object_id`` when the source carries it).
 
     Computed once per snapshot (ten million rows make every pass count). Events after ``as_of``
     are dropped: the snapshot describes ``as_of``, and a clock skewed into the future must not
@@ -253,6 +270,9 @@ def activity_days(snapshot: Snapshot) -> pd.DataFrame:
                 else pd.Series(np.nan, index=act.index),
             }
         )
+        if "object_id" in act:
+            # Contract version 2: progress is per object (video, quiz, page) where it is known.
+            out["object_id"] = act["object_id"].astype("category")
         out["day"] = day_number(ts).astype("int64")
         return out.reset_index(drop=True)
 
@@ -319,48 +339,29 @@ def has_pair(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
     return pd.Series(key.isin(other), index=frame.index)
 
 
-def progress_drops(snapshot: Snapshot, min_drop: float = 0.0) -> pd.DataFrame:
-    """(user_id, course_id, timestamp, before, after) for each fall of a learner's progressed
-    value in a course by more than ``min_drop`` below the highest value so far."""
-    act = activity_days(snapshot)
-    cols = ["user_id", "course_id", "timestamp", "before", "after"]
-    prog = act[(act["verb"] == "progressed") & act["value"].notna() & act["course_id"].notna()]
-    if prog.empty:
-        return pd.DataFrame(columns=cols)
-    u = prog["user_id"].cat.codes.to_numpy().astype("int64")
-    c = prog["course_id"].cat.codes.to_numpy().astype("int64")
-    pair = u * max(len(act["course_id"].cat.categories), 1) + c
-    # Integers, not Timestamp objects: a tz-aware column's to_numpy() builds objects.
-    t = prog["timestamp"].astype("int64").to_numpy()
-    v = prog["value"].to_numpy(dtype=float)
-    # Ties in time are ordered by value, so simultaneous events never look like a fall.
-    order = np.lexsort((v, t, pair))
-    pair, v = pair[order], v[order]
-    same = np.zeros(len(pair), dtype=bool)
-    same[1:] = pair[1:] == pair[:-1]
-    # A fall is compared with the highest value so far in the pair, not just the previous one.
-    # Per-pair running maximum in one vectorised pass: lift each pair's values above all
-    # earlier pairs' (rows are sorted by pair), accumulate the maximum, then lower them again.
-    group = np.cumsum(~same)
-    lift = group * (np.nanmax(v) - np.nanmin(v) + 1.0)
-    lifted = v + lift
-    running_max = np.maximum.accumulate(lifted)
-    # Compare in the lifted space: equal values of one pair stay exactly equal there, while
-    # lowering again would add rounding noise that looks like a tiny fall.
-    prev_lifted = np.full(len(v), np.nan)
-    prev_lifted[1:] = np.where(same[1:], running_max[:-1], np.nan)
-    drop = same & (lifted < prev_lifted - min_drop)
-    prev_max = np.round(prev_lifted - lift, 6)
-    rows = order[drop]
-    res = pd.DataFrame(
-        {
-            # Take the few rows first: to_numpy() on the whole column builds millions of str.
-            "user_id": prog["user_id"].iloc[rows].astype(str).to_numpy(),
-            "course_id": prog["course_id"].iloc[rows].astype(str).to_numpy(),
-            "timestamp": prog["timestamp"].iloc[rows].to_numpy(),
-            "before": prev_max[drop],
-            "after": v[drop],
-        }
-    )
-    res["timestamp"] = utc(res["timestamp"])
-    return res[cols]
+def with_names(frame: pd.DataFrame, snapshot: Snapshot) -> pd.DataFrame:
+    """Evidence rows with the learner's and the course's names beside their ids (``learner``
+    after ``user_id``, ``course`` after ``course_id``, where the frame has them)."""
+    out = frame.copy()
+    for column, name, labels in (
+        ("user_id", "learner", user_labels),
+        ("course_id", "course", course_labels),
+    ):
+        if column in out and name not in out:
+            known = labels(snapshot)
+            # Evidence is a few rows: plain Python keeps empty ids empty, whatever their dtype.
+            named = [None if pd.isna(v) else known.get(str(v), str(v)) for v in out[column]]
+            out.insert(int(out.columns.get_loc(column)) + 1, name, named)
+    return out
+
+
+def named_row(row: dict[str, Any], user: str, course: str) -> dict[str, Any]:
+    """An evidence row with the learner's and the course's names beside their ids."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        out[key] = value
+        if key == "user_id":
+            out["learner"] = user
+        elif key == "course_id":
+            out["course"] = course
+    return out

@@ -27,6 +27,7 @@ from models.detectors.common import (
     enrolment_evidence,
     flag,
     label,
+    named_row,
     user_labels,
     utc,
 )
@@ -127,7 +128,11 @@ class ComplianceOverdueDetector(Detector):
                     f"(due {dv.date()}, status {row['status']})",
                     score=score,
                     severity=sev,
-                    evidence={"enrollments": [row], "due": dv, "due_derived_from_due_days": d},
+                    evidence={
+                        "enrollments": [named_row(row, who, course)],
+                        "due": dv,
+                        "due_derived_from_due_days": d,
+                    },
                     features={"days_overdue": round(float(over), 2), "due_derived": bool(d)},
                     explanation=f"Mandatory training was due {over:.0f} days ago and is neither "
                     "completed nor withdrawn.",

@@ -27,7 +27,9 @@ from models.detectors.common import (
     day_label,
     day_number,
     label,
+    user_labels,
     utc,
+    with_names,
 )
 from models.detectors.constraints import Constraint, Interval
 from models.detectors.series import complete_days, weekday_baseline
@@ -111,13 +113,11 @@ class UnownedCourseDetector(Detector):
             "owner_terminated": ("is owned by {o}, who has left the organisation", 0.85),
             "owner_inactive": ("is owned by {o}, whose LMS account is {s}", 0.7),
         }
+        owners = user_labels(snapshot)
         out = []
         for row, reason, course in zip(m.to_dict("records"), reasons, labels, strict=True):
             owner = row["owner_user_id"]
-            if pd.notna(row.get("owner_name")):
-                owner_s = f"{row['owner_name']} (user {owner})"
-            else:
-                owner_s = f"user {owner}"
+            owner_s = owners.get(str(owner), f"user {owner}")
             phrase, score = text[reason]
             compliance = bool(row["is_compliance"]) if pd.notna(row["is_compliance"]) else False
             out.append(
@@ -252,7 +252,8 @@ class GradingDelayDetector(Detector):
                 )
             evidence: dict[str, object] = {}
             if course in by_course:
-                evidence["submissions"] = records(by_course[course], self.max_evidence_rows)
+                waiting_rows = with_names(by_course[course].head(self.max_evidence_rows), snapshot)
+                evidence["submissions"] = records(waiting_rows, self.max_evidence_rows)
             out.append(
                 self._proposal(
                     category="feedback_delayed",

@@ -5,13 +5,14 @@ Every feature is turned into robust z-scores twice: against the item's own histo
 other weeks) or its peers (the other learners of the course, the other courses that week). The
 z-scores feed an IsolationForest (or LocalOutlierFactor, by parameter); the explanation names the
 features furthest from normal. The fitting, calibration and explanation they share are
-``models.detectors.outliers.OutlierModel``.
+``models.detectors.outliers.OutlierModel``; a learner is proposed only for a shortfall, said in
+plain words (``models.detectors.learners``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,7 +27,6 @@ from models.detectors.common import (
     as_of_ts,
     course_labels,
     day_number,
-    group_codes,
     label,
     unique_sorted,
     user_labels,
@@ -35,6 +35,15 @@ from models.detectors.common import (
     weekday_of,
 )
 from models.detectors.constraints import Constraint, Interval
+from models.detectors.learners import (
+    LEARNER_FEATURES,
+    explain,
+    fired,
+    learner_features,
+    plain,
+    shortfalls,
+    weekly_series,
+)
 from models.detectors.outliers import OutlierModel, robust_z, scale_floors, shrunk_share
 from models.snapshot import Snapshot
 
@@ -59,10 +68,6 @@ _FMT = {
     "failure_share": "{:.0%}",
     "submission_lag_days": "{:.1f} d",
     "notification_failure_share": "{:.0%}",
-    "events": "{:.0f}",
-    "active_days": "{:.0f}",
-    "days_since_last_event": "{:.0f} d",
-    "events_per_active_day": "{:.1f}",
 }
 
 # Counts are compared on a log scale: 10 → 20 learners is as notable as 100 → 200.
@@ -323,20 +328,19 @@ class CourseWeekEngagementDetector(OutlierModel):
         return out
 
 
-_LEARNER_FEATURES = [
-    "events",
-    "active_days",
-    "events_per_active_day",
-    "failure_share",
-    "days_since_last_event",
-]
-
-
 class LearnerEngagementDetector(OutlierModel):
-    """Learners whose activity in a course departs from the course's other learners."""
+    """Learners whose activity in a course falls short of the course's other learners.
+
+    Only courses with at least ``min_course_learners`` learners who have ``min_events`` events
+    are scored (a smaller cohort has no peer group to compare with). A learner is proposed only
+    where a measure is ``min_gap_z`` robust deviations off in the direction of a gap
+    (``models.detectors.learners``): heavy users are never proposed for being heavy. The finding
+    says in words which measure fired and carries its weekly series beside the course's typical
+    learner.
+    """
 
     name = "engagement_learner"
-    version = "1.0"
+    version = "2.0"
     categories = ("engagement_anomaly",)
     requires = ("courses", "activity")
     optional = ("lms_users", "people")
@@ -347,6 +351,7 @@ class LearnerEngagementDetector(OutlierModel):
         **OutlierModel.parameter_constraints,
         "min_events": [Interval(Integral, 1, None)],
         "min_course_learners": [Interval(Integral, 1, None)],
+        "min_gap_z": [Interval(Real, 0, None)],
     }
 
     def __init__(
@@ -360,6 +365,7 @@ class LearnerEngagementDetector(OutlierModel):
         min_proposals: int = 1,
         min_events: int = 5,
         min_course_learners: int = 10,
+        min_gap_z: float = 3.0,
         pseudo_count: float = 20.0,
         floor_share: float = 0.25,
         calibration_z: float = 6.0,
@@ -376,6 +382,7 @@ class LearnerEngagementDetector(OutlierModel):
         self.min_proposals = min_proposals
         self.min_events = min_events
         self.min_course_learners = min_course_learners
+        self.min_gap_z = min_gap_z
         self.pseudo_count = pseudo_count
         self.floor_share = floor_share
         self.calibration_z = calibration_z
@@ -385,55 +392,18 @@ class LearnerEngagementDetector(OutlierModel):
         self.max_evidence_rows = max_evidence_rows
 
     def features(self, snapshot: Snapshot) -> pd.DataFrame:
-        """One row per (user, course) with at least ``min_events`` events up to ``as_of``."""
-        codes = activity_codes(snapshot)
-        course, user, day = codes["course"], codes["user"], codes["day"]
-        # Failed logins and launches are access problems (access_failure), not engagement.
-        ok = (course >= 0) & ~_verb_mask(codes, ("login_failed", "launch_failed"))
-        cols = ["user_id", "course_id", *_LEARNER_FEATURES]
-        if not ok.any():
-            return pd.DataFrame(columns=cols)
-        as_of_day = int(day_number(pd.Series([as_of_ts(snapshot)])).iloc[0])
-        n_users = max(len(codes["user_ids"]), 1)
-        pair = course[ok].astype("int64") * n_users + user[ok].astype("int64")
-        inv, uniq = group_codes(pair)
-        d = day[ok]
-        events = np.bincount(inv)
-        fails = np.bincount(inv, weights=_verb_mask(codes, ("failed",))[ok])
-        d0 = int(d.min())
-        span = as_of_day - d0 + 2
-        # Sorted distinct (pair, day) keys: each pair's run gives its active days, and the run's
-        # last key its last day (no scatter-max over ten million rows needed).
-        day_pairs = unique_sorted(inv * span + (d - d0))
-        pid = day_pairs // span
-        ends = np.flatnonzero(np.r_[pid[1:] != pid[:-1], True])
-        active_days = np.diff(np.r_[-1, ends])
-        last = d0 + day_pairs[ends] % span
-        frame = pd.DataFrame(
-            {
-                # Categoricals over the activity's codes: no million Python strings to build.
-                "user_id": pd.Categorical.from_codes(uniq % n_users, categories=codes["user_ids"]),
-                "course_id": pd.Categorical.from_codes(
-                    uniq // n_users, categories=codes["course_ids"]
-                ),
-                "events": events.astype(float),
-                "active_days": active_days.astype(float),
-                # Intensity: a learner (or a script) doing a month's work in a day stands out.
-                "events_per_active_day": events / np.maximum(active_days, 1),
-                "failure_share": shrunk_share(fails, events, self.pseudo_count),
-                "days_since_last_event": (as_of_day - last).astype(float),
-            }
+        """One row per (user, course) with at least ``min_events`` events up to ``as_of``, in
+        courses of at least ``min_course_learners`` such learners (the minimum cohort)."""
+        return learner_features(
+            snapshot, self.pseudo_count, self.min_events, self.min_course_learners
         )
-        frame = frame[frame["events"] >= self.min_events]
-        size = frame.groupby("course_id", observed=True)["user_id"].transform("size")
-        return frame[size >= self.min_course_learners].reset_index(drop=True)
 
     def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
         frame = self.features(snapshot)
         self.items_ = frame
         if len(frame) < 20:
             return []
-        names = list(_LEARNER_FEATURES)
+        names = list(LEARNER_FEATURES)
         raw = frame[names].astype(float)
         model_in = raw.copy()
         for c in names:
@@ -444,50 +414,65 @@ class LearnerEngagementDetector(OutlierModel):
         peer_z, _ = robust_z(model_in, course_codes, floors)
         self.scores_ = self._fit_score(peer_z.to_numpy())
         scores = self._calibrated(self.scores_)
+        # The forest isolates the busiest learners as fast as the idlest: a learner is proposed
+        # only where a measure is off in the direction of a gap (heavy use is none).
+        gap = shortfalls(peer_z)
+        eligible = gap.max(axis=1) >= self.min_gap_z
         peer_nat = raw.groupby(course_codes).transform("median")
-        chosen = self._selected(scores)
-        # Labels only for the items proposed (there may be a million items).
+        # The failure share in words is the plain one (the model sees it smoothed).
+        share = frame["failed_events"] / frame["events"]
+        peer_nat["failure_share"] = share.groupby(course_codes).transform("median")
+        cohort = frame.groupby("course_id", observed=True)["user_id"].transform("size")
+        chosen = self._selected(np.where(eligible, scores, 0.0))
+        chosen = chosen[eligible[chosen]]
+        if len(chosen) == 0:
+            return []
+        # Labels and series only for the items proposed (there may be a million items).
         picked = frame.iloc[chosen]
-        who = dict(
-            zip(chosen, label(picked["user_id"].astype(str), user_labels(snapshot)), strict=True)
-        )
-        where = dict(
-            zip(
-                chosen, label(picked["course_id"].astype(str), course_labels(snapshot)), strict=True
-            )
+        who = label(picked["user_id"].astype(str), user_labels(snapshot)).to_numpy()
+        where = label(picked["course_id"].astype(str), course_labels(snapshot)).to_numpy()
+        tops = [fired(gap[i], self.top_features) for i in chosen]
+        measures = [names[t[0]] if t else "events" for t in tops]
+        as_of_day = int(day_number(pd.Series([as_of_ts(snapshot)])).iloc[0])
+        series = weekly_series(
+            snapshot, picked.assign(measure=measures), frame, as_of_day, weeks=26
         )
         out = []
-        for i in chosen:
-            phrases, zs = self._describe(
-                names,
-                raw.iloc[i].to_numpy(),
-                [("the course's learners", peer_z.iloc[i].to_numpy(), peer_nat.iloc[i].to_numpy())],
-                self.top_features,
-                _FMT,
-            )
+        for k, i in enumerate(chosen):
+            value = raw.iloc[i].to_dict()
+            value["failure_share"] = float(share.iat[i])
+            phrases = [
+                plain(names[j], value[names[j]], peer_nat.iat[i, j], frame["failed_events"].iat[i])
+                for j in tops[k]
+            ]
+            n = int(cohort.iat[i])
+            what = phrases[0] if phrases else "an unusual mix of measures, none far off alone"
             out.append(
                 self._proposal(
                     category="engagement_anomaly",
                     entity_key=f"user={frame['user_id'].iat[i]};course={frame['course_id'].iat[i]}",
-                    title=f"{who[i]} behaves unlike the other learners of {where[i]}"
-                    + (": " + phrases[0] if phrases else ""),
+                    title=f"{who[k]} stands out among the {n} learners of {where[k]}: {what}",
                     score=float(scores[i]),
                     severity="medium" if scores[i] >= 0.6 else "low",
                     evidence={
-                        "learner": {c: raw.iat[i, j] for j, c in enumerate(names)},
+                        "series": series[k],
+                        "learner": value,
                         "course_median": {c: peer_nat.iat[i, j] for j, c in enumerate(names)},
                     },
                     features={
                         **raw.iloc[i].to_dict(),
-                        **zs,
+                        **{f"z_{names[j]}": round(float(peer_z.iat[i, j]), 2) for j in tops[k]},
+                        "course_learners": n,
                         "isolation_score": float(self.scores_[i]),
                         "score_robust_z": float(self.score_z_[i]),
                     },
-                    explanation="An anomaly model ("
-                    + self.method.replace("_", " ")
-                    + ") ranks this learner among the most unusual in the course; "
-                    + ("; ".join(phrases) if phrases else "no single feature stands out")
-                    + ".",
+                    explanation=explain(
+                        phrases or [what],
+                        n,
+                        self.method,
+                        busy=bool(peer_z.iat[i, names.index("events")] >= self.min_gap_z),
+                        events=(value["events"], peer_nat.iat[i, names.index("events")]),
+                    ),
                 )
             )
         return out

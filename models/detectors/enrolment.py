@@ -35,22 +35,18 @@ from models.detectors.common import (
     has_activity,
     has_pair,
     label,
-    progress_drops,
+    named_row,
     user_labels,
     utc,
 )
 from models.detectors.constraints import Constraint, Interval, ListOf, Text
+from models.detectors.progress import (
+    REASON_TEXT,
+    enrolments_with_falls,
+    fall_text,
+    progress_drops,
+)
 from models.snapshot import Snapshot
-
-_REASON_TEXT = {
-    "completed_progress_below_100": "marked completed with progress below 100%",
-    "completed_without_date": "marked completed without a completion date",
-    "completed_before_enrolled": "completed before it was enrolled",
-    "completed_without_activity": "marked completed though the activity log has no event for it",
-    "withdrawn_without_date": "withdrawn without a withdrawal date",
-    "withdrawal_date_not_withdrawn": "has a withdrawal date but is not withdrawn",
-    "progress_went_down": "reported progress went down",
-}
 
 
 class EnrollmentMissingDetector(Detector):
@@ -320,7 +316,7 @@ class EnrollmentFailedDetector(Detector):
                     title=title,
                     score=score,
                     severity=sev,
-                    evidence={"enrollments": [row]},
+                    evidence={"enrollments": [named_row(row, who, course)]},
                     features={"status_failed": bool(f), "age_days": round(float(age), 2)},
                     explanation=why,
                 )
@@ -329,10 +325,17 @@ class EnrollmentFailedDetector(Detector):
 
 
 class ProgressInconsistentDetector(Detector):
-    """Enrolments whose status, dates, progress and activity contradict each other."""
+    """Enrolments whose status, dates, progress and activity contradict each other.
+
+    Progress going down is judged per learner, course and object (``activity.object_id``; per
+    learner and course when the snapshot has none) and within one attempt: a value at 0, a
+    launch of the object, or (objects only) a report ``new_attempt_after_hours`` after the
+    previous one starts a new attempt, so a rewatch, a seek or a retry is not a contradiction
+    (``models.detectors.progress.progress_drops``).
+    """
 
     name = "progress_inconsistent"
-    version = "1.0"
+    version = "2.0"
     categories = ("progress_inconsistent",)
     requires = ("courses", "enrollments")
     optional = ("activity", "lms_users", "people")
@@ -349,17 +352,23 @@ class ProgressInconsistentDetector(Detector):
         "min_progress_drop": [Interval(Real, 0, None)],
         "base_score": [Interval(Real, 0, 1)],
         "score_per_extra_reason": [Interval(Real, 0, 1)],
+        "restart_at": [Interval(Real, None, None)],
+        "new_attempt_after_hours": [Interval(Real, 0, None)],
     }
 
     def __init__(
         self,
         *,
         min_progress_drop: float = 0.0,
+        restart_at: float = 0.0,
+        new_attempt_after_hours: float = 1.0,
         base_score: float = 0.6,
         score_per_extra_reason: float = 0.15,
         max_evidence_rows: int = 10,
     ) -> None:
         self.min_progress_drop = min_progress_drop
+        self.restart_at = restart_at
+        self.new_attempt_after_hours = new_attempt_after_hours
         self.base_score = base_score
         self.score_per_extra_reason = score_per_extra_reason
         self.max_evidence_rows = max_evidence_rows
@@ -393,22 +402,15 @@ class ProgressInconsistentDetector(Detector):
                     seen = has_activity(snapshot, enr.loc[cand, ["user_id", "course_id"]])
                     no_act.loc[cand] = ~seen.to_numpy()
                 reasons["completed_without_activity"] = no_act
-            drops = progress_drops(snapshot, self.min_progress_drop)
+            drops = progress_drops(
+                snapshot,
+                self.min_progress_drop,
+                restart_at=self.restart_at,
+                # 0 switches the rule off: only a launch or a value at 0 starts a new attempt.
+                new_attempt_after_hours=self.new_attempt_after_hours or None,
+            )
             went_down = pd.Series(False, index=enr.index)
-            if not drops.empty:
-                first = drops.drop_duplicates(["user_id", "course_id"], keep="first")
-                # Only the learners with a fall (few) are joined, not every enrolment.
-                mine = enr["user_id"].isin(first["user_id"].unique())
-                e = enr.loc[mine, ["enrollment_id", "user_id", "course_id"]]
-                e = e.assign(enrolled_at=enrolled_at[mine]).reset_index()
-                e = e.astype({"user_id": str, "course_id": str})
-                m = e.merge(first, on=["user_id", "course_id"], how="inner")
-                # With several enrolments in one course, blame the latest one begun before the fall.
-                m = m[(m["enrolled_at"] <= m["timestamp"]) | m["enrolled_at"].isna()]
-                m = m.sort_values("enrolled_at").drop_duplicates(
-                    ["user_id", "course_id"], keep="last"
-                )
-                went_down.loc[m["index"].to_numpy()] = True
+            went_down.loc[enrolments_with_falls(enr, enrolled_at, drops)] = True
             reasons["progress_went_down"] = went_down
         table = pd.DataFrame(reasons)
         any_reason = table.any(axis=1)
@@ -439,12 +441,13 @@ class ProgressInconsistentDetector(Detector):
             strict=True,
         ):
             found = list(names[flags])
-            evidence: dict[str, object] = {"enrollments": [row]}
+            evidence: dict[str, object] = {"enrollments": [named_row(row, who, course)]}
+            texts = [REASON_TEXT[r] for r in found]
             if "progress_went_down" in found:
                 key = (str(row["user_id"]), str(row["course_id"]))
                 falls = drop_index.loc[[key]].reset_index()
                 evidence["progress_drops"] = records(falls, self.max_evidence_rows)
-            texts = [_REASON_TEXT[r] for r in found]
+                texts[found.index("progress_went_down")] = fall_text(falls)
             out.append(
                 self._proposal(
                     category="progress_inconsistent",

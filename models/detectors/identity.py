@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 
 from models.detectors.base import Columns, Detector, Proposal, columns, merge_reads, records
-from models.detectors.common import PERSON_NAME_READS, as_of_ts, person_names, utc
+from models.detectors.common import (
+    PERSON_NAME_READS,
+    account_labels,
+    as_of_ts,
+    label,
+    person_names,
+    utc,
+)
 from models.detectors.constraints import Constraint, Interval
 from models.snapshot import Snapshot
 
@@ -89,18 +96,20 @@ class OrphanAccountDetector(Detector):
             else pd.Series(False, index=hits.index)
         )
         days_since_leaving = (as_of_ts(snapshot) - term).dt.days
+        accounts = label(hits["user_id"].astype(str), account_labels(snapshot)).to_numpy()
         out = []
-        for row, used, days_gone in zip(
+        for row, used, days_gone, acct in zip(
             hits.to_dict("records"),
             login_after_leaving.to_numpy(dtype=bool),
             days_since_leaving.to_numpy(dtype=float, na_value=np.nan),
+            accounts,
             strict=True,
         ):
             user = str(row["user_id"])
+            # "LMS account Ada Lovelace (user U1)", or "LMS account of user U1" when the LMS
+            # carries neither a name nor an e-mail for it.
             account = (
-                f"LMS account {row['email']} (user {user})"
-                if "email" in row
-                else f"LMS account of user {user}"
+                f"LMS account {acct}" if not acct.startswith("user ") else f"LMS account of {acct}"
             )
             reason = row["reason"]
             if reason == "unlinked":
@@ -193,6 +202,12 @@ class RecordMismatchDetector(Detector):
         )
         differs = _norm_email(merged["email"]).ne(_norm_email(merged["hr_email"])).fillna(False)
         hits = merged[differs.astype(bool)]
+        # The LMS's own name of the account, where the source carries one.
+        named = {
+            str(u): f" ({n})"
+            for u, n in zip(hits["user_id"], hits.get("full_name", []), strict=False)
+            if pd.notna(n) and str(n).strip()
+        }
         out = []
         for row in hits.to_dict("records"):
             active = str(row["status"]) == "active"
@@ -201,8 +216,9 @@ class RecordMismatchDetector(Detector):
                     category="record_mismatch",
                     entity_key=f"user={row['user_id']}",
                     title=(
-                        f"User {row['user_id']} has email {row['email']} in the LMS but HR has "
-                        f"{row['hr_email']} for {row['hr_full_name']} ({row['person_id']})"
+                        f"User {row['user_id']}{named.get(str(row['user_id']), '')} has email "
+                        f"{row['email']} in the LMS but HR has {row['hr_email']} for "
+                        f"{row['hr_full_name']} ({row['person_id']})"
                     ),
                     score=self.score_active if active else self.score_inactive,
                     severity="medium" if active else "low",

@@ -26,6 +26,7 @@ from models.detectors.common import (
     label,
     user_labels,
     utc,
+    with_names,
 )
 from models.detectors.constraints import Constraint, Interval
 from models.detectors.series import weekday_baseline
@@ -110,7 +111,12 @@ class NotificationUndeliveredDetector(Detector):
                     f"{self.window_days:.0f} days, {b} bounced, {d} delivered",
                     score=score,
                     severity=sev,
-                    evidence={"notifications": records(by_user[user], self.max_evidence_rows)},
+                    evidence={
+                        "notifications": records(
+                            with_names(by_user[user].head(self.max_evidence_rows), snapshot),
+                            self.max_evidence_rows,
+                        )
+                    },
                     features={
                         "sent": s,
                         "bounced": b,

@@ -16,9 +16,20 @@ AS_OF = "2026-11-27T00:00:00Z"
 
 
 def typed(name: str, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """A contract table from literal rows; absent columns are null."""
+    """A contract table from literal rows; absent columns are null. A column the rows carry that
+    the contract does not declare is kept (extra columns are allowed): as a UTC timestamp when
+    its name ends in ``_at``, else as text."""
     spec = contract_table(name)
-    frame = pd.DataFrame(list(rows), columns=list(spec.column_names))
+    extra = list(dict.fromkeys(k for row in rows for k in row if k not in spec.column_names))
+    frame = pd.DataFrame(list(rows), columns=[*spec.column_names, *extra])
+    for col_name in extra:
+        values = frame[col_name]
+        if col_name.endswith("_at"):
+            frame[col_name] = pd.to_datetime(values, utc=True, format="ISO8601").astype(
+                pd.DatetimeTZDtype("us", "UTC")
+            )
+        else:
+            frame[col_name] = values.astype("str").where(values.notna(), None).astype("str")
     for col in spec.columns:
         values = frame[col.name]
         if col.type == "str":

@@ -146,3 +146,73 @@ def test_models_propose_nothing_on_too_little_data() -> None:
     )
     assert CourseWeekEngagementDetector().detect(s) == []
     assert LearnerEngagementDetector().detect(s) == []
+
+
+# ------------------------------------------------------------------ learners: cohort, words, chart
+
+
+def _learner_snap(
+    extra: list[tuple[str, str, str, pd.Timestamp]], drop_course: str = ""
+) -> Snapshot:
+    """The plain fixture plus ``extra`` events; ``drop_course`` keeps only 8 of its learners."""
+    base = _activity(anomaly=None)
+    more = pd.DataFrame(extra, columns=["user_id", "course_id", "verb", "timestamp"])
+    more.insert(0, "event_id", [f"X{i}" for i in range(len(more))])
+    frame = pd.concat([base, more], ignore_index=True)
+    if drop_course:
+        keep = [f"U{drop_course[1:]}-{u}" for u in range(8)]
+        frame = frame[(frame["course_id"] != drop_course) | frame["user_id"].isin(keep)]
+    s = snap(
+        AS_OF,
+        lms_users=[user(u) for u in frame["user_id"].unique()],
+        courses=[course(f"C{c}") for c in range(12)],
+    )
+    s.tables["activity"] = typed("activity", frame.to_dict("records"))
+    return s
+
+
+_START = pd.Timestamp("2026-10-05", tz="UTC")
+
+
+def _failing(uid: str, cid: str) -> list[tuple[str, str, str, pd.Timestamp]]:
+    """60 failed assessments spread over the eight weeks: a learner stuck, not gone."""
+    return [(uid, cid, "failed", _START + pd.Timedelta(hours=22 * k)) for k in range(60)]
+
+
+def test_learner_finding_says_which_measure_fired_and_carries_its_weekly_series() -> None:
+    from app.web.presenters import series_chart
+
+    found = LearnerEngagementDetector().detect(_learner_snap(_failing("U2-4", "C2")))
+    top = found[0]
+    assert top.entity_key == "user=U2-4;course=C2"
+    assert "u2-4@example.org (user U2-4) stands out among the 15 learners of Course C2" in top.title
+    assert "of their events are failed assessments" in top.title
+    assert "Compared with the other 14 learners of the course" in top.explanation
+    series = top.evidence["series"]
+    assert set(series[0]) == {"week", "failure_share", "course_typical"}
+    assert len(series) == 8
+    assert all(row["failure_share"] > row["course_typical"] + 0.3 for row in series)
+    assert series_chart(top.evidence, top.entity_key) is not None
+
+
+def test_a_heavy_user_is_unusual_to_the_forest_but_never_proposed_for_it() -> None:
+    # 400 extra views on every day of the period: the busiest learner by far, failing nothing.
+    heavy = [("U4-3", "C4", "viewed", _START + pd.Timedelta(hours=3 * k)) for k in range(400)]
+    det = LearnerEngagementDetector()
+    found = det.detect(_learner_snap(heavy))
+    items = det.items_
+    i = int(np.flatnonzero((items["user_id"] == "U4-3") & (items["course_id"] == "C4"))[0])
+    assert det.score_z_[i] == det.score_z_.max()  # the forest isolates heavy use first
+    assert "user=U4-3;course=C4" not in {p.entity_key for p in found}
+
+
+def test_a_course_below_the_minimum_cohort_is_not_scored() -> None:
+    # The same failing learner in a course of only 8 learners: no peer group to judge by.
+    det = LearnerEngagementDetector()
+    found = det.detect(_learner_snap(_failing("U2-4", "C2"), drop_course="C2"))
+    assert "C2" not in set(det.items_["course_id"].astype(str))
+    assert "user=U2-4;course=C2" not in {p.entity_key for p in found}
+    # With the minimum lowered to 8 the course is judged and the learner found.
+    det = LearnerEngagementDetector(min_course_learners=8)
+    found = det.detect(_learner_snap(_failing("U2-4", "C2"), drop_course="C2"))
+    assert found[0].entity_key == "user=U2-4;course=C2"
