@@ -90,3 +90,8 @@ def coerce_values(values: pd.Series, column: Column, fmt: str | None) -> pd.Seri
         numbers = numbers.where(numbers == np.floor(numbers))
         return numbers.astype("Int64")
     return numbers
+
+
+def absent_column(column: Column, index: pd.Index) -> pd.Series:
+    """An all-null column of ``column``'s typed dtype: what a source that left it out carries."""
+    return coerce_values(pd.Series(None, index=index, dtype=object), column, None)

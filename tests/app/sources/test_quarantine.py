@@ -35,14 +35,15 @@ def test_quarantine_sets_bad_rows_aside_with_reasons(make_snapshot: SnapshotMake
 
 
 def test_quarantined_user_takes_its_enrolments_along(make_snapshot: SnapshotMaker) -> None:
-    users = VALID_CSV["lms_users"].replace("u2,008,bob@example.org,active", "u2,008,,active")
+    # An empty email is no longer a broken row (contract version 2); an unknown status is.
+    users = VALID_CSV["lms_users"].replace("u2,008,bob@example.org,active", "u2,008,,retired")
     result = load_snapshot(make_snapshot({"lms_users": users}), quarantine=True)
     snap = result.raise_if_rejected()
     assert "u2" not in set(snap["lms_users"]["user_id"])
     assert "E2" not in set(snap["enrollments"]["enrollment_id"])
     assert "A3" not in set(snap["activity"]["event_id"])
     assert result.quarantined["enrollments"]["_reasons"].iloc[0] == (
-        "dangling_reference: user_id=u2"
+        "reference_set_aside: user_id=u2"
     )
 
 
