@@ -3,10 +3,13 @@ nullable columns, absent is not empty, and references to tables that are not the
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from app.sources.contract import CONTRACT_VERSION, TABLES, table
 from app.sources.load import load_snapshot
+from app.sources.mapping import import_mapped_csv
 from tests.app.sources.conftest import VALID_CSV, SnapshotMaker
 from tests.helpers.snapshot_problems import rejected_with_one
 
@@ -197,3 +200,18 @@ def test_a_dangling_user_still_dangles(make_snapshot: SnapshotMaker) -> None:
     activity = VALID_CSV["activity"] + "A4,u404,,login,2026-11-21T06:00:00Z,\n"
     problem = rejected_with_one(make_snapshot({**LOG_ALONE, "activity": activity}))
     assert (problem.row, problem.column, problem.rule) == (5, "user_id", "dangling_reference")
+
+
+def test_a_mapped_export_tells_missing_from_left_out(tmp_path: Path) -> None:
+    source = tmp_path / "users.csv"
+    source.write_text("Login,State\nann,active\n", encoding="utf-8")
+    mapping = tmp_path / "users.toml"
+    mapping.write_text(
+        '[lms_users]\ncolumns = { Login = "user_id", State = "status" }\n', encoding="utf-8"
+    )
+    report = import_mapped_csv(source, mapping).report
+    assert not any("still missing" in w for w in report.warnings)
+    assert (
+        "left out, so unknown rather than empty: person_id, email, full_name, created_at, "
+        "last_login_at" in report.notes
+    )
