@@ -92,6 +92,17 @@ def coerce_values(values: pd.Series, column: Column, fmt: str | None) -> pd.Seri
     return numbers
 
 
+# The dtype of each contract type once coerced (what coerce_values returns).
+TYPED_DTYPES = {
+    "str": "str",
+    "timestamp": "datetime64[us, UTC]",
+    "date": "datetime64[us, UTC]",
+    "bool": "boolean",
+    "int": "Int64",
+    "float": "float64",
+}
+
+
 def absent_column(column: Column, index: pd.Index) -> pd.Series:
     """An all-null column of ``column``'s typed dtype: what a source that left it out carries."""
-    return coerce_values(pd.Series(None, index=index, dtype=object), column, None)
+    return pd.Series(None, index=index, dtype=TYPED_DTYPES[column.type])

@@ -273,7 +273,7 @@ def with_absent_columns(
             for c in table.columns
         }
         extras = {c: frame[c] for c in frame.columns if c not in columns}
-        filled[name] = pd.DataFrame({**columns, **extras}, index=frame.index)
+        filled[name] = pd.DataFrame({**columns, **extras}, index=frame.index, copy=False)
         absent[name] = gone
     return filled, absent
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from app.sources.coercion import absent_column, coerce_column
 from app.sources.contract import CONTRACT_VERSION, TABLES, table
 from app.sources.load import load_snapshot
 from app.sources.mapping import import_mapped_csv
@@ -215,3 +216,11 @@ def test_a_mapped_export_tells_missing_from_left_out(tmp_path: Path) -> None:
         "left out, so unknown rather than empty: person_id, email, full_name, created_at, "
         "last_login_at" in report.notes
     )
+
+
+def test_an_absent_column_has_the_type_an_empty_one_has() -> None:
+    index = pd.RangeIndex(3)
+    for t in TABLES.values():
+        for c in t.columns:
+            empty = coerce_column(pd.Series(["", None, " "], dtype=object), c)
+            pd.testing.assert_series_equal(absent_column(c, index), empty, obj=f"{t.name}.{c.name}")
