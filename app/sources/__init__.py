@@ -28,8 +28,7 @@ Entry points:
 Typed form of accepted tables: ids and text as pandas ``str``; timestamps ``datetime64[us, UTC]``;
 dates also ``datetime64[us, UTC]`` at midnight (so detectors compare them with ``as_of`` directly);
 required booleans ``bool``, required integers ``int64``, nullable integers ``Int64``; floats
-``float64``; enum values trimmed and lower-cased; extra columns kept as text. Every contract
-column is in the typed frame: one the source left out (contract version 2: absent, not empty) is
-all-null there and named in ``Snapshot.absent_columns`` (ask ``Snapshot.has_column``);
-``Snapshot.carried_tables()`` is what the source carried, which is what is stored and hashed.
+``float64``; enum values trimmed and lower-cased; extra columns kept as text. A nullable column
+the source left out is absent from the typed frame as well (contract version 2: absent is not
+empty; ask ``Snapshot.has_column``), and from the stored Parquet files.
 """

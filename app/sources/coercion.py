@@ -90,19 +90,3 @@ def coerce_values(values: pd.Series, column: Column, fmt: str | None) -> pd.Seri
         numbers = numbers.where(numbers == np.floor(numbers))
         return numbers.astype("Int64")
     return numbers
-
-
-# The dtype of each contract type once coerced (what coerce_values returns).
-TYPED_DTYPES = {
-    "str": "str",
-    "timestamp": "datetime64[us, UTC]",
-    "date": "datetime64[us, UTC]",
-    "bool": "boolean",
-    "int": "Int64",
-    "float": "float64",
-}
-
-
-def absent_column(column: Column, index: pd.Index) -> pd.Series:
-    """An all-null column of ``column``'s typed dtype: what a source that left it out carries."""
-    return pd.Series(None, index=index, dtype=TYPED_DTYPES[column.type])

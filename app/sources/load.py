@@ -10,9 +10,9 @@ The entry point is :func:`load_snapshot`::
     result.quarantined["enrollments"]     # rows set aside, with _row and _reasons (quarantine)
 
 A snapshot is accepted whole or not at all. Only ``lms_users`` and ``courses`` must be in the
-folder (contract version 2); a nullable column a file leaves out is absent, not empty
-(``snapshot.absent_columns``, ``snapshot.has_column``). Nothing here writes anywhere: storing an
-accepted snapshot is the caller's business.
+folder (contract version 2); a nullable column a file leaves out is absent from the typed frame
+too, not empty (``snapshot.has_column``). Nothing here writes anywhere: storing an accepted
+snapshot is the caller's business.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from app.sources.validate import (
     ProgressCallback,
     latest_timestamp,
     validate_tables,
-    with_absent_columns,
 )
 from app.sources.validation_report import Problem, ValidationReport
 from models.snapshot import Snapshot
@@ -296,15 +295,13 @@ def load_snapshot(
             f"snapshot.toml gives no as_of; using the latest timestamp found: {as_of.isoformat()}"
         )
     as_of_dt = pd.Timestamp(as_of).to_pydatetime()
-    # Hashed as the source carried them, so a column left out and an empty one differ.
+    # The tables as the source carried them: a column left out and an empty one hash apart.
     result.content_hash = content_hash(checked.tables, as_of_dt)
-    tables, absent = with_absent_columns(checked.tables)
     result.snapshot = Snapshot(
-        tables=tables,
+        tables=checked.tables,
         as_of=as_of_dt,
         source=str(meta.get("source", "")),
         meta={"content_hash": result.content_hash, "folder": str(folder)},
-        absent_columns=absent,
     )
     if progress:
         progress(len(names) * 2, len(names) * 2, "snapshot accepted")

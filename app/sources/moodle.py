@@ -283,6 +283,7 @@ def moodle_log_tables(
 
     # The log knows each user's name and logins, nothing else: the columns it cannot know
     # (person_id, email, created_at) are left out, so they read as unknown, not as empty.
+    # A download without user names (by_id) knows no name either.
     seen = pd.DataFrame({"user_id": users, "full_name": user_names, "timestamp": timestamps})
     seen = seen[~no_user & users.notna()]
     logins = seen[verbs.loc[seen.index] == "login"]
@@ -292,11 +293,14 @@ def moodle_log_tables(
     lms_users = lms_users.reset_index()
     lms_users["user_id"] = lms_users["user_id"].astype("str")
     lms_users["full_name"] = lms_users["full_name"].astype("str")
+    if by_id:
+        lms_users = lms_users.drop(columns="full_name")
     report.counts["lms_users revealed"] = len(lms_users)
     report.notes.append(
-        "lms_users revealed by the log carry their full name, status active and last login; "
-        "e-mail, HR link and creation date are not in the log and are left out (merge the "
-        "LMS's user export to add them)."
+        "lms_users revealed by the log carry "
+        + ("" if by_id else "their full name, ")
+        + "status active and last login; e-mail, HR link and creation date are not in the log "
+        "and are left out (merge the LMS's user export to add them)."
     )
 
     courses = pd.DataFrame(

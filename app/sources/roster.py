@@ -40,11 +40,12 @@ def instructor_roster(*, engine: Engine, actor: Actor) -> Roster:
     courses, users = snap["courses"], snap["lms_users"]
     active = courses[courses["status"] == "active"]
     if actor.role is Role.instructor:
-        mine = users.loc[
-            users["email"].astype(str).str.strip().str.lower() == normalise_email(user.email),
-            "user_id",
-        ]
-        active = active[active["owner_user_id"].isin(set(mine))]
+        # Without e-mails or owners in the snapshot, no course can be known to be theirs.
+        mine: set[str] = set()
+        if snap.has_column("lms_users", "email") and snap.has_column("courses", "owner_user_id"):
+            email = users["email"].astype(str).str.strip().str.lower()
+            mine = set(users.loc[email == normalise_email(user.email), "user_id"])
+        active = active[active["owner_user_id"].isin(mine)] if mine else active.head(0)
     owned = dict(zip(active["course_id"].astype(str), active["title"].astype(str), strict=True))
     enrolled = _course_learners(record, snap)
     enrolled = enrolled[enrolled["course_id"].isin(set(owned))]
@@ -73,8 +74,10 @@ def _course_learners(record: SnapshotRecord, snap: Snapshot) -> pd.DataFrame:
 def _learner_names(snap: Snapshot) -> dict[str, str]:
     """user id → name: the HR roster's, else the LMS's own (either table may lack it)."""
     users = snap["lms_users"]
-    names = users["full_name"]
-    if snap.has("people"):
+    names = pd.Series(pd.NA, index=users.index, dtype="str")
+    if snap.has_column("lms_users", "full_name"):
+        names = users["full_name"]
+    if snap.has("people") and snap.has_column("lms_users", "person_id"):
         people = snap["people"].set_index("person_id")["full_name"]
         names = users["person_id"].map(people).fillna(names)
     return dict(zip(users["user_id"], names.fillna(""), strict=True))

@@ -35,7 +35,7 @@ from app.core.records import SnapshotRecord
 from app.core.settings import get_settings
 from app.sources.load import LoadResult, load_snapshot
 from app.sources.mapping import SnapshotMapping
-from app.sources.validate import ProgressCallback, with_absent_columns
+from app.sources.validate import ProgressCallback
 from models.snapshot import Snapshot
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
 
@@ -92,7 +92,7 @@ def _store_tables(result: LoadResult, snapshot_id: str) -> Path:
     try:
         assert result.snapshot is not None
         # Stored as the source carried it: the Parquet schema is the record of what is absent.
-        for name, frame in result.snapshot.carried_tables().items():
+        for name, frame in result.snapshot.tables.items():
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
         for name, frame in result.quarantined.items():
             if len(frame):
@@ -215,20 +215,17 @@ def load_stored(record: SnapshotRecord, tables: Iterable[str] | None = None) -> 
             f"snapshot {record.id}'s files are missing from {folder}; ingest its source again"
         )
     wanted = sorted(record.row_counts) if tables is None else sorted(tables)
-    frames, absent = with_absent_columns(
-        {
-            name: pd.read_parquet(folder / f"{name}.parquet")
-            for name in wanted
-            if name in record.row_counts
-        }
-    )
+    frames = {
+        name: pd.read_parquet(folder / f"{name}.parquet")
+        for name in wanted
+        if name in record.row_counts
+    }
     return Snapshot(
         tables=frames,
         as_of=record.as_of,
         source=record.source,
         snapshot_id=record.id,
         meta={"content_hash": record.content_hash},
-        absent_columns=absent,
     )
 
 

@@ -10,8 +10,7 @@ that cannot be attributed without them (``reference_set_aside``), and nothing el
 never turns into rejecting the snapshot.
 
 A nullable column the source left out is not an error (absent is not empty, contract version 2):
-the accepted tables lack it, ``report.absent_columns`` names it, and :func:`with_absent_columns`
-gives detectors frames that carry it as all-null.
+the accepted tables lack it too, and ``report.absent_columns`` names it.
 
 Row numbers count like a CSV file: the header is row 1, the first data row is row 2.
 """
@@ -24,7 +23,6 @@ from typing import Any
 
 import pandas as pd
 
-from app.sources.coercion import absent_column
 from app.sources.contract import TABLES, Table
 from app.sources.table_checks import check_table, row_problems
 from app.sources.validation_report import TABLE_RULES, Problem, ValidationReport, problem_frame
@@ -249,33 +247,6 @@ def _quarantine_warnings(report: ValidationReport, files: Mapping[str, str]) -> 
                 "read the problems before relying on this snapshot"
             )
     return out
-
-
-def with_absent_columns(
-    tables: Mapping[str, pd.DataFrame],
-) -> tuple[dict[str, pd.DataFrame], dict[str, tuple[str, ...]]]:
-    """Typed tables with every contract column (in contract order, then the extra columns), and
-    the contract columns each lacked.
-
-    A column the source left out becomes an all-null column of its type, so that reading it never
-    fails; ``models.snapshot.Snapshot.absent_columns`` keeps the difference from an empty one.
-    """
-    filled: dict[str, pd.DataFrame] = {}
-    absent: dict[str, tuple[str, ...]] = {}
-    for name, frame in tables.items():
-        table = TABLES.get(name)
-        gone = table.absent_columns(frame.columns) if table is not None else ()
-        if table is None or not gone:
-            filled[name] = frame
-            continue
-        columns = {
-            c.name: absent_column(c, frame.index) if c.name in gone else frame[c.name]
-            for c in table.columns
-        }
-        extras = {c: frame[c] for c in frame.columns if c not in columns}
-        filled[name] = pd.DataFrame({**columns, **extras}, index=frame.index, copy=False)
-        absent[name] = gone
-    return filled, absent
 
 
 def _final_dtypes(frame: pd.DataFrame, table: Table) -> pd.DataFrame:

@@ -60,3 +60,20 @@ def test_with_enrolments_and_roster_the_hr_name_is_shown(
     assert set(roster.courses) == {"C1", "C2"}
     assert roster.learners["C1"] == {"u1": "Ann Lee (u1)", "u2": "Bob Roe (u2)"}
     assert roster.learners["C2"] == {"u1": "Ann Lee (u1)"}  # E3
+
+
+def test_an_instructor_owns_nothing_known_when_the_log_carries_no_emails(
+    db: Engine, gapdesk_home: Path, make_snapshot: SnapshotMaker
+) -> None:
+    users = "user_id,status\nu1,active\nu2,active\nu3,active\n"
+    courses = "course_id,title,is_compliance,status\nC1,Safety,false,active\nC2,Excel,no,active\n"
+    folder = make_snapshot(
+        {"people": None, "enrollments": None, "lms_users": users, "courses": courses,
+         "activity": ACTIVITY}
+    )  # fmt: skip
+    ingest(engine=db, actor=SYSTEM, path=folder)
+    with Session(db) as session:
+        people = add_people(session)
+    assert instructor_roster(engine=db, actor=people["ivy"]).courses == {}
+    admin_view = instructor_roster(engine=db, actor=people["ada"])
+    assert admin_view.learners == {"C1": {"u2": "u2", "u3": "u3"}, "C2": {"u3": "u3"}}
