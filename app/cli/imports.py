@@ -1,8 +1,8 @@
 """``gapdesk import``: turn real exports (Moodle, xAPI, Canvas, mapped CSV) into snapshot tables.
 
 The tables land in a snapshot folder, merged with what the folder already holds (rows already
-there win on equal ids), ready for ``gapdesk ingest FOLDER`` once the HR roster and the other
-required tables are beside them.
+there win on equal ids), ready for ``gapdesk ingest FOLDER``: ``lms_users`` and ``courses`` are
+all a snapshot needs (contract version 2), so an LMS log alone will do.
 """
 
 from __future__ import annotations

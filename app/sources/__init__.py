@@ -28,5 +28,7 @@ Entry points:
 Typed form of accepted tables: ids and text as pandas ``str``; timestamps ``datetime64[us, UTC]``;
 dates also ``datetime64[us, UTC]`` at midnight (so detectors compare them with ``as_of`` directly);
 required booleans ``bool``, required integers ``int64``, nullable integers ``Int64``; floats
-``float64``; enum values trimmed and lower-cased; extra columns kept as text.
+``float64``; enum values trimmed and lower-cased; extra columns kept as text. A nullable column
+the source left out is absent from the typed frame as well (contract version 2: absent is not
+empty; ask ``Snapshot.has_column``), and from the stored Parquet files.
 """

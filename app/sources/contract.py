@@ -1,20 +1,37 @@
-"""The LMS snapshot contract (contracts/lms-snapshot.md, version 1) as data.
+"""The LMS snapshot contract (contracts/lms-snapshot.md, version 2) as data.
 
 Everything that validates, imports or maps snapshot data reads the tables, columns, types, enums
 and references from here, so the contract is written down once.
+
+Required and optional
+---------------------
+Only ``lms_users`` and ``courses`` are required tables; every other table may be absent (an LMS
+log alone, ``lms_users`` + ``courses`` + ``activity``, is a valid snapshot). Within a table, a
+column may be absent when the source cannot know it (:attr:`Column.may_be_absent`): every
+nullable column, which includes those with a default such as ``grading_sla_days``. The columns
+that are not nullable (ids, references, types, enums a row cannot do without) must be present.
+*Absent is not empty*: a column left out means "the source does not say"; an empty cell in a
+present column means "known to be empty". ``models.snapshot.Snapshot.has_column`` tells them
+apart after loading.
+
+Version 1 snapshots (all nine tables' version-1 columns) are valid version 2 snapshots: the
+columns version 2 added (``lms_users.full_name``, ``courses.starts_at``/``ends_at``,
+``activity.object_id``) are simply absent from them.
 
 References, and which of them are integrity rules
 -------------------------------------------------
 A reference is *enforced* when a row whose reference dangles cannot be used at all: an enrolment,
 submission, activity event or notification of a user or course that does not exist cannot be
 attributed to anyone, so such rows are rejected (or quarantined). Enforced references point only at
-``lms_users.user_id`` and ``courses.course_id``.
+``lms_users.user_id`` and ``courses.course_id``, the two required tables, so their target is
+always there; a reference from an absent table, or from an absent (nullable) column, is not
+checked, since nothing refers.
 
 Three references are *not* enforced because a dangling value is exactly what a detector must see,
 not a broken file:
 
 * ``lms_users.person_id → people.person_id``: a link to no known person is the ``orphan_account``
-  gap.
+  gap (when ``people`` is absent nothing is known about persons, and nothing dangles).
 * ``courses.owner_user_id → lms_users.user_id``: an owner who is not an LMS user is the
   ``unowned_course`` gap.
 * ``people.manager_person_id → people.person_id``: HR rosters routinely name managers outside the
@@ -25,14 +42,15 @@ They are still listed (``enforced=False``) so that detectors and the Data page c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from models.snapshot import ALL_TABLES, OPTIONAL_TABLES, REQUIRED_TABLES
 
 ColumnType = Literal["str", "timestamp", "date", "bool", "int", "float"]
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,13 @@ class Column:
     enum: tuple[str, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    # The value a reader takes for an empty (or absent) cell, when the contract names one.
+    default: float | None = None
+
+    @property
+    def may_be_absent(self) -> bool:
+        """Whether a source may leave this column out (it cannot know it): nullable columns."""
+        return self.nullable or self.default is not None
 
 
 @dataclass(frozen=True)
@@ -85,6 +110,22 @@ class Table:
                 return col
         raise KeyError(f"{self.name} has no column {name!r}")
 
+    def missing_columns(self, names: Iterable[str]) -> list[str]:
+        """The columns that must be present (not :attr:`Column.may_be_absent`) but are not
+        among ``names``."""
+        found = set(names)
+        return [c.name for c in self.columns if not c.may_be_absent and c.name not in found]
+
+    def absent_columns(self, names: Iterable[str]) -> tuple[str, ...]:
+        """The contract columns not among ``names``: what a source with these columns left out."""
+        found = set(names)
+        return tuple(c.name for c in self.columns if c.name not in found)
+
+    def carried(self, names: Iterable[str]) -> Table:
+        """This table with only its columns among ``names`` (those a source carried)."""
+        found = set(names)
+        return replace(self, columns=tuple(c for c in self.columns if c.name in found))
+
 
 def _c(
     name: str,
@@ -95,8 +136,9 @@ def _c(
     enum: tuple[str, ...] | None = None,
     minimum: float | None = None,
     maximum: float | None = None,
+    default: float | None = None,
 ) -> Column:
-    return Column(name, type_, nullable, unique, enum, minimum, maximum)
+    return Column(name, type_, nullable, unique, enum, minimum, maximum, default)
 
 
 _USER = Reference("user_id", "lms_users", "user_id")
@@ -107,7 +149,7 @@ TABLES: dict[str, Table] = {
     for t in (
         Table(
             "people",
-            True,
+            False,
             (
                 _c("person_id", unique=True),
                 _c("email"),
@@ -135,9 +177,10 @@ TABLES: dict[str, Table] = {
             (
                 _c("user_id", unique=True),
                 _c("person_id", nullable=True),
-                _c("email"),
+                _c("email", nullable=True),
+                _c("full_name", nullable=True),
                 _c("status", enum=("active", "suspended", "deleted")),
-                _c("created_at", "timestamp"),
+                _c("created_at", "timestamp", nullable=True),
                 _c("last_login_at", "timestamp", nullable=True),
             ),
             (
@@ -158,9 +201,11 @@ TABLES: dict[str, Table] = {
                 _c("title"),
                 _c("department", nullable=True),
                 _c("owner_user_id", nullable=True),
+                _c("starts_at", "timestamp", nullable=True),
+                _c("ends_at", "timestamp", nullable=True),
                 _c("is_compliance", "bool"),
                 _c("due_days", "int", nullable=True, minimum=0),
-                _c("grading_sla_days", "int", nullable=True, minimum=0),
+                _c("grading_sla_days", "int", nullable=True, minimum=0, default=7),
                 _c("status", enum=("active", "archived")),
             ),
             (
@@ -175,7 +220,7 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "enrollments",
-            True,
+            False,
             (
                 _c("enrollment_id", unique=True),
                 _c("user_id"),
@@ -202,7 +247,7 @@ TABLES: dict[str, Table] = {
                 _c("department", nullable=True),
                 _c("job_title", nullable=True),
                 _c("active", "bool"),
-                _c("grace_days", "int", nullable=True, minimum=0),
+                _c("grace_days", "int", nullable=True, minimum=0, default=3),
             ),
             (_COURSE,),
         ),
@@ -213,6 +258,7 @@ TABLES: dict[str, Table] = {
                 _c("event_id", unique=True),
                 _c("user_id"),
                 _c("course_id", nullable=True),
+                _c("object_id", nullable=True),
                 _c(
                     "verb",
                     enum=(

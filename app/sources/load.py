@@ -9,7 +9,9 @@ The entry point is :func:`load_snapshot`::
     result.content_hash                   # same accepted content -> same hash
     result.quarantined["enrollments"]     # rows set aside, with _row and _reasons (quarantine)
 
-A snapshot is accepted whole or not at all. Nothing here writes anywhere: storing an accepted
+A snapshot is accepted whole or not at all. Only ``lms_users`` and ``courses`` must be in the
+folder (contract version 2); a nullable column a file leaves out is absent from the typed frame
+too, not empty (``snapshot.has_column``). Nothing here writes anywhere: storing an accepted
 snapshot is the caller's business.
 """
 
@@ -293,6 +295,7 @@ def load_snapshot(
             f"snapshot.toml gives no as_of; using the latest timestamp found: {as_of.isoformat()}"
         )
     as_of_dt = pd.Timestamp(as_of).to_pydatetime()
+    # The tables as the source carried them: a column left out and an empty one hash apart.
     result.content_hash = content_hash(checked.tables, as_of_dt)
     result.snapshot = Snapshot(
         tables=checked.tables,

@@ -250,9 +250,11 @@ def import_mapped_csv(
     absent = [c for c in mapping.columns if c not in frame.columns]
     if absent:
         report.warnings.append(f"source columns named in the mapping but absent: {absent}")
-    missing = [c for c in TABLES[mapping.table].column_names if c not in mapped.columns]
-    if missing:
+    contract = TABLES[mapping.table]
+    if missing := contract.missing_columns(mapped.columns):
         report.warnings.append(f"contract columns still missing: {', '.join(missing)}")
+    if left_out := [c for c in contract.absent_columns(mapped.columns) if c not in missing]:
+        report.notes.append(f"left out, so unknown rather than empty: {', '.join(left_out)}")
     return ImportResult(tables={mapping.table: mapped}, report=report)
 
 

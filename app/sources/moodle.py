@@ -143,8 +143,9 @@ def import_moodle_log(
 ) -> ImportResult:
     """Read a Moodle Logs download into ``activity``, ``lms_users`` and ``courses`` frames.
 
-    The frames use contract column names and types; ``lms_users`` lacks e-mail addresses (the
-    log has none), so merge it with the LMS's user export before loading a snapshot.
+    The frames use contract column names and types and leave out the columns a log cannot know
+    (e-mail, HR link, course owners: absent, not empty); the three tables are a valid snapshot
+    alone, and merging the LMS's user export adds what the log lacks.
     """
     path = Path(path)
     frame = read_table_file_or_raise(path, table="activity")
@@ -280,21 +281,26 @@ def moodle_log_tables(
     ).reset_index(drop=True)
     report.counts["activity rows"] = len(activity)
 
-    seen = pd.DataFrame({"user_id": users, "timestamp": timestamps})[~no_user & users.notna()]
+    # The log knows each user's name and logins, nothing else: the columns it cannot know
+    # (person_id, email, created_at) are left out, so they read as unknown, not as empty.
+    # A download without user names (by_id) knows no name either.
+    seen = pd.DataFrame({"user_id": users, "full_name": user_names, "timestamp": timestamps})
+    seen = seen[~no_user & users.notna()]
     logins = seen[verbs.loc[seen.index] == "login"]
-    lms_users = (
-        seen.groupby("user_id", sort=True)["timestamp"].min().rename("created_at").to_frame()
-    )
+    lms_users = seen.groupby("user_id", sort=True)["full_name"].first().to_frame()
+    lms_users.insert(1, "status", "active")
     lms_users["last_login_at"] = logins.groupby("user_id")["timestamp"].max()
     lms_users = lms_users.reset_index()
-    lms_users.insert(1, "person_id", pd.Series(pd.NA, index=lms_users.index, dtype="str"))
-    lms_users.insert(2, "email", pd.Series(pd.NA, index=lms_users.index, dtype="str"))
-    lms_users.insert(3, "status", "active")
     lms_users["user_id"] = lms_users["user_id"].astype("str")
+    lms_users["full_name"] = lms_users["full_name"].astype("str")
+    if by_id:
+        lms_users = lms_users.drop(columns="full_name")
     report.counts["lms_users revealed"] = len(lms_users)
-    report.warnings.append(
-        "lms_users derived from the log have no email, and their created_at is the first event "
-        "seen; merge them with the LMS's user export before loading a snapshot"
+    report.notes.append(
+        "lms_users revealed by the log carry "
+        + ("" if by_id else "their full name, ")
+        + "status active and last login; e-mail, HR link and creation date are not in the log "
+        "and are left out (merge the LMS's user export to add them)."
     )
 
     courses = pd.DataFrame(
@@ -307,16 +313,14 @@ def moodle_log_tables(
         courses = pd.DataFrame(
             {"course_id": pd.Series(course_names, dtype="str"), "title": course_names}
         )
-    courses["department"] = pd.Series(pd.NA, index=courses.index, dtype="str")
-    courses["owner_user_id"] = pd.Series(pd.NA, index=courses.index, dtype="str")
+    # Department, owner, due days and grading promise are not in a log: left out, not empty.
     courses["is_compliance"] = False
-    courses["due_days"] = pd.array([pd.NA] * len(courses), dtype="Int64")
-    courses["grading_sla_days"] = pd.array([pd.NA] * len(courses), dtype="Int64")
     courses["status"] = "active"
     report.counts["courses revealed"] = len(courses)
     if len(courses):
         report.notes.append(
-            "courses revealed by the log are assumed active and not compliance training."
+            "courses revealed by the log are assumed active and not compliance training; their "
+            "department, owner and deadlines are not in the log and are left out."
         )
     return ImportResult(
         tables={"activity": activity, "lms_users": lms_users, "courses": courses}, report=report

@@ -3,12 +3,15 @@
 Where and why: the typed tables go to Parquet files under ``$GAPDESK_HOME/snapshots/<id>/``
 (columnar, typed — string ids, UTC timestamps and nullable integers survive the round trip —
 and ten million activity rows load in seconds), while the database keeps one small row per
-snapshot (id, as_of, source, row counts, content hash). The id is the first 16 hex digits of
-the content hash, so the same content ingested twice is recognised and stored once. Files are
-written to a temporary folder and renamed into place before the row is committed: a crash
-leaves either nothing, an unreferenced folder that the next ingest of that content reuses, or a
-hidden temporary folder (``.<id>-…``) that the next ingest removes once it is an hour old (a
-younger one may be another ingest at work).
+snapshot (id, as_of, source, row counts, content hash). Each table is stored with the columns
+its source carried, so a column left out (absent, not empty) is still absent when the snapshot is
+loaded back; snapshots stored under contract version 1 load as version 2 snapshots whose new
+columns are absent. The id is the first 16 hex digits of the content hash, so the same content
+ingested twice is recognised and stored once. Files are written to a temporary folder and
+renamed into place before the row is committed: a crash leaves either nothing, an unreferenced
+folder that the next ingest of that content reuses, or a hidden temporary folder (``.<id>-…``)
+that the next ingest removes once it is an hour old (a younger one may be another ingest at
+work).
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ def _store_tables(result: LoadResult, snapshot_id: str) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{snapshot_id}-", dir=snapshots_dir()))
     try:
         assert result.snapshot is not None
+        # Stored as the source carried it: the Parquet schema is the record of what is absent.
         for name, frame in result.snapshot.tables.items():
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
         for name, frame in result.quarantined.items():

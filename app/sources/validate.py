@@ -5,7 +5,12 @@ produced by an importer (already typed). :func:`validate_tables` coerces each co
 contract type (:mod:`app.sources.coercion`), checks each table (:mod:`app.sources.table_checks`),
 then the references between tables; it collects *every* problem (it never stops at the first) into
 a :class:`~app.sources.validation_report.ValidationReport`, and either accepts the tables whole,
-or, in quarantine mode, sets aside the rows that broke a row-level rule.
+or, in quarantine mode, sets aside the rows that broke a row-level rule together with the rows
+that cannot be attributed without them (``reference_set_aside``), and nothing else: quarantine
+never turns into rejecting the snapshot.
+
+A nullable column the source left out is not an error (absent is not empty, contract version 2):
+the accepted tables lack it too, and ``report.absent_columns`` names it.
 
 Row numbers count like a CSV file: the header is row 1, the first data row is row 2.
 """
@@ -67,7 +72,7 @@ def validate_tables(
         file = files.setdefault(name, f"{name}.csv")
         if progress:
             progress(step - 1, total, f"validating {name} ({len(raw):,} rows)")
-        missing = [c for c in table.column_names if c not in raw.columns]
+        missing = table.missing_columns(raw.columns)
         if missing:
             found.append(
                 problem_frame(
@@ -83,7 +88,13 @@ def validate_tables(
                 )
             )
             continue
-        typed, table_found = check_table(raw, table, file, formats.get(name, {}), pandera_row_limit)
+        # A nullable column the source left out stays out: absent is not empty.
+        if absent := table.absent_columns(raw.columns):
+            report.absent_columns[name] = absent
+        carried = table.carried(raw.columns)
+        typed, table_found = check_table(
+            raw, carried, file, formats.get(name, {}), pandera_row_limit
+        )
         found.extend(table_found)
         typed_tables[name] = typed
         raw_kept[name] = raw
@@ -99,44 +110,9 @@ def validate_tables(
         ~(problems["row"].notna() & problems.duplicated(["table", "row", "column"], keep="first"))
     ]
 
-    # References are checked against the rows that will be kept, so that quarantining a user
-    # also sets aside the enrolments that would point at nothing.
-    bad_rows = {
-        name: set(group["row"].astype("int64")) for name, group in row_level.groupby("table")
-    }
-    kept_ids: dict[tuple[str, str], pd.Series] = {}
-    ref_found: list[pd.DataFrame] = []
     if progress:
         progress(total - 1, total, "checking references between tables")
-    for name in names:
-        if name not in typed_tables:
-            continue
-        for ref in TABLES[name].references:
-            if not ref.enforced:
-                continue
-            key = (ref.target_table, ref.target_column)
-            if key not in kept_ids:
-                target = typed_tables.get(ref.target_table)
-                if target is None:
-                    continue  # the target table's own problem is already reported
-                drop = bad_rows.get(ref.target_table, set()) if quarantine else set()
-                keep = ~pd.Series(target.index + 2).isin(drop).to_numpy()
-                kept_ids[key] = target[ref.target_column][keep].dropna()
-            typed = typed_tables[name][ref.column]
-            mask = typed.notna() & ~typed.isin(kept_ids[key])
-            if mask.any():
-                frame = row_problems(
-                    raw_kept[name][ref.column],
-                    mask,
-                    file=files[name],
-                    table=name,
-                    column=ref.column,
-                    rule="dangling_reference",
-                )
-                frame["message"] = (
-                    f"names no row of {ref.target_table} ({ref.target_table}.{ref.target_column})"
-                )
-                ref_found.append(frame)
+    ref_found = _reference_problems(typed_tables, raw_kept, files, row_level, quarantine)
     if ref_found:
         problems = pd.concat([problems, *ref_found], ignore_index=True)
     # Table-level problems first, then by table in contract order, row, column.
@@ -188,16 +164,96 @@ def validate_tables(
             quarantined[name] = held.reset_index(drop=True)
             typed = typed[~bad.to_numpy()].reset_index(drop=True)
             report.quarantined_counts[name] = len(held)
+            only_followed = group.groupby(rows)["rule"].agg(
+                lambda r: bool((r == "reference_set_aside").all())
+            )
+            if followed := int(only_followed.sum()):
+                report.followed_counts[name] = followed
         tables[name] = _final_dtypes(typed, TABLES[name])
         report.row_counts[name] = len(tables[name])
+    report.warnings.extend(_quarantine_warnings(report, files))
     return ValidatedTables(tables, quarantined, report)
+
+
+def _reference_problems(
+    typed_tables: Mapping[str, pd.DataFrame],
+    raw_kept: Mapping[str, pd.DataFrame],
+    files: Mapping[str, str],
+    row_level: pd.DataFrame,
+    quarantine: bool,
+) -> list[pd.DataFrame]:
+    """Rows whose enforced reference names no row (``dangling_reference``) and, in quarantine,
+    rows whose reference names a row that is being set aside (``reference_set_aside``).
+
+    The second kind is how a set-aside row takes along exactly the rows that cannot be attributed
+    without it, and no more: references point only at lms_users and courses, whose own references
+    are not enforced, so the set-aside never travels further than one step.
+    """
+    bad_rows = {
+        name: set(group["row"].astype("int64")) for name, group in row_level.groupby("table")
+    }
+    found: list[pd.DataFrame] = []
+    for name, typed_frame in typed_tables.items():
+        for ref in TABLES[name].references:
+            target = typed_tables.get(ref.target_table)
+            if not ref.enforced or ref.column not in typed_frame or target is None:
+                continue  # an absent column refers to nothing; an unread target is reported
+            ids = target[ref.target_column]
+            typed = typed_frame[ref.column]
+            known = typed.isin(ids.dropna())
+            masks = {"dangling_reference": typed.notna() & ~known}
+            drop = bad_rows.get(ref.target_table, set()) if quarantine else set()
+            if drop:
+                set_aside = ids[pd.Series(target.index + 2).isin(drop).to_numpy()].dropna()
+                kept = ids.drop(set_aside.index).dropna()
+                # A duplicated id whose every row is set aside leaves nothing to attribute to.
+                masks["reference_set_aside"] = known & typed.isin(set_aside) & ~typed.isin(kept)
+            where = f"{ref.target_table} ({ref.target_table}.{ref.target_column})"
+            messages = {
+                "dangling_reference": f"names no row of {where}",
+                "reference_set_aside": f"names a row of {where} that was set aside; "
+                "this row cannot be attributed without it",
+            }
+            for rule, mask in masks.items():
+                if mask.any():
+                    frame = row_problems(
+                        raw_kept[name][ref.column],
+                        mask,
+                        file=files[name],
+                        table=name,
+                        column=ref.column,
+                        rule=rule,
+                    )
+                    frame["message"] = messages[rule]
+                    found.append(frame)
+    return found
+
+
+def _quarantine_warnings(report: ValidationReport, files: Mapping[str, str]) -> list[str]:
+    """What a person must know about the rows quarantine set aside: how many went along with a
+    row they name, and tables of which most was set aside."""
+    out = []
+    for name, held in report.quarantined_counts.items():
+        file = files.get(name, name)
+        if followed := report.followed_counts.get(name, 0):
+            out.append(
+                f"{file}: {followed:,} of the {held:,} row(s) set aside went only because the "
+                "user or course they name was set aside"
+            )
+        total = held + report.row_counts.get(name, 0)
+        if held * 2 > total:
+            out.append(
+                f"{file}: quarantine set aside {held:,} of {total:,} rows; "
+                "read the problems before relying on this snapshot"
+            )
+    return out
 
 
 def _final_dtypes(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     """Required bool and int columns lose their nullable wrapper once they are known complete."""
     out = frame.copy()
     for col in table.columns:
-        if col.nullable:
+        if col.nullable or col.name not in out:
             continue
         if col.type == "bool":
             out[col.name] = out[col.name].astype(bool)

@@ -29,6 +29,7 @@ ROW_RULES: dict[str, str] = {
     "out_of_range": "the number is outside the allowed range",
     "duplicate_id": "the identifier appears more than once",
     "dangling_reference": "the value names a row that does not exist",
+    "reference_set_aside": "the row the value names was set aside, so this one went with it",
     "nul_character": "the text holds a NUL character, which the database cannot store",
 }
 
@@ -88,7 +89,11 @@ class ValidationReport:
     problems: pd.DataFrame = field(default_factory=lambda: problem_frame([]))
     row_counts: dict[str, int] = field(default_factory=dict)
     quarantined_counts: dict[str, int] = field(default_factory=dict)
+    # Of the quarantined rows, those set aside only because a row they name was set aside.
+    followed_counts: dict[str, int] = field(default_factory=dict)
     skipped_tables: dict[str, str] = field(default_factory=dict)
+    # Contract columns a table's source left out (absent, not empty), in contract order.
+    absent_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     accepted: bool = False
 
@@ -133,9 +138,16 @@ class ValidationReport:
         lines.append(f"Snapshot {verdict}.")
         for name, count in self.row_counts.items():
             held = self.quarantined_counts.get(name, 0)
-            lines.append(f"  {name}: {count} row(s)" + (f", {held} quarantined" if held else ""))
+            followed = self.followed_counts.get(name, 0)
+            lines.append(
+                f"  {name}: {count} row(s)"
+                + (f", {held} quarantined" if held else "")
+                + (f" ({followed} only with the row they name)" if followed else "")
+            )
         for name, why in self.skipped_tables.items():
             lines.append(f"  {name}: absent ({why})")
+        for name, columns in self.absent_columns.items():
+            lines.append(f"  {name}: not in the source (unknown, not empty): {', '.join(columns)}")
         lines.extend(f"Warning: {w}" for w in self.warnings)
         if total:
             lines.append(f"Problems (first {min(limit, total)} of {total}):")

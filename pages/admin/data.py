@@ -16,8 +16,8 @@ from app.web.units import engine, reading
 actor = require_actor()
 st.title("Data")
 st.write(
-    "A snapshot is one file per table of the LMS snapshot contract (people, lms_users, courses, "
-    "enrollments, and optionally enrollment_rules, activity, submissions, notifications, "
+    "A snapshot is one file per table of the LMS snapshot contract (lms_users, courses, and "
+    "optionally people, enrollments, enrollment_rules, activity, submissions, notifications, "
     "sync_runs), as CSV or Parquet, with an optional snapshot.toml giving as_of and source."
 )
 

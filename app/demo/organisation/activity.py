@@ -43,8 +43,9 @@ from app.demo.organisation.people import Organisation
 from app.demo.organisation.timeline import DAY, HOUR
 from app.sources.contract import TABLES
 
-# The contract's columns, in its order (the writer's cells follow it).
-COLUMNS = tuple(c.name for c in TABLES["activity"].columns)
+# The contract's columns, in its order (the writer's cells follow it). The demo's events are not
+# per object, so object_id (contract version 2) is left out: absent, not empty.
+COLUMNS = tuple(c.name for c in TABLES["activity"].columns if c.name != "object_id")
 
 
 def build_activity(

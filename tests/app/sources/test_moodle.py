@@ -10,8 +10,10 @@ import pytest
 
 from app.core.errors import UserError
 from app.sources.contract import TABLES
+from app.sources.load import load_snapshot, write_snapshot
 from app.sources.moodle import import_moodle_log, parse_moodle_times
 from app.sources.validate import validate_tables
+from models.detectors.registry import build_detectors, run_detectors
 from tests.app.sources.conftest import SHARED_LMS
 
 REAL_LOG = SHARED_LMS / "moodle_course_activity_log.csv"
@@ -53,6 +55,49 @@ def test_real_log_reveals_users_and_the_course(real_import) -> None:  # type: ig
     users = real_import.tables["lms_users"]
     assert len(users) == 113 and users["user_id"].is_unique
     assert real_import.tables["courses"]["course_id"].tolist() == ["myCourseName"]
+
+
+def test_real_log_leaves_out_what_a_log_cannot_know(real_import) -> None:  # type: ignore[no-untyped-def]
+    users, courses = real_import.tables["lms_users"], real_import.tables["courses"]
+    assert list(users.columns) == ["user_id", "full_name", "status", "last_login_at"]
+    assert (users["full_name"] == users["user_id"]).all()  # the log names users by name only
+    assert list(courses.columns) == ["course_id", "title", "is_compliance", "status"]
+
+
+@pytest.mark.parametrize("quarantine", [False, True])
+def test_real_log_alone_is_a_snapshot(real_import, tmp_path: Path, quarantine: bool) -> None:  # type: ignore[no-untyped-def]
+    # What `gapdesk import moodle` writes, ingested without an HR roster or enrolments.
+    folder = write_snapshot(real_import.tables, tmp_path / "moodle")
+    result = load_snapshot(folder, quarantine=quarantine)
+    snap = result.raise_if_rejected()
+    assert result.report.problems.empty and result.quarantined == {}
+    assert {n: len(f) for n, f in snap.tables.items()} == {
+        "lms_users": 113,
+        "courses": 1,
+        "activity": 18_896,
+    }
+    assert not snap.has_column("lms_users", "email") and snap.has_column("lms_users", "full_name")
+    assert not snap.has_column("courses", "owner_user_id")
+    assert snap.as_of == pd.Timestamp("2018-09-04T07:33:00Z")
+    found = run_detectors(snap, build_detectors())
+    assert "orphan_account" in found.skipped and "enrollment_failed" in found.skipped
+    assert {p.category for p in found.proposals} <= {"reporting_gap", "engagement_anomaly"}
+
+
+def test_real_log_quarantine_takes_along_only_a_broken_users_events(  # type: ignore[no-untyped-def]
+    real_import, tmp_path: Path
+) -> None:
+    tables = dict(real_import.tables)
+    users = tables["lms_users"].copy()
+    broken = users["user_id"].iloc[0]
+    users.loc[0, "status"] = "gone"
+    tables["lms_users"] = users
+    events = int((tables["activity"]["user_id"] == broken).sum())
+    result = load_snapshot(write_snapshot(tables, tmp_path / "moodle"), quarantine=True)
+    snap = result.raise_if_rejected()
+    assert len(snap["lms_users"]) == 112 and len(snap["activity"]) == 18_896 - events > 0
+    assert result.report.quarantined_counts == {"lms_users": 1, "activity": events}
+    assert result.report.followed_counts == {"activity": events}
 
 
 def test_real_log_validates_as_a_snapshot_once_emails_are_known(real_import) -> None:  # type: ignore[no-untyped-def]

@@ -226,12 +226,6 @@ def test_validation_refuses_only_what_contract_v2_allows(
     assert v2_allows(problems).all(), problems[~v2_allows(problems)].to_string()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contract v2: the validator still demands version-1 tables (people), columns that "
-    "Moodle cannot know (courses.due_days, enrollments.due_at, activity.value, ...) and an "
-    "e-mail address and creation time for every user",
-)
 def test_ingest_and_detect_on_what_moodle_gave(
     imported: tuple[Path, ImportReport], pg_server: str, tmp_path: Path
 ) -> None:
