@@ -39,13 +39,15 @@ ENROLMENT_COLUMNS = [
 # What the helpers below read, merged into the ``reads`` of each detector that calls them.
 PERSON_NAME_READS: dict[str, Columns] = {"people": columns("person_id", "full_name")}
 USER_LABEL_READS: dict[str, Columns] = {
-    "lms_users": columns("user_id", optional=("person_id", "email")),
+    "lms_users": columns("user_id", optional=("person_id", "email", "full_name")),
     **PERSON_NAME_READS,
 }
 COURSE_LABEL_READS: dict[str, Columns] = {"courses": columns("course_id", "title")}
 COMPLIANCE_READS: dict[str, Columns] = {"courses": columns("course_id", "is_compliance")}
 ACTIVITY_READS: dict[str, Columns] = {
-    "activity": columns("user_id", "course_id", "verb", "timestamp", optional=("value",))
+    "activity": columns(
+        "user_id", "course_id", "verb", "timestamp", optional=("value", "object_id")
+    )
 }
 # The evidence of an enrolment (enrolment_evidence) shows the dates and progress it carries.
 ENROLMENT_EVIDENCE_READS: dict[str, Columns] = {

@@ -36,7 +36,8 @@ def _cut(snapshot: Snapshot, cls: type[Detector], *, optional: bool) -> Snapshot
         if name not in snapshot.tables or (not optional and name not in cls.requires):
             continue
         keep = cols.all if optional else cols.needed
-        tables[name] = snapshot[name][list(keep)].copy()
+        # an optional column the demo organisation does not carry (object_id) stays absent
+        tables[name] = snapshot[name][[c for c in keep if c in snapshot[name].columns]].copy()
     return Snapshot(tables=tables, as_of=snapshot.as_of, source=snapshot.source)
 
 
