@@ -41,7 +41,7 @@ import pandas as pd
 
 from app.core.errors import UserError
 from app.sources.files import GZIP_MAGIC
-from app.sources.result import ImportReport, ImportResult
+from app.sources.result import ImportReport, ImportResult, typed_events
 
 VIEW_EVENTS = {
     # event type → the kind of block its bare id names ("" when the id is already a usage key)
@@ -268,16 +268,11 @@ def import_openedx_logs(paths: Iterable[Path | str], *, source: str | None = Non
             "event_source",
         ],
     )
-    for name in ("event_id", "user_id", "course_id", "object_id", "verb", "event_type"):
-        activity[name] = activity[name].astype("str")
-    activity["value"] = activity["value"].astype("float64")
-    activity["timestamp"] = pd.to_datetime(
-        activity["timestamp"], format="ISO8601", utc=True, errors="coerce"
-    ).astype("datetime64[us, UTC]")
-    no_time = activity["timestamp"].isna()
-    if no_time.any():
-        dropped["events without a readable time"] += int(no_time.sum())
-        activity = activity[~no_time].reset_index(drop=True)
+    activity, no_time = typed_events(
+        activity, ("event_id", "user_id", "course_id", "object_id", "verb", "event_type")
+    )
+    if no_time:
+        dropped["events without a readable time"] += no_time
 
     seen = sorted(set(activity["user_id"]) | {u for u in numbers if u})
     lms_users = pd.DataFrame({"user_id": pd.Series(seen, dtype="str")})

@@ -53,3 +53,16 @@ def merge_tables(*parts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
                 ].reset_index(drop=True)
         merged[name] = combined
     return merged
+
+
+def typed_events(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> tuple[pd.DataFrame, int]:
+    """An importer's event rows typed as the contract's activity (text ids, float value, UTC
+    timestamp from ISO 8601), without the rows whose time cannot be read, and how many."""
+    for name in text_columns:
+        frame[name] = frame[name].astype("str")
+    frame["value"] = frame["value"].astype("float64")
+    frame["timestamp"] = pd.to_datetime(
+        frame["timestamp"], format="ISO8601", utc=True, errors="coerce"
+    ).astype("datetime64[us, UTC]")
+    bad_time = frame["timestamp"].isna()
+    return frame[~bad_time].reset_index(drop=True), int(bad_time.sum())

@@ -38,7 +38,7 @@ import pandas as pd
 
 from app.core.errors import UserError
 from app.sources.files import GZIP_MAGIC
-from app.sources.result import ImportReport, ImportResult
+from app.sources.result import ImportReport, ImportResult, typed_events
 
 XAPI_VERSION = "1.0.3"
 _ADL = "http://adlnet.gov/expapi/verbs/"
@@ -248,16 +248,11 @@ def statements_to_activity(
             "object_id",
         ],
     )
-    for name in ("event_id", "user_id", "course_id", "verb", "verb_iri", "object_id"):
-        frame[name] = frame[name].astype("str")
-    frame["value"] = frame["value"].astype("float64")
-    frame["timestamp"] = pd.to_datetime(
-        frame["timestamp"], format="ISO8601", utc=True, errors="coerce"
-    ).astype("datetime64[us, UTC]")
-    bad_time = frame["timestamp"].isna()
-    if bad_time.any():
-        skipped["timestamp not ISO 8601"] += int(bad_time.sum())
-        frame = frame[~bad_time]
+    frame, bad_time = typed_events(
+        frame, ("event_id", "user_id", "course_id", "verb", "verb_iri", "object_id")
+    )
+    if bad_time:
+        skipped["timestamp not ISO 8601"] += bad_time
     if voided:
         is_voided = frame["event_id"].isin(voided)
         report.counts["voided statements removed"] = int(is_voided.sum())
