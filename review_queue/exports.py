@@ -46,7 +46,7 @@ def finding_rows(
         if not rows:
             return
         for f, assignee_name in rows:
-            row = {
+            row: dict[str, Any] = {
                 "finding_id": f.id, "category": f.category, "entity_key": f.entity_key,
                 "title": f.title, "detector": f.detector, "detector_version": f.detector_version,
                 "score": f.score, "priority": f.priority, "severity": f.severity,
