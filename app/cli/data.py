@@ -94,6 +94,8 @@ def ingest_command(
             click.echo(f"{shown}: skipped ({why})")
         for note in converted.links:
             click.echo(f"joined: {note}")
+        for note in converted.notes:
+            click.echo(note)
         converted.raise_if_failed()
         with progress_printer("ingesting") as progress:
             outcome = store_exports(

@@ -50,6 +50,8 @@ class ConvertedExports:
     meta: dict[str, Any] = field(default_factory=dict)
     origin: str = ""
     links: list[str] = field(default_factory=list)
+    # What the conversion assumed for the whole snapshot (e.g. where its as_of came from).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[Conversion]:
@@ -146,7 +148,37 @@ def convert_exports(sources: list[Path], options: IngestOptions, workdir: Path) 
     parts = [{n: f for n, f in c.tables.items() if n in TABLES} for c in ranked]
     out.tables = merge_tables(*parts) if parts else {}
     out.links.extend(join_extras(out.tables, conversions))
+    if "as_of" not in out.meta and not _holds_a_time(out.tables):
+        # A state dump (Canvas SIS users and courses) has no time in it: the moment it describes
+        # is when it was exported, and the files' own time is the best record of that. It is
+        # the same on every ingest of the same files, so a repeat is still "already ingested".
+        taken = _exported_at(sources)
+        out.meta["as_of"] = taken
+        out.notes.append(
+            f"as_of {taken.isoformat()}: these exports carry no time, so the newest file's "
+            "modification time was taken (pass --as-of to set it)"
+        )
     return out
+
+
+def _holds_a_time(tables: dict[str, pd.DataFrame]) -> bool:
+    """Whether any timestamp column of the contract tables holds a value (typed or still text)."""
+    for name, frame in tables.items():
+        for col in TABLES[name].columns if name in TABLES else ():
+            if col.type == "timestamp" and col.name in frame:
+                values = frame[col.name].dropna()
+                if (values.astype(str).str.strip() != "").any():
+                    return True
+    return False
+
+
+def _exported_at(sources: list[Path]) -> pd.Timestamp:
+    """The newest modification time of the files in ``sources`` (folders searched), in UTC."""
+    times = []
+    for source in sources:
+        files = [source] if source.is_file() else [p for p in source.rglob("*") if p.is_file()]
+        times.extend(p.stat().st_mtime for p in files)
+    return pd.Timestamp(max(times), unit="s", tz="UTC").floor("s")
 
 
 def store_exports(
