@@ -174,7 +174,7 @@ def _holds_a_time(tables: dict[str, pd.DataFrame]) -> bool:
 
 def _exported_at(sources: list[Path]) -> pd.Timestamp:
     """The newest modification time of the files in ``sources`` (folders searched), in UTC."""
-    times = []
+    times: list[float] = []
     for source in sources:
         files = [source] if source.is_file() else [p for p in source.rglob("*") if p.is_file()]
         times.extend(p.stat().st_mtime for p in files)
