@@ -231,7 +231,9 @@ def load_snapshot(
             progress(step, len(names) * 2, f"reading {file_path.name}")
         table_map = mapping.tables.get(name) if mapping else None
         if table_map is not None:
-            frame, problem = read_mapped_file(file_path, table_map)
+            frame, problem = read_mapped_file(
+                file_path, table_map, named=file_path.name in named_files
+            )
         else:
             frame, problem = read_table_file(file_path, table=name)
         if problem is not None:

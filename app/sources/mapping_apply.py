@@ -18,6 +18,7 @@ import pandas as pd
 from app.core.errors import UserError
 from app.sources.contract import TABLES
 from app.sources.files import read_table_file
+from app.sources.mapping_files import redact_read_problem, renumber_rows
 from app.sources.mapping_format import TableMapping, load_mapping
 from app.sources.mapping_parts import (
     apply_day_offset,
@@ -44,9 +45,12 @@ class MappedTable:
 
 
 def read_mapped_file(
-    path: Path, mapping: TableMapping
+    path: Path, mapping: TableMapping, *, named: bool = False
 ) -> tuple[pd.DataFrame | None, Problem | None]:
-    """The file's rows as text; a headerless file gets the mapping's ``column_names``."""
+    """The file's rows as text; a headerless file gets the mapping's ``column_names``.
+
+    ``named``: the mapping named this file, so a problem reading it quotes nothing of it.
+    """
     frame, problem = read_table_file(
         path,
         table=mapping.table,
@@ -54,6 +58,8 @@ def read_mapped_file(
         encoding=mapping.encoding,
         header=not mapping.column_names,
     )
+    if problem is not None and named:
+        problem = redact_read_problem(problem)
     if frame is None or not mapping.column_names:
         return frame, problem
     names = mapping.column_names
@@ -253,7 +259,6 @@ def preview_mapping(
     snapshot), which is what the Data page shows while a mapping is being built. Row numbers
     are the sample file's.
     """
-    from app.sources.mapping_files import renumber_rows
     from app.sources.validate import validate_tables
 
     mapped = map_table(frame, mapping)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import pandas as pd
 
 from app.core.errors import UserError
 from app.sources.mapping_format import check_file_name
-from app.sources.validation_report import ValidationReport
+from app.sources.validation_report import Problem, ValidationReport
 
 _LINE = re.compile(r"\bline (\d+)")
 _READ_MESSAGES = {
@@ -47,36 +48,35 @@ def resolve_mapped_file(folder: Path, name: str, *, table: str) -> Path:
     return path
 
 
-def redact_report(report: ValidationReport, files: Collection[str]) -> None:
-    """Take every quote of the content of ``files`` out of ``report`` (in place).
+def redact_read_problem(problem: Problem) -> Problem:
+    """``problem`` (from reading a file a mapping named) without what the file holds: a header
+    name or a parser's excerpt gives way to what was wrong, with the line when one was given."""
+    if problem.rule not in _READ_MESSAGES:
+        return problem
+    line = _LINE.search(problem.message)
+    message = _READ_MESSAGES[problem.rule] + (f" (near line {line.group(1)})" if line else "")
+    if "more than once" in problem.message:
+        message = "the header names a column more than once; each needs its own name"
+    return replace(problem, message=message, value=None)
 
-    Cell values go; messages that quote a header or a parser's excerpt are replaced by what
-    was wrong and where (the line number, when the parser gave one).
-    """
+
+def redact_report(report: ValidationReport, files: Collection[str]) -> None:
+    """Take every quote of the content of ``files`` out of ``report`` (in place): no cell
+    values, no header names in messages or warnings."""
+    _redact_warnings(report, files)
     if not files or report.problems.empty:
-        _redact_warnings(report, files)
         return
     problems = report.problems.copy()
     ours = problems["file"].isin(list(files))
     problems.loc[ours, "value"] = None
-    for pos in np.flatnonzero(ours.to_numpy()):
-        rule = str(problems.iloc[pos]["rule"])
-        message = str(problems.iloc[pos]["message"])
-        if rule == "missing_column":
-            column = problems.iloc[pos]["column"]
-            if message.startswith("required column"):
-                message = (
-                    f"required column {column!r} is absent: the mapping fills it from no column "
-                    "of this file"
-                )
-        elif rule in _READ_MESSAGES:
-            line = _LINE.search(message)
-            message = _READ_MESSAGES[rule] + (f" (near line {line.group(1)})" if line else "")
-            if "more than once" in str(problems.iloc[pos]["message"]):
-                message = "the header names a column more than once; each needs its own name"
-        problems.iloc[pos, problems.columns.get_loc("message")] = message
+    listing = ours & problems["message"].astype("str").str.contains("(columns found: ", regex=False)
+    problems.loc[listing, "message"] = problems.loc[listing, "column"].map(
+        lambda column: (
+            f"required column {column!r} is absent: the mapping fills it from no "
+            "column of this file"
+        )
+    )
     report.problems = problems
-    _redact_warnings(report, files)
 
 
 def _redact_warnings(report: ValidationReport, files: Collection[str]) -> None:
