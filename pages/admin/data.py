@@ -6,10 +6,17 @@ import streamlit as st
 from app.core.errors import UserError
 from app.detection.coverage import coverage_table, snapshot_coverage, validated_coverage
 from app.sources.contract import TABLES
-from app.sources.mapping import SnapshotMapping, TableMapping, preview_mapping, suggest_mapping
+from app.sources.mapping import SnapshotMapping, preview_mapping, suggest_mapping
+from app.sources.mapping_builder import (
+    DELIMITERS,
+    BuilderInput,
+    build_table_mapping,
+    read_mapping_sample,
+    sample_values,
+)
 from app.sources.mapping_store import save_mapping, saved_mappings
 from app.sources.store import list_snapshots, store_snapshot, validate_snapshot
-from app.sources.uploads import mapping_path, read_sample, staged_upload
+from app.sources.uploads import mapping_path, staged_upload
 from app.web.signin import require_actor
 from app.web.units import engine, reading
 
@@ -119,21 +126,30 @@ if pending is not None:
 with mapping_tab:
     st.write(
         "An export with other column names: upload a sample, pick the contract table, check the "
-        "suggested matches, preview, and save the mapping to use when ingesting."
+        "suggested matches, add what the export needs (templates, filters, null tokens, day "
+        "offsets; the README's Mapping files section explains each), preview, and save the "
+        "mapping to use when ingesting."
     )
-    sample = st.file_uploader("A CSV export", type=["csv"], key="mapping_sample")
+    sample = st.file_uploader("A CSV export", type=["csv", "tsv", "txt"], key="mapping_sample")
     table = st.selectbox("Contract table", list(TABLES), key="mapping_table")
+    delimiter = st.selectbox(
+        "Delimiter", list(DELIMITERS), format_func=DELIMITERS.__getitem__, key="mapping_delimiter"
+    )
+    headerless = st.checkbox("The file has no header row", key="mapping_headerless")
+    column_names = (
+        st.text_input("Its column names, in order (comma-separated)", key="mapping_column_names")
+        if headerless
+        else ""
+    )
     if sample is not None:
         try:
-            frame = read_sample(sample.getvalue())
+            frame = read_mapping_sample(
+                sample.getvalue(), delimiter=delimiter, column_names=column_names
+            )
         except UserError as exc:
             st.error(str(exc))
             st.stop()
-        suggestions = suggest_mapping(
-            list(frame.columns),
-            {c: frame[c].dropna().astype(str).head(50).tolist() for c in frame.columns},
-            table,
-        )
+        suggestions = suggest_mapping(list(frame.columns), sample_values(frame), table)
         targets = ["(ignore)", *[c.name for c in TABLES[table].columns]]
         editor = st.data_editor(
             pd.DataFrame(
@@ -150,14 +166,50 @@ with mapping_tab:
             hide_index=True,
             key="mapping_editor",
         )  # fmt: skip
-        mapping = TableMapping(
-            table=table,
-            columns={
-                row["source column"]: row["contract column"]
-                for _, row in editor.iterrows()
-                if row["contract column"] != "(ignore)"
-            },
-        )
+        with st.expander("Templates, constants, filters, null tokens, day offsets"):
+            chosen = BuilderInput(
+                table=table,
+                matches={
+                    row["source column"]: row["contract column"]
+                    for _, row in editor.iterrows()
+                    if row["contract column"] != "(ignore)"
+                },
+                delimiter=delimiter,
+                column_names=column_names,
+                file=st.text_input(
+                    "File name in the snapshot folder", value=sample.name, key="mapping_file"
+                ),
+                nulls=st.text_input(
+                    "Null tokens (comma-separated)", placeholder="\\N, NULL, -",
+                    key="mapping_nulls",
+                ),
+                templates=st.text_area(
+                    "Templates, one a line: contract column = text with {source column}",
+                    placeholder="course_id = {module}-{presentation}\nemail = {login}@example.org",
+                    key="mapping_templates",
+                ),
+                constants=st.text_area(
+                    "Constants, one a line: contract column = value",
+                    placeholder="status = active", key="mapping_constants",
+                ),
+                filters=st.text_area(
+                    "Keep only rows that pass, one filter a line: column | operator | values "
+                    "(equals, not_equals, in, not_in, matches)",
+                    placeholder="role | in | student, learner", key="mapping_filters",
+                ),
+                day_offsets=st.text_area(
+                    "Day offsets, one a line: contract column | days column | anchor date, or "
+                    "contract column | days column | by column | value=date, ...",
+                    placeholder="enrolled_at | date_registration | by code_presentation | "
+                    "2013J=2013-10-01, 2014B=2014-02-01",
+                    key="mapping_day_offsets",
+                ),
+            )  # fmt: skip
+        try:
+            mapping = build_table_mapping(chosen)
+        except UserError as exc:
+            st.error(str(exc))
+            st.stop()
         preview, report = preview_mapping(frame, mapping)
         st.caption("Preview of the mapped table")
         st.dataframe(preview, hide_index=True)
