@@ -33,6 +33,7 @@ from app.sources.overlap import SnapshotOverlap, current_snapshot, overlap_with_
 from app.sources.recognise import FORMATS
 from app.sources.store import list_snapshots
 from app.sources.uploads import read_sample
+from app.web.presenters import md_escape
 from app.web.signin import require_actor
 from app.web.units import engine, reading
 from models.detectors.coverage import CoverageRow
@@ -57,7 +58,7 @@ st.subheader("Current snapshot")
 if current is None:
     st.caption("None yet: the snapshot you store here becomes the current one.")
 else:
-    st.text(current.describe())
+    st.markdown(md_escape(current.describe()))
 
 with st.expander("Reading options (only for formats that need them)"):
     left, right = st.columns(2)
@@ -187,7 +188,8 @@ def show_intake(pending: Pending) -> None:
         if intake.report:
             st.code(intake.report, language=None, wrap_lines=True)
     for given, staged in intake.renamed.items():
-        st.text(f"The upload named {given!r} was read as {staged!r} (a safe file name).")
+        renamed = f"The upload named {given!r} was read as {staged!r} (a safe file name)."
+        st.caption(md_escape(renamed))
     if intake.conversions:
         st.caption("What each source became")
         st.dataframe(pd.DataFrame(intake.conversion_rows()), hide_index=True)
@@ -200,7 +202,7 @@ def show_intake(pending: Pending) -> None:
     elif intake.skipped:
         st.dataframe(pd.DataFrame(intake.left_out_rows()), hide_index=True)
     for note in intake.links:
-        st.text(f"joined: {note}")
+        st.caption(md_escape(f"joined: {note}"))
     if not intake.accepted:
         return
     result = intake.result
