@@ -86,8 +86,11 @@ upload_tab, folder_tab, mapping_tab = st.tabs(
     ["Upload files", "Folder on the server", "Build a column mapping"]
 )
 with upload_tab, st.form("upload"):
-    st.caption("Uploads may hold " + upload_limits().describe() + "; larger exports go in "
-               "through a folder on the server.")  # fmt: skip
+    st.caption(
+        f"Uploads may hold {upload_limits().describe()}, each file at most "
+        f"{st.get_option('server.maxUploadSize')} MB as sent (Streamlit's server.maxUploadSize); "
+        "larger exports go in through a folder on the server."
+    )
     files = st.file_uploader("Exports, archives or snapshot tables", accept_multiple_files=True)
     mapping_file = st.file_uploader("Column mapping (TOML, optional)", type=["toml"])
     send_upload = st.form_submit_button("Validate", type="primary")
