@@ -12,13 +12,10 @@ from __future__ import annotations
 import gzip
 import io
 import re
-import shutil
 import tarfile
-import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -27,8 +24,6 @@ import pandas as pd
 
 from app.core.errors import UserError
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
-
 
 class Upload(Protocol):
     """What an uploaded file offers (Streamlit's UploadedFile fits)."""
@@ -36,32 +31,6 @@ class Upload(Protocol):
     name: str
 
     def getvalue(self) -> bytes: ...
-
-
-@contextmanager
-def staged_upload(files: Iterable[Upload], *, mapping: Upload | None = None) -> Iterator[Path]:
-    """A temporary folder holding the uploads under their own (checked) names; removed after."""
-    folder = Path(tempfile.mkdtemp(prefix="gapdesk-upload-"))
-    try:
-        for upload in files:
-            name = Path(upload.name).name
-            if not _SAFE_NAME.fullmatch(name):
-                raise UserError(f"file name {upload.name!r} has characters Gapdesk does not accept")
-            data = upload.getvalue()
-            if not data:
-                raise UserError(f"{name} is empty (0 bytes)")
-            (folder / name).write_bytes(data)
-        if mapping is not None:
-            (folder.parent / f"{folder.name}-mapping.toml").write_bytes(mapping.getvalue())
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        (folder.parent / f"{folder.name}-mapping.toml").unlink(missing_ok=True)
-
-
-def mapping_path(folder: Path) -> Path:
-    """Where staged_upload put the mapping file for ``folder``."""
-    return folder.parent / f"{folder.name}-mapping.toml"
 
 
 def read_sample(data: bytes, *, rows: int = 5000) -> pd.DataFrame:

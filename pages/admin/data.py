@@ -125,6 +125,7 @@ def prepare(kind: str) -> None:
     st.session_state.pop(PENDING, None)
     st.session_state.pop(STORED, None)
     st.session_state.pop(RUN, None)
+    st.session_state.pop("confirm_new", None)  # a new snapshot is confirmed afresh
     with st.status("Reading and validating ...", expanded=True) as status:
         bar = st.progress(0.0)
 
