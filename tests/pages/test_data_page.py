@@ -97,7 +97,10 @@ def test_a_real_moodle_log_goes_in_and_detection_runs_on_it(site: tuple[Engine, 
     at = _data_page(site)
     assert any("None yet" in c.value for c in at.caption)
     assert any("at most 2 GiB unpacked and 50,000,000 rows" in c.value for c in at.caption)
+    at.text_input(key="opt_year").input("2021")
     _upload(at, [(MOODLE_LOG.name, MOODLE_LOG.read_bytes())])
+    validated = "Validated: 19,010 rows in 3 tables, as of 2021-"  # the Year option was used
+    assert any(i.value.startswith(validated) for i in at.info)
     became = _frame(at, "recognised as").set_index("table")
     assert became.loc["activity", "rows"] == 18_896 and became.loc["lms_users", "rows"] == 113
     assert set(became["source"]) == {MOODLE_LOG.name}
@@ -205,3 +208,14 @@ def test_server_folders_only_inside_the_configured_roots(
     [b for b in at.button if b.label == "Validate"][-1].click().run()
     assert not at.exception, at.exception
     assert at.info[-1].value.startswith("Validated:")
+
+
+def test_a_file_that_is_no_export_fails_at_once_naming_it(site: tuple[Engine, str, str]) -> None:
+    at = _upload(_data_page(site), [("notes.txt", b"remember to export the grades\n"),
+                                    *_contract("lms_users", "courses")])  # fmt: skip
+    error = at.error[0].value
+    assert error.startswith("Rejected, nothing was stored: 1 of 3 source(s) cannot go in")
+    assert "notes.txt:" in error and "/tmp" not in error
+    failed = _frame(at, "why")
+    assert list(failed["what"]) == ["failed"] and list(failed["source"]) == ["notes.txt"]
+    assert "Accept and store this snapshot" not in [b.label for b in at.button]

@@ -280,3 +280,27 @@ def test_the_cli_and_the_page_share_the_intake() -> None:
     source = Path(cli.__file__).read_text(encoding="utf-8")
     assert "prepare_intake(" in source and "store_intake(" in source
     assert "convert_exports" not in source
+
+
+XAPI = SHARED_LMS / "xapi_statements.jsonl.gz"
+
+
+@pytest.mark.skipif(not XAPI.exists(), reason="../shared/data/lms is absent")
+def test_several_uploads_compressed_or_not_merge_into_one_snapshot(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(MOODLE_LOG, f"logs/{MOODLE_LOG.name}")
+    intake = prepare_uploads(
+        actor=SYSTEM,
+        uploads=[Upload("logs.zip", packed.getvalue()), Upload(XAPI.name, XAPI.read_bytes())],
+        options=IngestOptions(), workdir=tmp_path / "w",
+    )  # fmt: skip
+    assert intake.accepted, intake.report
+    shown = {c.shown: c.format for c in intake.conversions}
+    assert shown == {f"logs.zip!logs/{MOODLE_LOG.name}": "moodle-log", XAPI.name: "xapi"}
+    assert intake.result is not None and intake.result.snapshot is not None
+    activity = intake.result.snapshot.tables["activity"]
+    assert len(activity) > 18_896  # both sources' events in one table
