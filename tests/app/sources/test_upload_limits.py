@@ -109,3 +109,19 @@ def test_a_damaged_archive_is_a_clear_message(tmp_path: Path) -> None:
 def test_the_limits_are_said_in_words() -> None:
     words = UploadLimits(max_bytes=2 * 1024**3, max_rows=50_000_000).describe()
     assert words.startswith("at most 2 GiB unpacked and 50,000,000 rows in all")
+
+
+XLSX = (
+    Path(__file__).resolve().parents[3].parent / "shared" / "data" / "lms" / "more"
+    / "moodle_logs" / "ivansandev_Logs_Course_A_StudentsActivities.xlsx"
+)  # fmt: skip
+
+
+@pytest.mark.skipif(not XLSX.exists(), reason="../shared/data/lms is absent")
+def test_an_excel_sheet_counts_its_rows(tmp_path: Path) -> None:
+    # The real Moodle log saved from Excel: 28,090 rows (header included) in its one sheet; the
+    # workbook's other XML parts add a line or so each.
+    data = XLSX.read_bytes()
+    _check(tmp_path, XLSX.name, data, UploadLimits(10**12, 28_100))
+    with pytest.raises(UserError, match=r"more than 28,089 rows .*worksheets"):
+        _check(tmp_path / "r", XLSX.name, data, UploadLimits(10**12, 28_089))
