@@ -14,6 +14,7 @@ import pytest
 
 from app.core.errors import UserError
 from app.sources.uploads import UploadLimits, check_upload_limits, safe_name, stage_uploads
+from tests.app.sources.conftest import SHARED_LMS
 
 ROWS = b"user_id,status\n" + b"u1,active\n" * 200_000  # 2 MB, 200,001 lines
 
@@ -111,10 +112,7 @@ def test_the_limits_are_said_in_words() -> None:
     assert words.startswith("at most 2 GiB unpacked and 50,000,000 rows in all")
 
 
-XLSX = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "data" / "lms" / "more"
-    / "moodle_logs" / "ivansandev_Logs_Course_A_StudentsActivities.xlsx"
-)  # fmt: skip
+XLSX = SHARED_LMS / "more" / "moodle_logs" / "ivansandev_Logs_Course_A_StudentsActivities.xlsx"
 
 
 @pytest.mark.skipif(not XLSX.exists(), reason="../shared/data/lms is absent")
