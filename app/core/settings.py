@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -32,6 +34,22 @@ class Settings(BaseSettings):
     retrain_every: int = Field(default=25, ge=0)
     # The time zone weeks and days are cut in on the Trends page and in `gapdesk report`.
     reporting_tz: str = Field(default="UTC")
+    # Folders the Data page may ingest from on the server (os.pathsep-separated); none: off.
+    ingest_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    # What one upload on the Data page may unpack to, in bytes and in rows (lines).
+    upload_max_bytes: int = Field(default=2 * 1024**3, ge=1)
+    upload_max_rows: int = Field(default=50_000_000, ge=1)
+
+    @field_validator("ingest_roots", mode="before")
+    @classmethod
+    def _root_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(os.pathsep) if p.strip()]
+        roots = [Path(p).expanduser() for p in value]
+        relative = [str(p) for p in roots if not p.is_absolute()]
+        if relative:
+            raise ValueError(f"needs absolute folder paths, not {', '.join(relative)}")
+        return roots
 
     @field_validator("reporting_tz")
     @classmethod

@@ -29,7 +29,7 @@ from app.sources.contract import TABLES
 from app.sources.convert import GROUPED, Conversion, IngestOptions, convert
 from app.sources.files import table_file_name
 from app.sources.links import join_extras, link_email_addresses, link_moodle_names
-from app.sources.load import read_snapshot_meta, write_snapshot
+from app.sources.load import LoadResult, read_snapshot_meta, write_snapshot
 from app.sources.recognise import FORMATS, mismatch, recognise
 from app.sources.result import merge_tables
 from app.sources.store import IngestOutcome, store_snapshot, validate_snapshot
@@ -106,32 +106,44 @@ def _force(part: Part, forced: str) -> Part:
     )
 
 
-def _groups(expanded: Expanded, sources: list[Path]) -> list[list[Part]]:
-    """Parts to convert together: a source's files of a grouped format, else one by one."""
+def _groups(expanded: Expanded, sources: list[str]) -> list[list[Part]]:
+    """Parts to convert together: a source's files of a grouped format, else one by one
+    (``sources`` as the reports name them)."""
     groups: dict[tuple[str, str], list[Part]] = {}
     singles: list[list[Part]] = []
     for part in expanded.parts:
         fmt = part.recognition.format or ""
         if fmt in GROUPED and part.recognition.problem is None:
-            root = next((str(s) for s in sources if part.shown.startswith(str(s))), part.shown)
+            root = next((s for s in sources if part.shown.startswith(s)), part.shown)
             groups.setdefault((root, fmt), []).append(part)
         else:
             singles.append([part])
     return [*groups.values(), *singles]
 
 
-def convert_exports(sources: list[Path], options: IngestOptions, workdir: Path) -> ConvertedExports:
-    """Recognise and convert every file in ``sources`` and merge what converted."""
-    expanded = expand_sources(sources, workdir, encoding=options.encoding)
+def convert_exports(
+    sources: list[Path],
+    options: IngestOptions,
+    workdir: Path,
+    *,
+    shown_as: dict[Path, str] | None = None,
+) -> ConvertedExports:
+    """Recognise and convert every file in ``sources`` and merge what converted (reports name
+    a source in ``shown_as`` by the name given there, see ``expand_sources``)."""
+    shown_as = shown_as or {}
+    expanded = expand_sources(sources, workdir, encoding=options.encoding, shown_as=shown_as)
+    labels = [shown_as.get(s, str(s)) for s in sources]
     if options.format:
         expanded.parts = [_force(p, options.format) for p in expanded.parts]
     if not expanded.parts:
         why = "; ".join(f"{shown}: {reason}" for shown, reason in expanded.skipped[:3])
-        raise UserError(f"no export Gapdesk knows was found in {', '.join(map(str, sources))}"
+        raise UserError(f"no export Gapdesk knows was found in {', '.join(labels) or 'the upload'}"
                         + (f" ({why})" if why else ""))  # fmt: skip
-    conversions = [convert(group, options, workdir) for group in _groups(expanded, sources)]
+    conversions = [convert(group, options, workdir) for group in _groups(expanded, labels)]
     out = ConvertedExports(conversions=conversions, skipped=expanded.skipped)
-    out.origin = " ".join(str(s.resolve()) for s in sources)[:1000]
+    out.origin = " ".join(shown_as[s] if s in shown_as else str(s.resolve()) for s in sources)[
+        :1000
+    ]
     for path in expanded.meta:
         meta, problem = read_snapshot_meta(path.parent)
         if problem is not None:
@@ -139,7 +151,7 @@ def convert_exports(sources: list[Path], options: IngestOptions, workdir: Path) 
         out.meta = {**meta, **out.meta}
     if options.as_of is not None:
         out.meta["as_of"] = pd.Timestamp(options.as_of)
-    out.meta.setdefault("source", "; ".join(s.name for s in sources)[:500])
+    out.meta.setdefault("source", "; ".join(shown_as.get(s) or s.name for s in sources)[:500])
     out.links = link_moodle_names(conversions) + link_email_addresses(conversions)
     if out.failed:
         return out
@@ -192,6 +204,29 @@ def store_exports(
 ) -> IngestOutcome:
     """Validate the merged tables as one snapshot and store it whole (admins only)."""
     require_role(actor, ADMIN_ONLY, "storing snapshots")
+    result = validate_exports(
+        actor=actor, converted=converted, workdir=workdir, quarantine=quarantine,
+        progress=progress,
+    )  # fmt: skip
+    try:
+        return store_snapshot(engine=engine, actor=actor, result=result, origin=converted.origin)
+    except UserError as exc:
+        # The report names the work folder the merged tables were written to; say what it is.
+        folder = workdir / "snapshot"
+        raise UserError(str(exc).replace(f" in {folder}", " in what the sources gave")) from None
+
+
+def validate_exports(
+    *,
+    actor: Actor,
+    converted: ConvertedExports,
+    workdir: Path,
+    quarantine: bool = False,
+    progress: ProgressCallback | None = None,
+) -> LoadResult:
+    """Validate the merged tables as one snapshot without storing it (admins only); the
+    tables are written to ``workdir/snapshot`` first, as a snapshot folder."""
+    require_role(actor, ADMIN_ONLY, "ingesting snapshots")
     converted.raise_if_failed()
     folder = workdir / "snapshot"
     for name, frame in converted.tables.items():
@@ -205,9 +240,4 @@ def store_exports(
     write_snapshot(
         {}, folder, as_of=converted.meta.get("as_of"), source=str(converted.meta.get("source", ""))
     )
-    result = validate_snapshot(actor=actor, path=folder, quarantine=quarantine, progress=progress)
-    try:
-        return store_snapshot(engine=engine, actor=actor, result=result, origin=converted.origin)
-    except UserError as exc:
-        # The report names the work folder the merged tables were written to; say what it is.
-        raise UserError(str(exc).replace(f" in {folder}", " in what the sources gave")) from None
+    return validate_snapshot(actor=actor, path=folder, quarantine=quarantine, progress=progress)

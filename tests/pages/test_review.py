@@ -110,19 +110,32 @@ def test_feedback_log_reads_and_verifies(demo_site: tuple, role: Role) -> None:
     assert at.success[0].value.startswith("Intact:")
 
 
-def test_data_page_lists_snapshots_and_refuses_a_missing_folder(demo_site: tuple) -> None:
+@pytest.fixture
+def demo_roots(demo_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The Data page may read the demo folder's parent (GAPDESK_INGEST_ROOTS)."""
+    monkeypatch.setenv("GAPDESK_INGEST_ROOTS", str(demo_folder.parent))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_data_page_lists_snapshots_and_refuses_a_missing_folder(
+    demo_site: tuple, demo_folder: Path, demo_roots: None
+) -> None:
     at = _as(demo_site, Role.admin, "admin/data.py")
     assert len(at.dataframe[0].value) == 1
-    at.text_input[0].input("/nonexistent/folder")
+    at.text_input(key="folder_path").input(f"{demo_folder.parent}/nonexistent/folder")
     folder_submit = [b for b in at.button if b.label == "Validate"][-1]
     folder_submit.click().run()
     assert not at.exception
     assert any("does not exist" in c.value for c in at.code)
 
 
-def test_data_page_validates_then_stores_on_acceptance(demo_site: tuple, demo_folder: Path) -> None:
+def test_data_page_validates_then_stores_on_acceptance(
+    demo_site: tuple, demo_folder: Path, demo_roots: None
+) -> None:
     at = _as(demo_site, Role.admin, "admin/data.py")
-    at.text_input[0].input(str(demo_folder))
+    at.text_input(key="folder_path").input(str(demo_folder))
     [b for b in at.button if b.label == "Validate"][-1].click().run()
     assert not at.exception
     assert at.info[0].value.startswith("Validated:")

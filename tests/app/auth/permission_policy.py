@@ -5,6 +5,7 @@ tests/pages/test_page_permissions.py (page scripts)."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ from app.detection import coverage
 from app.detection import run as detect
 from app.learning import after_decision, retraining, rule_ledger
 from app.sources import exports as source_exports
+from app.sources import intake as intakes
 from app.sources import mapping_store as mappings
+from app.sources import overlap as overlaps
 from app.sources import roster as reports
 from app.sources import store as snapshots
 from app.sources.convert import IngestOptions
@@ -137,6 +140,61 @@ def _store_exports(w: World, a: Any) -> object:
     )
 
 
+class _Upload:
+    def __init__(self, path: Path) -> None:
+        self.name, self.path = path.name, path
+
+    def getvalue(self) -> bytes:
+        return self.path.read_bytes()
+
+
+def _workdir() -> Path:
+    # Outside GAPDESK_HOME: a refused call must leave the home as it was.
+    return Path(tempfile.mkdtemp(prefix="perm-intake-"))
+
+
+def _prepare(w: World, a: Any) -> intakes.Intake:
+    return intakes.prepare_intake(
+        actor=a, sources=[w.snapshot_folder], options=IngestOptions(), workdir=_workdir()
+    )
+
+
+def _prepare_uploads(w: World, a: Any) -> object:
+    uploads = [_Upload(p) for p in sorted(w.snapshot_folder.glob("*.csv"))[:2]]
+    return intakes.prepare_uploads(
+        actor=a, uploads=uploads, options=IngestOptions(), workdir=_workdir()
+    )
+
+
+def _prepare_server_folder(w: World, a: Any) -> object:
+    from app.core.settings import get_settings
+
+    old = os.environ.get("GAPDESK_INGEST_ROOTS")
+    os.environ["GAPDESK_INGEST_ROOTS"] = str(w.snapshot_folder.parent)
+    get_settings.cache_clear()
+    try:
+        return intakes.prepare_server_folder(
+            actor=a, path=str(w.snapshot_folder), options=IngestOptions(), workdir=_workdir()
+        )
+    finally:
+        os.environ.pop("GAPDESK_INGEST_ROOTS")
+        if old is not None:
+            os.environ["GAPDESK_INGEST_ROOTS"] = old
+        get_settings.cache_clear()
+
+
+def _store_intake(w: World, a: Any) -> object:
+    from review_queue.permissions import SYSTEM
+
+    return intakes.store_intake(engine=w.engine, actor=a, intake=_prepare(w, SYSTEM))
+
+
+def _validate_exports(w: World, a: Any) -> object:
+    workdir = _workdir()
+    converted = source_exports.convert_exports([w.snapshot_folder], IngestOptions(), workdir)
+    return source_exports.validate_exports(actor=a, converted=converted, workdir=workdir)
+
+
 def _history(w: World, a: Any) -> object:
     finding = w.s.get(Finding, w.new_id)
     assert finding is not None
@@ -181,6 +239,15 @@ POLICY: tuple[Rule, ...] = (
         engine=w.engine, actor=a, result=w.loaded, origin="test"), frozenset({"load"})),
     Rule(source_exports.store_exports, ADMIN, lambda w, a: _store_exports(w, a),
          frozenset({"snapshot"})),
+    Rule(source_exports.validate_exports, ADMIN, _validate_exports),
+    Rule(intakes.prepare_intake, ADMIN, _prepare),
+    Rule(intakes.prepare_uploads, ADMIN, _prepare_uploads),
+    Rule(intakes.prepare_server_folder, ADMIN, _prepare_server_folder),
+    Rule(intakes.store_intake, ADMIN, _store_intake),
+    Rule(overlaps.current_snapshot, ADMIN, lambda w, a: overlaps.current_snapshot(
+        session=w.s, actor=a), frozenset({"snapshot"})),
+    Rule(overlaps.overlap_with_current, ADMIN, lambda w, a: overlaps.overlap_with_current(
+        session=w.s, actor=a, snapshot=w.loaded.snapshot), frozenset({"snapshot", "load"})),
     Rule(coverage.snapshot_coverage, ADMIN, lambda w, a: coverage.snapshot_coverage(
         session=w.s, actor=a), frozenset({"snapshot"})),
     Rule(coverage.validated_coverage, ADMIN, lambda w, a: coverage.validated_coverage(
@@ -275,6 +342,8 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     cycle_times, detector_precision, gap_locations,
     compliance_exposure, cached.trend_report_for, findings.queue_counts,
     coverage.snapshot_coverage, coverage.validated_coverage, coverage.coverage_lines,
+    source_exports.validate_exports, intakes.prepare_intake, intakes.prepare_uploads,
+    intakes.prepare_server_folder, overlaps.current_snapshot, overlaps.overlap_with_current,
 })  # fmt: skip
 
 # Public functions with an ``actor`` parameter that are not services a person calls.
