@@ -135,6 +135,12 @@ def require_actor() -> Actor:
     return actor
 
 
+def _client_address() -> str:
+    # Behind a reverse proxy this is the proxy's address (see the README).
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else "unknown"
+
+
 def sign_in(name: str, password: str) -> Actor:
     """Check the password under the back-off and open a browser session; SignInFailed (or its
     SignInThrottled and SignInBusy) if refused."""
@@ -143,7 +149,7 @@ def sign_in(name: str, password: str) -> Actor:
         engine=engine(),
         name=name,
         password=password,
-        client=st.context.ip_address or "unknown",
+        client=_client_address(),
         days=settings.session_days,
         policy=ThrottlePolicy.from_settings(settings),
     )
