@@ -56,19 +56,71 @@ def test_a_wrong_password_is_refused_clearly(demo_passwords: dict) -> None:
     assert registered_pages(at) == {SIGN_IN.path.resolve()}
 
 
-def test_admin_adds_a_user_on_the_users_page(demo_passwords: dict) -> None:
+def _users_page(demo_passwords: dict) -> AppTest:
     name, password = demo_passwords[Role.admin]
     at = sign_in(open_app(), name, password)
     at.switch_page(str(next(p for p in PAGES if p.file == "admin/users.py").path)).run()
     assert at.title[0].value == "Users"
+    return at
+
+
+def _rows(at: AppTest) -> dict[str, dict]:
+    frame = at.dataframe[0].value
+    return {row["name"]: row for row in frame.to_dict("records")}
+
+
+def test_admin_adds_a_user_on_the_users_page_and_sees_it_at_once(demo_passwords: dict) -> None:
+    at = _users_page(demo_passwords)
     form_inputs = {w.label: w for w in at.text_input}
     form_inputs["User name"].input("dana")
     form_inputs["Email"].input("dana@example.org")
-    at.selectbox[0].select("manager")
+    next(s for s in at.selectbox if s.label == "Role").select("manager")
     form_inputs["Initial password (at least 10 characters)"].input("a long password")
     at.button(key="FormSubmitter:add_user-Add user").click().run()
     assert not at.exception
     assert [s.value for s in at.success] == ["Added dana as manager."]
+    assert _rows(at)["dana"]["role"] == "manager"
+    assert _rows(at)["dana"]["last sign-in"] == "never"
+
+
+def test_admin_changes_role_deactivates_and_resets_a_password(
+    db: Engine, demo_passwords: dict
+) -> None:
+    manager, manager_password = demo_passwords[Role.manager]
+    other = sign_in(open_app(), manager, manager_password)  # the manager's own open tab
+    at = _users_page(demo_passwords)
+    assert _rows(at)[demo_passwords[Role.admin][0]]["last sign-in"] != "never"
+    next(s for s in at.selectbox if s.label == "Account").select(manager).run()
+    at.selectbox(key="change_role").select("instructor").run()
+    next(b for b in at.button if b.label == "Change role").click().run()
+    assert [s.value for s in at.success] == [f"{manager} is now instructor."]
+    assert _rows(at)[manager]["role"] == "instructor"
+    next(b for b in at.button if b.label == "Deactivate").click().run()
+    assert _rows(at)[manager]["status"] == "deactivated"
+    other.run()
+    assert registered_pages(other) == {SIGN_IN.path.resolve()}
+    next(b for b in at.button if b.label == "Reactivate").click().run()
+    assert _rows(at)[manager]["status"] == "active"
+    box = next(w for w in at.text_input if w.label.startswith(f"New password for {manager}"))
+    box.input("short")
+    at.button(key="FormSubmitter:reset_password-Reset password").click().run()
+    assert [e.value for e in at.error] == ["the password must have at least 10 characters"]
+    box = next(w for w in at.text_input if w.label.startswith(f"New password for {manager}"))
+    box.input("a brand new password")
+    at.button(key="FormSubmitter:reset_password-Reset password").click().run()
+    assert not at.error
+    assert sign_in(open_app(), manager, "a brand new password").title[0].value == (
+        f"Hello, {manager}"
+    )
+
+
+def test_admin_cannot_deactivate_themselves(demo_passwords: dict) -> None:
+    at = _users_page(demo_passwords)
+    next(s for s in at.selectbox if s.label == "Account").select(
+        demo_passwords[Role.admin][0]
+    ).run()
+    next(b for b in at.button if b.label == "Deactivate").click().run()
+    assert [e.value for e in at.error] == ["you cannot deactivate your own account"]
 
 
 def test_signing_out_returns_to_the_sign_in_form(demo_passwords: dict) -> None:
