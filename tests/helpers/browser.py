@@ -49,14 +49,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str], *, timeout: float = 60.0) -> Iterator[str]:
-    """Run the app with ``env`` on a free port; yields its base URL once healthy."""
-    port = free_port()
+def streamlit_server(
+    env: dict[str, str],
+    *,
+    timeout: float = 60.0,
+    port: int | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> Iterator[str]:
+    """Run the app with ``env`` on ``port`` (default: a free one), with ``extra_args`` for
+    ``streamlit run``; yields its base URL once healthy."""
+    port = port or free_port()
     log = open(Path(env["GAPDESK_HOME"]) / f"streamlit-{port}.log", "w")  # noqa: SIM115
     args = [
         sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "main.py"),
         "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra_args,
     ]  # fmt: skip
     proc = subprocess.Popen(
         args,
