@@ -9,7 +9,6 @@ in another tab takes effect on the open tab's next rerun.
 from __future__ import annotations
 
 import inspect
-import json
 from pathlib import Path
 
 import streamlit as st
@@ -17,11 +16,12 @@ import streamlit as st
 from app.auth import accounts, oidc, sessions
 from app.auth.throttle import ThrottlePolicy, password_sign_in
 from app.core.settings import get_settings
+from app.web import session_cookie
 from app.web.navigation import PAGES
 from app.web.units import engine, reading, writing
 from review_queue.permissions import Actor
 
-COOKIE = "gapdesk_session"
+COOKIE = session_cookie.COOKIE
 _TOKEN = "gapdesk_token"  # noqa: S105  (a session-state key, not a secret)
 _SSO_USER = "gapdesk_sso_user"
 _SSO_REFUSED = "gapdesk_sso_refused"
@@ -174,19 +174,11 @@ def sign_out() -> None:
 
 
 def flush_cookie() -> None:
-    """Write (or clear) the session cookie in the browser after a sign-in, rotation or sign-out.
-
-    Streamlit runs the script over its websocket, with no HTTP response to set a cookie on, so
-    the cookie is written by a script in the page and cannot be HttpOnly (see the README)."""
+    """Have the server set (or clear) the HttpOnly session cookie after a sign-in, a rotation or
+    a sign-out: the page redeems a one-time ticket at app.web.session_cookie's route."""
     pending = st.session_state.pop(_PENDING_COOKIE, None)
     if pending is None:
         return
     token, max_age = pending
-    # The token is URL-safe base64 and json.dumps quotes it, so nothing here can break out.
-    value = json.dumps(f"{COOKIE}={token}; path=/; max-age={int(max_age)}; SameSite=Strict")
-    st.html(
-        "<script>document.cookie = "
-        + value
-        + " + (location.protocol === 'https:' ? '; Secure' : '');</script>",
-        unsafe_allow_javascript=True,
-    )
+    ticket = session_cookie.issue_ticket(token, int(max_age))
+    st.html(session_cookie.fetch_script(ticket), unsafe_allow_javascript=True)
