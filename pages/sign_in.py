@@ -4,7 +4,7 @@ import streamlit as st
 
 from app.auth.accounts import SignInFailed
 from app.auth.throttle import SignInBusy, SignInThrottled
-from app.web.signin import oidc_configured, sign_in, single_sign_on_refusal
+from app.web.signin import oidc_configured, sign_in, sign_out, single_sign_on_refusal
 
 st.title("Gapdesk")
 st.write("Find the hidden gaps of your learning programme, and decide each one.")
@@ -14,7 +14,7 @@ if refusal is not None:
     # Signed in with the identity provider, but not to a Gapdesk account that may use it.
     st.error(f"Single sign-on refused: {refusal}. Ask an administrator.")
     if st.button("Sign out of single sign-on"):
-        st.logout()
+        sign_out()
     st.stop()
 
 with st.form("sign_in", enter_to_submit=True):

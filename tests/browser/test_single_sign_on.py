@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
-from app.auth.accounts import create_user
+from app.auth.accounts import create_user, set_active
 from app.core.db import build_engine, upgrade
 from review_queue.permissions import SYSTEM
 from review_queue.tables import User
@@ -139,3 +139,20 @@ def test_an_unverified_email_is_refused(
     expect(page.get_by_text("has not verified mia@example.org")).to_be_visible(timeout=30_000)
     expect(page.get_by_role("heading", name="Hello, mia")).to_have_count(0)
     assert _bound(db_file, "mia") == (None, None)
+
+
+def test_a_deactivation_reaches_a_single_sign_on_tab_on_its_next_rerun(
+    page: Page, provider: str, app_with_sso: tuple[str, Path]
+) -> None:
+    base, db_file = app_with_sso
+    _provider_user(provider, "sub-una", {"email": "una@example.org", "email_verified": True})
+    _single_sign_on(page, base, "sub-una")
+    expect(page.get_by_role("heading", name="Hello, una")).to_be_visible(timeout=30_000)
+    engine = build_engine(f"sqlite:///{db_file}")
+    with Session(engine) as session:
+        set_active(session=session, actor=SYSTEM, name="una", active=False)
+        session.commit()
+    engine.dispose()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Trends").click()
+    expect(page.get_by_text("this Gapdesk account is deactivated")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("heading", name="Trends")).to_have_count(0)
