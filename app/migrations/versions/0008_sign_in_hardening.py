@@ -1,8 +1,9 @@
 """sign-in hardening: failed sign-ins, idle sessions, last sign-in, single-sign-on identity
 
 ``sign_in_failures`` backs the per-account and per-client back-off across processes;
-``user_sessions.last_seen_at`` the idle timeout and ``chain_id`` token rotation; ``users.last_sign_in_at`` the Users page;
-``users.oidc_issuer``/``oidc_subject`` bind an account to one identity of the provider.
+``user_sessions.last_seen_at`` the idle timeout and ``chain_id`` token rotation;
+``users.last_sign_in_at`` the Users page; ``users.oidc_issuer``/``oidc_subject`` bind an
+account to one identity of the single-sign-on provider.
 
 Revision ID: 0008
 Revises: 0007
