@@ -210,6 +210,10 @@ POLICY: tuple[Rule, ...] = (
     Rule(accounts.list_users, ADMIN, lambda w, a: accounts.list_users(session=w.s, actor=a)),
     Rule(accounts.set_password, ADMIN, lambda w, a: accounts.set_password(
         session=w.s, actor=a, name="max", password="a long new password")),
+    Rule(accounts.set_active, ADMIN, lambda w, a: accounts.set_active(
+        session=w.s, actor=a, name="max", active=False)),
+    Rule(accounts.set_role, ADMIN, lambda w, a: accounts.set_role(
+        session=w.s, actor=a, name="max", role="instructor")),
     # detectors and detection runs: the Detectors page (admins)
     Rule(config.configure_detector, ADMIN, lambda w, a: config.configure_detector(
         session=w.s, actor=a, name="unowned_course", enabled=False, note="too noisy")),
