@@ -73,6 +73,7 @@ def report(
     if not out.parent.is_dir():
         raise UserError(f"cannot write {out}: folder {out.parent} does not exist")
     # Imported here: altair and the renderer are heavy, and only this command needs them.
+    from app.sources.roster import course_titles
     from app.web.trend_charts import default_reporting_tz, render_report
 
     try:
@@ -83,8 +84,9 @@ def report(
         raise UserError(str(exc)) from None
     with session_scope(get_engine()) as session:
         trends = trend_report(
-            session=session, actor=SYSTEM, filters=filters, sla_days=sla_days, learners=learners
-        )
+            session=session, actor=SYSTEM, filters=filters, sla_days=sla_days, learners=learners,
+            course_titles=course_titles(session=session),
+        )  # fmt: skip
     data = render_report(trends, "pdf" if fmt == "pdf" else "png")
     try:
         out.write_bytes(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -32,6 +33,8 @@ class Settings(BaseSettings):
     retrain_every: int = Field(default=25, ge=0)
     # The time zone weeks and days are cut in on the Trends page and in `gapdesk report`.
     reporting_tz: str = Field(default="UTC")
+    # The paper the Trends PDF is laid out on, page after page: "a4" or "letter".
+    report_paper: Literal["a4", "letter"] = Field(default="a4")
 
     @field_validator("reporting_tz")
     @classmethod
