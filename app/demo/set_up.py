@@ -187,7 +187,7 @@ def set_up_demo_data(
         run = run_detection(engine=engine, actor=SYSTEM, snapshot_id=after.record.id)
         echo(
             f"Ingested the export after the fixes ({after.record.id}); detection on it: "
-            f"{run.stats['new']} new, {run.stats['updated']} still open, "
+            f"{run.stats['new']} new, {run.stats['updated']} seen again, "
             f"{run.stats['regressions']} regressions."
         )
         with session_scope(engine) as session:
