@@ -82,6 +82,11 @@ def default_reporting_tz() -> str:
     return get_settings().reporting_tz
 
 
+def default_report_paper() -> Paper:
+    """The configured paper of the PDF report (``GAPDESK_REPORT_PAPER``), A4 if unset."""
+    return get_settings().report_paper
+
+
 @dataclass(frozen=True)
 class TrendChart:
     """One chart of the report: the metric it shows, the chart, and its downloadable tables."""
@@ -150,7 +155,7 @@ def render_report(report: TrendReport, fmt: ReportFormat, *, paper: Paper | None
     is one tall image for the screen."""
     # Everything is inline data: refuse any network fetch a spec might otherwise make.
     if fmt == "pdf":
-        return _paginated_pdf(report, paper or get_settings().report_paper)
+        return _paginated_pdf(report, paper or default_report_paper())
     if fmt == "png":
         return bytes(vlc.vegalite_to_png(report_spec(report), scale=2, allowed_base_urls=[]))
     raise ValueError(f"report format must be one of {', '.join(REPORT_FORMATS)}, not {fmt!r}")

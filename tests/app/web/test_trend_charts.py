@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pypdf import PdfReader
 from sqlmodel import Session
 
 from app.cli.main import cli
@@ -117,10 +118,14 @@ def test_gapdesk_report_writes_pdf_and_png(fresh_db_url: str, tmp_path: Path) ->
     # defaults, PNG on PostgreSQL with every filter.
     if fresh_db_url.startswith("sqlite"):
         out = tmp_path / "report.pdf"
-        done = _run("report", "--weeks", "12", "--out", str(out), env=env)
+        done = _run("report", "--weeks", "12", "--out", str(out), "--paper", "letter", env=env)
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("wrote the 12-week trends report (PDF, ")
         assert out.read_bytes().startswith(b"%PDF")
+        pages = PdfReader(out).pages
+        assert [(float(p.mediabox.width), float(p.mediabox.height)) for p in pages] == [
+            (612.0, 792.0)
+        ] * len(pages)  # Letter, as asked
     else:
         out = tmp_path / "report.png"
         done = _run(
@@ -229,8 +234,6 @@ def test_legends_speak_words_and_median_and_p90_differ_in_line_and_mark(
 
 
 def test_the_pdf_is_paginated_on_a4_or_letter(known_report: TrendReport) -> None:
-    from pypdf import PdfReader
-
     for paper, size in (("a4", (595.28, 841.89)), ("letter", (612.0, 792.0))):
         pages = PdfReader(io.BytesIO(render_report(known_report, "pdf", paper=paper))).pages
         assert len(pages) >= 2  # six charts do not fit one sheet, and none is shrunk to fit
