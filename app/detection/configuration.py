@@ -236,8 +236,13 @@ class ParameterField:
 def _field(name: str, value: Any, constraints: list[Constraint]) -> ParameterField:
     allowed = describe(constraints) or "anything"
     only = constraints[0] if len(constraints) == 1 else None
-    if isinstance(only, Interval):
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(only, Interval) and numeric:
         kind = "integer" if only.kind is Integral else "number"
+        # A value stored before the checks existed may lie outside the bounds: shown as it is
+        # (a number input would refuse to draw it), and refused only when saved.
+        if not only.is_satisfied_by(value):
+            return ParameterField(name, kind, value, allowed)
         return ParameterField(name, kind, value, allowed, only.left, only.right)
     if isinstance(only, Boolean):
         return ParameterField(name, "boolean", bool(value), allowed)

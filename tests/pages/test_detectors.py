@@ -58,3 +58,23 @@ def test_thresholds_are_number_fields_and_a_change_is_saved_as_a_new_version(
     assert any("severity_days" in e.value for e in at.error)
     with Session(db) as s:
         assert len(s.exec(select(DetectorConfig)).all()) == 1
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_value_stored_before_the_checks_is_shown_and_refused_only_when_saved(
+    admin_login: tuple[str, str], db: Engine
+) -> None:
+    with Session(db) as s:
+        s.add(DetectorConfig(detector="sync_failure", version=1, enabled=True,
+                             params={"overdue_factor": -1.0}, created_by="old"))  # fmt: skip
+        s.commit()
+    at = sign_in(open_app(), *admin_login)
+    at.switch_page(DETECTORS_PAGE).run()
+    next(s for s in at.selectbox if s.label == "Detector").set_value("sync_failure").run()
+    assert not at.exception  # a number input outside its bounds would not draw
+    factor = next(n for n in at.number_input if n.label == "overdue factor")
+    assert factor.value == -1.0
+    runs = next(n for n in at.number_input if n.label == "min runs for interval")
+    runs.set_value(int(runs.value) + 1)
+    next(b for b in at.button if b.label.startswith("Save as a new")).click().run()
+    assert any("overdue_factor" in e.value for e in at.error)
