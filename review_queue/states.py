@@ -46,6 +46,8 @@ class Action(StrEnum):
 WAITING_STATUSES: tuple[Status, ...] = (Status.new, Status.in_review)
 # The gap is not closed: waiting, or confirmed and not yet resolved. The queue shows these first.
 OPEN_STATUSES: tuple[Status, ...] = (*WAITING_STATUSES, Status.confirmed)
+# Not decided yet, whether waiting or set aside: a reporter's open reports.
+UNDECIDED_STATUSES: tuple[Status, ...] = (*WAITING_STATUSES, Status.snoozed)
 # Decided for good (until reopened or a regression).
 CLOSED_STATUSES: tuple[Status, ...] = (Status.dismissed, Status.resolved)
 # A reviewer's verdict on whether the gap is real (what the models learn from).

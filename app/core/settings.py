@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     retrain_every: int = Field(default=25, ge=0)
     # The time zone weeks and days are cut in on the Trends page and in `gapdesk report`.
     reporting_tz: str = Field(default="UTC")
+    # The paper the Trends PDF is laid out on, page after page: "a4" or "letter".
+    report_paper: Literal["a4", "letter"] = Field(default="a4")
     # Folders the Data page may ingest from on the server (os.pathsep-separated); none: off.
     ingest_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     # What one upload on the Data page may unpack to, in bytes and in rows (lines).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.sources.roster import course_titles
 from app.web.units import reading
 from review_queue.permissions import Actor, require_role
 from review_queue.trends.filters import TRENDS_ROLES, TrendFilters, trends_data_version
@@ -21,8 +22,9 @@ def _cached_trend_report(
 ) -> TrendReport:
     with reading() as session:
         return trend_report(
-            session=session, actor=_actor, filters=filters, sla_days=sla_days, learners=learners
-        )
+            session=session, actor=_actor, filters=filters, sla_days=sla_days, learners=learners,
+            course_titles=course_titles(session=session),
+        )  # fmt: skip
 
 
 def trend_report_for(
