@@ -191,11 +191,10 @@ def apply_join(
     out = frame.reset_index(drop=True).copy()
     for column in join.columns:
         out[column] = merged[column].to_numpy()
-    note = (
-        f"{file}: joined {join.file} on {keys}: {found:,} of {len(out):,} row(s) found their "
-        f"row there" + (f"; {len(out) - found:,} did not, and their " if found < len(out) else "")
-        + (f"{', '.join(join.columns)} stay empty" if found < len(out) else "")
-    )  # fmt: skip
+    note = f"{file}: joined {join.file} on {keys}: {found:,} of {len(out):,} row(s) found "
+    note += "their row there"
+    if found < len(out):
+        note += f"; {len(out) - found:,} did not, so their {', '.join(join.columns)} are empty"
     return out, None, note
 
 

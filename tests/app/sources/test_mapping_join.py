@@ -63,7 +63,7 @@ def test_a_join_brings_the_named_columns_in_on_trimmed_keys_and_keeps_every_row(
         ["users.csv", 3, "status", "missing_value"]
     ]
     assert "users.csv: joined info.csv on id: 2 of 3 row(s) found their row there; 1 did " \
-        "not, and their state stay empty" in result.report.warnings  # fmt: skip
+        "not, so their state are empty" in result.report.warnings  # fmt: skip
 
 
 def test_joined_rows_in_order_and_only_the_named_columns(tmp_path: Path) -> None:
