@@ -218,6 +218,8 @@ def load_snapshot(
             if named.file:
                 located[name] = resolve_mapped_file(folder, named.file, table=name)
                 named_files.add(located[name].name)
+            for join in named.joins:  # checked here too, before any data is read
+                named_files.add(resolve_mapped_file(folder, join.file, table=name).name)
 
     raw: dict[str, pd.DataFrame] = {}
     files: dict[str, str] = {}
@@ -232,7 +234,7 @@ def load_snapshot(
         table_map = mapping.tables.get(name) if mapping else None
         if table_map is not None:
             frame, problem = read_mapped_file(
-                file_path, table_map, named=file_path.name in named_files
+                file_path, table_map, named=file_path.name in named_files, notes=mapping_warnings
             )
         else:
             frame, problem = read_table_file(file_path, table=name)

@@ -20,6 +20,7 @@ from app.sources.contract import TABLES
 from app.sources.files import read_table_file
 from app.sources.mapping_files import redact_read_problem, renumber_rows
 from app.sources.mapping_format import TableMapping, load_mapping
+from app.sources.mapping_join import apply_join, fold_repeats
 from app.sources.mapping_parts import (
     apply_day_offset,
     blank_null_tokens,
@@ -45,12 +46,15 @@ class MappedTable:
 
 
 def read_mapped_file(
-    path: Path, mapping: TableMapping, *, named: bool = False
+    path: Path, mapping: TableMapping, *, named: bool = False, notes: list[str] | None = None
 ) -> tuple[pd.DataFrame | None, Problem | None]:
-    """The file's rows as text; a headerless file gets the mapping's ``column_names``.
+    """The file's rows as text; a headerless file gets the mapping's ``column_names``, and the
+    mapping's joins bring in columns of other files of the same folder.
 
     ``named``: the mapping named this file, so a problem reading it quotes nothing of it.
+    ``notes`` receives a line per join saying how many rows found their partner.
     """
+    notes = [] if notes is None else notes
     frame, problem = read_table_file(
         path,
         table=mapping.table,
@@ -60,8 +64,24 @@ def read_mapped_file(
     )
     if problem is not None and named:
         problem = redact_read_problem(problem)
-    if frame is None or not mapping.column_names:
+    if frame is None:
         return frame, problem
+    if mapping.column_names:
+        frame, problem = _name_columns(frame, path, mapping)
+    for join in mapping.joins:
+        if frame is None:
+            break
+        frame, problem, note = apply_join(
+            frame, join, folder=path.parent, file=path.name, table=mapping.table
+        )
+        if note:
+            notes.append(note)
+    return frame, problem
+
+
+def _name_columns(
+    frame: pd.DataFrame, path: Path, mapping: TableMapping
+) -> tuple[pd.DataFrame | None, Problem | None]:
     names = mapping.column_names
     if path.name.endswith(".parquet"):
         return None, Problem(
@@ -200,6 +220,14 @@ def map_table(
             f"{column} ({empty:,} of {len(out):,} cells empty), whose values are used instead; "
             "remove the constant, or take the column out of the export"
         )
+    if mapping.unique:
+        folded = fold_repeats(
+            out, contract.id_column, mapping.unique, file=file,
+            contract_columns=set(contract.column_names),
+        )  # fmt: skip
+        result.warnings.append(folded.note)
+        result.file_rows = result.file_rows[folded.keep]
+        out = out[folded.keep].drop(columns=folded.drop_columns).reset_index(drop=True)
     result.frame = out
     return result
 
@@ -227,7 +255,8 @@ def import_mapped_csv(
                 f"it maps {', '.join(loaded.tables) or 'nothing'}"
             )
         mapping = loaded.tables[table]
-    frame, problem = read_mapped_file(Path(path), mapping)
+    notes: list[str] = []
+    frame, problem = read_mapped_file(Path(path), mapping, notes=notes)
     if problem is not None:
         raise UserError(str(problem))
     assert frame is not None
@@ -237,7 +266,7 @@ def import_mapped_csv(
     report = ImportReport(
         source=Path(path).name, counts={f"{mapping.table} rows": len(mapped.frame)}
     )
-    report.warnings += mapped.warnings
+    report.warnings += notes + mapped.warnings
     report.warnings += [str(p) for p in mapped.problems[:20]]
     absent = [c for c in mapping.columns if c not in frame.columns]
     if absent:

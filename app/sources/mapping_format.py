@@ -18,6 +18,7 @@ from typing import Any
 
 from app.core.errors import UserError
 from app.sources.contract import TABLES
+from app.sources.mapping_join import Join, parse_joins, parse_unique
 from app.sources.mapping_parts import (
     DayOffset,
     RowFilter,
@@ -32,6 +33,7 @@ INVALID_ROWS = ("reject", "quarantine")
 TABLE_KEYS = (
     "file", "delimiter", "encoding", "column_names", "nulls", "filters",
     "columns", "templates", "day_offsets", "values", "formats", "constants", "column_nulls",
+    "join", "unique",
 )  # fmt: skip
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -59,6 +61,14 @@ class TableMapping:
     column_names: tuple[str, ...] = ()
     # contract date or timestamp column = whole days from an anchor date
     day_offsets: dict[str, DayOffset] = field(default_factory=dict)
+    # left joins of other files of the folder, on key columns (mapping_join)
+    joins: list[Join] = field(default_factory=list)
+    # "first" / "last": rows repeating the table's identifier are folded into one
+    unique: str | None = None
+
+    def joined_columns(self) -> set[str]:
+        """The columns the joins bring in from other files."""
+        return {c for join in self.joins for c in join.columns}
 
     def source_columns(self) -> set[str]:
         """Every source column the mapping reads (renamed, templated, filtered, offset)."""
@@ -68,6 +78,8 @@ class TableMapping:
         named |= {f.column for f in self.filters}
         for offset in self.day_offsets.values():
             named |= set(offset.source_columns)
+        for join in self.joins:
+            named |= set(join.on)
         return named
 
 
@@ -182,6 +194,8 @@ def _table_mapping(key: str, section: dict[str, Any], origin: str) -> TableMappi
             str(col): parse_day_offset(entry, f"{origin}: [{key}.day_offsets] {col}")
             for col, entry in offsets.items()
         },
+        joins=parse_joins(section["join"], f"{where} join") if "join" in section else [],
+        unique=parse_unique(section["unique"], where) if "unique" in section else None,
     )
     _check_table_mapping(tm, origin)
     return tm
@@ -249,7 +263,11 @@ def _check_table_mapping(tm: TableMapping, origin: str) -> None:
                 "already make ISO dates, so remove the format"
             )
     if tm.column_names:
-        unknown = sorted(c for c in tm.source_columns() if c not in tm.column_names)
+        unknown = sorted(
+            c
+            for c in tm.source_columns()
+            if c not in tm.column_names and c not in tm.joined_columns()
+        )
         unknown += sorted(c for c in tm.column_nulls if c not in tm.column_names)
         if unknown:
             raise UserError(
@@ -337,6 +355,10 @@ def dump_mapping(mapping: SnapshotMapping) -> str:
             lines.append(f"delimiter = {_q(tm.delimiter)}")
         if tm.encoding != "utf-8":
             lines.append(f"encoding = {_q(tm.encoding)}")
+        if tm.unique:
+            lines.append(f"unique = {_q(tm.unique)}")
+        if tm.joins:
+            lines.append("join = [" + ", ".join(_inline(j.entry()) for j in tm.joins) + "]")
         if tm.column_names:
             lines.append("column_names = [" + ", ".join(map(_q, tm.column_names)) + "]")
         if tm.nulls:

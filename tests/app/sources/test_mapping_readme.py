@@ -1,8 +1,9 @@
 """The README's "Mapping files" examples, exactly as the README shows them, ingested.
 
 Each example is a mapping file under tests/data/mapping_examples/<name>/ beside the data it maps
-(synthetic files we wrote: no real HR roster or OULAD table is among the shared data); the README
-must quote the file as it is, and the folder must go in with it.
+(synthetic files we wrote), or, for the real OULAD tables, only the mapping (their data is read
+from ../shared by test_mapping_oulad.py); the README must quote the file as it is, and the
+folder must go in with it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from tests.conftest import REPO
 
 EXAMPLES = REPO / "tests" / "data" / "mapping_examples"
 NAMES = ["hr_roster", "oulad_enrolments", "headerless_users"]
+# Examples whose data is real and not kept here (tests/app/sources/test_mapping_oulad.py).
+REAL = ["oulad"]
 
 
 def _readme_examples() -> dict[str, str]:
@@ -38,8 +41,8 @@ def _readme_examples() -> dict[str, str]:
 
 def test_the_readme_shows_each_example_file_as_it_is() -> None:
     shown = _readme_examples()
-    assert sorted(shown) == sorted(NAMES)
-    for name in NAMES:
+    assert sorted(shown) == sorted(NAMES + REAL)
+    for name in NAMES + REAL:
         assert shown[name] == (EXAMPLES / name / "mapping.toml").read_text(encoding="utf-8")
 
 
