@@ -10,12 +10,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from review_queue.claims import next_finding
 from review_queue.decisions import (
     AlreadyDecided,
     DecisionRefused,
     bulk_decide,
     decide,
-    next_finding,
     preview_bulk,
     undo,
     wake_snoozed,

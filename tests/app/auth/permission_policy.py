@@ -30,6 +30,7 @@ from app.sources.mapping import SnapshotMapping, TableMapping
 from app.web import cached
 from models.learning.ledger import ExceptionSuggestion
 from review_queue import (
+    claims,
     comments,
     decisions,
     exports,
@@ -200,8 +201,13 @@ POLICY: tuple[Rule, ...] = (
         session=w.s, actor=a, finding_ids=[w.new_id], action="dismiss")),
     Rule(decisions.undo, ADMIN, lambda w, a: decisions.undo(
         session=w.s, actor=a, event_id=w.claim_event_id)),
-    Rule(decisions.next_finding, ADMIN, lambda w, a: decisions.next_finding(
-        session=w.s, actor=a)),
+    Rule(decisions.undo_last, ADMIN, lambda w, a: (decisions.decide(
+        session=w.s, actor=a, finding_id=w.new_id, action="confirm"),
+        decisions.undo_last(session=w.s, actor=a))),
+    Rule(claims.next_finding, ADMIN, lambda w, a: claims.next_finding(
+        session=w.s, actor=a, after_id=w.claimed_id, idle=timedelta(minutes=30))),
+    Rule(claims.release_claim, ADMIN, lambda w, a: claims.release_claim(
+        session=w.s, actor=a, finding_id=w.claimed_id)),
     Rule(after_decision.decide_and_learn, ADMIN, lambda w, a: after_decision.decide_and_learn(
         engine=w.engine, actor=a, finding_id=w.new_id, action="dismiss", reason="expected")),
     Rule(after_decision.bulk_decide_and_learn, ADMIN,
