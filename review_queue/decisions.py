@@ -367,18 +367,25 @@ class BulkResult:
 
     changed: list[int] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)
+    # The title of each finding the preview found, so the preview can list what will change.
+    titles: dict[int, str] = field(default_factory=dict)
 
 
 def preview_bulk(
     *, session: Session, actor: Actor, finding_ids: Iterable[int], action: Action | str
 ) -> BulkResult:
-    """How many of the selected findings an action would change, before doing it."""
+    """Which of the selected findings an action would change (with their titles) and which it
+    would skip and why, before doing it."""
     require_role(actor, ADMIN_ONLY, "deciding on findings")
     act = Action(action)
     allowed_from = TRANSITIONS[act][0]
     ids = list(dict.fromkeys(finding_ids))
     result = BulkResult()
-    found = {f.id: f.status for f in session.exec(select(Finding).where(col(Finding.id).in_(ids)))}
+    rows = session.exec(
+        select(Finding.id, Finding.status, Finding.title).where(col(Finding.id).in_(ids))
+    ).all()
+    found = {fid: status for fid, status, _ in rows}
+    result.titles = {fid: title for fid, _, title in rows if fid is not None}
     for fid in ids:
         status = found.get(fid)
         if status is None:
