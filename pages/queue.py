@@ -41,9 +41,9 @@ IDLE = timedelta(minutes=get_settings().claim_idle_minutes)
 REASON_KEYS = {reason: str(n) for n, reason in enumerate(DISMISS_REASON_HELP, start=1)}
 st.session_state.setdefault(NONCE, 0)
 
-st.title("Review queue")
+st.header("Review queue")
 options = queue_filter_options(actor)
-bar = st.columns([4, 3, 1], vertical_alignment="center")
+bar = st.columns([6, 3, 1.3], vertical_alignment="center")
 view = bar[0].segmented_control(
     "View", list(QUEUE_VIEWS), default="To do", key="f_view", label_visibility="collapsed"
 ) or "To do"  # fmt: skip
@@ -82,6 +82,11 @@ def flash(kind: str, message: str) -> None:
     """Say what the last action did (or why it was refused), where the actions are; text from
     data in ``message`` is escaped by the caller, except in a refusal (escaped whole)."""
     st.session_state[FLASH] = (kind, message)
+
+
+def short(title: str, limit: int = 70) -> str:
+    """A title cut to one line of the confirmation (the full one is in the heading)."""
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
 def fresh_table() -> None:
@@ -124,7 +129,7 @@ def act(finding_id: int, version: int, title: str, action: str, **kwargs: Any) -
         return
     st.session_state[DISMISSING] = None
     note = " (already recorded)" if done.repeated else ""
-    flash("ok", f"#{finding_id}: {action}{note}. {md_escape(title)}")
+    flash("ok", f"#{finding_id}: {action}{note}. {md_escape(short(title))}")
     fresh_table()
     if action in FINISHING_ACTIONS:
         st.session_state[OPEN] = following(finding_id)
@@ -149,10 +154,8 @@ def undo_mine() -> None:
         return
     fresh_table()
     st.session_state[OPEN] = done.finding.id
-    flash(
-        "undo",
-        f"#{done.finding.id}: undone, {done.finding.status} again. {md_escape(done.finding.title)}",
-    )
+    back = f"#{done.finding.id}: undone, {done.finding.status} again."
+    flash("undo", f"{back} {md_escape(short(done.finding.title))}")
 
 
 def release(finding_id: int) -> None:
@@ -178,24 +181,18 @@ def pick_row() -> None:
 
 
 def show_flash() -> None:
-    """The last action's confirmation (with Undo) or refusal, at the top of the actions."""
+    """The last action's confirmation (with Undo) or refusal, right under the open finding."""
     shown = st.session_state.get(FLASH)
-    left, right = st.columns([5, 2], vertical_alignment="center")
+    left, right = st.columns([6, 1], vertical_alignment="center")
     if shown:
         kind, message = shown
         box = {"ok": left.success, "undo": left.info, "error": left.error}[kind]
         box(md_escape(message) if kind == "error" else message)  # the others escape titles
     else:
-        left.caption("Decisions are confirmed here; U undoes your latest one for 10 minutes.")
-    right.button(
-        "Undo",
-        icon=":material/undo:",
-        shortcut="U",
-        key="undo",
-        on_click=undo_mine,
-        width="stretch",
-        help="Undo your latest decision, on any finding, within 10 minutes (U)",
-    )
+        left.caption("Each decision is confirmed here; U undoes your latest one for 10 minutes.")
+    right.button("Undo", icon=":material/undo:", shortcut="U", key="undo", on_click=undo_mine,
+                 width="content", help="Undo your latest decision, on any finding, within "
+                 "10 minutes (U)")  # fmt: skip
 
 
 def claim_line(finding: Finding, page: QueuePage) -> str:
@@ -224,114 +221,132 @@ def actions(finding: Finding) -> None:
     """The decision buttons for the open finding, or the reason prompt after D."""
     assert finding.id is not None
     fid, version, title = finding.id, finding.row_version, finding.title
+    on = (fid, version, title)  # what a decision button acts on
     allowed = allowed_actions(finding.status)
     k = f"-{fid}"  # keyed by the finding: a key press meant for another one is dropped
     if st.session_state.get(DISMISSING) == fid:
-        st.markdown(f"**Why dismiss #{fid}?** Press 1-5 or click; Esc cancels.")
-        c1, c2 = st.columns(2)
-        c1.text_input("Comment (required for 'other')", key="dismiss_comment" + k)
-        c2.number_input("Duplicate of finding #", min_value=0, step=1, key="duplicate_of" + k)
+        st.markdown(f"**Why dismiss #{fid}?** Press 1-5 or click a reason; Esc cancels.")
+        reasons = st.container(horizontal=True)
         for reason, key in REASON_KEYS.items():
-            st.button(
-                f"{key} · {reason}: {DISMISS_REASON_HELP[reason]}",
+            reasons.button(
+                f"{reason}: {DISMISS_REASON_HELP[reason]}",
                 shortcut=key,
                 key=f"reason-{reason}{k}",
-                width="stretch",
+                width="content",
                 on_click=dismiss_with,
-                args=(fid, version, title, reason),
+                args=(*on, reason),
             )
-        st.button(
+        reasons.button(
             "Cancel",
             shortcut="Escape",
             key="cancel" + k,
+            width="content",
             on_click=lambda: st.session_state.update({DISMISSING: None}),
         )
+        c1, c2 = st.columns([3, 1])
+        c1.text_input("Comment (required for 'other')", key="dismiss_comment" + k)
+        c2.number_input("Duplicate of finding #", min_value=0, step=1, key="duplicate_of" + k)
         return
     decidable = Action.confirm in allowed
-    b = st.columns(3)
-    b[0].button(
+    until = datetime.combine(date.today() + timedelta(days=7), time(6, 0), tzinfo=UTC)
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    next_button(row)
+    row.button(
         "Confirm",
         shortcut="Y",
         type="primary",
-        width="stretch",
+        width="content",
         disabled=not decidable,
         key="confirm" + k,
         on_click=act,
-        args=(fid, version, title, Action.confirm),
+        args=(*on, Action.confirm),
     )
-    b[1].button(
-        "Dismiss…",
+    row.button(
+        "Dismiss",
         shortcut="D",
-        width="stretch",
+        width="content",
         disabled=not decidable,
         key="dismiss" + k,
         help="Asks for the reason (D)",
         on_click=lambda: st.session_state.update({DISMISSING: fid}),
     )
-    until = date.today() + timedelta(days=7)
-    b[2].button(
-        "Snooze 7 days",
+    row.button(
+        "Snooze",
         shortcut="S",
-        width="stretch",
+        width="content",
+        help="For 7 days (S)",
         disabled=Action.snooze not in allowed,
         key="snooze" + k,
         on_click=act,
-        args=(fid, version, title, Action.snooze),
-        kwargs={"until": datetime.combine(until, time(6, 0), tzinfo=UTC)},
+        args=(*on, Action.snooze),
+        kwargs={"until": until},
     )
-    c = st.columns(3)
     if finding.assignee_id == actor.id and Action.release in allowed:
-        c[0].button(
+        row.button(
             "Release",
             shortcut="E",
-            width="stretch",
+            width="content",
             key="release" + k,
             on_click=release,
             args=(fid,),
             help="Hand it back to the queue (E)",
         )
     else:
-        c[0].button(
+        row.button(
             "Claim",
             shortcut="L",
-            width="stretch",
+            width="content",
             disabled=not decidable,
             key="claim" + k,
             on_click=act,
-            args=(fid, version, title, Action.claim),
+            args=(*on, Action.claim),
         )
-    c[1].button(
+    row.button(
         "Resolve",
         shortcut="X",
-        width="stretch",
+        width="content",
         disabled=Action.resolve not in allowed,
         key="resolve" + k,
         on_click=act,
-        args=(fid, version, title, Action.resolve),
+        args=(*on, Action.resolve),
     )
-    c[2].button(
+    row.button(
         "Reopen",
-        width="stretch",
+        width="content",
         disabled=Action.reopen not in allowed,
         key="reopen" + k,
         on_click=act,
-        args=(fid, version, title, Action.reopen),
+        args=(*on, Action.reopen),
     )
-    a = st.columns([3, 2], vertical_alignment="bottom")
     mine = options.assignees.index(actor.name) if actor.name in options.assignees else 0
-    who = a[0].selectbox("Assign to", options.assignees, index=mine, key="assign_to" + k)
+    who = row.selectbox(
+        "Assign to",
+        options.assignees,
+        index=mine,
+        key="assign_to" + k,
+        label_visibility="collapsed",
+        width=180,
+    )
     with reading() as session:
         who_id = user_id_by_name(session=session, name=who)
-    a[1].button(
+    row.button(
         "Assign",
         shortcut="A",
-        width="stretch",
+        width="content",
         disabled=Action.assign not in allowed,
         key="assign" + k,
         on_click=act,
-        args=(fid, version, title, Action.assign),
+        args=(*on, Action.assign),
         kwargs={"assignee_id": who_id},
+        help="Assign to the person picked (A)",
     )
+
+
+def next_button(where: Any) -> None:
+    """N: the next unclaimed finding, first of the row of actions."""
+    where.button("Next", icon=":material/skip_next:", shortcut="N", key="next",
+                 on_click=take_next, width="content",
+                 help="Claim and open the next unclaimed finding (N)")  # fmt: skip
 
 
 def detail(page: QueuePage) -> None:
@@ -345,22 +360,13 @@ def detail(page: QueuePage) -> None:
         except FindingNotFound:
             st.session_state[OPEN] = None
     with st.container(border=True):
-        head = st.columns([6, 1], vertical_alignment="center")
-        head[1].button(
-            "Next",
-            icon=":material/skip_next:",
-            shortcut="N",
-            key="next",
-            on_click=take_next,
-            width="stretch",
-            help="Claim and open the next unclaimed finding (N)",
-        )
         if finding is None:
-            head[0].subheader("No finding open")
+            st.markdown("#### No finding open")
             show_flash()
+            next_button(st.container(horizontal=True))
             st.caption("Press N for the next unclaimed finding, or click a row below.")
             return
-        head[0].subheader(f"#{finding.id} · {md_escape(finding.title)}")
+        st.markdown(f"#### #{finding.id} · {md_escape(finding.title)}")
         badges = [finding.category, finding.severity, finding.status,
                   f"priority {finding.priority:.2f}", f"score {finding.score:.2f}",
                   f"seen in {finding.occurrences} runs", claim_line(finding, page)]  # fmt: skip
@@ -369,12 +375,9 @@ def detail(page: QueuePage) -> None:
         if finding.features.get("exploration"):
             badges.append("EXPLORATION: the model is least sure about this one")
         st.caption(" · ".join(md_escape(b) for b in badges) + " · " + md_code(finding.entity_key))
-        left, right = st.columns([3, 2])
-        with right:
-            show_flash()
-            actions(finding)
-        with left:
-            finding_tabs(actor, finding, flash_key=FLASH)
+        show_flash()
+        actions(finding)
+        finding_tabs(actor, finding, flash_key=FLASH)
 
 
 def table(page: QueuePage) -> list[int]:
@@ -406,14 +409,16 @@ def table(page: QueuePage) -> list[int]:
     event = st.dataframe(
         frame, hide_index=True, on_select=pick_row, selection_mode="multi-row", key=key,
         width="stretch",
+        # Narrow columns around the title: at 1280 px every column is on screen without
+        # scrolling sideways (the open finding's heading above carries the whole title).
         column_config={
-            "id": st.column_config.NumberColumn(width=60, format="%d"),
-            "severity": st.column_config.TextColumn(width=70),
-            "status": st.column_config.TextColumn(width=90),
-            "title": st.column_config.TextColumn(width="large"),
-            "assignee": st.column_config.TextColumn(width=140),
-            "department": st.column_config.TextColumn(width=130),
-            "last seen": st.column_config.TextColumn(width=90),
+            "id": st.column_config.NumberColumn(width=45, format="%d"),
+            "severity": st.column_config.TextColumn(width=62),
+            "status": st.column_config.TextColumn(width=78),
+            "title": st.column_config.TextColumn(width=305),
+            "assignee": st.column_config.TextColumn(width=95),
+            "department": st.column_config.TextColumn(width=105),
+            "last seen": st.column_config.TextColumn(width=88),
         },
     )  # fmt: skip
     pages = max(1, -(-page.total // page.page_size))

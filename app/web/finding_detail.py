@@ -20,8 +20,8 @@ from review_queue.suppressions import create_suppression, lift_suppression, list
 from review_queue.tables import Finding
 
 # Tall enough for the explanation and a chart, short enough that at 1280x720 the heading, the
-# actions and the confirmation beside it are on screen without scrolling.
-BODY_HEIGHT = 330
+# actions and the confirmation above it stay on screen without scrolling.
+BODY_HEIGHT = 300
 
 
 def finding_tabs(actor: Actor, finding: Finding, *, flash_key: str) -> None:
