@@ -122,7 +122,7 @@ def act(finding_id: int, version: int, title: str, action: str, **kwargs: Any) -
     try:
         done = decide_and_learn(
             engine=engine(), actor=actor, finding_id=finding_id, action=action,
-            expected_row_version=version, **kwargs,
+            expected_row_version=version, background=True, **kwargs,
         )  # fmt: skip
     except (DecisionRefused, PermissionError) as exc:
         flash("error", str(exc))

@@ -4,6 +4,7 @@ suppression form, in tabs of a fixed height so the actions beside them stay in v
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -40,6 +41,14 @@ def finding_tabs(actor: Actor, finding: Finding, *, flash_key: str) -> None:
             _comments(actor, finding, k)
         with suppress:
             _suppress(actor, finding, k, flash_key)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _chart_spec(evidence: dict[str, Any], entity_key: str) -> dict[str, Any] | None:
+    """The evidence chart as a Vega-Lite spec, built once per finding's evidence: building and
+    validating an Altair chart takes 50-150 ms, too long to repeat on every key press."""
+    chart = series_chart(evidence, entity_key)
+    return None if chart is None else chart.to_dict()
 
 
 def _evidence(finding: Finding) -> None:
