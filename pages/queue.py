@@ -438,7 +438,8 @@ def table(page: QueuePage) -> list[int]:
         on_click=turn_page,
         args=(page_no + 1,),
     )
-    nav[2].caption(f"Page {page_no + 1} of {pages} · {page.total} findings match")
+    match = "finding matches" if page.total == 1 else "findings match"
+    nav[2].caption(f"Page {page_no + 1} of {pages} · {page.total} {match}")
     return [page.rows[i].id for i in event.selection.rows if i < len(page.rows)]
 
 

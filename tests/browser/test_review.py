@@ -153,7 +153,7 @@ def test_the_selection_is_cleared_when_the_filter_changes(page: Page, site: tupl
     search = page.get_by_label("Search title or entity")
     search.fill("P0002")
     search.press("Enter")
-    expect(page.get_by_text(re.compile(r"findings match"))).to_be_visible(timeout=SLOW)
+    expect(page.get_by_text(re.compile(r"\d+ findings? match"))).to_be_visible(timeout=SLOW)
     page.wait_for_timeout(1500)
     select_first_row(page, _heading(page), timeout=SLOW)
     picked = _open_id(page)
