@@ -218,6 +218,7 @@ POLICY: tuple[Rule, ...] = (
     Rule(queue.matching_ids, ADMIN, lambda w, a: queue.matching_ids(
         session=w.s, actor=a, queue_filter=QueueFilter())),
     Rule(queue.filter_options, ADMIN, lambda w, a: queue.filter_options(session=w.s, actor=a)),
+    Rule(cached.queue_filter_options, ADMIN, lambda w, a: cached.queue_filter_options(a)),
     Rule(queue.entity_history, ADMIN, _history),
     Rule(suppressions.create_suppression, ADMIN, _suppress),
     Rule(suppressions.lift_suppression, ADMIN, lambda w, a: suppressions.lift_suppression(
@@ -280,6 +281,7 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     trend_filter_options, trend_report, gap_flow, open_backlog,
     cycle_times, detector_precision, gap_locations,
     compliance_exposure, cached.trend_report_for, findings.queue_counts,
+    cached.queue_filter_options,
     coverage.snapshot_coverage, coverage.validated_coverage, coverage.coverage_lines,
 })  # fmt: skip
 
@@ -289,6 +291,12 @@ NOT_SERVICES: dict[str, str] = {
     "that has already checked the role (reports by instructors, wakes by the system)",
     "review_queue.permissions.require_role": "the check itself",
     "app.sources.xapi.actor_id": "reads the 'actor' field of an xAPI statement",
+    "app.web.bulk_panel.bulk_panel": "Review queue page widgets; the services they call "
+    "(preview_bulk, bulk_decide_and_learn) check the role",
+    "app.web.finding_detail.finding_tabs": "Review queue page widgets; the services they call "
+    "(entity_history, list_comments, add_comment, create_suppression) check the role",
+    "app.web.finding_detail.suppressions_panel": "Review queue page widgets; the services they "
+    "call (list_suppressions, lift_suppression) check the role",
 }
 
 # Database reads that pages import and that take no actor, so check nothing themselves. They are
@@ -305,7 +313,9 @@ ACTORLESS_PAGE_READS: dict[str, str] = {
     "app.learning.ranking.queue_diff": "Models page (admins)",
     "review_queue.feedback_log.verify_chain": "Feedback log page (admins, managers); also the CLI",
     "review_queue.findings.get_finding": "Review queue page (admins); the services' own lookup",
-    "review_queue.decisions.last_event": "Review queue page (admins); the services' own lookup",
+    "review_queue.claims.held_claims": (
+        "Review queue page (admins): who holds the open finding; also the queue's own lookup"
+    ),
 }
 
 ROLES: tuple[Role | None, ...] = (None, Role.admin, Role.instructor, Role.manager)
