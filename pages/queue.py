@@ -113,7 +113,7 @@ def take_next() -> None:
         st.toast("Nothing unclaimed is waiting.")
         return
     st.session_state[OPEN] = claimed.finding.id
-    if st.session_state.get(FLASH, ("ok", ""))[0] == "error":
+    if (st.session_state.get(FLASH) or ("ok", ""))[0] == "error":
         st.session_state[FLASH] = None
 
 
