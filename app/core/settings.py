@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     oidc_issuers: str = ""
     # Retrain the priority model by itself after every N new decisions; 0 turns it off.
     retrain_every: int = Field(default=25, ge=0)
+    # A claim nobody has acted on for this many minutes goes back to the queue.
+    claim_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # The time zone weeks and days are cut in on the Trends page and in `gapdesk report`.
     reporting_tz: str = Field(default="UTC")
     # The paper the Trends PDF is laid out on, page after page: "a4" or "letter".

@@ -25,6 +25,8 @@ SHORT_RUNS = [
                                "--runs", "1", "--scale-items", "0"], "sklearn:breast_cancer"),
     ("tests.bench.bench_reviewers", ["--reviewers", "4", "--decisions", "100"], "decisions/s"),
     ("tests.bench.bench_crash", ["--kills", "3", "--people", "200", "--days", "40"], "0 between"),
+    ("tests.bench.bench_browser_load", ["--sessions", "1", "--decisions", "6", "--people", "300",
+                                  "--days", "40", "--timeout", "90"], "N to the next finding"),
     ("tests.bench.bench_browser_load", ["--sessions", "3", "--decisions", "2", "--people", "300",
                                   "--days", "40", "--timeout", "90"], "p95"),
 ]  # fmt: skip

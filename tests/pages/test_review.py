@@ -65,28 +65,46 @@ def _button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
     return next(b for b in at.button if b.label == label)
 
 
-def test_queue_next_confirm_then_dismiss_with_reason(demo_site: tuple) -> None:
+def _events(engine: Engine, action: str) -> list[FeedbackEvent]:
+    with Session(engine) as s:
+        return list(s.exec(select(FeedbackEvent).where(
+            col(FeedbackEvent.actor) == "admin", col(FeedbackEvent.action) == action)))  # fmt: skip
+
+
+def _open_heading(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("#### "))
+
+
+def test_queue_next_confirm_then_dismiss_asks_for_the_reason(demo_site: tuple) -> None:
     engine, _ = demo_site
     at = _as(demo_site, Role.admin, "queue.py")
-    assert at.title[0].value == "Review queue"
-    assert "new **" in at.markdown[0].value
-    _button(at, "Next finding").click().run()
-    first = at.subheader[0].value
-    assert first.startswith("#")
+    assert at.header[0].value == "Review queue"
+    assert "new **" in at.caption[0].value
+    _button(at, "Next").click().run()
+    first = _open_heading(at)
+    assert first.startswith("#### #")
     _button(at, "Confirm").click().run()
     assert not at.exception
-    assert at.success[0].value.endswith(": confirm.")
-    second = at.subheader[0].value
+    assert ": confirm." in at.success[0].value
+    second = _open_heading(at)
     assert second != first  # the next finding opened by itself
-    dismiss_form = next(b for b in at.button if b.label == "Dismiss")
-    reason = next(s for s in at.selectbox if s.label == "Dismiss because")
-    reason.select("other").run()
-    dismiss_form.click().run()
+    _button(at, "Dismiss").click().run()  # D asks; nothing is dismissed yet
+    reasons = [b.label for b in at.button if (b.key or "").startswith("reason-")]
+    assert [r.split(":")[0] for r in reasons] == [
+        "false_positive_rule", "data_error", "expected", "duplicate", "other"]  # fmt: skip
+    assert not _events(engine, "dismiss")
+    next(b for b in at.button if b.label.startswith("other:")).click().run()
     assert "needs a comment" in at.error[0].value  # 'other' without a comment is refused
-    with Session(engine) as s:
-        actions = [e.action for e in s.exec(select(FeedbackEvent).where(
-            col(FeedbackEvent.actor) == "admin"))]  # fmt: skip
-    assert actions.count("confirm") == 1 and "dismiss" not in actions
+    assert not _events(engine, "dismiss")
+    next(b for b in at.button if b.label.startswith("expected:")).click().run()
+    [dismissal] = _events(engine, "dismiss")
+    assert dismissal.reason == "expected"
+    assert len(_events(engine, "confirm")) == 1
+    _button(at, "Undo").click().run()  # U: the dismissal, named by its finding
+    assert at.info[0].value.startswith(f"#{dismissal.finding_id}: undone, new again.")
+    assert _open_heading(at).startswith(f"#### #{dismissal.finding_id} ")
+    [undone] = _events(engine, "undo")
+    assert undone.undoes_event_id == dismissal.id
 
 
 def test_instructor_reports_a_problem_and_sees_it(demo_site: tuple) -> None:
@@ -157,7 +175,7 @@ def test_detectors_page_shows_every_detector(demo_site: tuple) -> None:
 def test_admin_suppresses_a_reviewed_finding_and_sees_it_listed(demo_site: tuple) -> None:
     engine, _ = demo_site
     at = _as(demo_site, Role.admin, "queue.py")
-    _button(at, "Next finding").click().run()
+    _button(at, "Next").click().run()
     _button(at, "Confirm").click().run()  # the next one opens; go back to the confirmed one
     with Session(engine) as s:
         confirmed = s.exec(

@@ -33,6 +33,7 @@ from app.sources.mapping import SnapshotMapping, TableMapping
 from app.web import cached
 from models.learning.ledger import ExceptionSuggestion
 from review_queue import (
+    claims,
     comments,
     decisions,
     exports,
@@ -271,8 +272,13 @@ POLICY: tuple[Rule, ...] = (
         session=w.s, actor=a, finding_ids=[w.new_id], action="dismiss")),
     Rule(decisions.undo, ADMIN, lambda w, a: decisions.undo(
         session=w.s, actor=a, event_id=w.claim_event_id)),
-    Rule(decisions.next_finding, ADMIN, lambda w, a: decisions.next_finding(
-        session=w.s, actor=a)),
+    Rule(decisions.undo_last, ADMIN, lambda w, a: (decisions.decide(
+        session=w.s, actor=a, finding_id=w.new_id, action="confirm"),
+        decisions.undo_last(session=w.s, actor=a))),
+    Rule(claims.next_finding, ADMIN, lambda w, a: claims.next_finding(
+        session=w.s, actor=a, after_id=w.claimed_id, idle=timedelta(minutes=30))),
+    Rule(claims.release_claim, ADMIN, lambda w, a: claims.release_claim(
+        session=w.s, actor=a, finding_id=w.claimed_id)),
     Rule(after_decision.decide_and_learn, ADMIN, lambda w, a: after_decision.decide_and_learn(
         engine=w.engine, actor=a, finding_id=w.new_id, action="dismiss", reason="expected")),
     Rule(after_decision.bulk_decide_and_learn, ADMIN,
@@ -283,6 +289,7 @@ POLICY: tuple[Rule, ...] = (
     Rule(queue.matching_ids, ADMIN, lambda w, a: queue.matching_ids(
         session=w.s, actor=a, queue_filter=QueueFilter())),
     Rule(queue.filter_options, ADMIN, lambda w, a: queue.filter_options(session=w.s, actor=a)),
+    Rule(cached.queue_filter_options, ADMIN, lambda w, a: cached.queue_filter_options(a)),
     Rule(queue.entity_history, ADMIN, _history),
     Rule(suppressions.create_suppression, ADMIN, _suppress),
     Rule(suppressions.lift_suppression, ADMIN, lambda w, a: suppressions.lift_suppression(
@@ -345,6 +352,7 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     trend_filter_options, trend_report, gap_flow, open_backlog,
     cycle_times, detector_precision, gap_locations,
     compliance_exposure, cached.trend_report_for, findings.queue_counts,
+    cached.queue_filter_options,
     coverage.snapshot_coverage, coverage.validated_coverage, coverage.coverage_lines,
     source_exports.validate_exports, intakes.prepare_intake, intakes.prepare_uploads,
     intakes.prepare_server_folder, overlaps.current_snapshot, overlaps.overlap_with_current,
@@ -356,6 +364,12 @@ NOT_SERVICES: dict[str, str] = {
     "that has already checked the role (reports by instructors, wakes by the system)",
     "review_queue.permissions.require_role": "the check itself",
     "app.sources.xapi.actor_id": "reads the 'actor' field of an xAPI statement",
+    "app.web.bulk_panel.bulk_panel": "Review queue page widgets; the services they call "
+    "(preview_bulk, bulk_decide_and_learn) check the role",
+    "app.web.finding_detail.finding_tabs": "Review queue page widgets; the services they call "
+    "(entity_history, list_comments, add_comment, create_suppression) check the role",
+    "app.web.finding_detail.suppressions_panel": "Review queue page widgets; the services they "
+    "call (list_suppressions, lift_suppression) check the role",
 }
 
 # Database reads that pages import and that take no actor, so check nothing themselves. They are
@@ -372,7 +386,9 @@ ACTORLESS_PAGE_READS: dict[str, str] = {
     "app.learning.ranking.queue_diff": "Models page (admins)",
     "review_queue.feedback_log.verify_chain": "Feedback log page (admins, managers); also the CLI",
     "review_queue.findings.get_finding": "Review queue page (admins); the services' own lookup",
-    "review_queue.decisions.last_event": "Review queue page (admins); the services' own lookup",
+    "review_queue.claims.held_claims": (
+        "Review queue page (admins): who holds the open finding; also the queue's own lookup"
+    ),
 }
 
 ROLES: tuple[Role | None, ...] = (None, Role.admin, Role.instructor, Role.manager)
