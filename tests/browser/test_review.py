@@ -201,6 +201,10 @@ def test_instructor_reports_and_sees_the_report(page: Page, site: tuple) -> None
     base, _, accounts = site
     sign_in(page, base, *accounts[Role.instructor])
     page.goto(f"{base}/report")
+    # Nothing is chosen for the instructor: they pick the learner themselves.
+    learner_box = page.get_by_test_id("stSelectbox").filter(has_text="Learner").first
+    learner_box.locator("input").click()
+    page.get_by_role("option").first.click()
     page.get_by_label("What happened?").fill("<script>window.__pwned=1</script> quiz will not open")
     page.get_by_role("button", name="Send report").click()
     expect(page.get_by_text("is in the review queue")).to_be_visible(timeout=SLOW)

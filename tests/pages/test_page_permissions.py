@@ -82,7 +82,10 @@ def test_a_page_script_shows_nothing_to_a_role_it_is_not_for(
     opener = page_site[page.roles[0]]
     at = _page_as(page, opener)
     assert not at.exception, at.exception
-    assert at.title, f"{page.file} showed no title to {opener.role.value}, who may open it"
+    # The Review queue heads its page with a smaller header, to keep the finding above the fold.
+    assert at.title or at.header, (
+        f"{page.file} showed no title to {opener.role.value}, who may open it"
+    )
     for role in (None, *Role):
         if role is not None and role in page.roles:
             continue
