@@ -98,7 +98,7 @@ def ingest_command(
         with progress_printer("ingesting") as progress:
             outcome = store_exports(
                 engine=get_engine(), actor=SYSTEM, converted=converted, workdir=Path(tmp),
-                quarantine=quarantine, progress=progress,
+                quarantine=quarantine, progress=progress, release_tables=True,
             )  # fmt: skip
     _print_outcome(outcome)
 

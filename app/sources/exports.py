@@ -29,7 +29,7 @@ from app.sources.contract import TABLES
 from app.sources.convert import GROUPED, Conversion, IngestOptions, convert
 from app.sources.files import table_file_name
 from app.sources.links import join_extras, link_email_addresses, link_moodle_names
-from app.sources.load import read_snapshot_meta, write_snapshot
+from app.sources.load import LoadResult, read_snapshot_meta, write_snapshot
 from app.sources.recognise import FORMATS, mismatch, recognise
 from app.sources.result import merge_tables
 from app.sources.store import IngestOutcome, store_snapshot, validate_snapshot
@@ -157,8 +157,37 @@ def store_exports(
     workdir: Path,
     quarantine: bool = False,
     progress: ProgressCallback | None = None,
+    release_tables: bool = False,
 ) -> IngestOutcome:
-    """Validate the merged tables as one snapshot and store it whole (admins only)."""
+    """Validate the merged tables as one snapshot and store it whole (admins only).
+
+    ``release_tables`` empties ``converted``'s tables once they are written for validation, so
+    a large log is not held twice (the validated snapshot is read back from what was written).
+    """
+    require_role(actor, ADMIN_ONLY, "storing snapshots")
+    result = validate_exports(
+        actor=actor, converted=converted, workdir=workdir, quarantine=quarantine,
+        progress=progress, release_tables=release_tables,
+    )  # fmt: skip
+    folder = workdir / "snapshot"
+    try:
+        return store_snapshot(engine=engine, actor=actor, result=result, origin=converted.origin)
+    except UserError as exc:
+        # The report names the work folder the merged tables were written to; say what it is.
+        raise UserError(str(exc).replace(f" in {folder}", " in what the sources gave")) from None
+
+
+def validate_exports(
+    *,
+    actor: Actor,
+    converted: ConvertedExports,
+    workdir: Path,
+    quarantine: bool = False,
+    progress: ProgressCallback | None = None,
+    release_tables: bool = False,
+) -> LoadResult:
+    """Validate the merged tables as one snapshot, storing nothing (admins only); see
+    :func:`store_exports` for ``release_tables``."""
     require_role(actor, ADMIN_ONLY, "storing snapshots")
     converted.raise_if_failed()
     folder = workdir / "snapshot"
@@ -173,9 +202,8 @@ def store_exports(
     write_snapshot(
         {}, folder, as_of=converted.meta.get("as_of"), source=str(converted.meta.get("source", ""))
     )
-    result = validate_snapshot(actor=actor, path=folder, quarantine=quarantine, progress=progress)
-    try:
-        return store_snapshot(engine=engine, actor=actor, result=result, origin=converted.origin)
-    except UserError as exc:
-        # The report names the work folder the merged tables were written to; say what it is.
-        raise UserError(str(exc).replace(f" in {folder}", " in what the sources gave")) from None
+    if release_tables:
+        converted.tables = {}
+        for conversion in converted.conversions:
+            conversion.tables = {}
+    return validate_snapshot(actor=actor, path=folder, quarantine=quarantine, progress=progress)

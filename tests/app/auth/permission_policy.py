@@ -137,6 +137,12 @@ def _store_exports(w: World, a: Any) -> object:
     )
 
 
+def _validate_exports(w: World, a: Any) -> object:
+    workdir = Path(tempfile.mkdtemp(prefix="perm-exports-"))
+    converted = source_exports.convert_exports([w.snapshot_folder], IngestOptions(), workdir)
+    return source_exports.validate_exports(actor=a, converted=converted, workdir=workdir)
+
+
 def _history(w: World, a: Any) -> object:
     finding = w.s.get(Finding, w.new_id)
     assert finding is not None
@@ -181,6 +187,7 @@ POLICY: tuple[Rule, ...] = (
         engine=w.engine, actor=a, result=w.loaded, origin="test"), frozenset({"load"})),
     Rule(source_exports.store_exports, ADMIN, lambda w, a: _store_exports(w, a),
          frozenset({"snapshot"})),
+    Rule(source_exports.validate_exports, ADMIN, lambda w, a: _validate_exports(w, a)),
     Rule(coverage.snapshot_coverage, ADMIN, lambda w, a: coverage.snapshot_coverage(
         session=w.s, actor=a), frozenset({"snapshot"})),
     Rule(coverage.validated_coverage, ADMIN, lambda w, a: coverage.validated_coverage(
