@@ -188,7 +188,7 @@ def convert_moodle_log(parts: list[Part], options: IngestOptions, workdir: Path)
     day_first = options.day_first
     if day_first is None:
         day_first = moodle_shapes.infer_day_first(frame["Time"])
-        times = distinct(frame["Time"])[1].astype("str")
+        times = distinct(frame["Time"], ordered=False)[1].astype("str")
         if day_first is None and times.str.match(r"^\s*\d+/\d+/").any():
             conv.notes.append("numeric dates were read day first (pass --month-first if not)")
     result = moodle_log_tables(

@@ -206,4 +206,5 @@ def validate_exports(
         converted.tables = {}
         for conversion in converted.conversions:
             conversion.tables = {}
+        pa.default_memory_pool().release_unused()  # give the freed columns back to the system
     return validate_snapshot(actor=actor, path=folder, quarantine=quarantine, progress=progress)

@@ -226,7 +226,7 @@ def excel_days_as_text(times: pd.Series) -> pd.Series:
 
 def infer_day_first(times: pd.Series) -> bool | None:
     """True/False when numeric dates prove day-first or month-first, None when they cannot."""
-    _, values = distinct(times)  # minutes repeat: far fewer
+    _, values = distinct(times, ordered=False)  # minutes repeat: far fewer
     distinct_times = values.dropna().astype("str").reset_index(drop=True)
     parts = distinct_times.str.extract(r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}")
     parts = parts.dropna().astype(int)
