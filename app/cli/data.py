@@ -76,7 +76,7 @@ def ingest_command(
         with progress_printer("ingesting") as progress:
             intake = prepare_intake(
                 actor=SYSTEM, sources=list(sources), options=options, workdir=Path(tmp),
-                mapping=mapping, quarantine=quarantine, progress=progress,
+                mapping=mapping, quarantine=quarantine, progress=progress, release_tables=True,
             )  # fmt: skip
         for conversion in intake.conversions:
             click.echo(conversion.render())

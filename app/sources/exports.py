@@ -201,18 +201,23 @@ def store_exports(
     workdir: Path,
     quarantine: bool = False,
     progress: ProgressCallback | None = None,
+    release_tables: bool = False,
 ) -> IngestOutcome:
-    """Validate the merged tables as one snapshot and store it whole (admins only)."""
+    """Validate the merged tables as one snapshot and store it whole (admins only).
+
+    ``release_tables`` empties ``converted``'s tables once they are written for validation, so
+    a large log is not held twice (the validated snapshot is read back from what was written).
+    """
     require_role(actor, ADMIN_ONLY, "storing snapshots")
     result = validate_exports(
         actor=actor, converted=converted, workdir=workdir, quarantine=quarantine,
-        progress=progress,
+        progress=progress, release_tables=release_tables,
     )  # fmt: skip
+    folder = workdir / "snapshot"
     try:
         return store_snapshot(engine=engine, actor=actor, result=result, origin=converted.origin)
     except UserError as exc:
         # The report names the work folder the merged tables were written to; say what it is.
-        folder = workdir / "snapshot"
         raise UserError(str(exc).replace(f" in {folder}", " in what the sources gave")) from None
 
 
@@ -223,9 +228,11 @@ def validate_exports(
     workdir: Path,
     quarantine: bool = False,
     progress: ProgressCallback | None = None,
+    release_tables: bool = False,
 ) -> LoadResult:
-    """Validate the merged tables as one snapshot without storing it (admins only); the
-    tables are written to ``workdir/snapshot`` first, as a snapshot folder."""
+    """Validate the merged tables as one snapshot, storing nothing (admins only): the tables are
+    written to ``workdir/snapshot`` first, as a snapshot folder; see :func:`store_exports` for
+    ``release_tables``."""
     require_role(actor, ADMIN_ONLY, "ingesting snapshots")
     converted.raise_if_failed()
     folder = workdir / "snapshot"
@@ -240,4 +247,14 @@ def validate_exports(
     write_snapshot(
         {}, folder, as_of=converted.meta.get("as_of"), source=str(converted.meta.get("source", ""))
     )
+    if release_tables:
+        converted.tables = {}
+        for conversion in converted.conversions:
+            # Only the row counts are read after this (the conversion reports): a frame with no
+            # columns over a RangeIndex keeps the count and holds no data.
+            conversion.tables = {
+                name: pd.DataFrame(index=pd.RangeIndex(len(frame)))
+                for name, frame in conversion.tables.items()
+            }
+        pa.default_memory_pool().release_unused()  # give the freed columns back to the system
     return validate_snapshot(actor=actor, path=folder, quarantine=quarantine, progress=progress)

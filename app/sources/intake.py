@@ -128,6 +128,7 @@ def prepare_intake(
     quarantine: bool = False,
     shown_as: dict[Path, str] | None = None,
     progress: ProgressCallback | None = None,
+    release_tables: bool = False,
 ) -> Intake:
     """Convert and validate ``sources`` into one snapshot without storing it (admins only).
 
@@ -162,7 +163,7 @@ def prepare_intake(
             return scrub.intake(intake)
         intake.result = validate_exports(
             actor=actor, converted=converted, workdir=workdir, quarantine=quarantine,
-            progress=progress,
+            progress=progress, release_tables=release_tables,
         )  # fmt: skip
     assert intake.result is not None
     intake.report = intake.result.report.render()
