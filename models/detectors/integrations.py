@@ -414,7 +414,14 @@ class ReportingGapDetector(Detector):
         site = self._with_learners(
             site, site_daily, stream_days(course < 0, one), one[: len(site)], span
         )
-        out = [self._make(r, total, None, snapshot, silent=True) for r in silent.to_dict("records")]
+        # A course's own log (one course, no site events such as logins) does not carry the
+        # site: its silent day is that course's, not the whole site's.
+        sole = ids[np.unique(course[known])] if not (course < 0).any() else []
+        only = str(sole[0]) if len(sole) == 1 else None
+        out = [
+            self._make(r, total, None, snapshot, silent=True, course=only)
+            for r in silent.to_dict("records")
+        ]
         taken = {int(total["day"].iat[r]) for r in silent["first"]}
         out.extend(
             self._make(r, site_daily, None, snapshot)
@@ -450,6 +457,7 @@ class ReportingGapDetector(Detector):
         snapshot: Snapshot,
         *,
         silent: bool = False,
+        course: str | None = None,
     ) -> Proposal:
         first, last, back = (int(run[k]) for k in ("first", "last", "back"))  # type: ignore[call-overload]
         row = daily.iloc[first]
@@ -462,6 +470,7 @@ class ReportingGapDetector(Detector):
         events, usual = int(part["events"].sum()), float(part["usual"].sum())
         if stream:
             course = str(row[stream])
+        if course is not None:
             where = label(pd.Series([course]), course_labels(snapshot)).iloc[0]
             key = f"course={course};date={date}"
         else:
@@ -480,7 +489,7 @@ class ReportingGapDetector(Detector):
             entity_key=key,
             title=f"{what} ({usual_s})",
             score=score,
-            severity="high" if stream is None else "medium",
+            severity="high" if course is None else "medium",
             evidence={"daily_series": records(series[["date", "events", "usual"]], 22)},
             features={
                 "events": events,
