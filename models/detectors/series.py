@@ -18,10 +18,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.detectors.base import Columns, columns
 from models.detectors.common import day_number, unique_sorted, utc, weekday_of
 from models.snapshot import Snapshot
 
 MAD_TO_SIGMA = 1.4826
+
+# What ``course_windows`` reads: a course's own dates when the snapshot carries them.
+COURSE_WINDOW_READS: dict[str, Columns] = {
+    "courses": columns("course_id", optional=("starts_at", "ends_at"))
+}
 
 
 def complete_days(
