@@ -99,8 +99,9 @@ class UnownedCourseDetector(Detector):
             m["owner_user_id"].astype("str").isin(snapshot.set_aside_values("lms_users", "user_id"))
         )
         not_user = ~no_owner & m["owner_status"].isna() & ~held
-        inactive = ~no_owner & ~not_user & m["owner_status"].astype(str).ne("active")
-        left = m["owner_employment"].astype(str).eq("terminated") & ~no_owner & ~not_user
+        is_user = m["owner_status"].notna()
+        inactive = ~no_owner & is_user & m["owner_status"].astype(str).ne("active")
+        left = m["owner_employment"].astype(str).eq("terminated") & ~no_owner & is_user
         hit = no_owner | not_user | inactive | left
         m = m[hit]
         if m.empty:
