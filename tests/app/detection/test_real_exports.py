@@ -5,6 +5,7 @@ without it (they are not ours to copy)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,14 +28,14 @@ def real(name: str) -> Path:
     return path
 
 
-def ingested(tmp_path: Path, *names: str, **options: object) -> Snapshot:
+def ingested(tmp_path: Path, *names: str, quarantine: bool = False, **options: object) -> Snapshot:
     """The snapshot ``gapdesk ingest NAMES...`` would store (converted, merged, validated)."""
     converted = convert_exports([real(n) for n in names], IngestOptions(**options), tmp_path)  # type: ignore[arg-type]
     converted.raise_if_failed()
     folder = tmp_path / "snapshot"
     write_snapshot(converted.tables, folder, file_format="parquet")
     write_snapshot({}, folder, as_of=converted.meta.get("as_of"))
-    return load_snapshot(folder).raise_if_rejected()
+    return load_snapshot(folder, quarantine=quarantine).raise_if_rejected()
 
 
 def found(snapshot: Snapshot) -> dict[str, set[str]]:
@@ -95,3 +96,18 @@ def test_a_user_list_and_a_log_merged_keep_what_neither_carried_unknown(tmp_path
     logged = users.loc["DuEnWgMN"]
     assert "email" in str(logged[NOT_CARRIED]).split(";")
     assert snapshot.unknown("lms_users", "email").sum() == 113
+
+
+def test_a_canvas_course_no_enrolment_file_names_has_an_unknown_owner_not_none(
+    tmp_path: Path,
+) -> None:
+    # Instructure's documented SIS samples: enrollments.csv names one of the three courses
+    # (its teacher owns it); the other two are not unowned, their owner is simply not in it.
+    # (Its two student rows carry no enrolment date, so quarantine sets them aside.)
+    names = [f"more/canvas/sis_csv_doc_sample_{t}.csv" for t in
+             ("users", "courses", "accounts", "terms", "sections", "enrollments")]  # fmt: skip
+    snapshot = ingested(tmp_path, *names, quarantine=True, as_of=datetime(2013, 6, 1, tzinfo=UTC))
+    courses = snapshot["courses"].set_index("course_id")
+    assert courses.loc["E411208", "owner_user_id"] == "13aa3"
+    assert snapshot.unknown("courses", "owner_user_id").sum() == 2
+    assert "unowned_course" not in found(snapshot)
