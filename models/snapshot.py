@@ -14,6 +14,7 @@ and never raises a finding from data the source could not carry.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -85,4 +86,5 @@ class Snapshot:
         if NOT_CARRIED not in frame.columns:
             return pd.Series(False, index=frame.index)
         listed = frame[NOT_CARRIED].astype("str").fillna("")
-        return listed.str.split(";").apply(lambda names: column in names).astype(bool)
+        named = listed.str.contains(rf"(?:^|;){re.escape(column)}(?:;|$)", regex=True)
+        return named.fillna(False).astype(bool)
