@@ -133,7 +133,7 @@ class EnrollmentMissingDetector(Detector):
         have = enr.merge(users[users["person_id"].notna()], on="user_id", how="inner")
         have_key = pd.MultiIndex.from_frame(have[["person_id", "course_id"]].astype(str))
         key = pd.MultiIndex.from_frame(m[["person_id", "course_id"]].astype(str))
-        m = m[~key.isin(have_key)]
+        m = m[~key.isin(have_key) & ~self._cannot_tell(snapshot, m)]
         if m.empty:
             return []
         # Several rules may require one course of a person: one finding, the earliest deadline.
@@ -196,6 +196,27 @@ class EnrollmentMissingDetector(Detector):
                 )
             )
         return out
+
+    @staticmethod
+    def _cannot_tell(snapshot: Snapshot, wanted: pd.DataFrame) -> np.ndarray:
+        """Which (person, course) rows of ``wanted`` the snapshot cannot judge: an enrolment in
+        the course of a user whose person link the source did not carry (``known_rows`` left
+        the user out), or a user of the person's, or an enrolment of theirs, that quarantine
+        set aside. Their enrolment may well exist; the data to see it does not."""
+        enr = snapshot["enrollments"]
+        users = snapshot["lms_users"]
+        unattributed = enr.loc[~enr["user_id"].isin(users["user_id"]), "course_id"]
+        course = wanted["course_id"].astype("str")
+        person = wanted["person_id"].astype("str")
+        out = course.isin(set(unattributed.astype("str")))
+        out |= person.isin(snapshot.set_aside_values("lms_users", "person_id"))
+        held = snapshot.set_aside.get("enrollments")
+        if held is not None and {"user_id", "course_id"} <= set(held.columns):
+            linked = users[users["person_id"].notna()].astype({"user_id": "str"})
+            pairs = held[["user_id", "course_id"]].astype("str").merge(linked, on="user_id")
+            key = pd.MultiIndex.from_frame(pairs[["person_id", "course_id"]].astype("str"))
+            out |= pd.MultiIndex.from_arrays([person, course]).isin(key)
+        return np.asarray(out, dtype=bool)
 
 
 class EnrollmentFailedDetector(Detector):
