@@ -45,7 +45,7 @@ else:
                 finding = file_learner_report(
                     session=session, actor=actor, learner_user_id=learner or "",
                     course_id=course, what_happened=what, urgency=urgency,
-                    allowed_courses=set(roster.courses),
+                    allowed_courses=roster.learners,
                 )  # fmt: skip
             st.success(f"Report #{finding.id} is in the review queue.")
         except (DecisionRefused, PermissionError) as exc:
