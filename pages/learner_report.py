@@ -18,7 +18,7 @@ st.title("Report a learner problem")
 try:
     roster = instructor_roster(engine=engine(), actor=actor)
 except UserError as exc:
-    st.warning(f"Reports need the LMS data: {exc}")
+    st.warning(f"Reports need the LMS data: {md_escape(exc)}")
     st.stop()
 
 if not roster.courses:
@@ -49,7 +49,7 @@ else:
                 )  # fmt: skip
             st.success(f"Report #{finding.id} is in the review queue.")
         except (DecisionRefused, PermissionError) as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
 
 st.subheader("My reports")
 with reading() as session:

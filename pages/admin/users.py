@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app.auth.accounts import AccountError, create_user, list_users
+from app.web.presenters import md_escape
 from app.web.signin import require_actor
 from app.web.units import reading, writing
 from review_queue.tables import Role
@@ -35,6 +36,6 @@ if added:
                 session=session, actor=actor, name=name, email=email, role=role,
                 password=password,
             )  # fmt: skip
-        st.success(f"Added {user.name} as {user.role}.")
+        st.success(md_escape(f"Added {user.name} as {user.role}."))
     except (AccountError, PermissionError) as exc:
-        st.error(str(exc))
+        st.error(md_escape(exc))
