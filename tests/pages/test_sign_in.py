@@ -10,7 +10,7 @@ from app.core.db import session_scope
 from app.demo.set_up import ensure_demo_accounts
 from app.web.navigation import PAGES, SIGN_IN, pages_for
 from review_queue.tables import Role
-from tests.helpers.apptest import MAIN, app_on, open_app, registered_pages, sign_in
+from tests.helpers.apptest import MAIN, app_on, open_app, registered_pages, shown, sign_in
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_admin_adds_a_user_on_the_users_page(demo_passwords: dict) -> None:
     form_inputs["Initial password (at least 10 characters)"].input("a long password")
     at.button(key="FormSubmitter:add_user-Add user").click().run()
     assert not at.exception
-    assert [s.value for s in at.success] == ["Added dana as manager."]
+    assert [shown(s.value) for s in at.success] == ["Added dana as manager."]
 
 
 def test_signing_out_returns_to_the_sign_in_form(demo_passwords: dict) -> None:
