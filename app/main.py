@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.web.navigation import SIGN_IN, PageSpec, pages_for
+from app.web.navigation import PAGES, SIGN_IN, PageSpec, pages_for
 from app.web.signin import current_actor, flush_cookie, sign_out
 
 st.set_page_config(page_title="Gapdesk", page_icon=":material/troubleshoot:", layout="wide")
@@ -16,10 +16,20 @@ def _page(spec: PageSpec, *, default: bool = False) -> st.Page:
     )
 
 
-flush_cookie()
+def sign_in_at(url_path: str) -> st.Page:
+    """The sign-in form, served at a page's own address for a visitor not signed in yet."""
+    return st.Page(SIGN_IN.path, title=SIGN_IN.title, icon=SIGN_IN.icon, url_path=url_path)
+
+
 actor = current_actor()
+flush_cookie()  # after the re-check, which may have rotated the token or ended the session
 if actor is None:
-    navigation = st.navigation([_page(SIGN_IN, default=True)], position="hidden")
+    # Every page's address shows the sign-in form (no "Page not found"); once signed in, the
+    # rerun finds the real page at the same address, so a deep link lands where it pointed.
+    navigation = st.navigation(
+        [_page(SIGN_IN, default=True)] + [sign_in_at(spec.url_path) for spec in PAGES],
+        position="hidden",
+    )
 else:
     sections: dict[str, list[st.Page]] = {}
     for i, spec in enumerate(pages_for(actor.role)):

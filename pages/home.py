@@ -40,11 +40,12 @@ if actor.role is Role.admin:
         st.dataframe(coverage_table(covered.rows), hide_index=True)
 elif actor.role is Role.instructor:
     st.write("The learner problems you reported:")
-    cols = st.columns(2)
-    cols[0].metric("Open reports", counts.total_open)
+    cols = st.columns(3)
+    cols[0].metric("Open reports", counts.undecided, help="Not decided by the admins yet.")
     cols[1].metric("Being reviewed", counts.in_review)
-    if counts.total_open == 0:
-        st.info("You have no open reports.")
+    cols[2].metric("Admins confirmed the problem", counts.confirmed_open)
+    if counts.undecided == 0:
+        st.info("No report waits for the admins.")
 else:
     st.write("Where the programme's gaps stand:")
     cols = st.columns(3)

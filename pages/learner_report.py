@@ -31,9 +31,14 @@ else:
         "Course", list(roster.courses), format_func=lambda c: f"{roster.courses[c]} ({c})"
     )
     learners = roster.learners.get(course, {})
-    with st.form("report", clear_on_submit=True):
+    # Each sent report starts a fresh form (new widget keys): nothing of the last one, least of
+    # all its learner, carries over; a refused send keeps what was typed.
+    sent_count = st.session_state.setdefault("gapdesk_reports_sent", 0)
+    with st.form(f"report_{sent_count}"):
+        # Nothing is chosen until the person picks: a preselected learner is how the wrong
+        # person gets reported.
         learner = st.selectbox(
-            "Learner", list(learners), format_func=lambda u: learners.get(u, u),
+            "Learner", list(learners), format_func=lambda u: learners.get(u, u), index=None,
             placeholder="Choose a learner enrolled in this course",
         )  # fmt: skip
         what = st.text_area("What happened?", max_chars=4000)
@@ -46,28 +51,43 @@ else:
                     session=session, actor=actor, learner_user_id=learner or "",
                     course_id=course, what_happened=what, urgency=urgency,
                     allowed_courses=roster.learners,
+                    learner_name=learners.get(learner or ""),
                 )  # fmt: skip
-            st.success(f"Report #{finding.id} is in the review queue.")
         except (DecisionRefused, PermissionError) as exc:
             st.error(md_escape(exc))
+        else:
+            st.session_state["gapdesk_report_sent"] = (
+                f"Report #{finding.id} about {learners.get(learner or '', learner)} "
+                "is in the review queue."
+            )
+            st.session_state["gapdesk_reports_sent"] = sent_count + 1
+            st.rerun()
+    if done := st.session_state.pop("gapdesk_report_sent", None):
+        st.success(md_escape(done))
 
 st.subheader("My reports")
 with reading() as session:
-    reports = my_reports(session=session, actor=actor)
+    reports = my_reports(session=session, actor=actor, learner_names=roster.learners)
 if not reports:
     st.caption("You have not filed any report yet.")
 else:
+    titles = roster.courses
     st.dataframe(
         pd.DataFrame(
             [
-                {"#": r.finding_id, "learner": r.learner, "course": r.course, "status": r.status,
+                {"#": r.finding_id, "learner": r.learner_name,
+                 "course": f"{titles.get(r.course, r.course)} ({r.course})",
+                 "what you wrote": r.what_happened, "where it stands": r.status_words,
                  "urgency": r.urgency, "filed": r.filed_at.strftime("%Y-%m-%d %H:%M")}
                 for r in reports
             ]
         ),
         hide_index=True,
     )  # fmt: skip
-    chosen = st.selectbox("Read the admins' comments on report", [r.finding_id for r in reports])
+    about = {r.finding_id: f"#{r.finding_id}: {r.learner_name}" for r in reports}
+    chosen = st.selectbox(
+        "Read the admins' comments on report", list(about), format_func=about.__getitem__
+    )
     with reading() as session:
         comments = list_comments(session=session, actor=actor, finding_id=chosen)
     for c in comments:

@@ -1,74 +1,68 @@
-"""Review queue (admins): filter, select, decide; work through it from the keyboard."""
+"""Review queue (admins): the open finding on top with its actions and the confirmation of the
+last decision, the list below it; worked from the keyboard (README "Using it" lists the keys).
+
+The finding and the list are one fragment: a key press reruns them, not the filters above.
+What is open is kept in the session, never read back from a table row's position: the table's
+selection is cleared whenever the filter changes, N is pressed or a decision lands.
+"""
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from app.auth.accounts import user_id_by_name
-from app.learning.after_decision import bulk_decide_and_learn, decide_and_learn
-from app.web.presenters import evidence_tables, md_code, md_escape, series_chart
+from app.core.settings import get_settings
+from app.learning.after_decision import decide_and_learn
+from app.web.bulk_panel import bulk_panel
+from app.web.cached import queue_filter_options
+from app.web.finding_detail import finding_tabs, suppressions_panel
+from app.web.presenters import md_code, md_escape
 from app.web.signin import require_actor
 from app.web.units import engine, reading, writing
-from models.taxonomy import CATEGORIES, WHY_IT_MATTERS
-from review_queue.comments import add_comment, list_comments
-from review_queue.decisions import (
-    DISMISS_REASON_HELP,
-    DecisionRefused,
-    last_event,
-    next_finding,
-    preview_bulk,
-    undo,
-)
+from models.taxonomy import CATEGORIES
+from review_queue.claims import held_claims, next_finding, release_claim
+from review_queue.decisions import DISMISS_REASON_HELP, DecisionRefused, undo_last
 from review_queue.findings import FindingNotFound, get_finding
-from review_queue.queue import (
-    QueueFilter,
-    entity_history,
-    filter_options,
-    list_findings,
-    matching_ids,
-)
-from review_queue.states import (
-    BULK_ACTIONS,
-    FINISHING_ACTIONS,
-    OPEN_STATUSES,
-    REVIEWED_STATUSES,
-    UNDOABLE_ACTIONS,
-    WAITING_STATUSES,
-    Action,
-    Status,
-    allowed_actions,
-    values,
-)
-from review_queue.suppressions import create_suppression, lift_suppression, list_suppressions
-from review_queue.tables import Severity
+from review_queue.queue import QUEUE_VIEWS, QueuePage, list_findings, matching_ids, view_filter
+from review_queue.states import FINISHING_ACTIONS, WAITING_STATUSES, Action, allowed_actions
+from review_queue.tables import Finding, Severity
 
 actor = require_actor()
-OPEN = "gapdesk_open_finding"
+OPEN = "gapdesk_open_finding"  # the finding on screen
 PAGE = "gapdesk_queue_page"
-st.title("Review queue")
+FLASH = "gapdesk_flash"  # (kind, text) of the last action, until the next one
+NONCE = "gapdesk_queue_nonce"  # part of the table's key: a new value clears its selection
+ROWS = "gapdesk_queue_rows"  # the ids of the table's rows as last drawn
+DISMISSING = "gapdesk_dismissing"  # the finding whose reason prompt is open
+SEEN = "gapdesk_queue_filter"
+IDLE = timedelta(minutes=get_settings().claim_idle_minutes)
+REASON_KEYS = {reason: str(n) for n, reason in enumerate(DISMISS_REASON_HELP, start=1)}
+st.session_state.setdefault(NONCE, 0)
 
-with reading() as session:
-    options = filter_options(session=session, actor=actor)
-
-with st.expander("Filters", expanded=False, icon=":material/filter_list:"):
-    c1, c2, c3, c4 = st.columns(4)
-    statuses = c1.multiselect(
-        "Status", values(Status), default=values(OPEN_STATUSES), key="f_status"
-    )
-    categories = c2.multiselect("Category", sorted(CATEGORIES), key="f_category")
-    severities = c3.multiselect("Severity", [s.value for s in Severity], key="f_severity")
-    detectors = c4.multiselect("Detector", options.detectors, key="f_detector")
-    c5, c6, c7, c8 = st.columns(4)
-    assignee = c5.selectbox(
+st.header("Review queue")
+options = queue_filter_options(actor)
+bar = st.columns([6, 3, 1.3], vertical_alignment="center")
+view = bar[0].segmented_control(
+    "View", list(QUEUE_VIEWS), default="To do", key="f_view", label_visibility="collapsed"
+) or "To do"  # fmt: skip
+text = bar[1].text_input(
+    "Search title or entity", key="f_text", label_visibility="collapsed",
+    placeholder="Search title or entity",
+)  # fmt: skip
+with bar[2].popover("Filters", icon=":material/filter_list:", width="stretch"):
+    categories = st.multiselect("Category", sorted(CATEGORIES), key="f_category")
+    severities = st.multiselect("Severity", [s.value for s in Severity], key="f_severity")
+    detectors = st.multiselect("Detector", options.detectors, key="f_detector")
+    assignee = st.selectbox(
         "Assignee", ["anyone", "me", "unassigned", *options.assignees], key="f_assignee"
     )
-    department = c6.selectbox("Department", ["any", *options.departments], key="f_department")
-    course = c7.text_input("Course id", key="f_course")
-    text = c8.text_input("Search title or entity", key="f_text")
+    department = st.selectbox("Department", ["any", *options.departments], key="f_department")
+    course = st.text_input("Course id", key="f_course")
 
-queue_filter = QueueFilter(
-    statuses=tuple(statuses),
+queue_filter = view_filter(
+    view,
     categories=tuple(categories),
     severities=tuple(severities),
     detectors=tuple(detectors),
@@ -77,362 +71,418 @@ queue_filter = QueueFilter(
     course=course or None,
     text=text or None,
 )
-page_no = st.session_state.get(PAGE, 0)
-with reading() as session:
-    page = list_findings(
-        session=session, actor=actor, queue_filter=queue_filter, page=page_no, page_size=50
-    )
-if page_no and not page.rows and page.total:
+if st.session_state.get(SEEN) != queue_filter:
+    # Another filter is another list: no row of the old one may stay selected.
+    st.session_state[SEEN] = queue_filter
     st.session_state[PAGE] = 0
-    st.rerun()
-
-counts = " · ".join(
-    f"{s.replace('_', ' ')} **{page.status_counts.get(s, 0)}**" for s in values(Status)
-)
-st.markdown(counts)
+    st.session_state[NONCE] += 1
 
 
-def assignee_id(name: str | None) -> int | None:
-    """The id of the admin picked in an assignment box."""
-    with reading() as session:
-        return user_id_by_name(session=session, name=name)
+def flash(kind: str, message: str) -> None:
+    """Say what the last action did (or why it was refused), where the actions are; text from
+    data in ``message`` is escaped by the caller, except in a refusal (escaped whole)."""
+    st.session_state[FLASH] = (kind, message)
 
 
-def open_next(after_id: int | None) -> None:
-    """Open the next open finding of this page after ``after_id`` (or claim the next one)."""
-    ids = [r.id for r in page.rows if r.status in WAITING_STATUSES]
-    if after_id in ids:
-        later = ids[ids.index(after_id) + 1 :]
-        st.session_state[OPEN] = later[0] if later else None
-    else:
-        st.session_state[OPEN] = ids[0] if ids else None
+def short(title: str, limit: int = 70) -> str:
+    """A title cut to one line of the confirmation (the full one is in the heading)."""
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
-top = st.columns([1, 1, 4])
-if top[0].button(
-    "Next finding",
-    icon=":material/skip_next:",
-    shortcut="N",
-    help="Claim the highest-priority unclaimed finding (N)",
-):
+def fresh_table() -> None:
+    """Clear the table's selection (it is redrawn under a new key)."""
+    st.session_state[NONCE] += 1
+
+
+def following(after_id: int) -> int | None:
+    """The waiting finding after ``after_id`` in the table as it was drawn."""
+    ids = st.session_state.get(ROWS, {}).get("waiting", [])
+    later = ids[ids.index(after_id) + 1 :] if after_id in ids else ids
+    return next((i for i in later if i != after_id), None)
+
+
+def take_next() -> None:
+    """N: claim the next unclaimed finding after the one on screen and open it."""
+    st.session_state[DISMISSING] = None
+    fresh_table()
     with writing() as session:
-        claimed = next_finding(session=session, actor=actor)
+        claimed = next_finding(
+            session=session, actor=actor, after_id=st.session_state.get(OPEN), idle=IDLE
+        )
     if claimed is None:
         st.toast("Nothing unclaimed is waiting.")
-    else:
-        st.session_state[OPEN] = claimed.finding.id
-        st.rerun()
-
-frame = pd.DataFrame(
-    [
-        {
-            "id": r.id,
-            "priority": round(r.priority, 3),
-            "severity": r.severity,
-            "status": r.status + (" (regression)" if r.regression else ""),
-            "category": r.category,
-            "title": r.title,
-            "assignee": r.assignee or "",
-            "department": r.department or "",
-            "last seen": r.last_seen_at.strftime("%Y-%m-%d"),
-        }
-        for r in page.rows
-    ],
-    columns=["id", "priority", "severity", "status", "category", "title", "assignee",
-             "department", "last seen"],
-)  # fmt: skip
-if frame.empty:
-    st.info("No findings match these filters.")
-    selected_ids: list[int] = []
-else:
-    event = st.dataframe(
-        frame,
-        hide_index=True,
-        on_select="rerun",
-        selection_mode="multi-row",
-        key="queue_table",
-        column_config={"priority": st.column_config.ProgressColumn(min_value=0, max_value=1)},
-    )
-    selected_ids = [int(frame.iloc[i]["id"]) for i in event.selection.rows]
-    pages = max(1, -(-page.total // page.page_size))
-    nav = st.columns([1, 1, 3], vertical_alignment="center")
-    if nav[0].button("Previous", disabled=page_no == 0, icon=":material/chevron_left:"):
-        st.session_state[PAGE] = page_no - 1
-        st.rerun()
-    if nav[1].button("Next page", disabled=page_no + 1 >= pages, icon=":material/chevron_right:"):
-        st.session_state[PAGE] = page_no + 1
-        st.rerun()
-    nav[2].caption(f"Page {page_no + 1} of {pages} · {page.total} findings match")
-
-if len(selected_ids) == 1:
-    st.session_state[OPEN] = selected_ids[0]
+        return
+    st.session_state[OPEN] = claimed.finding.id
+    if (st.session_state.get(FLASH) or ("ok", ""))[0] == "error":
+        st.session_state[FLASH] = None
 
 
-@st.dialog("Apply to many findings")
-def confirm_bulk(ids: list[int], action: str, kwargs: dict) -> None:
-    """Show how many findings change, then apply."""
-    with reading() as session:
-        preview = preview_bulk(session=session, actor=actor, finding_ids=ids, action=action)
-    st.write(
-        f"**{action.title()}** will change **{len(preview.changed)}** finding(s); "
-        f"{len(preview.skipped)} cannot take it and will be left as they are."
-    )
-    if st.button(f"{action.title()} {len(preview.changed)} findings", type="primary"):
-        try:
-            result = bulk_decide_and_learn(
-                engine=engine(),
-                actor=actor,
-                finding_ids=preview.changed,
-                action=action,
-                **kwargs,
-            )
-        except (DecisionRefused, PermissionError) as exc:
-            st.error(str(exc))
-            return
-        st.session_state["gapdesk_flash"] = (
-            f"{action.title()}: {len(result.changed)} changed, {len(result.skipped)} skipped."
-        )
-        st.rerun()
-
-
-if len(selected_ids) > 1 or st.toggle("Bulk action on every finding matching the filter"):
-    with st.container(border=True):
-        st.write(f"**Bulk action** on {len(selected_ids) or page.total} finding(s)")
-        b1, b2, b3 = st.columns([1, 2, 1])
-        action = b1.selectbox("Action", [a.value for a in BULK_ACTIONS], key="bulk_a")
-        kwargs: dict = {}
-        if action == Action.dismiss:
-            kwargs["reason"] = b2.selectbox(
-                "Reason", list(DISMISS_REASON_HELP), key="bulk_reason",
-                format_func=lambda r: f"{r}: {DISMISS_REASON_HELP[r]}",
-            )  # fmt: skip
-            kwargs["comment"] = b2.text_input("Comment", key="bulk_comment")
-        elif action == Action.assign:
-            who = b2.selectbox("Assign to", options.assignees, key="bulk_who")
-            kwargs["assignee_id"] = assignee_id(who)
-        elif action == Action.snooze:
-            until = b2.date_input("Until", value=date.today() + timedelta(days=7), key="bulk_until")
-            kwargs["until"] = datetime.combine(until, time(6, 0), tzinfo=UTC)
-        if b3.button("Apply…", type="primary", key="bulk_apply"):
-            if selected_ids:
-                ids = selected_ids
-            else:
-                with reading() as session:
-                    ids = matching_ids(session=session, actor=actor, queue_filter=queue_filter)
-            confirm_bulk(ids, action, kwargs)
-
-# The last action stays on screen until the next one: a rerun from elsewhere on the page (a
-# table selection, a filter) must not swallow the confirmation a keyboard user is waiting for.
-flash = st.session_state.get("gapdesk_flash")
-if flash:
-    st.success(flash)
-
-with st.expander("Suppressions", icon=":material/notifications_off:"):
-    with reading() as session:
-        suppressions = list_suppressions(session=session, actor=actor, include_ended=True)
-    if not suppressions:
-        st.caption("None. Suppress a reviewed finding from its detail below.")
-    else:
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {"#": x.id, "category": x.category, "entity": x.entity_key,
-                     "detector": x.detector or "any", "reason": x.reason, "by": x.created_by,
-                     "age (days)": x.age_days, "expires": x.expires_at.strftime("%Y-%m-%d"),
-                     "absorbed": x.absorbed, "active": x.active}
-                    for x in suppressions
-                ]
-            ),
-            hide_index=True,
+def act(finding_id: int, version: int, title: str, action: str, **kwargs: Any) -> None:
+    """A decision on the finding on screen; the next waiting one opens after a finishing one."""
+    try:
+        done = decide_and_learn(
+            engine=engine(), actor=actor, finding_id=finding_id, action=action,
+            expected_row_version=version, background=True, **kwargs,
         )  # fmt: skip
-        active_ids = [x.id for x in suppressions if x.active]
-        if active_ids:
-            lift = st.selectbox("Lift suppression #", active_ids, key="lift_id")
-            if st.button("Lift it now"):
-                with writing() as session:
-                    lift_suppression(session=session, actor=actor, suppression_id=lift)
-                st.rerun()
+    except (DecisionRefused, PermissionError) as exc:
+        flash("error", str(exc))
+        return
+    st.session_state[DISMISSING] = None
+    note = " (already recorded)" if done.repeated else ""
+    flash("ok", f"#{finding_id}: {action}{note}. {md_escape(short(title))}")
+    fresh_table()
+    if action in FINISHING_ACTIONS:
+        st.session_state[OPEN] = following(finding_id)
 
-open_id = st.session_state.get(OPEN)
-if open_id is None and page.rows:
-    st.caption("Select a row, or press N for the next unclaimed finding.")
-    st.stop()
-if open_id is None:
-    st.stop()
 
-try:
+def dismiss_with(finding_id: int, version: int, title: str, reason: str) -> None:
+    """A reason key (1-5): dismiss with the reason the reviewer picked, and only that."""
+    k = f"-{finding_id}"
+    act(finding_id, version, title, Action.dismiss, reason=reason,
+        comment=st.session_state.get("dismiss_comment" + k) or None,
+        duplicate_of_id=int(st.session_state.get("duplicate_of" + k) or 0) or None)  # fmt: skip
+
+
+def undo_mine() -> None:
+    """U: undo my latest decision, on whichever finding it was, and open that finding."""
+    st.session_state[DISMISSING] = None
+    try:
+        with writing() as session:
+            done = undo_last(session=session, actor=actor)
+    except DecisionRefused as exc:
+        flash("error", f"Nothing undone: {exc}.")
+        return
+    fresh_table()
+    st.session_state[OPEN] = done.finding.id
+    back = f"#{done.finding.id}: undone, {done.finding.status} again."
+    flash("undo", f"{back} {md_escape(short(done.finding.title))}")
+
+
+def release(finding_id: int) -> None:
+    """E: hand my claim back to the queue."""
+    try:
+        with writing() as session:
+            release_claim(session=session, actor=actor, finding_id=finding_id)
+    except DecisionRefused as exc:
+        flash("error", str(exc))
+        return
+    fresh_table()
+    flash("ok", f"#{finding_id}: released to the queue.")
+
+
+def pick_row() -> None:
+    """A click on one row opens that finding, once: the row's position is not remembered."""
+    state = st.session_state.get(f"queue_table-{st.session_state[NONCE]}")
+    rows = state.selection.rows if state is not None else []
+    ids = st.session_state.get(ROWS, {}).get("all", [])
+    if len(rows) == 1 and rows[0] < len(ids):
+        st.session_state[OPEN] = ids[rows[0]]
+        st.session_state[DISMISSING] = None
+
+
+def show_flash() -> None:
+    """The last action's confirmation (with Undo) or refusal, right under the open finding."""
+    shown = st.session_state.get(FLASH)
+    left, right = st.columns([6, 1], vertical_alignment="center")
+    if shown:
+        kind, message = shown
+        box = {"ok": left.success, "undo": left.info, "error": left.error}[kind]
+        box(md_escape(message) if kind == "error" else message)  # the others escape titles
+    else:
+        left.caption("Each decision is confirmed here; U undoes your latest one for 10 minutes.")
+    right.button("Undo", icon=":material/undo:", shortcut="U", key="undo", on_click=undo_mine,
+                 width="content", help="Undo your latest decision, on any finding, within "
+                 "10 minutes (U)")  # fmt: skip
+
+
+def claim_line(finding: Finding, page: QueuePage) -> str:
+    """Who holds the finding, and how long an untouched claim lasts."""
+    if finding.assignee_id is None:
+        return "unclaimed"
+    if finding.assignee_id == actor.id:
+        holder = "you"
+    else:
+        holder = (
+            next((r.assignee for r in page.rows if r.id == finding.id), None) or "another admin"
+        )
     with reading() as session:
-        finding = get_finding(session=session, finding_id=open_id)
-        history = entity_history(session=session, actor=actor, finding=finding)
-        comments = list_comments(session=session, actor=actor, finding_id=open_id)
-        mine_last = last_event(session=session, finding_id=open_id)
-except FindingNotFound:
-    st.session_state[OPEN] = None
-    st.rerun()
+        claimed_at = held_claims(session=session, finding_ids=[finding.id or 0]).get(
+            finding.id or 0
+        )
+    if claimed_at is None:
+        return f"assigned to {holder}"
+    idle = int(IDLE.total_seconds() // 60)
+    return (
+        f"claimed by {holder} {claim_age(claimed_at)} ago (back in the queue after {idle} idle min)"
+    )
 
-st.divider()
-st.subheader(f"#{finding.id} · {md_escape(finding.title)}")
-badges = [finding.category, finding.severity, finding.status, f"priority {finding.priority:.2f}",
-          f"score {finding.score:.2f}", f"seen in {finding.occurrences} runs"]  # fmt: skip
-if finding.regression:
-    badges.append("REGRESSION")
-if finding.features.get("exploration"):
-    badges.append("EXPLORATION: the model is least sure about this one")
-st.caption(" · ".join(md_escape(b) for b in badges) + " · " + md_code(finding.entity_key))
-left, right = st.columns([3, 2])
-with left:
-    st.markdown(f"**Why it matters.** {WHY_IT_MATTERS.get(finding.category, '')}")
-    if finding.explanation:
-        st.markdown(f"**Why the detector fired.** {md_escape(finding.explanation)}")
-    chart = series_chart(finding.evidence, finding.entity_key)
-    if chart is not None:
-        st.altair_chart(chart, use_container_width=True)
-    for name, table in evidence_tables(finding.evidence):
-        st.caption(name)
-        st.dataframe(table, hide_index=True)
-    if finding.features:
-        with st.expander("Features the detector used"):
-            st.dataframe(
-                pd.DataFrame(
-                    {
-                        "feature": list(finding.features),
-                        "value": [str(v) for v in finding.features.values()],
-                    }
-                ),
-                hide_index=True,
-            )
-with right:
-    version = finding.row_version
+
+def actions(finding: Finding) -> None:
+    """The decision buttons for the open finding, or the reason prompt after D."""
+    assert finding.id is not None
+    fid, version, title = finding.id, finding.row_version, finding.title
+    on = (fid, version, title)  # what a decision button acts on
     allowed = allowed_actions(finding.status)
-    decidable = Action.confirm in allowed
-    open_status = Action.snooze in allowed
-
-    def act(action: str, **kwargs: object) -> None:
-        try:
-            done = decide_and_learn(
-                engine=engine(),
-                actor=actor,
-                finding_id=open_id,
-                action=action,
-                expected_row_version=version,
-                **kwargs,
+    k = f"-{fid}"  # keyed by the finding: a key press meant for another one is dropped
+    if st.session_state.get(DISMISSING) == fid:
+        st.markdown(f"**Why dismiss #{fid}?** Press 1-5 or click a reason; Esc cancels.")
+        reasons = st.container(horizontal=True)
+        for reason, key in REASON_KEYS.items():
+            reasons.button(
+                f"{reason}: {DISMISS_REASON_HELP[reason]}",
+                shortcut=key,
+                key=f"reason-{reason}{k}",
+                width="content",
+                on_click=dismiss_with,
+                args=(*on, reason),
             )
-        except (DecisionRefused, PermissionError) as exc:
-            st.error(str(exc))
-            return
-        note = " (already recorded)" if done.repeated else ""
-        st.session_state["gapdesk_flash"] = f"#{open_id}: {action}{note}."
-        if action in FINISHING_ACTIONS:
-            open_next(open_id)
-        st.rerun()
-
-    # Every control below is keyed by the finding it acts on: a click (or shortcut) made on a
-    # finding still on screen while a rerun opens another (N pressed, the next one opening after
-    # a decision) must be dropped, not applied to the finding that replaced it unseen.
-    k = f"-{open_id}"
-    b = st.columns(3)
-    if b[0].button(
+        reasons.button(
+            "Cancel",
+            shortcut="Escape",
+            key="cancel" + k,
+            width="content",
+            on_click=lambda: st.session_state.update({DISMISSING: None}),
+        )
+        c1, c2 = st.columns([3, 1])
+        c1.text_input("Comment (required for 'other')", key="dismiss_comment" + k)
+        c2.number_input("Duplicate of finding #", min_value=0, step=1, key="duplicate_of" + k)
+        return
+    decidable = Action.confirm in allowed
+    until = datetime.combine(date.today() + timedelta(days=7), time(6, 0), tzinfo=UTC)
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    next_button(row)
+    row.button(
         "Confirm",
         shortcut="Y",
         type="primary",
-        use_container_width=True,
+        width="content",
         disabled=not decidable,
         key="confirm" + k,
-    ):
-        act(Action.confirm)
-    if b[1].button(
-        "Claim", shortcut="L", use_container_width=True, disabled=not decidable, key="claim" + k
-    ):
-        act(Action.claim)
-    if b[2].button(
+        on_click=act,
+        args=(*on, Action.confirm),
+    )
+    row.button(
+        "Dismiss",
+        shortcut="D",
+        width="content",
+        disabled=not decidable,
+        key="dismiss" + k,
+        help="Asks for the reason (D)",
+        on_click=lambda: st.session_state.update({DISMISSING: fid}),
+    )
+    row.button(
+        "Snooze",
+        shortcut="S",
+        width="content",
+        help="For 7 days (S)",
+        disabled=Action.snooze not in allowed,
+        key="snooze" + k,
+        on_click=act,
+        args=(*on, Action.snooze),
+        kwargs={"until": until},
+    )
+    if finding.assignee_id == actor.id and Action.release in allowed:
+        row.button(
+            "Release",
+            shortcut="E",
+            width="content",
+            key="release" + k,
+            on_click=release,
+            args=(fid,),
+            help="Hand it back to the queue (E)",
+        )
+    else:
+        row.button(
+            "Claim",
+            shortcut="L",
+            width="content",
+            disabled=not decidable,
+            key="claim" + k,
+            on_click=act,
+            args=(*on, Action.claim),
+        )
+    row.button(
         "Resolve",
         shortcut="X",
-        use_container_width=True,
+        width="content",
         disabled=Action.resolve not in allowed,
         key="resolve" + k,
-    ):
-        act(Action.resolve)
-    with st.form("dismiss" + k, border=True):
-        reason = st.selectbox(
-            "Dismiss because", list(DISMISS_REASON_HELP),
-            format_func=lambda r: f"{r}: {DISMISS_REASON_HELP[r]}",
-        )  # fmt: skip
-        duplicate_of = st.number_input("Duplicate of finding #", min_value=0, step=1, value=0)
-        comment = st.text_input("Comment (required for 'other')")
-        if st.form_submit_button("Dismiss", shortcut="D", disabled=not decidable):
-            act(Action.dismiss, reason=reason, comment=comment or None,
-                duplicate_of_id=int(duplicate_of) or None)  # fmt: skip
-    s1, s2 = st.columns(2)
-    with s1.form("snooze" + k, border=True):
-        until = st.date_input("Snooze until", value=date.today() + timedelta(days=7))
-        if st.form_submit_button("Snooze", shortcut="S", disabled=not open_status):
-            act(Action.snooze, until=datetime.combine(until, time(6, 0), tzinfo=UTC))
-    with s2.form("assign" + k, border=True):
-        who = st.selectbox("Assign to", options.assignees)
-        if st.form_submit_button("Assign", shortcut="A", disabled=not open_status):
-            act(Action.assign, assignee_id=assignee_id(who))
-    if Action.reopen in allowed and st.button("Reopen", use_container_width=True, key="reopen" + k):
-        act(Action.reopen)
-    can_undo = (
-        mine_last is not None
-        and mine_last.actor_id == actor.id
-        and mine_last.action in UNDOABLE_ACTIONS
+        on_click=act,
+        args=(*on, Action.resolve),
     )
-    if st.button(
-        "Undo my last decision",
-        shortcut="U",
-        disabled=not can_undo,
-        use_container_width=True,
-        key="undo" + k,
-    ):
+    row.button(
+        "Reopen",
+        width="content",
+        disabled=Action.reopen not in allowed,
+        key="reopen" + k,
+        on_click=act,
+        args=(*on, Action.reopen),
+    )
+    mine = options.assignees.index(actor.name) if actor.name in options.assignees else 0
+    who = row.selectbox(
+        "Assign to",
+        options.assignees,
+        index=mine,
+        key="assign_to" + k,
+        label_visibility="collapsed",
+        width=180,
+    )
+    with reading() as session:
+        who_id = user_id_by_name(session=session, name=who)
+    row.button(
+        "Assign",
+        shortcut="A",
+        width="content",
+        disabled=Action.assign not in allowed,
+        key="assign" + k,
+        on_click=act,
+        args=(*on, Action.assign),
+        kwargs={"assignee_id": who_id},
+        help="Assign to the person picked (A)",
+    )
+
+
+def next_button(where: Any) -> None:
+    """N: the next unclaimed finding, first of the row of actions."""
+    where.button("Next", icon=":material/skip_next:", shortcut="N", key="next",
+                 on_click=take_next, width="content",
+                 help="Claim and open the next unclaimed finding (N)")  # fmt: skip
+
+
+def detail(page: QueuePage) -> None:
+    """The open finding: heading, badges and claim, its evidence beside the actions."""
+    open_id = st.session_state.get(OPEN)
+    finding = None
+    if open_id is not None:
         try:
-            with writing() as session:
-                undo(session=session, actor=actor, event_id=mine_last.id or 0)  # type: ignore[union-attr]
-            st.session_state["gapdesk_flash"] = f"#{open_id}: undone."
-            st.rerun()
-        except DecisionRefused as exc:
-            st.error(str(exc))
+            with reading() as session:
+                finding = get_finding(session=session, finding_id=open_id)
+        except FindingNotFound:
+            st.session_state[OPEN] = None
+    with st.container(border=True):
+        if finding is None:
+            st.markdown("#### No finding open")
+            show_flash()
+            next_button(st.container(horizontal=True))
+            st.caption("Press N for the next unclaimed finding, or click a row below.")
+            return
+        st.markdown(f"#### #{finding.id} · {md_escape(finding.title)}")
+        badges = [finding.category, finding.severity, finding.status,
+                  f"priority {finding.priority:.2f}", f"score {finding.score:.2f}",
+                  f"seen in {finding.occurrences} runs", claim_line(finding, page)]  # fmt: skip
+        if finding.regression:
+            badges.append("REGRESSION")
+        if finding.features.get("exploration"):
+            badges.append("EXPLORATION: the model is least sure about this one")
+        st.caption(" · ".join(md_escape(b) for b in badges) + " · " + md_code(finding.entity_key))
+        show_flash()
+        actions(finding)
+        finding_tabs(actor, finding, flash_key=FLASH)
 
-    if finding.status in REVIEWED_STATUSES:
-        with st.form("suppress" + k, border=True):
-            st.caption("Stop proposing this gap for this entity until a date (at most 180 days).")
-            until_s = st.date_input("Suppress until", value=date.today() + timedelta(days=30))
-            why = st.text_input("Why (required)")
-            only_detector = st.checkbox(f"Only from {finding.detector}")
-            if st.form_submit_button("Suppress"):
-                try:
-                    with writing() as session:
-                        create_suppression(
-                            session=session, actor=actor, finding_id=open_id,
-                            until=datetime.combine(until_s, time(23, 59), tzinfo=UTC),
-                            reason=why, detector_only=only_detector,
-                        )  # fmt: skip
-                    st.session_state["gapdesk_flash"] = f"#{open_id}: suppressed."
-                    st.rerun()
-                except DecisionRefused as exc:
-                    st.error(str(exc))
 
-    st.markdown("**History of this entity**")
-    if history:
-        st.dataframe(
-            pd.DataFrame(
-                [{"when": h.at.strftime("%Y-%m-%d %H:%M"), "who": h.actor, "what": h.action,
-                  "category": h.category, "to": h.to_status, "reason": h.reason or "",
-                  "comment": h.comment or ""} for h in history]
-            ),
-            hide_index=True,
+def table(page: QueuePage) -> list[int]:
+    """The list under the detail; returns the ids of the selected rows."""
+    frame = pd.DataFrame(
+        [
+            {
+                "id": r.id,
+                "severity": r.severity,
+                "status": r.status + (" ↻" if r.regression else ""),
+                "title": r.title,
+                "assignee": (r.assignee or "")
+                + (f" (claim {claim_age(r.claimed_at)})" if r.claimed_at else ""),
+                "department": r.department or "",
+                "last seen": r.last_seen_at.strftime("%Y-%m-%d"),
+            }
+            for r in page.rows
+        ],
+        columns=["id", "severity", "status", "title", "assignee", "department", "last seen"],
+    )
+    st.session_state[ROWS] = {
+        "all": [r.id for r in page.rows],
+        "waiting": [r.id for r in page.rows if r.status in WAITING_STATUSES],
+    }
+    if frame.empty:
+        st.info("No findings match these filters.")
+        return []
+    key = f"queue_table-{st.session_state[NONCE]}"
+    event = st.dataframe(
+        frame, hide_index=True, on_select=pick_row, selection_mode="multi-row", key=key,
+        width="stretch",
+        # Narrow columns around the title: at 1280 px every column is on screen without
+        # scrolling sideways (the open finding's heading above carries the whole title).
+        column_config={
+            "id": st.column_config.NumberColumn(width=45, format="%d"),
+            "severity": st.column_config.TextColumn(width=62),
+            "status": st.column_config.TextColumn(width=78),
+            "title": st.column_config.TextColumn(width=305),
+            "assignee": st.column_config.TextColumn(width=95),
+            "department": st.column_config.TextColumn(width=105),
+            "last seen": st.column_config.TextColumn(width=88),
+        },
+    )  # fmt: skip
+    pages = max(1, -(-page.total // page.page_size))
+    page_no = page.page
+    nav = st.columns([1, 1, 4], vertical_alignment="center")
+    nav[0].button(
+        "Previous",
+        disabled=page_no == 0,
+        icon=":material/chevron_left:",
+        on_click=turn_page,
+        args=(page_no - 1,),
+    )
+    nav[1].button(
+        "Next page",
+        disabled=page_no + 1 >= pages,
+        icon=":material/chevron_right:",
+        on_click=turn_page,
+        args=(page_no + 1,),
+    )
+    match = "finding matches" if page.total == 1 else "findings match"
+    nav[2].caption(f"Page {page_no + 1} of {pages} · {page.total} {match}")
+    return [page.rows[i].id for i in event.selection.rows if i < len(page.rows)]
+
+
+def turn_page(to: int) -> None:
+    """Another page of the list (its selection starts empty)."""
+    st.session_state[PAGE] = to
+    fresh_table()
+
+
+def claim_age(at: datetime) -> str:
+    """How long ago a claim was made, in minutes."""
+    return f"{max(0, int((datetime.now(UTC) - at).total_seconds() // 60))} min"
+
+
+@st.fragment
+def workbench() -> None:
+    """The open finding and the list: what a key press or a click reruns."""
+    with reading() as session:
+        page = list_findings(
+            session=session, actor=actor, queue_filter=queue_filter,
+            page=st.session_state.get(PAGE, 0), page_size=50,
         )  # fmt: skip
-    else:
-        st.caption("No decisions yet.")
-    st.markdown("**Comments**")
-    for c in comments:
-        st.markdown(md_escape(f"{c.author}, {c.at:%Y-%m-%d %H:%M}: {c.body}"))
-    with st.form("comment" + k, clear_on_submit=True):
-        body = st.text_area("Add a comment", height=70)
-        if st.form_submit_button("Comment"):
-            try:
-                with writing() as session:
-                    add_comment(session=session, actor=actor, finding_id=open_id, body=body)
-                st.rerun()
-            except DecisionRefused as exc:
-                st.error(str(exc))
+    if page.page and not page.rows and page.total:  # the page emptied under us: back to 1
+        st.session_state[PAGE] = 0
+        with reading() as session:
+            page = list_findings(session=session, actor=actor, queue_filter=queue_filter)
+    counts = " · ".join(f"{s.replace('_', ' ')} **{n}**" for s, n in page.status_counts.items())
+    st.caption(counts or "The queue is empty.")
+    detail(page)
+    selected = table(page)
+
+    def bulk_done(message: str) -> None:
+        flash("ok", message)
+        fresh_table()
+
+    def every_match() -> list[int]:
+        with reading() as session:
+            return matching_ids(session=session, actor=actor, queue_filter=queue_filter)
+
+    bulk_panel(actor, selected_ids=selected, total=page.total, matching=every_match,
+               assignees=options.assignees, done=bulk_done)  # fmt: skip
+
+
+workbench()
+
+suppressions_panel(actor)

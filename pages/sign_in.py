@@ -3,19 +3,18 @@
 import streamlit as st
 
 from app.auth.accounts import SignInFailed
-from app.web.signin import oidc_configured, sign_in
+from app.auth.throttle import SignInBusy, SignInThrottled
+from app.web.signin import oidc_configured, sign_in, sign_out, single_sign_on_refusal
 
 st.title("Gapdesk")
 st.write("Find the hidden gaps of your learning programme, and decide each one.")
 
-if oidc_configured() and getattr(st.user, "is_logged_in", False):
-    # Signed in with the identity provider, but the email is not one of our users.
-    st.error(
-        f"{st.user.get('email', 'This account')} has no Gapdesk access. "
-        "Ask an administrator to add you."
-    )
+refusal = single_sign_on_refusal()
+if refusal is not None:
+    # Signed in with the identity provider, but not to a Gapdesk account that may use it.
+    st.error(f"Single sign-on refused: {refusal}. Ask an administrator.")
     if st.button("Sign out of single sign-on"):
-        st.logout()
+        sign_out()
     st.stop()
 
 with st.form("sign_in", enter_to_submit=True):
@@ -26,6 +25,8 @@ with st.form("sign_in", enter_to_submit=True):
 if submitted:
     try:
         sign_in(name, password)
+    except (SignInThrottled, SignInBusy) as exc:
+        st.error(f"Not signed in: {exc}.")
     except SignInFailed:
         st.error("Wrong user name or password.")
     else:

@@ -8,7 +8,14 @@ import streamlit as st
 from app.web.cached import trend_report_for
 from app.web.presenters import md_escape
 from app.web.signin import require_actor
-from app.web.trend_charts import default_reporting_tz, render_report, table_csv, trend_charts
+from app.web.trend_charts import (
+    PAPER_SIZES,
+    default_report_paper,
+    default_reporting_tz,
+    render_report,
+    table_csv,
+    trend_charts,
+)
 from app.web.units import reading
 from review_queue.trends.backlog import DEFAULT_SLA_DAYS
 from review_queue.trends.filters import TrendFilters, trend_filter_options
@@ -28,6 +35,11 @@ with st.expander("Reporting settings"):
     )
     sla_days = st.number_input("SLA (days)", 1, 365, DEFAULT_SLA_DAYS)
     learners = st.number_input("Learners in the programme (0 = unknown)", 0, None, 0, step=100)
+    papers = list(PAPER_SIZES)
+    paper = st.radio(
+        "PDF paper", papers, index=papers.index(default_report_paper()), horizontal=True,
+        format_func=lambda p: {"a4": "A4", "letter": "Letter"}[p],
+    )  # fmt: skip
 
 default = TrendFilters.last_weeks(12, tz=tz)
 cols = st.columns([2, 3, 3])
@@ -54,7 +66,8 @@ stem = f"gapdesk-trends-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}"
 export = st.columns([1, 1, 4])
 # Rendering happens only when clicked (a callable), so browsing the page stays quick.
 export[0].download_button(
-    "PDF report", lambda: render_report(report, "pdf"), f"{stem}.pdf", "application/pdf",
+    "PDF report", lambda: render_report(report, "pdf", paper=paper), f"{stem}.pdf",
+    "application/pdf",
     icon=":material/picture_as_pdf:", on_click="ignore",
 )  # fmt: skip
 export[1].download_button(

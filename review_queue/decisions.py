@@ -6,7 +6,7 @@ Every change writes exactly one feedback-log row, in the same transaction as the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,7 +17,15 @@ from sqlmodel import Session, col, select
 from review_queue.feedback_log import append_event
 from review_queue.findings import FindingNotFound, StaleFinding, get_finding, update_finding
 from review_queue.permissions import ADMIN_ONLY, SYSTEM, Actor, require_role
-from review_queue.states import TRANSITIONS, UNDOABLE_ACTIONS, Action, Status, past_tense
+from review_queue.states import (
+    TRANSITIONS,
+    UNDO_LAST_ACTIONS,
+    UNDOABLE_ACTIONS,
+    Action,
+    Status,
+    past_tense,
+    values,
+)
 from review_queue.tables import FeedbackEvent, Finding, ModelVersion, User
 from review_queue.types import utcnow
 
@@ -166,6 +174,8 @@ def _validate(
         changes["status_before_snooze"] = finding.status
     if action is Action.claim:
         changes["assignee_id"] = None  # set below to the actor
+    if action is Action.release:
+        changes["assignee_id"] = None
     if action is Action.assign:
         if assignee_id is None:
             raise DecisionRefused("say whom to assign the finding to")
@@ -225,6 +235,9 @@ def decide(
     )  # fmt: skip
     if act is Action.claim:
         changes["assignee_id"] = actor.id
+    if act is Action.release and actor.id is not None and finding.assignee_id != actor.id:
+        # Only the holder hands a claim back; the system releases idle ones (claims.py).
+        raise DecisionRefused(f"finding #{finding.id} is not yours to release")
     if to_status is None:  # assign keeps a confirmed finding confirmed
         to_status = Status.confirmed if finding.status == Status.confirmed else Status.in_review
     from_status = finding.status
@@ -268,13 +281,15 @@ def undo(*, session: Session, actor: Actor, event_id: int, now: datetime | None 
     event = session.get(FeedbackEvent, event_id)
     if event is None:
         raise DecisionRefused(f"no decision #{event_id}")
+    # Messages name the finding, which is what the reviewer sees, not the log row.
+    what = f"{event.action} of finding #{event.finding_id}"
     if event.actor_id != actor.id or event.actor != actor.name:
-        raise DecisionRefused(f"only {event.actor}, who made decision #{event_id}, can undo it")
+        raise DecisionRefused(f"only {event.actor}, who made the {what}, can undo it")
     if event.action not in UNDOABLE_ACTIONS:
-        raise DecisionRefused(f"a {event.action} cannot be undone")
+        raise DecisionRefused(f"the {what} cannot be undone")
     if now - event.at > UNDO_WINDOW:
         raise DecisionRefused(
-            f"decision #{event_id} was made at {_fmt(event.at)}; undo is possible for 10 minutes"
+            f"the {what} was made at {_fmt(event.at)}; undo is possible for 10 minutes"
         )
     latest = last_event(session=session, finding_id=event.finding_id)
     if latest is None or latest.id != event.id:
@@ -318,44 +333,32 @@ def undo(*, session: Session, actor: Actor, event_id: int, now: datetime | None 
     return Decision(updated, undo_event)
 
 
-def next_finding(
-    *, session: Session, actor: Actor, categories: Sequence[str] | None = None
-) -> Decision | None:
-    """Hand the highest-priority unclaimed new finding to ``actor``, claimed atomically.
+def undo_last(*, session: Session, actor: Actor, now: datetime | None = None) -> Decision:
+    """Undo the actor's latest decision on any finding (the U key), within the undo window.
 
-    Two admins asking at once never get the same finding: the claim is a versioned UPDATE, and on
-    PostgreSQL candidates locked by another caller are skipped.
+    Claims made and released by opening the next finding are skipped, and so are decisions
+    already undone: pressing U again takes back the decision before.
     """
-    require_role(actor, ADMIN_ONLY, "taking the next finding")
-    for _attempt in range(20):
-        query = (
-            select(Finding)
-            .where(col(Finding.status) == Status.new, col(Finding.assignee_id).is_(None))
-            .order_by(col(Finding.priority).desc(), col(Finding.id))
-            .limit(1)
+    require_role(actor, ADMIN_ONLY, "undoing decisions")
+    now = now or utcnow()
+    since = now - UNDO_WINDOW
+    mine = (col(FeedbackEvent.actor_id) == actor.id, col(FeedbackEvent.actor) == actor.name)
+    undone = select(col(FeedbackEvent.undoes_event_id)).where(
+        *mine, col(FeedbackEvent.undoes_event_id).is_not(None), col(FeedbackEvent.at) >= since
+    )
+    event = session.exec(
+        select(FeedbackEvent)
+        .where(
+            *mine,
+            col(FeedbackEvent.at) >= since,
+            col(FeedbackEvent.action).in_(values(UNDO_LAST_ACTIONS)),
+            col(FeedbackEvent.id).not_in(undone),
         )
-        if categories:
-            query = query.where(col(Finding.category).in_(list(categories)))
-        postgres = session.get_bind().dialect.name == "postgresql"
-        candidate = session.exec(
-            query.with_for_update(skip_locked=True) if postgres else query
-        ).first()
-        if candidate is None and postgres:
-            # Every candidate may be locked by a re-ranking of the whole queue (the learning step
-            # after someone's decision): wait for it instead of calling the queue empty.
-            candidate = session.exec(query.with_for_update()).first()
-        if candidate is None:
-            return None
-        assert candidate.id is not None
-        try:
-            return decide(
-                session=session, actor=actor, finding_id=candidate.id, action=Action.claim,
-                expected_row_version=candidate.row_version,
-            )  # fmt: skip
-        except AlreadyDecided:
-            session.expire_all()
-            continue
-    return None
+        .order_by(col(FeedbackEvent.id).desc())
+    ).first()
+    if event is None or event.id is None:
+        raise DecisionRefused("you have made no decision in the last 10 minutes to undo")
+    return undo(session=session, actor=actor, event_id=event.id, now=now)
 
 
 @dataclass
@@ -364,18 +367,25 @@ class BulkResult:
 
     changed: list[int] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)
+    # The title of each finding the preview found, so the preview can list what will change.
+    titles: dict[int, str] = field(default_factory=dict)
 
 
 def preview_bulk(
     *, session: Session, actor: Actor, finding_ids: Iterable[int], action: Action | str
 ) -> BulkResult:
-    """How many of the selected findings an action would change, before doing it."""
+    """Which of the selected findings an action would change (with their titles) and which it
+    would skip and why, before doing it."""
     require_role(actor, ADMIN_ONLY, "deciding on findings")
     act = Action(action)
     allowed_from = TRANSITIONS[act][0]
     ids = list(dict.fromkeys(finding_ids))
     result = BulkResult()
-    found = {f.id: f.status for f in session.exec(select(Finding).where(col(Finding.id).in_(ids)))}
+    rows = session.exec(
+        select(Finding.id, Finding.status, Finding.title).where(col(Finding.id).in_(ids))
+    ).all()
+    found = {fid: status for fid, status, _ in rows}
+    result.titles = {fid: title for fid, _, title in rows if fid is not None}
     for fid in ids:
         status = found.get(fid)
         if status is None:

@@ -15,7 +15,10 @@ from review_queue.tables import Finding, Role, User
 FINDING_COLUMNS = (
     "finding_id", "category", "entity_key", "title", "detector", "detector_version", "score",
     "priority", "severity", "status", "first_seen_at", "last_seen_at", "occurrences", "assignee",
+    "explanation",
 )  # fmt: skip
+# jsonl only: nested structures have no faithful CSV cell.
+FINDING_DETAIL_COLUMNS = ("evidence", "features")
 DECISION_COLUMNS = (
     "event_id", "finding_id", "at", "actor", "action", "from_status", "to_status", "reason",
     "comment", "model_version", "priority_at_decision",
@@ -24,8 +27,11 @@ EXPORTERS = (Role.admin, Role.manager)
 _BATCH = 5000
 
 
-def finding_rows(*, session: Session, actor: Actor) -> Iterator[dict[str, Any]]:
-    """One dict per finding, in id order (admins and managers)."""
+def finding_rows(
+    *, session: Session, actor: Actor, detail: bool = False
+) -> Iterator[dict[str, Any]]:
+    """One dict per finding, in id order (admins and managers); ``detail`` adds evidence and
+    features (what the queue shows and what the detector measured)."""
     require_role(actor, EXPORTERS, "exporting findings")
     assignee = aliased(User)
     last = 0
@@ -40,14 +46,18 @@ def finding_rows(*, session: Session, actor: Actor) -> Iterator[dict[str, Any]]:
         if not rows:
             return
         for f, assignee_name in rows:
-            yield {
+            row: dict[str, Any] = {
                 "finding_id": f.id, "category": f.category, "entity_key": f.entity_key,
                 "title": f.title, "detector": f.detector, "detector_version": f.detector_version,
                 "score": f.score, "priority": f.priority, "severity": f.severity,
                 "status": f.status, "first_seen_at": f.first_seen_at.isoformat(),
                 "last_seen_at": f.last_seen_at.isoformat(), "occurrences": f.occurrences,
-                "assignee": assignee_name or "",
+                "assignee": assignee_name or "", "explanation": f.explanation,
             }  # fmt: skip
+            if detail:
+                row["evidence"] = f.evidence
+                row["features"] = f.features
+            yield row
         last = rows[-1][0].id or last
         session.expunge_all()
 

@@ -2,11 +2,11 @@
 
 Each row carries a hash of its own content and of the previous row's hash, so an edited,
 deleted or inserted row breaks the chain from that point on. Rows of chain version 2 (every row
-written since migration 0008) are keyed: HMAC-SHA256 with a key kept outside the database, so
+written since migration 0009) are keyed: HMAC-SHA256 with a key kept outside the database, so
 whoever can write the database but not read the key cannot recompute a valid chain. Version 1
 rows (plain SHA-256, written before) still verify; a version 1 row after a version 2 row is
 refused. The database refuses UPDATE, DELETE, TRUNCATE and a replacing INSERT on the log and
-any reset of its head (migrations 0002 and 0008), and no code path here issues them.
+any reset of its head (migrations 0002 and 0009), and no code path here issues them.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from review_queue.tables import FeedbackEvent, FeedbackLogHead, Role
 from review_queue.types import utcnow
 
 GENESIS = "0" * 64
-UNKEYED = 1  # plain SHA-256, the chain before migration 0008
+UNKEYED = 1  # plain SHA-256, the chain before migration 0009
 KEYED = 2  # HMAC-SHA256 with the key kept outside the database
 
 _key_source: Callable[[], bytes] | None = None

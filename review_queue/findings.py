@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from review_queue.permissions import EVERYONE, Actor, require_role
-from review_queue.states import OPEN_STATUSES, Status
+from review_queue.states import OPEN_STATUSES, UNDECIDED_STATUSES, Status
 from review_queue.tables import Finding, Role
 
 # A finding proposed by several detectors names them all, joined in name order: "a+b".
@@ -94,6 +94,7 @@ class QueueCounts:
     mine: int
     confirmed_open: int
     total_open: int
+    undecided: int = 0  # new, in review or snoozed: not yet decided (a reporter's open reports)
 
 
 def queue_counts(*, session: Session, actor: Actor) -> QueueCounts:
@@ -117,4 +118,5 @@ def queue_counts(*, session: Session, actor: Actor) -> QueueCounts:
         mine=mine,
         confirmed_open=counts.get(Status.confirmed, 0),
         total_open=sum(counts.get(s, 0) for s in OPEN_STATUSES),
+        undecided=sum(counts.get(s, 0) for s in UNDECIDED_STATUSES),
     )

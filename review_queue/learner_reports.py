@@ -30,6 +30,7 @@ def file_learner_report(
     what_happened: str,
     urgency: str,
     allowed_courses: Mapping[str, Collection[str]] | None,
+    learner_name: str | None = None,
 ) -> Finding:
     """An instructor reports a learner's problem in one of their courses; it joins the queue.
 
@@ -37,7 +38,8 @@ def file_learner_report(
     ids on its roster (``Roster.learners``; None: any, for admins). A learner not on the
     course's roster is refused here, whatever the page offered.
     A second report about the same learner and course adds to the open finding, or reopens a
-    closed one, rather than creating a twin.
+    closed one, rather than creating a twin. ``learner_name`` (as the roster shows it) is kept
+    with the report, so the reporter's list names the learner.
     """
     require_role(actor, REPORTERS, "reporting learner problems")
     if actor.role is Role.instructor and allowed_courses is None:
@@ -57,6 +59,8 @@ def file_learner_report(
     score = URGENCY_SCORE[urgency]
     evidence = {"report": text, "urgency": urgency, "learner": learner, "course": course,
                 "reported_by": actor.name, "reported_at": now.isoformat()}  # fmt: skip
+    if learner_name and learner_name.strip():
+        evidence["learner_name"] = learner_name.strip()[:200]
     title = f"{actor.name} reports about {learner} in {course}: {text.splitlines()[0][:120]}"
     existing = session.exec(
         select(Finding).where(
@@ -98,38 +102,68 @@ def file_learner_report(
     return finding
 
 
+# Where a report stands, in the reporter's words (the queue's statuses are the admins' jargon).
+REPORT_STATUS_WORDS: dict[Status, str] = {
+    Status.new: "Waiting for an admin",
+    Status.in_review: "An admin is looking at it",
+    Status.snoozed: "Set aside by the admins for now",
+    Status.confirmed: "Admins confirmed the problem",
+    Status.resolved: "Admins fixed the problem",
+    Status.dismissed: "Admins found nothing to fix",
+}
+
+
 @dataclass(frozen=True)
 class ReportView:
     """One of an instructor's reports, with where it stands."""
 
     finding_id: int
     title: str
-    learner: str
+    learner: str  # the learner's user id
     course: str
     status: str
     urgency: str
     filed_at: datetime
     last_update: datetime
+    learner_name: str = ""  # "Ada Lovelace (U1)" where known, else the user id
+    what_happened: str = ""  # what the reporter wrote (the latest report)
+    status_words: str = ""  # the status in the reporter's words (REPORT_STATUS_WORDS)
 
 
-def my_reports(*, session: Session, actor: Actor) -> list[ReportView]:
-    """The learner reports this person filed, newest first."""
+def my_reports(
+    *,
+    session: Session,
+    actor: Actor,
+    learner_names: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[ReportView]:
+    """The learner reports this person filed, newest first, with what they wrote and where each
+    stands in plain words. ``learner_names`` (course → user id → name, an instructor's roster)
+    names the learners; a report filed with a name keeps it."""
     require_role(actor, REPORTERS, "seeing reports")
     rows = session.exec(
         select(Finding)
         .where(col(Finding.reported_by_id) == actor.id)
         .order_by(col(Finding.last_seen_at).desc())
     ).all()
-    return [
-        ReportView(
-            finding_id=f.id or 0,
-            title=f.title,
-            learner=str(f.evidence.get("learner", "")),
-            course=str(f.evidence.get("course", f.course_id or "")),
-            status=f.status,
-            urgency=f.severity,
-            filed_at=f.first_seen_at,
-            last_update=f.last_seen_at,
+    names = learner_names or {}
+    out = []
+    for f in rows:
+        learner = str(f.evidence.get("learner", ""))
+        course = str(f.evidence.get("course", f.course_id or ""))
+        named = names.get(course, {}).get(learner) or f.evidence.get("learner_name") or learner
+        out.append(
+            ReportView(
+                finding_id=f.id or 0,
+                title=f.title,
+                learner=learner,
+                course=course,
+                status=f.status,
+                urgency=f.severity,
+                filed_at=f.first_seen_at,
+                last_update=f.last_seen_at,
+                learner_name=str(named),
+                what_happened=str(f.evidence.get("report", "")),
+                status_words=REPORT_STATUS_WORDS.get(Status(f.status), f.status),
+            )
         )
-        for f in rows
-    ]
+    return out

@@ -10,13 +10,26 @@ from sqlalchemy import ColumnElement, column, func, literal_column, or_, table
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from review_queue.claims import held_claims
 from review_queue.findings import detectors_of, proposed_by
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
-from review_queue.states import OPEN_STATUSES
+from review_queue.states import OPEN_STATUSES, WAITING_STATUSES, Status, values
 from review_queue.tables import FeedbackEvent, Finding, User
 
 MAX_PAGE = 200
 MAX_BULK = 10_000
+
+# The queue's views: the work to do first, each decided state in its own view; () is every status.
+QUEUE_VIEWS: dict[str, tuple[str, ...]] = {
+    "To do": values(WAITING_STATUSES),
+    "Confirmed": (Status.confirmed.value,),
+    "Snoozed": (Status.snoozed.value,),
+    "Dismissed": (Status.dismissed.value,),
+    "Resolved": (Status.resolved.value,),
+    "All": (),
+}
+# The views where the findings assigned to the reviewer come before the rest.
+MINE_FIRST_VIEWS = frozenset({"To do"})
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,16 @@ class QueueFilter:
     course: str | None = None
     department: str | None = None
     text: str | None = None
+    # The findings assigned to (or claimed by) the reviewer first, then the rest by priority.
+    mine_first: bool = False
+
+
+def view_filter(view: str, **narrowing: Any) -> QueueFilter:
+    """The filter of one of QUEUE_VIEWS, narrowed by the other filter fields."""
+    if view not in QUEUE_VIEWS:
+        raise ValueError(f"{view!r} is not a queue view; use one of {', '.join(QUEUE_VIEWS)}")
+    return QueueFilter(statuses=QUEUE_VIEWS[view], mine_first=view in MINE_FIRST_VIEWS,
+                       **narrowing)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -53,6 +76,8 @@ class QueueRow:
     course_id: str | None
     department: str | None
     row_version: int
+    # When the assignee claimed it, while the claim is the last thing that happened to it.
+    claimed_at: datetime | None = None
 
 
 @dataclass
@@ -133,18 +158,7 @@ def list_findings(
     require_role(actor, ADMIN_ONLY, "reviewing the queue")
     page_size = max(1, min(page_size, MAX_PAGE))
     page = max(0, page)
-    # Two steps: the sort and the page run over narrow (id, status, priority) index entries;
-    # only the 50 rows shown are then read whole, so a big queue never sorts wide rows.
-    id_query = _where(
-        select(col(Finding.id))
-        .order_by(col(Finding.priority).desc(), col(Finding.id))
-        .offset(page * page_size)
-        .limit(page_size),
-        queue_filter,
-        actor,
-        _dialect(session),
-    )
-    ids = [int(i) for i in session.exec(id_query).all()]
+    ids = _page_ids(session, actor, queue_filter, page * page_size, page_size)
     assignee = aliased(User)
     found = {
         f.id: (f, name)
@@ -154,6 +168,7 @@ def list_findings(
             .where(col(Finding.id).in_(ids))
         ).all()
     }
+    claimed = held_claims(session=session, finding_ids=ids)
     rows = []
     for fid in ids:
         f, name = found[fid]
@@ -175,6 +190,7 @@ def list_findings(
                 course_id=f.course_id,
                 department=f.department,
                 row_version=f.row_version,
+                claimed_at=claimed.get(fid),
             )
         )
     counts_query = _where(
@@ -191,6 +207,32 @@ def list_findings(
         else (sum(counts.values()))
     )
     return QueuePage(rows, total, page, page_size, counts)
+
+
+def _page_ids(session: Session, actor: Actor, f: QueueFilter, offset: int, limit: int) -> list[int]:
+    """The ids of one page, highest priority first (the reviewer's own first when asked).
+
+    The sort and the page run over narrow (id, status, priority) index entries; only the rows
+    shown are then read whole, so a big queue never sorts wide rows. "Mine first" is two such
+    reads (the reviewer's own, then the rest) rather than one sort on a computed column.
+    """
+    dialect = _dialect(session)
+    order = (col(Finding.priority).desc(), col(Finding.id))
+
+    def read(query: Any, skip: int, take: int) -> list[int]:
+        query = _where(query.order_by(*order).offset(skip).limit(take), f, actor, dialect)
+        return [int(i) for i in session.exec(query).all()]
+
+    if not f.mine_first or actor.id is None:
+        return read(select(col(Finding.id)), offset, limit)
+    mine = col(Finding.assignee_id) == actor.id
+    count = _where(select(func.count()).select_from(Finding).where(mine), f, actor, dialect)
+    own = int(session.exec(count).one())
+    ids = read(select(col(Finding.id)).where(mine), offset, limit) if offset < own else []
+    if len(ids) < limit:
+        others = col(Finding.assignee_id).is_(None) | (col(Finding.assignee_id) != actor.id)
+        ids += read(select(col(Finding.id)).where(others), max(0, offset - own), limit - len(ids))
+    return ids
 
 
 def matching_ids(

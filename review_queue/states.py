@@ -2,7 +2,8 @@
 closed, which actions may be undone, and which actions each status allows.
 
 States: new → in_review → confirmed → resolved; new or in_review → dismissed; any open state →
-snoozed until a date (it wakes by itself); dismissed or resolved → reopened (back to new).
+snoozed until a date (it wakes by itself); dismissed or resolved → reopened (back to new);
+in_review → new when a claim is released (by its holder, or by the system once idle).
 Pages, services, trends and the learning code ask this module; none of them re-lists it.
 """
 
@@ -33,6 +34,7 @@ class Action(StrEnum):
     wake = "wake"  # a snooze ran out
     # by an admin
     claim = "claim"
+    release = "release"  # a claim handed back (by its holder, or by the system when idle)
     assign = "assign"
     confirm = "confirm"
     dismiss = "dismiss"
@@ -46,6 +48,8 @@ class Action(StrEnum):
 WAITING_STATUSES: tuple[Status, ...] = (Status.new, Status.in_review)
 # The gap is not closed: waiting, or confirmed and not yet resolved. The queue shows these first.
 OPEN_STATUSES: tuple[Status, ...] = (*WAITING_STATUSES, Status.confirmed)
+# Not decided yet, whether waiting or set aside: a reporter's open reports.
+UNDECIDED_STATUSES: tuple[Status, ...] = (*WAITING_STATUSES, Status.snoozed)
 # Decided for good (until reopened or a regression).
 CLOSED_STATUSES: tuple[Status, ...] = (Status.dismissed, Status.resolved)
 # A reviewer's verdict on whether the gap is real (what the models learn from).
@@ -61,6 +65,7 @@ REAL_STATUSES: tuple[Status, ...] = (Status.confirmed, Status.resolved)
 # action → (statuses it may start from, the status it leads to; None = computed by the service)
 TRANSITIONS: dict[Action, tuple[tuple[Status, ...], Status | None]] = {
     Action.claim: (WAITING_STATUSES, Status.in_review),
+    Action.release: ((Status.in_review,), Status.new),
     Action.assign: (OPEN_STATUSES, None),
     Action.confirm: (WAITING_STATUSES, Status.confirmed),
     Action.dismiss: (WAITING_STATUSES, Status.dismissed),
@@ -71,6 +76,9 @@ TRANSITIONS: dict[Action, tuple[tuple[Status, ...], Status | None]] = {
 # What a person decides through the queue (and may take back with undo).
 DECISIONS: tuple[Action, ...] = tuple(TRANSITIONS)
 UNDOABLE_ACTIONS: frozenset[Action] = frozenset(DECISIONS)
+# What "undo my last decision" (the U key) looks for: a verdict or a move a person made, not the
+# claims that opening the next finding makes and releases by itself.
+UNDO_LAST_ACTIONS: frozenset[Action] = UNDOABLE_ACTIONS - {Action.claim, Action.release}
 # Decisions that are labels for learning: confirmed (a real gap) or dismissed (not one).
 LABEL_ACTIONS: tuple[Action, ...] = (Action.confirm, Action.dismiss)
 # Decisions after which the reviewer is done with the finding and the next one opens.
@@ -87,6 +95,7 @@ PAST_TENSE: dict[Action, str] = {
     Action.report: "reported",
     Action.wake: "woken",
     Action.claim: "claimed",
+    Action.release: "released",
     Action.assign: "assigned",
     Action.confirm: "confirmed",
     Action.dismiss: "dismissed",

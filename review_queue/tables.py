@@ -34,6 +34,10 @@ class User(SQLModel, table=True):
     """A person who signs in. The password is only ever stored as an argon2 hash."""
 
     __tablename__ = "users"
+    # One Gapdesk account per identity of a single-sign-on provider (issuer and subject).
+    __table_args__ = (
+        UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_users_oidc_identity"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=80, unique=True)
@@ -42,6 +46,10 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=255)
     active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_sign_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Bound at the first single sign-on, then matched on instead of the email.
+    oidc_issuer: str | None = Field(default=None, max_length=500)
+    oidc_subject: str | None = Field(default=None, max_length=255)
 
 
 class UserSession(SQLModel, table=True):
@@ -55,6 +63,10 @@ class UserSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the browser last used it (for the idle timeout); written at most once a minute.
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The session this one was rotated from, first of its chain (None: opened by a sign-in).
+    chain_id: int | None = Field(default=None)
 
 
 class Finding(SQLModel, table=True):

@@ -113,7 +113,7 @@ def pg_engine(pg_server: str) -> Iterator[Engine]:
 def empty_tables(eng: Engine) -> None:
     """Empty every table of a PostgreSQL test database.
 
-    The log refuses TRUNCATE (migration 0008); the fixture, a superuser, sets the replication
+    The log refuses TRUNCATE (migration 0009); the fixture, a superuser, sets the replication
     role for its own transaction, under which ordinary triggers do not fire, so the guards stay
     in place for the code under test while each test still starts from nothing.
     """

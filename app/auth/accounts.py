@@ -1,21 +1,20 @@
-"""Accounts, sign-in and browser sessions. Passwords are kept only as argon2 hashes."""
+"""Accounts: adding, listing, activating, roles, passwords and the password check.
+
+Passwords are kept only as argon2 hashes; browser sessions live in app.auth.sessions."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
-import secrets
-from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from review_queue.permissions import ADMIN_ONLY, Actor, require_role
-from review_queue.tables import Role, User, UserSession
-from review_queue.types import utcnow
+from app.auth.sessions import end_user_sessions
+from review_queue.permissions import ADMIN_ONLY, SYSTEM, Actor, require_role
+from review_queue.tables import Role, User
 
 _hasher = PasswordHasher()
 
@@ -30,6 +29,8 @@ def _dummy_hash() -> str:
 MIN_PASSWORD_LENGTH = 10
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,79}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Names the log and the pages use for work nobody signed in did: an account may not take them.
+RESERVED_NAMES = frozenset({SYSTEM.name, "gapdesk", "automatic", "anonymous", "nobody", "unknown"})
 
 
 class AccountError(ValueError):
@@ -71,6 +72,8 @@ def create_user(
             f"user name {name!r} must be 2-80 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
+    if name.lower() in RESERVED_NAMES:
+        raise AccountError(f"user name {name!r} is reserved: the log uses it for automatic actions")
     email = normalise_email(email)
     if not _EMAIL_RE.match(email):
         raise AccountError(f"{email!r} is not an email address")
@@ -110,12 +113,17 @@ def count_users(*, session: Session) -> int:
     return int(session.exec(select(func.count()).select_from(User)).one())
 
 
-def authenticate(*, session: Session, name: str, password: str) -> User:
-    """The active user with this name (or email) and password, or SignInFailed."""
+def find_user(*, session: Session, name: str) -> User | None:
+    """The user whose name (or email) was typed at sign-in, active or not; None if unknown."""
     key = name.strip()
-    user = session.exec(
+    return session.exec(
         select(User).where((col(User.name) == key) | (col(User.email) == normalise_email(key)))
     ).first()
+
+
+def authenticate(*, session: Session, name: str, password: str) -> User:
+    """The active user with this name (or email) and password, or SignInFailed."""
+    user = find_user(session=session, name=name)
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         raise SignInFailed("wrong user name or password")
@@ -125,55 +133,10 @@ def authenticate(*, session: Session, name: str, password: str) -> User:
     return user
 
 
-def user_for_email(*, session: Session, email: str) -> User | None:
-    """The active user whose email matches (for single sign-on); None if we do not know it."""
-    user = session.exec(select(User).where(col(User.email) == normalise_email(email))).first()
+def active_user(*, session: Session, user_id: int) -> User | None:
+    """The user with this id as stored now, if still active (a tab's rerun asks this)."""
+    user = session.get(User, user_id)
     return user if user is not None and user.active else None
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def start_session(*, session: Session, user: User, days: int) -> str:
-    """Open a browser session for ``user``; returns the token (shown to the browser only)."""
-    assert user.id is not None
-    token = secrets.token_urlsafe(32)
-    session.add(
-        UserSession(
-            token_hash=_token_hash(token),
-            user_id=user.id,
-            expires_at=utcnow() + timedelta(days=days),
-        )
-    )
-    return token
-
-
-def user_for_token(*, session: Session, token: str) -> User | None:
-    """The active user a live session token belongs to, or None."""
-    if not token or len(token) > 200:
-        return None
-    row = session.exec(
-        select(UserSession, User)
-        .join(User, col(User.id) == col(UserSession.user_id))
-        .where(col(UserSession.token_hash) == _token_hash(token))
-    ).first()
-    if row is None:
-        return None
-    user_session, user = row
-    if user_session.revoked_at is not None or user_session.expires_at <= utcnow():
-        return None
-    return user if user.active else None
-
-
-def end_session(*, session: Session, token: str) -> None:
-    """Revoke a browser session (sign-out)."""
-    row = session.exec(
-        select(UserSession).where(col(UserSession.token_hash) == _token_hash(token))
-    ).first()
-    if row is not None and row.revoked_at is None:
-        row.revoked_at = utcnow()
-        session.add(row)
 
 
 def set_password(*, session: Session, actor: Actor, name: str, password: str) -> None:
@@ -186,13 +149,8 @@ def set_password(*, session: Session, actor: Actor, name: str, password: str) ->
         raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = hash_password(password)
     session.add(user)
-    for open_session in session.exec(
-        select(UserSession).where(
-            col(UserSession.user_id) == user.id, col(UserSession.revoked_at).is_(None)
-        )
-    ).all():
-        open_session.revoked_at = utcnow()
-        session.add(open_session)
+    assert user.id is not None
+    end_user_sessions(session=session, user_id=user.id)
 
 
 def user_id_by_name(*, session: Session, name: str | None) -> int | None:
@@ -200,3 +158,64 @@ def user_id_by_name(*, session: Session, name: str | None) -> int | None:
     if not name:
         return None
     return session.exec(select(col(User.id)).where(col(User.name) == name)).first()
+
+
+def _managed_user(session: Session, actor: Actor, name: str, action: str) -> User:
+    require_role(actor, ADMIN_ONLY, action)
+    user = session.exec(select(User).where(col(User.name) == name)).first()
+    if user is None:
+        raise AccountError(f"no user named {name!r}")
+    return user
+
+
+def _other_active_admins(session: Session, user: User) -> int:
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(User)
+            .where(col(User.role) == Role.admin.value, col(User.active), col(User.id) != user.id)
+        ).one()
+    )
+
+
+def set_active(*, session: Session, actor: Actor, name: str, active: bool) -> User:
+    """Deactivate (ending the user's open sessions at once) or reactivate an account (admins).
+
+    Nobody deactivates their own account, nor the last active administrator."""
+    user = _managed_user(session, actor, name, "activating or deactivating users")
+    if not active:
+        if actor.id is not None and user.id == actor.id:
+            raise AccountError("you cannot deactivate your own account")
+        last_admin = user.role == Role.admin.value and not _other_active_admins(session, user)
+        if last_admin and user.active:
+            raise AccountError(f"{name} is the last active admin: add another admin first")
+        assert user.id is not None
+        end_user_sessions(session=session, user_id=user.id)
+    user.active = active
+    session.add(user)
+    return user
+
+
+def set_role(*, session: Session, actor: Actor, name: str, role: str) -> User:
+    """Give an account another role (admins); open tabs see it on their next rerun.
+
+    Nobody changes their own role, and the last active administrator stays one."""
+    user = _managed_user(session, actor, name, "changing roles")
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise AccountError(
+            f"role {role!r} is not one of {', '.join(r.value for r in Role)}"
+        ) from None
+    if actor.id is not None and user.id == actor.id and role_value.value != user.role:
+        raise AccountError("you cannot change your own role")
+    if (
+        user.role == Role.admin.value
+        and role_value is not Role.admin
+        and user.active
+        and not _other_active_admins(session, user)
+    ):
+        raise AccountError(f"{name} is the last active admin: add another admin first")
+    user.role = role_value.value
+    session.add(user)
+    return user

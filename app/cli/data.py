@@ -12,12 +12,11 @@ import pandas as pd
 
 from app.cli.progress import progress_printer
 from app.core.db import get_engine, session_scope
-from app.core.errors import UserError
 from app.detection.coverage import coverage_lines
 from app.sources.convert import IngestOptions
-from app.sources.exports import convert_exports, is_contract_folder, store_exports
+from app.sources.intake import prepare_intake, store_intake
 from app.sources.recognise import FORMATS
-from app.sources.store import IngestOutcome, ingest, list_snapshots
+from app.sources.store import IngestOutcome, list_snapshots
 from review_queue.permissions import SYSTEM
 
 
@@ -69,37 +68,25 @@ def ingest_command(
     Open edX tracking logs, Canvas SIS files, contract tables), converted, merged into one
     snapshot, validated and stored whole, or not at all.
     """
-    paths = list(sources)
-    if len(paths) == 1 and (
-        mapping is not None or (format_ is None and is_contract_folder(paths[0]))
-    ):
-        with progress_printer("ingesting") as progress:
-            outcome = ingest(
-                engine=get_engine(), actor=SYSTEM, path=paths[0], mapping=mapping,
-                quarantine=quarantine, progress=progress,
-            )  # fmt: skip
-        _print_outcome(outcome)
-        return
-    if mapping is not None:
-        raise UserError("--mapping applies to one snapshot folder; give that folder alone")
     options = IngestOptions(
         format=format_, year=year, timezone=timezone, encoding=encoding, day_first=day_first,
         as_of=as_of,
     )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="gapdesk-ingest-") as tmp:
-        converted = convert_exports(paths, options, Path(tmp))
-        for conversion in converted.conversions:
-            click.echo(conversion.render())
-        for shown, why in converted.skipped:
-            click.echo(f"{shown}: skipped ({why})")
-        for note in converted.links:
-            click.echo(f"joined: {note}")
-        converted.raise_if_failed()
         with progress_printer("ingesting") as progress:
-            outcome = store_exports(
-                engine=get_engine(), actor=SYSTEM, converted=converted, workdir=Path(tmp),
-                quarantine=quarantine, progress=progress,
+            intake = prepare_intake(
+                actor=SYSTEM, sources=list(sources), options=options, workdir=Path(tmp),
+                mapping=mapping, quarantine=quarantine, progress=progress, release_tables=True,
             )  # fmt: skip
+        for conversion in intake.conversions:
+            click.echo(conversion.render())
+        for shown, why in intake.skipped:
+            click.echo(f"{shown}: skipped ({why})")
+        for note in intake.links:
+            click.echo(f"joined: {note}")
+        for note in intake.notes:
+            click.echo(note)
+        outcome = store_intake(engine=get_engine(), actor=SYSTEM, intake=intake)
     _print_outcome(outcome)
 
 

@@ -27,7 +27,7 @@ def _serve(port: int, address: str, headless: bool) -> None:
     get_engine()  # fail here, in one line, if the database is unusable
     root = Path(__file__).resolve().parents[2]
     args = [
-        sys.executable, "-m", "streamlit", "run", str(root / "app" / "main.py"),
+        sys.executable, "-m", "streamlit", "run", str(root / "app" / "web" / "server.py"),
         "--server.port", str(port), "--server.address", address,
         "--server.headless", "true" if headless else "false",
     ]  # fmt: skip

@@ -13,7 +13,13 @@ from app.core.safe_csv import write_rows
 from app.detection.coverage import run_coverage
 from app.detection.run import run_detection
 from models.detectors.coverage import coverage_lines as sentences
-from review_queue.exports import DECISION_COLUMNS, FINDING_COLUMNS, decision_rows, finding_rows
+from review_queue.exports import (
+    DECISION_COLUMNS,
+    FINDING_COLUMNS,
+    FINDING_DETAIL_COLUMNS,
+    decision_rows,
+    finding_rows,
+)
 from review_queue.feedback_log import verify_chain
 from review_queue.log_anchor import (
     AnchorError,
@@ -119,10 +125,12 @@ _fmt = click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), defa
 
 
 def _export(kind: str, out: Path | None, fmt: str) -> None:
-    rows_of = finding_rows if kind == "findings" else decision_rows
-    columns = FINDING_COLUMNS if kind == "findings" else DECISION_COLUMNS
     with session_scope(get_engine()) as session:
-        rows = rows_of(session=session, actor=SYSTEM)
+        if kind == "findings":
+            columns = FINDING_COLUMNS + (FINDING_DETAIL_COLUMNS if fmt == "jsonl" else ())
+            rows = finding_rows(session=session, actor=SYSTEM, detail=fmt == "jsonl")
+        else:
+            columns, rows = DECISION_COLUMNS, decision_rows(session=session, actor=SYSTEM)
         if out is None:
             write_rows(rows, columns, sys.stdout, fmt)
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -59,6 +60,12 @@ def _format_of(out: Path) -> str:
     type=click.IntRange(min=1),
     help="Learners in the programme, for confirmed gaps per 1,000 learners.",
 )
+@click.option(
+    "--paper",
+    default=None,
+    type=click.Choice(["a4", "letter"]),
+    help="The PDF's paper (default: $GAPDESK_REPORT_PAPER or a4).",
+)
 def report(
     weeks: int,
     out: Path,
@@ -67,12 +74,14 @@ def report(
     categories: tuple[str, ...],
     sla_days: int,
     learners: int | None,
+    paper: Literal["a4", "letter"] | None,
 ) -> None:
     """Write the Trends report (every chart with its takeaway) of the last WEEKS weeks."""
     fmt = _format_of(out)
     if not out.parent.is_dir():
         raise UserError(f"cannot write {out}: folder {out.parent} does not exist")
     # Imported here: altair and the renderer are heavy, and only this command needs them.
+    from app.sources.roster import course_titles
     from app.web.trend_charts import default_reporting_tz, render_report
 
     try:
@@ -83,9 +92,10 @@ def report(
         raise UserError(str(exc)) from None
     with session_scope(get_engine()) as session:
         trends = trend_report(
-            session=session, actor=SYSTEM, filters=filters, sla_days=sla_days, learners=learners
-        )
-    data = render_report(trends, "pdf" if fmt == "pdf" else "png")
+            session=session, actor=SYSTEM, filters=filters, sla_days=sla_days, learners=learners,
+            course_titles=course_titles(session=session),
+        )  # fmt: skip
+    data = render_report(trends, "pdf" if fmt == "pdf" else "png", paper=paper)
     try:
         out.write_bytes(data)
     except OSError as exc:

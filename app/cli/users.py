@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from app.auth.accounts import create_user, list_users, set_password
+from app.auth.accounts import create_user, list_users, set_active, set_password, set_role
 from app.cli.group import GapdeskGroup
 from app.core.db import (
     get_engine,
@@ -57,9 +57,13 @@ def users_list() -> None:
         click.echo("no users yet: add one with `gapdesk users add NAME --email E --role admin`")
         return
     width = max(len(u.name) for u in rows)
+    mail = max(len(u.email) for u in rows)
     for u in rows:
-        state = "" if u.active else "  (disabled)"
-        click.echo(f"{u.name:<{width}}  {u.role:<10}  {u.email}{state}")
+        state = "active" if u.active else "deactivated"
+        last = f"{u.last_sign_in_at:%Y-%m-%d %H:%M} UTC" if u.last_sign_in_at else "never"
+        click.echo(
+            f"{u.name:<{width}}  {u.role:<10}  {u.email:<{mail}}  {state:<11}  last sign-in {last}"
+        )
 
 
 @users.command("set-password")
@@ -74,3 +78,31 @@ def users_set_password(name: str, password_stdin: bool) -> None:
     with session_scope(get_engine()) as session:
         set_password(session=session, actor=SYSTEM, name=name, password=password)
     click.echo(f"password of {name} changed")
+
+
+@users.command("deactivate")
+@click.argument("name")
+def users_deactivate(name: str) -> None:
+    """Stop an account from signing in; its open browser sessions end at once."""
+    with session_scope(get_engine()) as session:
+        set_active(session=session, actor=SYSTEM, name=name, active=False)
+    click.echo(f"{name} deactivated: signed out everywhere, cannot sign in")
+
+
+@users.command("activate")
+@click.argument("name")
+def users_activate(name: str) -> None:
+    """Let a deactivated account sign in again."""
+    with session_scope(get_engine()) as session:
+        set_active(session=session, actor=SYSTEM, name=name, active=True)
+    click.echo(f"{name} activated: may sign in again")
+
+
+@users.command("set-role")
+@click.argument("name")
+@click.argument("role", type=click.Choice([r.value for r in Role]))
+def users_set_role(name: str, role: str) -> None:
+    """Give an account another role (its open tabs see it on their next rerun)."""
+    with session_scope(get_engine()) as session:
+        user = set_role(session=session, actor=SYSTEM, name=name, role=role)
+    click.echo(f"{user.name} is now {user.role}")

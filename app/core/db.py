@@ -13,12 +13,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from app.core.files import private_dir, private_file, touch_private
 from app.core.keys import derived_key
 from app.core.settings import ConfigError, check_database_url, get_settings
+from app.core.urls import mask_url_password, scrub
 from review_queue.feedback_log import use_chain_key
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -27,10 +28,6 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or opened; the message is one line for a person."""
-
-
-def _redact(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -105,10 +102,11 @@ def check_connection(engine: Engine) -> None:
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    except DBAPIError as exc:
+        # Any driver refusal (unreachable, a bad option such as connect_timeout=x) is one line.
+        reason = scrub(str(exc.orig) if exc.orig else str(exc), engine.url)
         raise DatabaseUnavailable(
-            f"cannot reach the database at {_redact(str(engine.url))}: {reason}"
+            f"cannot reach the database at {mask_url_password(engine.url)}: {reason}"
         ) from None
 
 
@@ -148,7 +146,7 @@ def open_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
     try:
         engine = build_engine(url)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise ConfigError(f"GAPDESK_DATABASE_URL cannot be used: {exc}") from None
+        raise ConfigError(f"GAPDESK_DATABASE_URL cannot be used: {scrub(str(exc), url)}") from None
     check_connection(engine)
     if migrate:
         upgrade(engine)

@@ -1,4 +1,5 @@
-"""Tables the application layer keeps: ingested snapshots and detector configuration versions."""
+"""Tables the application layer keeps: ingested snapshots, detector configuration versions and
+failed sign-ins."""
 
 from __future__ import annotations
 
@@ -42,3 +43,16 @@ class DetectorConfig(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_by: str = Field(max_length=80)
     note: str = Field(default="", max_length=2000)
+
+
+class SignInFailure(SQLModel, table=True):
+    """One refused password sign-in: for which account name and from which client.
+
+    Kept in the database so that the back-off holds across every process serving the app."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(max_length=254, index=True)  # the name or email typed, normalised
+    client: str = Field(max_length=100, index=True)  # the browser's address, or "unknown"
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import re
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from app.core.urls import ambiguous_password, mask_url_password
 
 
 class ConfigError(Exception):
@@ -28,8 +31,23 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".gapdesk"))
     database_url: str | None = None
     session_days: int = Field(default=14, ge=1, le=365)
+    # A browser session unused this long ends; a session token is replaced this often.
+    session_idle_minutes: int = Field(default=120, ge=1, le=60 * 24 * 30)
+    session_rotate_minutes: int = Field(default=30, ge=1, le=60 * 24 * 30)
+    # Password sign-in back-off: failures allowed per account and per client address within
+    # the window before each further try waits (base seconds, doubling, at most the window).
+    sign_in_free_failures: int = Field(default=5, ge=1)
+    sign_in_client_free_failures: int = Field(default=20, ge=1)
+    sign_in_backoff_seconds: int = Field(default=30, ge=1)
+    sign_in_window_minutes: int = Field(default=15, ge=1)
+    # Password checks run at once in one server process (each costs ~64 MiB and ~0.3 s).
+    sign_in_max_concurrent: int = Field(default=4, ge=1, le=64)
+    # Single sign-on: the issuers (comma-separated URLs) whose users may sign in.
+    oidc_issuers: str = ""
     # Retrain the priority model by itself after every N new decisions; 0 turns it off.
     retrain_every: int = Field(default=25, ge=0)
+    # A claim nobody has acted on for this many minutes goes back to the queue.
+    claim_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # The time zone weeks and days are cut in on the Trends page and in `gapdesk report`.
     reporting_tz: str = Field(default="UTC")
     # The integrity key (the log's chain, its anchors, model files); unset: <home>/integrity.key.
@@ -42,6 +60,25 @@ class Settings(BaseSettings):
             raise ValueError("the key must be at least 32 characters (e.g. openssl rand -hex 32)")
         return value
 
+    # The paper the Trends PDF is laid out on, page after page: "a4" or "letter".
+    report_paper: Literal["a4", "letter"] = Field(default="a4")
+    # Folders the Data page may ingest from on the server (os.pathsep-separated); none: off.
+    ingest_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    # What one upload on the Data page may unpack to, in bytes and in rows (lines).
+    upload_max_bytes: int = Field(default=2 * 1024**3, ge=1)
+    upload_max_rows: int = Field(default=50_000_000, ge=1)
+
+    @field_validator("ingest_roots", mode="before")
+    @classmethod
+    def _root_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(os.pathsep) if p.strip()]
+        roots = [Path(p).expanduser() for p in value]
+        relative = [str(p) for p in roots if not p.is_absolute()]
+        if relative:
+            raise ValueError(f"needs absolute folder paths, not {', '.join(relative)}")
+        return roots
+
     @field_validator("reporting_tz")
     @classmethod
     def _known_time_zone(cls, value: str) -> str:
@@ -51,6 +88,10 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not a time zone name such as Europe/Berlin") from None
         return value
+
+    def allowed_oidc_issuers(self) -> tuple[str, ...]:
+        """The single-sign-on issuers accepted (none configured: none accepted)."""
+        return tuple(i.strip() for i in self.oidc_issuers.split(",") if i.strip())
 
     def resolved_database_url(self) -> str:
         """The database URL to use: the configured one, or a SQLite file in ``home``."""
@@ -64,18 +105,18 @@ class Settings(BaseSettings):
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 
 
-def _mask_secret(url: str) -> str:
-    # A URL we cannot parse may still carry a password: never echo what sits before an '@'.
-    return re.sub(r"(?<=://)[^@/]*@", "***@", url)
-
-
 def check_database_url(url: str) -> None:
     """Refuse a URL that SQLAlchemy cannot parse or whose backend Gapdesk does not support."""
+    if ambiguous_password(url):
+        raise ConfigError(
+            f"GAPDESK_DATABASE_URL {mask_url_password(url)!r}: its password holds a character "
+            "that must be percent-encoded ('@' as %40, '/' as %2F, '?' as %3F, '#' as %23)"
+        )
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
         raise ConfigError(
-            f"GAPDESK_DATABASE_URL is not a database URL: {_mask_secret(url)!r} "
+            f"GAPDESK_DATABASE_URL is not a database URL: {mask_url_password(url)!r} "
             "(expected e.g. sqlite:///path/gapdesk.db or postgresql+psycopg://user@host/db)"
         ) from None
     if parsed.get_backend_name() not in SUPPORTED_BACKENDS:

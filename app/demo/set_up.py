@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import pandas as pd
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -14,6 +15,7 @@ from app.auth.accounts import create_user
 from app.core.db import session_scope
 from app.core.records import SnapshotRecord
 from app.core.settings import get_settings
+from app.demo.fixes import write_fixed_export
 from app.demo.organisation import generate_demo_org
 from app.detection.labelled import read_ground_truth, read_near_misses
 from app.detection.run import places_of, run_detection
@@ -92,18 +94,22 @@ def simulate_review_weeks(
     weeks: int = 4,
     now: datetime | None = None,
     near_misses: Mapping[tuple[str, str], str] | None = None,
+    fixed: set[tuple[str, str]] | None = None,
 ) -> int:
     """Replay ``weeks`` of detection and reviewing through the real services, so a newcomer's
     Trends and Models pages show a living history instead of empty charts.
 
     Each week a share of the detectors' proposals enters the queue (proposed at that week's
     start) and the reviewer decides most of them during the week as the ground truth says: real
-    gaps are confirmed (half of them resolved two days later), near misses dismissed with their
+    gaps are confirmed, and those in ``fixed`` (repaired in the organisation's next export, see
+    app.demo.fixes) resolved two days later, so a detection run on that export reopens none; near
+    misses dismissed with their
     reason (the organisation's known exceptions), other false alarms as ``false_positive_rule``;
     about one in six waits untouched. Returns how many decisions it made.
     """
     now = now or utcnow()
     near_misses = near_misses or {}
+    fixed = fixed or set()
     found = run_detectors(snapshot, build_detectors()).proposals
     found.sort(key=lambda p: (p.category, p.entity_key))
     places = places_of(snapshot, found)
@@ -128,7 +134,7 @@ def simulate_review_weeks(
                 if key in truth:
                     decide(session=session, actor=reviewer, finding_id=finding_id,
                            action="confirm", now=at)  # fmt: skip
-                    if i % 2 == 0 and at + timedelta(days=2) < now:
+                    if key in fixed and at + timedelta(days=2) < now:
                         decide(session=session, actor=reviewer, finding_id=finding_id,
                                action="resolve", now=at + timedelta(days=2))  # fmt: skip
                         decisions += 1
@@ -165,12 +171,25 @@ def set_up_demo_data(
         admin = session.exec(select(User).where(col(User.name) == "admin")).one()
         reviewer = Actor.of(admin)
     if weeks > 0:
+        truth = set(read_ground_truth(folder))
+        later = folder.with_name("demo-org-after-fixes")
+        fixed = write_fixed_export(folder, later, truth, as_of=pd.Timestamp(snapshot.as_of))
         echo(f"Ingested snapshot {outcome.record.id}; replaying {weeks} weeks of reviewing ...")
         made = simulate_review_weeks(
-            engine=engine, snapshot=snapshot, truth=set(read_ground_truth(folder)),
-            reviewer=reviewer, weeks=weeks, near_misses=read_near_misses(folder),
+            engine=engine, snapshot=snapshot, truth=truth, reviewer=reviewer, weeks=weeks,
+            near_misses=read_near_misses(folder), fixed=fixed,
         )  # fmt: skip
         echo(f"{made} simulated decisions by 'admin'; the newest findings still wait for you.")
+        # The organisation's next export carries the repairs behind every "resolved": detection
+        # on it is the demo's last run, so the Detectors page shows its figures and a fresh run
+        # reopens nothing that was truly fixed.
+        after = ingest(engine=engine, actor=SYSTEM, path=later)
+        run = run_detection(engine=engine, actor=SYSTEM, snapshot_id=after.record.id)
+        echo(
+            f"Ingested the export after the fixes ({after.record.id}); detection on it: "
+            f"{run.stats['new']} new, {run.stats['updated']} seen again, "
+            f"{run.stats['regressions']} regressions."
+        )
         with session_scope(engine) as session:
             trained = retrain(session=session, actor=reviewer)
         echo(

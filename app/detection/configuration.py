@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
 from sqlalchemy import func
@@ -12,7 +13,16 @@ from sqlmodel import Session, col, select
 from app.core.errors import UserError
 from app.core.records import DetectorConfig
 from models.detectors.base import Detector
-from models.detectors.constraints import InvalidParameterError
+from models.detectors.constraints import (
+    Boolean,
+    Constraint,
+    Interval,
+    InvalidParameterError,
+    ListOf,
+    Options,
+    Text,
+    describe,
+)
 from models.detectors.registry import REGISTRY, build_detectors, load_thresholds
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
 
@@ -203,3 +213,94 @@ def enabled_detectors(settings: list[DetectorSetting]) -> list[Detector]:
     """Detectors to run, built with the thresholds in force."""
     on = [s for s in settings if s.enabled]
     return build_detectors({s.name: s.params for s in on}, enabled=[s.name for s in on])
+
+
+@dataclass(frozen=True)
+class ParameterField:
+    """How a page asks for one detector parameter: its input kind, bounds and allowed words.
+
+    ``kind`` is "integer" or "number" (a number input within ``low``/``high``), "boolean" (a
+    switch), "choice" (one of ``options``) or "text" (lists and mixed shapes, typed as text and
+    read back by :func:`read_parameter`); ``allowed`` is what the constraints allow, in words.
+    """
+
+    name: str
+    kind: str
+    value: Any
+    allowed: str
+    low: float | None = None
+    high: float | None = None
+    options: tuple[str, ...] = ()
+
+
+def _field(name: str, value: Any, constraints: list[Constraint]) -> ParameterField:
+    allowed = describe(constraints) or "anything"
+    only = constraints[0] if len(constraints) == 1 else None
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(only, Interval) and numeric:
+        kind = "integer" if only.kind is Integral else "number"
+        # A value stored before the checks existed may lie outside the bounds: shown as it is
+        # (a number input would refuse to draw it), and refused only when saved.
+        if not only.is_satisfied_by(value):
+            return ParameterField(name, kind, value, allowed)
+        return ParameterField(name, kind, value, allowed, only.left, only.right)
+    if isinstance(only, Boolean):
+        return ParameterField(name, "boolean", bool(value), allowed)
+    if isinstance(only, Options):
+        return ParameterField(name, "choice", value, allowed, options=only.allowed)
+    shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+    return ParameterField(name, "text", shown, allowed)
+
+
+def parameter_fields(setting: DetectorSetting) -> list[ParameterField]:
+    """One typed field per parameter of a detector, from its parameter constraints, holding the
+    value in force: what the Detectors page lays out instead of raw JSON."""
+    constraints = REGISTRY[setting.name].parameter_constraints
+    return [
+        _field(name, value, constraints.get(name, []))
+        for name, value in sorted(setting.params.items())
+    ]
+
+
+def _word(text: str) -> Any:
+    """A typed word as the number it spells, else the word."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def read_parameter(setting: DetectorSetting, field: ParameterField, raw: Any) -> Any:
+    """The value a field's input stands for: numbers stay numbers (an integer field gives an
+    int), text is read as a comma-separated list when the parameter is a list, else as a number
+    or a word. The detector's constraints still judge it when it is saved."""
+    if field.kind == "integer":
+        return int(raw)
+    if field.kind == "number":
+        return float(raw)
+    if field.kind != "text":
+        return raw
+    constraints = REGISTRY[setting.name].parameter_constraints.get(field.name, [])
+    text = str(raw).strip()
+    lists = [c for c in constraints if isinstance(c, ListOf)]
+    if lists:
+        parts = [part.strip() for part in text.strip("[]").split(",") if part.strip()]
+        words = isinstance(lists[0].item, Text)  # a list of names keeps "2024" a name
+        return parts if words else [_word(part) for part in parts]
+    return _word(text)
+
+
+def changed_parameters(setting: DetectorSetting, raw: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a page's fields set to something other than the value in force, read
+    (see :func:`read_parameter`); a parameter the page did not send is left as it is."""
+    fields = {f.name: f for f in parameter_fields(setting)}
+    out: dict[str, Any] = {}
+    for name, given in raw.items():
+        if name not in fields:
+            raise UserError(f"{setting.name} has no parameter {name!r}")
+        value = read_parameter(setting, fields[name], given)
+        if value != setting.params.get(name):
+            out[name] = value
+    return out

@@ -161,12 +161,24 @@ def _learn(engine: Engine, finding_ids: Iterable[int]) -> None:
         _one_at_a_time.release()
 
 
-def decide_and_learn(*, engine: Engine, actor: Actor, finding_id: int, **kwargs: Any) -> Decision:
-    """One decision (see review_queue.decisions.decide), then retraining/re-ranking if due."""
+def decide_and_learn(
+    *, engine: Engine, actor: Actor, finding_id: int, background: bool = False, **kwargs: Any
+) -> Decision:
+    """One decision (see review_queue.decisions.decide), then retraining/re-ranking if due.
+
+    With ``background`` the learning runs in a thread of its own and the decision returns at
+    once: a person at the keyboard sees the confirmation without waiting for a model to be
+    fitted (it takes hundreds of milliseconds), and the next ranking picks the result up.
+    """
     with session_scope(engine) as session:
         decision = decide(session=session, actor=actor, finding_id=finding_id, **kwargs)
     if not decision.repeated and kwargs.get("action") in LABEL_ACTIONS:
-        _learn(engine, [finding_id])
+        if background:
+            threading.Thread(
+                target=_learn, args=(engine, [finding_id]), name="gapdesk-learning", daemon=True
+            ).start()
+        else:
+            _learn(engine, [finding_id])
     return decision
 
 

@@ -21,7 +21,8 @@ Entry points:
 * :func:`app.sources.result.merge_tables` and :func:`app.sources.load.write_snapshot` — combine
   importer output with other exports and write a folder ``load_snapshot`` reads.
 * :func:`app.sources.mapping.suggest_mapping`, :func:`app.sources.mapping.preview_mapping`,
-  :func:`app.sources.mapping.dump_mapping` — the Data page's mapping editor.
+  :func:`app.sources.mapping.dump_mapping` and :mod:`app.sources.mapping_builder` — the Data
+  page's mapping builder (the mapping file format is in the README's "Mapping files").
 * :func:`app.core.safe_csv.neutralise_csv_cell` / ``write_safe_csv`` — defuse formula-like cells
   when tables leave Gapdesk as CSV.
 

@@ -73,8 +73,19 @@ def _unpack(archive: Path, kind: str, into: Path) -> Path:
     return into
 
 
-def expand_sources(sources: list[Path], workdir: Path, *, encoding: str | None = None) -> Expanded:
-    """Every file in ``sources`` (recursively, archives unpacked under ``workdir``), recognised."""
+def expand_sources(
+    sources: list[Path],
+    workdir: Path,
+    *,
+    encoding: str | None = None,
+    shown_as: dict[Path, str] | None = None,
+) -> Expanded:
+    """Every file in ``sources`` (recursively, archives unpacked under ``workdir``), recognised.
+
+    Reports name each file by its path, or, for a source in ``shown_as``, by the name given
+    there (a folder's files by their path inside it when the name is empty): the Data page
+    names uploads by their own names, never by the temporary folder they were staged in."""
+    shown_as = shown_as or {}
     out = Expanded()
     counter = iter(range(1_000_000))
 
@@ -105,8 +116,11 @@ def expand_sources(sources: list[Path], workdir: Path, *, encoding: str | None =
             files = list(_walk(source))
             if not files:
                 raise UserError(f"{source} is an empty folder")
+            base = shown_as.get(source)
             for item in files:
-                visit(item, str(item), False, 0)
+                inside = item.relative_to(source).as_posix()
+                shown = str(item) if base is None else f"{base}/{inside}" if base else inside
+                visit(item, shown, False, 0)
         else:
-            visit(source, str(source), True, 0)
+            visit(source, shown_as.get(source, str(source)), True, 0)
     return out

@@ -32,6 +32,7 @@ from app.sources.containers import Part
 from app.sources.email_events import import_email_events
 from app.sources.files import read_table_file
 from app.sources.moodle import moodle_log_tables, moodle_users_tables
+from app.sources.moodle_columns import distinct, read_log_csv
 from app.sources.recognise import FORMATS, KNOWN_OTHERS
 from app.sources.result import ImportResult
 from app.sources.xlsx import iter_xlsx_rows
@@ -166,16 +167,29 @@ def _drop_absent(tables: dict[str, pd.DataFrame], absent: dict[str, tuple[str, .
 # --------------------------------------------------------------------------- converters
 
 
+def _read_moodle_log(part: Part, options: IngestOptions) -> pd.DataFrame:
+    """An English Moodle log CSV read column by column as categoricals (fast, lean on large
+    logs); any other shape, or a file pyarrow cannot read alike, as :func:`read_text_table`."""
+    found = part.recognition
+    plain = (options.encoding or found.encoding) in ("utf-8", "utf-8-sig")
+    if found.kind == "en" and plain and found.delimiter == "," and not found.sheet:
+        frame = read_log_csv(part.path, compressed=found.compressed)
+        if frame is not None:
+            return frame
+    return read_text_table(part, options)
+
+
 def convert_moodle_log(parts: list[Part], options: IngestOptions, workdir: Path) -> Conversion:
     """A Moodle Logs report (CSV or Excel; English, Spanish or 2.x) → activity, users, courses."""
     part = parts[0]
     conv = Conversion(part.shown, part.recognition.label, primary="activity")
-    raw = read_text_table(part, options)
+    raw = _read_moodle_log(part, options)
     frame, ignored = moodle_shapes.english_frame(raw)
     day_first = options.day_first
     if day_first is None:
         day_first = moodle_shapes.infer_day_first(frame["Time"])
-        if day_first is None and frame["Time"].astype("str").str.match(r"^\s*\d+/\d+/").any():
+        times = distinct(frame["Time"], ordered=False)[1].astype("str")
+        if day_first is None and times.str.match(r"^\s*\d+/\d+/").any():
             conv.notes.append("numeric dates were read day first (pass --month-first if not)")
     result = moodle_log_tables(
         frame, source=part.shown, year=options.year, tz=options.timezone,

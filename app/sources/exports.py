@@ -29,7 +29,7 @@ from app.sources.contract import TABLES
 from app.sources.convert import GROUPED, Conversion, IngestOptions, convert
 from app.sources.files import table_file_name
 from app.sources.links import join_extras, link_email_addresses, link_moodle_names
-from app.sources.load import read_snapshot_meta, write_snapshot
+from app.sources.load import LoadResult, read_snapshot_meta, write_snapshot
 from app.sources.recognise import FORMATS, mismatch, recognise
 from app.sources.result import merge_tables
 from app.sources.store import IngestOutcome, store_snapshot, validate_snapshot
@@ -50,6 +50,8 @@ class ConvertedExports:
     meta: dict[str, Any] = field(default_factory=dict)
     origin: str = ""
     links: list[str] = field(default_factory=list)
+    # What the conversion assumed for the whole snapshot (e.g. where its as_of came from).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[Conversion]:
@@ -104,32 +106,44 @@ def _force(part: Part, forced: str) -> Part:
     )
 
 
-def _groups(expanded: Expanded, sources: list[Path]) -> list[list[Part]]:
-    """Parts to convert together: a source's files of a grouped format, else one by one."""
+def _groups(expanded: Expanded, sources: list[str]) -> list[list[Part]]:
+    """Parts to convert together: a source's files of a grouped format, else one by one
+    (``sources`` as the reports name them)."""
     groups: dict[tuple[str, str], list[Part]] = {}
     singles: list[list[Part]] = []
     for part in expanded.parts:
         fmt = part.recognition.format or ""
         if fmt in GROUPED and part.recognition.problem is None:
-            root = next((str(s) for s in sources if part.shown.startswith(str(s))), part.shown)
+            root = next((s for s in sources if part.shown.startswith(s)), part.shown)
             groups.setdefault((root, fmt), []).append(part)
         else:
             singles.append([part])
     return [*groups.values(), *singles]
 
 
-def convert_exports(sources: list[Path], options: IngestOptions, workdir: Path) -> ConvertedExports:
-    """Recognise and convert every file in ``sources`` and merge what converted."""
-    expanded = expand_sources(sources, workdir, encoding=options.encoding)
+def convert_exports(
+    sources: list[Path],
+    options: IngestOptions,
+    workdir: Path,
+    *,
+    shown_as: dict[Path, str] | None = None,
+) -> ConvertedExports:
+    """Recognise and convert every file in ``sources`` and merge what converted (reports name
+    a source in ``shown_as`` by the name given there, see ``expand_sources``)."""
+    shown_as = shown_as or {}
+    expanded = expand_sources(sources, workdir, encoding=options.encoding, shown_as=shown_as)
+    labels = [shown_as.get(s, str(s)) for s in sources]
     if options.format:
         expanded.parts = [_force(p, options.format) for p in expanded.parts]
     if not expanded.parts:
         why = "; ".join(f"{shown}: {reason}" for shown, reason in expanded.skipped[:3])
-        raise UserError(f"no export Gapdesk knows was found in {', '.join(map(str, sources))}"
+        raise UserError(f"no export Gapdesk knows was found in {', '.join(labels) or 'the upload'}"
                         + (f" ({why})" if why else ""))  # fmt: skip
-    conversions = [convert(group, options, workdir) for group in _groups(expanded, sources)]
+    conversions = [convert(group, options, workdir) for group in _groups(expanded, labels)]
     out = ConvertedExports(conversions=conversions, skipped=expanded.skipped)
-    out.origin = " ".join(str(s.resolve()) for s in sources)[:1000]
+    out.origin = " ".join(shown_as[s] if s in shown_as else str(s.resolve()) for s in sources)[
+        :1000
+    ]
     for path in expanded.meta:
         meta, problem = read_snapshot_meta(path.parent)
         if problem is not None:
@@ -137,7 +151,7 @@ def convert_exports(sources: list[Path], options: IngestOptions, workdir: Path) 
         out.meta = {**meta, **out.meta}
     if options.as_of is not None:
         out.meta["as_of"] = pd.Timestamp(options.as_of)
-    out.meta.setdefault("source", "; ".join(s.name for s in sources)[:500])
+    out.meta.setdefault("source", "; ".join(shown_as.get(s) or s.name for s in sources)[:500])
     out.links = link_moodle_names(conversions) + link_email_addresses(conversions)
     if out.failed:
         return out
@@ -146,7 +160,37 @@ def convert_exports(sources: list[Path], options: IngestOptions, workdir: Path) 
     parts = [{n: f for n, f in c.tables.items() if n in TABLES} for c in ranked]
     out.tables = merge_tables(*parts) if parts else {}
     out.links.extend(join_extras(out.tables, conversions))
+    if "as_of" not in out.meta and not _holds_a_time(out.tables):
+        # A state dump (Canvas SIS users and courses) has no time in it: the moment it describes
+        # is when it was exported, and the files' own time is the best record of that. It is
+        # the same on every ingest of the same files, so a repeat is still "already ingested".
+        taken = _exported_at(sources)
+        out.meta["as_of"] = taken
+        out.notes.append(
+            f"as_of {taken.isoformat()}: these exports carry no time, so the newest file's "
+            "modification time was taken (pass --as-of to set it)"
+        )
     return out
+
+
+def _holds_a_time(tables: dict[str, pd.DataFrame]) -> bool:
+    """Whether any timestamp column of the contract tables holds a value (typed or still text)."""
+    for name, frame in tables.items():
+        for col in TABLES[name].columns if name in TABLES else ():
+            if col.type == "timestamp" and col.name in frame:
+                values = frame[col.name].dropna()
+                if (values.astype(str).str.strip() != "").any():
+                    return True
+    return False
+
+
+def _exported_at(sources: list[Path]) -> pd.Timestamp:
+    """The newest modification time of the files in ``sources`` (folders searched), in UTC."""
+    times: list[float] = []
+    for source in sources:
+        files = [source] if source.is_file() else [p for p in source.rglob("*") if p.is_file()]
+        times.extend(p.stat().st_mtime for p in files)
+    return pd.Timestamp(max(times), unit="s", tz="UTC").floor("s")
 
 
 def store_exports(
@@ -157,9 +201,39 @@ def store_exports(
     workdir: Path,
     quarantine: bool = False,
     progress: ProgressCallback | None = None,
+    release_tables: bool = False,
 ) -> IngestOutcome:
-    """Validate the merged tables as one snapshot and store it whole (admins only)."""
+    """Validate the merged tables as one snapshot and store it whole (admins only).
+
+    ``release_tables`` empties ``converted``'s tables once they are written for validation, so
+    a large log is not held twice (the validated snapshot is read back from what was written).
+    """
     require_role(actor, ADMIN_ONLY, "storing snapshots")
+    result = validate_exports(
+        actor=actor, converted=converted, workdir=workdir, quarantine=quarantine,
+        progress=progress, release_tables=release_tables,
+    )  # fmt: skip
+    folder = workdir / "snapshot"
+    try:
+        return store_snapshot(engine=engine, actor=actor, result=result, origin=converted.origin)
+    except UserError as exc:
+        # The report names the work folder the merged tables were written to; say what it is.
+        raise UserError(str(exc).replace(f" in {folder}", " in what the sources gave")) from None
+
+
+def validate_exports(
+    *,
+    actor: Actor,
+    converted: ConvertedExports,
+    workdir: Path,
+    quarantine: bool = False,
+    progress: ProgressCallback | None = None,
+    release_tables: bool = False,
+) -> LoadResult:
+    """Validate the merged tables as one snapshot, storing nothing (admins only): the tables are
+    written to ``workdir/snapshot`` first, as a snapshot folder; see :func:`store_exports` for
+    ``release_tables``."""
+    require_role(actor, ADMIN_ONLY, "ingesting snapshots")
     converted.raise_if_failed()
     folder = workdir / "snapshot"
     for name, frame in converted.tables.items():
@@ -173,9 +247,14 @@ def store_exports(
     write_snapshot(
         {}, folder, as_of=converted.meta.get("as_of"), source=str(converted.meta.get("source", ""))
     )
-    result = validate_snapshot(actor=actor, path=folder, quarantine=quarantine, progress=progress)
-    try:
-        return store_snapshot(engine=engine, actor=actor, result=result, origin=converted.origin)
-    except UserError as exc:
-        # The report names the work folder the merged tables were written to; say what it is.
-        raise UserError(str(exc).replace(f" in {folder}", " in what the sources gave")) from None
+    if release_tables:
+        converted.tables = {}
+        for conversion in converted.conversions:
+            # Only the row counts are read after this (the conversion reports): a frame with no
+            # columns over a RangeIndex keeps the count and holds no data.
+            conversion.tables = {
+                name: pd.DataFrame(index=pd.RangeIndex(len(frame)))
+                for name, frame in conversion.tables.items()
+            }
+        pa.default_memory_pool().release_unused()  # give the freed columns back to the system
+    return validate_snapshot(actor=actor, path=folder, quarantine=quarantine, progress=progress)

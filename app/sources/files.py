@@ -39,12 +39,18 @@ def _problem(path: Path, rule: str, message: str, table: str) -> Problem:
 
 
 def read_table_file(
-    path: Path, *, table: str = "", delimiter: str = ",", encoding: str = "utf-8"
+    path: Path,
+    *,
+    table: str = "",
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    header: bool = True,
 ) -> tuple[pd.DataFrame | None, Problem | None]:
     """The file's rows with every cell a string (empty = null), or the problem that stops it.
 
     CSV is read with ``dtype=str`` so identifiers such as ``007`` keep their leading zeros;
-    column names are trimmed of surrounding blanks.
+    column names are trimmed of surrounding blanks. ``header=False`` reads a CSV without a
+    header row: every line is data and the columns are named ``0``, ``1``, ...
     """
     try:
         size = path.stat().st_size
@@ -56,7 +62,7 @@ def read_table_file(
         )
     if path.name.endswith(".parquet"):
         return _read_parquet(path, table)
-    return _read_csv(path, table, delimiter=delimiter, encoding=encoding)
+    return _read_csv(path, table, delimiter=delimiter, encoding=encoding, header=header)
 
 
 def read_table_file_or_raise(
@@ -123,7 +129,7 @@ def _read_csv_as_text(
 
 
 def _read_csv_fast(
-    path: Path, *, delimiter: str, encoding: str, compression: str | None
+    path: Path, *, delimiter: str, encoding: str, compression: str | None, header: bool = True
 ) -> pd.DataFrame | None:
     """Read with pyarrow's multi-threaded parser (2-3x faster on big files), or None.
 
@@ -134,7 +140,11 @@ def _read_csv_fast(
         return None
     try:
         frame = _read_csv_as_text(
-            path, delimiter=delimiter, compression=compression, engine="pyarrow"
+            path,
+            delimiter=delimiter,
+            compression=compression,
+            engine="pyarrow",
+            **({} if header else {"header": None}),
         )
     except Exception:  # any failure: the C parser re-reads and diagnoses it
         return None
@@ -144,7 +154,7 @@ def _read_csv_fast(
 
 
 def _read_csv(
-    path: Path, table: str, *, delimiter: str, encoding: str
+    path: Path, table: str, *, delimiter: str, encoding: str, header: bool = True
 ) -> tuple[pd.DataFrame | None, Problem | None]:
     compression: str | None = None
     if path.name.endswith(".gz"):
@@ -154,7 +164,9 @@ def _read_csv(
                     path, "not_gzip", "ends in .gz but is not gzip-compressed", table
                 )
         compression = "gzip"
-    frame = _read_csv_fast(path, delimiter=delimiter, encoding=encoding, compression=compression)
+    frame = _read_csv_fast(
+        path, delimiter=delimiter, encoding=encoding, compression=compression, header=header
+    )
     try:
         if frame is None:
             frame = _read_csv_as_text(
@@ -164,6 +176,7 @@ def _read_csv(
                 encoding=encoding,
                 encoding_errors="strict",
                 skip_blank_lines=True,
+                **({} if header else {"header": None}),
             )
     except UnicodeDecodeError as exc:
         return None, _problem(
@@ -183,15 +196,16 @@ def _read_csv(
         )
     except (csv.Error, ValueError, OSError) as exc:
         return None, _problem(path, "bad_csv", f"cannot be read as CSV: {exc}", table)
+    if not header:
+        frame.columns = [str(i) for i in range(len(frame.columns))]
+        return frame, None
     try:
-        header = _header_names(
-            path, delimiter=delimiter, encoding=encoding, compression=compression
-        )
+        names = _header_names(path, delimiter=delimiter, encoding=encoding, compression=compression)
     except csv.Error as exc:  # e.g. a header cell longer than the csv module's field limit
         return None, _problem(
             path, "bad_csv", f"has a header row that cannot be read: {exc}", table
         )
-    doubled = sorted({name for name in header if header.count(name) > 1})
+    doubled = sorted({name for name in names if names.count(name) > 1})
     if doubled:
         return None, _problem(
             path,

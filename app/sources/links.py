@@ -13,9 +13,11 @@ Each join says in a note what it did, for the conversion report.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from app.sources.convert import Conversion
+from models.snapshot import NOT_CARRIED
 
 
 def link_moodle_names(conversions: list[Conversion]) -> list[str]:
@@ -88,9 +90,20 @@ def join_extras(tables: dict[str, pd.DataFrame], conversions: list[Conversion]) 
         owner = courses["course_id"].map(
             owners.drop_duplicates("course_id").set_index("course_id")["owner_user_id"]
         )
+        carried = "owner_user_id" in courses and not courses["owner_user_id"].isna().all()
         known = courses.get("owner_user_id", owner)
         courses["owner_user_id"] = known.fillna(owner)
         notes.append(f"{int(owner.notna().sum()):,} course(s) took their owner from a teacher")
+        if not carried:
+            # A course the enrolment files never name has an owner nobody told us about, not
+            # none: unknown (absent is not empty), so it is not proposed as unowned.
+            enrolled = tables.get("enrollments", pd.DataFrame({"course_id": []}))["course_id"]
+            named = set(enrolled.astype("str")) | set(owners["course_id"].astype("str"))
+            unnamed = ~courses["course_id"].astype("str").isin(named)
+            courses = _not_carried(courses, unnamed.to_numpy(), "owner_user_id")
+            if unnamed.any():
+                notes.append(f"{int(unnamed.sum()):,} course(s) no enrolment file names: their "
+                             "owner is unknown")  # fmt: skip
     terms = extras.get("term dates")
     if terms is not None and "term_id" in courses:
         dates = terms.drop_duplicates("term_id").set_index("term_id")
@@ -110,3 +123,13 @@ def join_extras(tables: dict[str, pd.DataFrame], conversions: list[Conversion]) 
                      "as department")  # fmt: skip
     tables["courses"] = courses
     return notes
+
+
+def _not_carried(frame: pd.DataFrame, rows: np.ndarray, column: str) -> pd.DataFrame:
+    """``frame`` with ``column`` added to the ``not_carried`` list of ``rows`` (True = unknown)."""
+    if not rows.any():
+        return frame
+    names = frame.get(NOT_CARRIED, pd.Series("", index=frame.index)).astype("str").fillna("")
+    add = pd.Series(rows, index=frame.index)
+    frame[NOT_CARRIED] = names.where(~add, names.where(names == "", names + ";") + column)
+    return frame

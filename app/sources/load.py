@@ -26,13 +26,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from app.core.errors import UserError
 from app.sources.contract import TABLES
 from app.sources.files import read_table_file, table_file_name
-from app.sources.mapping import SnapshotMapping, apply_table_mapping, load_mapping
+from app.sources.mapping import SnapshotMapping, load_mapping, map_table, read_mapped_file
+from app.sources.mapping_files import redact_report, renumber_rows, resolve_mapped_file
 from app.sources.validate import (
     PANDERA_ROW_LIMIT,
     ProgressCallback,
@@ -190,10 +192,12 @@ def load_snapshot(
 ) -> LoadResult:
     """Read, validate and type the snapshot in folder ``path``.
 
-    ``mapping`` (a :class:`SnapshotMapping` or a TOML file) renames source columns, maps enum
-    values, sets constants and date formats, and may name each table's file; a mapping with
-    ``invalid_rows = "quarantine"`` turns quarantine on. ``progress(done, total, message)`` is
-    called as files are read and validated. Raises UserError only when ``path`` is not a folder;
+    ``mapping`` (a :class:`SnapshotMapping` or a TOML file) says how each table's source is
+    read and mapped (see :mod:`app.sources.mapping`) and may name each table's file, which must
+    be a plain file inside ``path``; a mapping with ``invalid_rows = "quarantine"`` turns
+    quarantine on. The report quotes nothing of a file a mapping named (rows and columns only).
+    ``progress(done, total, message)`` is called as files are read and validated. Raises
+    UserError when ``path`` is not a folder or the mapping is wrong (before reading any data);
     every problem with the data is in the returned report.
     """
     folder = Path(path)
@@ -208,13 +212,19 @@ def load_snapshot(
     problems: list[Problem] = [meta_problem] if meta_problem else []
     located, dup_problems = _discover(folder)
     problems.extend(dup_problems)
+    named_files: set[str] = set()
     if mapping is not None:
         for name, named in mapping.tables.items():
             if named.file:
-                located[name] = folder / named.file
+                located[name] = resolve_mapped_file(folder, named.file, table=name)
+                named_files.add(located[name].name)
+            for join in named.joins:  # checked here too, before any data is read
+                named_files.add(resolve_mapped_file(folder, join.file, table=name).name)
 
     raw: dict[str, pd.DataFrame] = {}
     files: dict[str, str] = {}
+    file_rows: dict[str, np.ndarray] = {}
+    mapping_warnings: list[str] = []
     names = [n for n in TABLES if n in located]
     for step, name in enumerate(names):
         file_path = located[name]
@@ -222,18 +232,22 @@ def load_snapshot(
         if progress:
             progress(step, len(names) * 2, f"reading {file_path.name}")
         table_map = mapping.tables.get(name) if mapping else None
-        frame, problem = read_table_file(
-            file_path,
-            table=name,
-            delimiter=table_map.delimiter if table_map else ",",
-            encoding=table_map.encoding if table_map else "utf-8",
-        )
+        if table_map is not None:
+            frame, problem = read_mapped_file(
+                file_path, table_map, named=file_path.name in named_files, notes=mapping_warnings
+            )
+        else:
+            frame, problem = read_table_file(file_path, table=name)
         if problem is not None:
             problems.append(problem)
             continue
         assert frame is not None
         if table_map is not None:
-            frame = apply_table_mapping(frame, table_map)
+            mapped = map_table(frame, table_map, file=file_path.name)
+            frame = mapped.frame
+            file_rows[name] = mapped.file_rows
+            mapping_warnings += mapped.warnings
+            problems += mapped.problems
         raw[name] = frame
     for name, table in TABLES.items():
         if table.required and name not in located and not any(p.table == name for p in problems):
@@ -261,6 +275,9 @@ def load_snapshot(
         pandera_row_limit=pandera_row_limit,
         progress=validation_progress,
     )
+    renumber_rows(checked.report, checked.quarantined, file_rows)
+    checked.report.warnings[:0] = mapping_warnings
+    redact_report(checked.report, named_files)
     result = LoadResult(report=checked.report, quarantined=checked.quarantined, files=files)
     if not checked.report.accepted:
         return result

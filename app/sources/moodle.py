@@ -16,20 +16,21 @@ Event name, Description, Origin, IP address``. Three things it does not say, and
 Event names map onto contract verbs through :data:`MOODLE_EVENT_VERBS` (extend it with
 ``event_verbs``); unmapped names stay out of ``activity`` and are counted in the report.
 ``event_id`` is a hash of the row's content plus its ordinal among identical rows, so importing the
-same download twice gives the same ids.
+same download twice gives the same ids (:func:`app.sources.moodle_columns.row_event_ids`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from app.core.errors import UserError
 from app.sources.files import read_table_file_or_raise
+from app.sources.moodle_columns import distinct, row_event_ids, spread, spread_categorical
 from app.sources.result import ImportReport, ImportResult
 
 MOODLE_COLUMNS = (
@@ -120,17 +121,6 @@ def parse_moodle_times(
     return localised.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
 
 
-def _event_ids(frame: pd.DataFrame) -> pd.Series:
-    """``moodle-<sha1 of the row>-<ordinal among identical rows>``: stable across re-imports."""
-    text = frame.astype("str").fillna("")
-    joined = text.iloc[:, 0]
-    for name in text.columns[1:]:
-        joined = joined + "\x1f" + text[name]
-    digests = joined.map(lambda row: hashlib.sha1(row.encode(), usedforsecurity=False).hexdigest())
-    ordinal = digests.groupby(digests).cumcount().astype("str")
-    return "moodle-" + digests.str.slice(0, 20) + "-" + ordinal
-
-
 def import_moodle_log(
     path: Path | str,
     *,
@@ -162,10 +152,15 @@ def _users_from_descriptions(frame: pd.DataFrame) -> pd.DataFrame:
     """A download without the user's name (columns left out) names the user in Description."""
     if "User full name" in frame.columns or "Description" not in frame.columns:
         return frame
-    ids = frame["Description"].astype("str").str.extract(_DESCRIPTION_USER)[0]
+    codes, described = distinct(frame["Description"])
+    ids = spread(described.astype("str").str.extract(_DESCRIPTION_USER)[0], codes, frame.index)
     if ids.notna().mean() < 0.5:
         return frame
     return frame.assign(**{"User full name": ids.fillna("-")})
+
+
+def _first_row(mask: np.ndarray) -> int:
+    return int(np.argmax(mask))
 
 
 def moodle_log_tables(
@@ -179,10 +174,12 @@ def moodle_log_tables(
     event_verbs: Mapping[str, str] | None = None,
     day_first: bool = True,
 ) -> ImportResult:
-    """:func:`import_moodle_log` on a log already read (every cell text, Moodle's English names).
+    """:func:`import_moodle_log` on a log already read (every cell text, Moodle's English names;
+    columns may be categoricals, as :func:`app.sources.moodle_columns.read_log_csv` reads them).
 
     Without a ``User full name`` column, the user id Moodle writes in ``Description`` ("The user
-    with id '8429' …") is the user's id.
+    with id '8429' …") is the user's id. Each column is worked on per distinct value (a log
+    repeats its users, contexts, event names and minutes) and the answers spread to the rows.
     """
     by_id = "User full name" not in frame.columns
     frame = _users_from_descriptions(frame)
@@ -195,7 +192,8 @@ def moodle_log_tables(
     used_year = year if year is not None else datetime.now(UTC).year
     report = ImportReport(source=source)
     report.counts["log rows"] = len(frame)
-    yearless = frame["Time"].astype("str").str.match(r"^\s*\d{1,2} [^\W\d_]+\.?, \d")
+    time_codes, time_texts = distinct(frame["Time"], ordered=False)
+    yearless = time_texts.astype("str").str.match(r"^\s*\d{1,2} [^\W\d_]+\.?, \d")
     if yearless.any():
         report.notes.append(
             f"Moodle log times have no year; all times without one were taken to be in "
@@ -210,45 +208,57 @@ def moodle_log_tables(
         **MOODLE_EVENT_VERBS,
         **{k.lower().rstrip("."): v for k, v in (event_verbs or {}).items()},
     }
-    event_key = _normalise_event(frame["Event name"].fillna(""))
-    verbs = event_key.map(verbs_map)
-    unmapped = frame.loc[verbs.isna(), "Event name"].fillna("(empty)").value_counts()
-    report.counts["events mapped"] = int(verbs.notna().sum())
+    event_codes, event_names = distinct(frame["Event name"])
+    event_verbs_of = _normalise_event(event_names.fillna("")).map(verbs_map)
+    mapped = event_verbs_of.notna().to_numpy()[event_codes]
+    per_event = np.bincount(event_codes, minlength=len(event_names))
+    unmapped = (
+        pd.Series(per_event, index=event_names.fillna("(empty)").to_numpy())[
+            event_verbs_of.isna().to_numpy()
+        ]
+        .groupby(level=0, sort=False)
+        .sum()
+        .sort_values(ascending=False, kind="stable")
+    )
+    report.counts["events mapped"] = int(mapped.sum())
     report.counts["events unmapped"] = int(unmapped.sum())
     for name, count in unmapped.items():
         report.counts[f"unmapped: {name}"] = int(count)
 
-    timestamps = parse_moodle_times(
-        frame["Time"].fillna(""), year=used_year, tz=tz, day_first=day_first
-    )
-    bad_time = timestamps.isna() & verbs.notna()
+    time_of = parse_moodle_times(time_texts.fillna(""), year=used_year, tz=tz, day_first=day_first)
+    has_time = time_of.notna().to_numpy()[time_codes]
+    bad_time = ~has_time & mapped
     if bad_time.any():
-        first = frame.loc[bad_time, "Time"].iloc[0]
+        first = time_texts.iloc[time_codes[_first_row(bad_time)]]
         report.warnings.append(
             f"{int(bad_time.sum())} mapped event(s) have a time that could not be read "
-            f"(first: {first!r}, row {int(bad_time.idxmax()) + 2}); they were left out"
+            f"(first: {first!r}, row {_first_row(bad_time) + 2}); they were left out"
         )
-    user_names = frame["User full name"].astype("str").str.strip()
-    no_user = user_names.isna() | (user_names == "") | (user_names == "-")
-    if (no_user & verbs.notna()).any():
+    user_codes, named = distinct(frame["User full name"])
+    name_of = named.astype("str").str.strip()
+    no_user_of = (name_of.isna() | (name_of == "") | (name_of == "-")).to_numpy()
+    no_user = no_user_of[user_codes]
+    if (no_user & mapped).any():
         report.warnings.append(
-            f"{int((no_user & verbs.notna()).sum())} mapped event(s) name no user; left out"
+            f"{int((no_user & mapped).sum())} mapped event(s) name no user; left out"
         )
-    users = user_names.map(dict(user_ids)) if user_ids else user_names
+    user_of = name_of.map(dict(user_ids)) if user_ids else name_of
     if user_ids:
-        unknown = users.isna() & ~no_user
+        unknown = (user_of.isna().to_numpy() & ~no_user_of)[user_codes]
         if unknown.any():
             report.warnings.append(
                 f"{int(unknown.sum())} event(s) by users missing from user_ids "
-                f"(e.g. {user_names[unknown].iloc[0]!r}); left out"
+                f"(e.g. {name_of.iloc[user_codes[_first_row(unknown)]]!r}); left out"
             )
     elif by_id:
         report.notes.append("The download kept no user names; user_id is Moodle's user id.")
     else:
         report.notes.append("The log names users by full name only; user_id is that name.")
 
-    context = frame["Event context"].fillna("").astype("str")
-    course_names = context.str.extract(r"^Course:\s*(.+)$")[0].dropna().str.strip().unique()
+    context_codes, contexts = distinct(frame["Event context"])
+    context_of = contexts.fillna("").astype("str")
+    course_in = context_of.str.extract(r"^Course:\s*(.+)$")[0].str.strip()
+    course_names = course_in.dropna().unique()
     if course_id is None and len(course_names) == 1:
         course_id = str(course_names[0])
     if course_id is None and len(course_names) > 1:
@@ -256,40 +266,64 @@ def moodle_log_tables(
             f"the log spans {len(course_names)} courses; only events whose context is a course "
             "carry a course_id (pass course_id= for a one-course download)"
         )
-        course_of_event = context.str.extract(r"^Course:\s*(.+)$")[0].str.strip()
+        course_of = course_in
     else:
-        course_of_event = pd.Series(course_id, index=frame.index, dtype="str")
-    site_level = verbs.isin(SITE_LEVEL_VERBS)
-    course_of_event = course_of_event.mask(site_level)
+        course_of = pd.Series(course_id, index=contexts.index, dtype="str")
+    # Site-level events (logins) belong to no course: their context code points at a null.
+    course_of = pd.concat([course_of, pd.Series([pd.NA], dtype="str")], ignore_index=True)
+    site_level = event_verbs_of.isin(SITE_LEVEL_VERBS).to_numpy()[event_codes]
 
-    keep = verbs.notna() & timestamps.notna() & ~no_user & users.notna()
-    event_ids = _event_ids(frame)
+    has_user = user_of.notna().to_numpy()[user_codes]
+    keep = mapped & has_time & ~no_user & has_user
+    rows = np.flatnonzero(keep)
+    course_of_event = spread(
+        course_of, np.where(site_level[rows], len(course_of) - 1, context_codes[rows])
+    )
+
+    known = {
+        "Time": (time_codes, time_texts), "Event name": (event_codes, event_names),
+        "User full name": (user_codes, named), "Event context": (context_codes, contexts),
+    }  # fmt: skip
+
+    def column(name: str) -> pd.Series:
+        if name not in frame.columns:
+            return pd.Series(pd.NA, index=range(len(rows)))
+        known[name] = distinct(frame[name], ordered=False)
+        return spread_categorical(known[name][1], known[name][0][rows])
+
+    component, origin = column("Component"), column("Origin")
     activity = pd.DataFrame(
         {
-            "event_id": event_ids[keep].astype("str"),
-            "user_id": users[keep].astype("str"),
-            "course_id": course_of_event[keep].astype("str"),
-            "verb": verbs[keep].astype("str"),
-            "timestamp": timestamps[keep],
-            "value": pd.Series(float("nan"), index=frame.index)[keep],
-            # Evidence for reviewers: what Moodle itself called the event, and where.
-            "event_name": frame.loc[keep, "Event name"].astype("str"),
-            "event_context": context[keep],
-            "component": frame.get("Component", pd.Series(pd.NA, index=frame.index))[keep],
-            "origin": frame.get("Origin", pd.Series(pd.NA, index=frame.index))[keep],
+            "event_id": row_event_ids(frame, keep, "moodle", known),
+            "user_id": spread(user_of, user_codes[rows]).astype("str"),
+            "course_id": course_of_event.astype("str"),
+            "verb": spread(event_verbs_of, event_codes[rows]).astype("str"),
+            "timestamp": spread(time_of, time_codes[rows]),
+            "value": np.full(len(rows), np.nan),
+            # Evidence for reviewers: what Moodle itself called the event, and where (few
+            # distinct texts over many rows: categoricals).
+            "event_name": spread_categorical(event_names.astype("str"), event_codes[rows]),
+            "event_context": spread_categorical(context_of, context_codes[rows]),
+            "component": component,
+            "origin": origin,
         }
-    ).reset_index(drop=True)
+    )
     report.counts["activity rows"] = len(activity)
 
     # The log knows each user's name and logins, nothing else: the columns it cannot know
     # (person_id, email, created_at) are left out, so they read as unknown, not as empty.
-    # A download without user names (by_id) knows no name either.
-    seen = pd.DataFrame({"user_id": users, "full_name": user_names, "timestamp": timestamps})
-    seen = seen[~no_user & users.notna()]
-    logins = seen[verbs.loc[seen.index] == "login"]
+    # A download without user names (by_id) knows no name either. Distinct names are in the
+    # order they first appear, so the first name of a user is the first in the log.
+    known = ~no_user_of & user_of.notna().to_numpy()
+    seen = pd.DataFrame({"user_id": user_of, "full_name": name_of})[known]
     lms_users = seen.groupby("user_id", sort=True)["full_name"].first().to_frame()
     lms_users.insert(1, "status", "active")
-    lms_users["last_login_at"] = logins.groupby("user_id")["timestamp"].max()
+    login_rows = (event_verbs_of == "login").to_numpy()[event_codes] & known[user_codes]
+    at = time_of.array.take(time_codes[login_rows])
+    logins = pd.DataFrame({"code": user_codes[login_rows], "timestamp": at})
+    logins = logins.groupby("code")["timestamp"].max()
+    last = pd.Series(logins.array, index=user_of.iloc[logins.index].to_numpy())
+    lms_users["last_login_at"] = last.groupby(level=0).max().astype("datetime64[us, UTC]")
     lms_users = lms_users.reset_index()
     lms_users["user_id"] = lms_users["user_id"].astype("str")
     lms_users["full_name"] = lms_users["full_name"].astype("str")

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from app.core.errors import UserError
+from app.core.urls import ambiguous_password, mask_url_password, scrub
 from app.sources import moodle_db_rows as rows
 from app.sources.files import TABLE_SUFFIXES
 from app.sources.load import write_snapshot
@@ -71,22 +71,13 @@ CHUNK_ROWS = 50_000
 _NO_HEADER = pa_csv.WriteOptions(include_header=False)
 
 
-def masked_url(url: str | URL) -> str:
-    """The URL with its password shown as ``***`` (also when it cannot be parsed)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return re.sub(r"(?<=://)[^@/]*@", "***@", str(url))
-
-
-def _scrub(message: str, url: URL) -> str:
-    """One line of a driver's message, with the password taken out should it appear."""
-    line = (message.strip().splitlines() or [""])[0]
-    return line.replace(url.password, "***") if url.password else line
-
-
 def moodle_url(url: str, password: str | None = None) -> URL:
     """The SQLAlchemy URL for a Moodle database URL (``postgresql://``, ``mysql://`` ...)."""
+    if ambiguous_password(url):
+        raise UserError(
+            f"the Moodle database URL {mask_url_password(url)!r} has a password with a character "
+            "that must be percent-encoded ('@' as %40, '/' as %2F, '?' as %3F, '#' as %23)"
+        )
     try:
         parsed = make_url(url.strip())
     except (ArgumentError, ValueError):
@@ -97,12 +88,13 @@ def moodle_url(url: str, password: str | None = None) -> URL:
     backend = parsed.get_backend_name()
     if backend not in ("postgresql", "postgres", "mysql", "mariadb"):
         raise UserError(
-            f"{masked_url(parsed)} is a {backend} URL; Moodle runs on PostgreSQL or MySQL/MariaDB"
+            f"{mask_url_password(parsed)} is a {backend} URL; "
+            "Moodle runs on PostgreSQL or MySQL/MariaDB"
         )
     if "+" not in parsed.drivername:
         parsed = parsed.set(drivername=DRIVERS[backend])
     if not parsed.database:
-        raise UserError(f"{masked_url(parsed)} names no database (…/moodle at its end)")
+        raise UserError(f"{mask_url_password(parsed)} names no database (…/moodle at its end)")
     return parsed.set(password=password) if password is not None else parsed
 
 
@@ -116,7 +108,7 @@ def connect_moodle(url: str, password: str | None = None) -> Engine:
         )  # fmt: skip
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         raise UserError(
-            f"cannot open {masked_url(target)}: its driver is not installed ({exc})"
+            f"cannot open {mask_url_password(target)}: its driver is not installed ({exc})"
         ) from None
     statement = READ_ONLY_SQL[target.get_backend_name()]
 
@@ -132,9 +124,9 @@ def connect_moodle(url: str, password: str | None = None) -> Engine:
             conn.execute(sa.text("SELECT 1"))
     except DBAPIError as exc:
         engine.dispose()
-        reason = _scrub(str(exc.orig) if exc.orig else str(exc), target)
+        reason = scrub(str(exc.orig) if exc.orig else str(exc), target)
         raise UserError(
-            f"cannot connect to the Moodle database {masked_url(target)}: {reason}"
+            f"cannot connect to the Moodle database {mask_url_password(target)}: {reason}"
         ) from None
     return engine
 
@@ -197,7 +189,7 @@ def import_moodle_db(
         )
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
     target = moodle_url(url, password)
-    where = masked_url(target)
+    where = mask_url_password(target)
     folder = Path(out)
     engine = connect_moodle(url, password)
     made_folder = not folder.exists()
@@ -218,7 +210,7 @@ def import_moodle_db(
         if not isinstance(exc, SQLAlchemyError):
             raise
         orig = getattr(exc, "orig", None)
-        reason = _scrub(str(orig) if orig else str(exc), target)
+        reason = scrub(str(orig) if orig else str(exc), target)
         raise UserError(f"reading the Moodle database {where} failed: {reason}") from None
     finally:
         engine.dispose()

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from app.sources.moodle_columns import distinct
+
 SPANISH_HEADERS = {
     "hora": "Time",
     "nombre completo del usuario": "User full name",
@@ -224,8 +226,9 @@ def excel_days_as_text(times: pd.Series) -> pd.Series:
 
 def infer_day_first(times: pd.Series) -> bool | None:
     """True/False when numeric dates prove day-first or month-first, None when they cannot."""
-    distinct = pd.Series(times.dropna().astype("str").unique())  # minutes repeat: far fewer
-    parts = distinct.str.extract(r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}")
+    _, values = distinct(times, ordered=False)  # minutes repeat: far fewer
+    distinct_times = values.dropna().astype("str").reset_index(drop=True)
+    parts = distinct_times.str.extract(r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}")
     parts = parts.dropna().astype(int)
     if parts.empty:
         return None

@@ -85,6 +85,7 @@ _VIDEO_CONTROLS = re.compile(
     r"^(pause|seek|stop|speed_change)_video$|^edx\.video\.|_transcript$|cc_menu"
 )
 _ASSET = re.compile(r"\.(js|css|png|jpe?g|gif|svg|ico|woff2?|map)/?$")
+_LOGIN_PATH = re.compile(r"^/(user_api/v1/account/login_session|login_ajax|login)/?$")
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -112,7 +113,7 @@ def _implicit(path: str, course: str) -> tuple[str | None, str | None, str]:
     """(verb, object id, why left out) of a server event named by the URL it served."""
     if path.startswith("/preview/"):
         return None, None, "preview"
-    if re.match(r"^/(user_api/v1/account/login_session|login_ajax|login)/?$", path):
+    if _LOGIN_PATH.match(path):
         return None, None, "login_request"
     prefix = f"/courses/{course}/" if course else ""
     if not prefix or not (path + "/").startswith(prefix):
@@ -140,10 +141,14 @@ def _implicit(path: str, course: str) -> tuple[str | None, str | None, str]:
     return "viewed", f"{course}/{first}", ""
 
 
-def classify_event(event: dict[str, Any]) -> tuple[str | None, str | None, float | None, str]:
-    """(verb, object id, value, why left out) for one tracking-log event."""
+def classify_event(
+    event: dict[str, Any], context: dict[str, Any] | None = None
+) -> tuple[str | None, str | None, float | None, str]:
+    """(verb, object id, value, why left out) for one tracking-log event (``context``: its
+    ``context`` already read, when the caller has it)."""
     kind = str(event.get("event_type") or "")
-    context = _obj(event.get("context"))
+    if context is None:
+        context = _obj(event.get("context"))
     course = str(context.get("course_id") or "")
     data = _obj(event.get("event"))
     module = str(_obj(context.get("module")).get("usage_key") or "")
@@ -239,7 +244,7 @@ def import_openedx_logs(paths: Iterable[Path | str], *, source: str | None = Non
                 why_out["anonymous"] += 1
                 continue
             numbers.setdefault(user, context.get("user_id"))
-            verb, obj, value, why = classify_event(event)
+            verb, obj, value, why = classify_event(event, context)
             if verb is None:
                 why_out[why] += 1
                 if why == "other":

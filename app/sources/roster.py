@@ -1,4 +1,5 @@
-"""What an instructor may report about: their courses and the learners enrolled in them."""
+"""What an instructor may report about: their courses and the learners enrolled in them; the
+courses' titles for naming them elsewhere."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from app.auth.accounts import normalise_email
 from app.core.db import session_scope
@@ -81,3 +83,17 @@ def _learner_names(snap: Snapshot) -> dict[str, str]:
         people = snap["people"].set_index("person_id")["full_name"]
         names = users["person_id"].map(people).fillna(names)
     return dict(zip(users["user_id"], names.fillna(""), strict=True))
+
+
+def course_titles(*, session: Session) -> dict[str, str]:
+    """Course id → title in the latest snapshot, for naming courses beside their ids (Trends);
+    empty when nothing is ingested yet or the snapshot carries no titles."""
+    try:
+        record = find_snapshot(session=session, snapshot_id=None)
+        courses = load_stored(record, ["courses"]).tables.get("courses")
+    except UserError:
+        return {}
+    if courses is None or "title" not in courses:
+        return {}
+    named = courses.dropna(subset=["title"])
+    return dict(zip(named["course_id"].astype(str), named["title"].astype(str), strict=True))

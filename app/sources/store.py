@@ -222,12 +222,20 @@ def load_stored(record: SnapshotRecord, tables: Iterable[str] | None = None) -> 
         for name in wanted
         if name in record.row_counts
     }
+    # The rows quarantine set aside, so that detectors do not take a reference to one of them
+    # for a reference to nobody (only the tables asked for).
+    held = {
+        name: pd.read_parquet(folder / f"quarantine_{name}.parquet")
+        for name in wanted
+        if (folder / f"quarantine_{name}.parquet").exists()
+    }
     return Snapshot(
         tables=frames,
         as_of=record.as_of,
         source=record.source,
         snapshot_id=record.id,
         meta={"content_hash": record.content_hash},
+        set_aside=held,
     )
 
 

@@ -152,7 +152,7 @@ def _column_rules_pandera(
     typed: pd.DataFrame, table: Table, raw: pd.DataFrame, file: str
 ) -> list[pd.DataFrame]:
     try:
-        pandera_schema(table).validate(typed, lazy=True)
+        pandera_schema(table).validate(typed, lazy=True, inplace=True)
     except SchemaErrors as exc:
         cases = exc.failure_cases
         cases = cases[cases["index"].notna() & cases["column"].isin(table.column_names)]
@@ -199,7 +199,7 @@ def check_table(
         found.extend(_column_rules_pandera(typed_frame, table, raw, file))
     else:
         # Schema (columns, dtypes) through pandera; the row rules as vectorised masks.
-        pandera_schema(table, checks=False).validate(typed_frame, lazy=True)
+        pandera_schema(table, checks=False).validate(typed_frame, lazy=True, inplace=True)
         for col in table.columns:
             for rule, mask in _column_rules_pandas(typed_cols[col.name], col).items():
                 if mask.any():
@@ -223,7 +223,13 @@ def _nul_characters(raw: pd.DataFrame, table: str, file: str) -> list[pd.DataFra
     out = []
     for column in raw.columns:
         values = raw[column]
-        if values.dtype != object and not isinstance(values.dtype, pd.StringDtype):
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            # Evidence columns of few distinct texts: look at each text once.
+            categories = pd.Series(values.cat.categories)
+            if not categories.astype("str").str.contains("\x00", regex=False).any():
+                continue
+            values = values.astype("str")
+        elif values.dtype != object and not isinstance(values.dtype, pd.StringDtype):
             continue
         try:
             hits = pc.match_substring(pa.array(values, type=pa.string(), from_pandas=True), "\x00")

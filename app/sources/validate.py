@@ -251,7 +251,7 @@ def _quarantine_warnings(report: ValidationReport, files: Mapping[str, str]) -> 
 
 def _final_dtypes(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     """Required bool and int columns lose their nullable wrapper once they are known complete."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # pandas copies on write: the columns are not duplicated
     for col in table.columns:
         if col.nullable or col.name not in out:
             continue

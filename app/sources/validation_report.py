@@ -19,6 +19,7 @@ TABLE_RULES: dict[str, str] = {
     "bad_csv": "the file is not well-formed CSV",
     "bad_parquet": "the file is not a readable Parquet file",
     "bad_snapshot_toml": "snapshot.toml is not valid",
+    "join_not_unique": "a file a mapping joins in holds a key more than once",
     "no_as_of": "without as_of in snapshot.toml the snapshot needs at least one timestamp",
 }
 

@@ -90,3 +90,8 @@ def series_chart(evidence: dict[str, Any], entity_key: str) -> alt.Chart | None:
         )
         return (line + marked).properties(height=220)
     return None
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``count`` and ``noun`` in the right number: "1 finding", "3 findings", "0 findings"."""
+    return f"{count} {noun if count == 1 else (many or noun + 's')}"

@@ -1,22 +1,31 @@
-"""Who is signed in, for pages: the tab's state, its session cookie, or single sign-on."""
+"""Who is signed in, for pages: asked of the database on every rerun, never taken from memory.
+
+A tab remembers only its session token (or, after single sign-on, its user id); each rerun asks
+the database whether that session still stands (not revoked, expired or idle; the user active)
+and which role the user has now. So a new password, a deactivation, a role change or a sign-out
+in another tab takes effect on the open tab's next rerun.
+"""
 
 from __future__ import annotations
 
 import inspect
-import json
 from pathlib import Path
 
 import streamlit as st
 
-from app.auth import accounts
+from app.auth import accounts, oidc, sessions
+from app.auth.throttle import ThrottlePolicy, password_sign_in
 from app.core.settings import get_settings
+from app.web import session_cookie
 from app.web.navigation import PAGES
-from app.web.units import reading, writing
+from app.web.units import engine, reading, writing
 from review_queue.permissions import Actor
 
-COOKIE = "gapdesk_session"
-_ACTOR = "gapdesk_actor"
+COOKIE = session_cookie.COOKIE
 _TOKEN = "gapdesk_token"  # noqa: S105  (a session-state key, not a secret)
+_SSO_USER = "gapdesk_sso_user"
+_SSO_REFUSED = "gapdesk_sso_refused"
+_REVOKED = "gapdesk_revoked"
 _PENDING_COOKIE = "gapdesk_pending_cookie"
 
 
@@ -28,30 +37,82 @@ def oidc_configured() -> bool:
         return False
 
 
+def _sso_signed_in() -> bool:
+    return oidc_configured() and bool(getattr(st.user, "is_logged_in", False))
+
+
 def current_actor() -> Actor | None:
-    """Who is signed in: this browser tab's state, its session cookie, or single sign-on."""
-    actor = st.session_state.get(_ACTOR)
-    if isinstance(actor, Actor):
-        return actor
-    token = st.context.cookies.get(COOKIE) if st.context.cookies else None
-    if token and token != st.session_state.get("gapdesk_revoked"):
-        with reading() as session:
-            user = accounts.user_for_token(session=session, token=token)
-            if user is not None:
-                return _remember(Actor.of(user), token)
-    if oidc_configured() and getattr(st.user, "is_logged_in", False):
-        email = str(st.user.get("email") or "")
-        with reading() as session:
-            user = accounts.user_for_email(session=session, email=email)
-        if user is not None:
-            return _remember(Actor.of(user), None)
+    """Who is signed in now: the tab's (or cookie's) session re-checked, or single sign-on."""
+    token = st.session_state.get(_TOKEN)
+    if not token:
+        cookie = st.context.cookies.get(COOKIE) if st.context.cookies else None
+        token = cookie if cookie and cookie != st.session_state.get(_REVOKED) else None
+    if token:
+        actor = _resume(token)
+        if actor is not None:
+            return actor
+        # Revoked, expired, idle or its user deactivated: the tab is signed out, cookie too.
+        _forget()
+        st.session_state[_REVOKED] = token
+        st.session_state[_PENDING_COOKIE] = ("", 0)
+    if _sso_signed_in():
+        return _single_sign_on()
     return None
 
 
-def _remember(actor: Actor, token: str | None) -> Actor:
-    st.session_state[_ACTOR] = actor
+def _resume(token: str) -> Actor | None:
+    policy = sessions.SessionPolicy.from_settings(get_settings())
+    with reading() as session:
+        check = sessions.check_session(session=session, token=token, policy=policy)
+    if check is None:
+        return None
+    if check.needs_touch or check.needs_rotation:
+        with writing() as session:
+            rotated = sessions.refresh_session(session=session, check=check, policy=policy)
+        if rotated is not None:
+            token = rotated
+            st.session_state[_PENDING_COOKIE] = (token, policy.days * 86400)
     st.session_state[_TOKEN] = token
+    return Actor.of(check.user)
+
+
+def _single_sign_on() -> Actor | None:
+    if st.session_state.get(_SSO_REFUSED):
+        return None
+    user_id = st.session_state.get(_SSO_USER)
+    if user_id is not None:
+        with reading() as session:
+            user = accounts.active_user(session=session, user_id=user_id)
+        if user is None:
+            _forget()
+            st.session_state[_SSO_REFUSED] = "this Gapdesk account is deactivated"
+            return None
+        return Actor.of(user)
+    claims = {k: st.user.get(k) for k in ("iss", "sub", "email", "email_verified")}
+    try:
+        with writing() as session:
+            user = oidc.user_for_identity(
+                session=session,
+                claims=claims,
+                allowed_issuers=get_settings().allowed_oidc_issuers(),
+            )
+            actor = Actor.of(user)
+    except oidc.SingleSignOnRefused as exc:
+        st.session_state[_SSO_REFUSED] = str(exc)
+        return None
+    st.session_state[_SSO_USER] = actor.id
     return actor
+
+
+def single_sign_on_refusal() -> str | None:
+    """Why the identity provider's user was refused (for the sign-in page), if they were."""
+    refused = st.session_state.get(_SSO_REFUSED)
+    return str(refused) if refused and _sso_signed_in() else None
+
+
+def _forget() -> None:
+    for key in (_TOKEN, _SSO_USER):
+        st.session_state.pop(key, None)
 
 
 def require_actor() -> Actor:
@@ -74,46 +135,50 @@ def require_actor() -> Actor:
     return actor
 
 
+def _client_address() -> str:
+    # Behind a reverse proxy this is the proxy's address (see the README).
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else "unknown"
+
+
 def sign_in(name: str, password: str) -> Actor:
-    """Check the password, open a browser session and remember it; SignInFailed if wrong."""
-    # The password check (argon2, deliberately slow) runs without the write lock; only the
-    # session row, and a hash upgraded to new argon2 parameters, are written.
-    with reading() as session:
-        user = accounts.authenticate(session=session, name=name, password=password)
-        session.expunge(user)
-    with writing() as session:
-        user = session.merge(user)
-        token = accounts.start_session(session=session, user=user, days=get_settings().session_days)
-        actor = Actor.of(user)
-    st.session_state[_PENDING_COOKIE] = (token, get_settings().session_days * 86400)
-    return _remember(actor, token)
+    """Check the password under the back-off and open a browser session; SignInFailed (or its
+    SignInThrottled and SignInBusy) if refused."""
+    settings = get_settings()
+    user, token = password_sign_in(
+        engine=engine(),
+        name=name,
+        password=password,
+        client=_client_address(),
+        days=settings.session_days,
+        policy=ThrottlePolicy.from_settings(settings),
+    )
+    st.session_state[_PENDING_COOKIE] = (token, settings.session_days * 86400)
+    st.session_state[_TOKEN] = token
+    st.session_state.pop(_REVOKED, None)
+    return Actor.of(user)
 
 
 def sign_out() -> None:
-    """End the browser session everywhere it is remembered."""
+    """End the browser session (with every token rotated from it) and forget it here."""
     token = st.session_state.get(_TOKEN)
     if token:
         with writing() as session:
-            accounts.end_session(session=session, token=token)
-        st.session_state["gapdesk_revoked"] = token
-    for key in (_ACTOR, _TOKEN):
-        st.session_state.pop(key, None)
+            sessions.end_session(session=session, token=token)
+        st.session_state[_REVOKED] = token
+    _forget()
     st.session_state[_PENDING_COOKIE] = ("", 0)
-    if oidc_configured() and getattr(st.user, "is_logged_in", False):
+    if _sso_signed_in():
+        st.session_state.pop(_SSO_REFUSED, None)
         st.logout()
 
 
 def flush_cookie() -> None:
-    """Write (or clear) the session cookie in the browser after a sign-in or sign-out."""
+    """Have the server set (or clear) the HttpOnly session cookie after a sign-in, a rotation or
+    a sign-out: the page redeems a one-time ticket at app.web.session_cookie's route."""
     pending = st.session_state.pop(_PENDING_COOKIE, None)
     if pending is None:
         return
     token, max_age = pending
-    # The token is URL-safe base64 and json.dumps quotes it, so nothing here can break out.
-    value = json.dumps(f"{COOKIE}={token}; path=/; max-age={int(max_age)}; SameSite=Strict")
-    st.html(
-        "<script>document.cookie = "
-        + value
-        + " + (location.protocol === 'https:' ? '; Secure' : '');</script>",
-        unsafe_allow_javascript=True,
-    )
+    ticket = session_cookie.issue_ticket(token, int(max_age))
+    st.html(session_cookie.fetch_script(ticket), unsafe_allow_javascript=True)

@@ -6,6 +6,7 @@ vl-convert, which runs Vega-Lite in an embedded engine: no browser to download o
 
 from __future__ import annotations
 
+import io
 import textwrap
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -14,24 +15,76 @@ from typing import Any, Literal
 import altair as alt
 import pandas as pd
 import vl_convert as vlc
+from pypdf import PdfReader, PdfWriter, Transformation
 
 from app.core.safe_csv import neutralise_frame
 from app.core.settings import get_settings
+from models.detectors.registry import REGISTRY
+from models.taxonomy import CATEGORIES
 from review_queue.trends.flow import FLOW_MEASURES
 from review_queue.trends.precision import ALL_DETECTORS
 from review_queue.trends.results import TrendMetric, TrendReport
 
 ReportFormat = Literal["pdf", "png"]
+Paper = Literal["a4", "letter"]
+PAPER_SIZES: dict[str, tuple[float, float]] = {"a4": (595.28, 841.89), "letter": (612.0, 792.0)}
+PAGE_MARGIN = 36.0  # points: half an inch
+CHART_GAP = 18.0
 AnyChart = alt.Chart | alt.LayerChart | alt.HConcatChart | alt.VConcatChart | alt.FacetChart
 REPORT_FORMATS: tuple[ReportFormat, ...] = ("pdf", "png")
 CHART_WIDTH = 640
 CHART_HEIGHT = 220
 TAKEAWAY_WIDTH = 95  # characters per subtitle line in the rendered file
 
+# One colour per category and per detector, the same in every chart and for every filter: the
+# scales' domains are all categories (all detectors), never only those the filters left, so a
+# category keeps its colour when others are filtered away. Twenty colours, no two alike.
+PALETTE = (
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#a6761d", "#000080", "#808000",
+    "#800000", "#008080", "#bab0ac", "#d95f02",
+)  # fmt: skip
+CATEGORY_DOMAIN: tuple[str, ...] = tuple(CATEGORIES)
+DETECTOR_DOMAIN: tuple[str, ...] = (ALL_DETECTORS, *REGISTRY, "manual")
+SLA_WORDS = ("within the SLA", "past the SLA")
+# Every channel a chart's legend may use; each chart of the report keeps its own.
+INDEPENDENT: dict[str, Literal["independent"]] = dict.fromkeys(
+    ("color", "strokeDash", "shape", "size"), "independent"
+)
+STATISTICS = ("median", "p90")
+
+
+def category_colour(present: list[str] | None = None, title: str = "category") -> alt.Color:
+    """Colour by ``category`` on the fixed scale; the legend lists the ``present`` ones."""
+    return alt.Color(
+        "category:N",
+        title=title,
+        scale=alt.Scale(domain=list(CATEGORY_DOMAIN), range=list(PALETTE[: len(CATEGORY_DOMAIN)])),
+        legend=alt.Legend(values=present, orient="bottom", columns=4) if present else None,
+    )
+
+
+def detector_colour(present: list[str]) -> alt.Color:
+    """Colour by ``detector`` on the fixed scale (all detectors together in black)."""
+    others = [c for c in PALETTE if c != "#000080"]
+    return alt.Color(
+        "detector:N",
+        title="detector",
+        scale=alt.Scale(
+            domain=list(DETECTOR_DOMAIN), range=["#000000", *others[: len(DETECTOR_DOMAIN) - 1]]
+        ),
+        legend=alt.Legend(values=present, orient="bottom", columns=3),
+    )
+
 
 def default_reporting_tz() -> str:
     """The configured reporting time zone (``GAPDESK_REPORTING_TZ``), UTC if unset."""
     return get_settings().reporting_tz
+
+
+def default_report_paper() -> Paper:
+    """The configured paper of the PDF report (``GAPDESK_REPORT_PAPER``), A4 if unset."""
+    return get_settings().report_paper
 
 
 @dataclass(frozen=True)
@@ -82,9 +135,7 @@ def report_spec(report: TrendReport) -> dict[str, Any]:
     generated = report.generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     # Charts share nothing: each keeps its own colours and legends (a category is not a detector).
     page = (
-        alt.vconcat(*charts, spacing=36)
-        .resolve_scale(color="independent", strokeDash="independent", size="independent")
-        .resolve_legend(color="independent", strokeDash="independent", size="independent")
+        alt.vconcat(*charts, spacing=36).resolve_scale(**INDEPENDENT).resolve_legend(**INDEPENDENT)
     ).properties(
         title=alt.TitleParams(
             "Gapdesk trends",
@@ -98,15 +149,50 @@ def report_spec(report: TrendReport) -> dict[str, Any]:
     return spec
 
 
-def render_report(report: TrendReport, fmt: ReportFormat) -> bytes:
-    """The report as PDF or PNG bytes, rendered without a browser."""
-    spec = report_spec(report)
+def render_report(report: TrendReport, fmt: ReportFormat, *, paper: Paper | None = None) -> bytes:
+    """The report as PDF or PNG bytes, rendered without a browser. The PDF is laid out on
+    ``paper`` (A4 or Letter; the ``report_paper`` setting by default), page after page; the PNG
+    is one tall image for the screen."""
     # Everything is inline data: refuse any network fetch a spec might otherwise make.
     if fmt == "pdf":
-        return bytes(vlc.vegalite_to_pdf(spec, allowed_base_urls=[]))
+        return _paginated_pdf(report, paper or default_report_paper())
     if fmt == "png":
-        return bytes(vlc.vegalite_to_png(spec, scale=2, allowed_base_urls=[]))
+        return bytes(vlc.vegalite_to_png(report_spec(report), scale=2, allowed_base_urls=[]))
     raise ValueError(f"report format must be one of {', '.join(REPORT_FORMATS)}, not {fmt!r}")
+
+
+def _report_parts(report: TrendReport) -> list[dict[str, Any]]:
+    """The report as separate specs, one per chart, the first under the report's heading."""
+    spec = report_spec(report)
+    charts = spec.pop("vconcat")
+    shared = {k: v for k, v in spec.items() if k not in ("title", "padding", "spacing")}
+    head = {**shared, "vconcat": [charts[0]], "title": spec["title"], "padding": 8}
+    return [head, *({**shared, **chart, "padding": 8} for chart in charts[1:])]
+
+
+def _paginated_pdf(report: TrendReport, paper: Paper) -> bytes:
+    """Each chart drawn as vector PDF, scaled to the page's width (never enlarged), and placed
+    one under another on pages of ``paper``; a chart that does not fit starts the next page."""
+    if paper not in PAPER_SIZES:
+        raise ValueError(f"paper must be one of {', '.join(PAPER_SIZES)}, not {paper!r}")
+    width, height = PAPER_SIZES[paper]
+    room_w, room_h = width - 2 * PAGE_MARGIN, height - 2 * PAGE_MARGIN
+    writer = PdfWriter()
+    page, top = None, 0.0
+    for spec in _report_parts(report):
+        drawn = PdfReader(io.BytesIO(vlc.vegalite_to_pdf(spec, allowed_base_urls=[]))).pages[0]
+        w, h = float(drawn.mediabox.width), float(drawn.mediabox.height)
+        scale = min(1.0, room_w / w, room_h / h)
+        if page is None or top - h * scale < PAGE_MARGIN:
+            page, top = writer.add_blank_page(width, height), height - PAGE_MARGIN
+        bottom = top - h * scale
+        page.merge_transformed_page(
+            drawn, Transformation().scale(scale).translate(PAGE_MARGIN, bottom)
+        )
+        top = bottom - CHART_GAP
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 # --------------------------------------------------------------------------- one chart per metric
@@ -128,7 +214,7 @@ def _flow_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
         .encode(
             x=alt.X("week_label:O", title=None),
             y=alt.Y("sum(count):Q", title="gaps"),
-            color=alt.Color("category:N", title="category"),
+            color=category_colour(sorted(set(frame["category"]), key=CATEGORY_DOMAIN.index)),
             tooltip=["week_label:O", "measure:N", "category:N", "count:Q"],
         )
         .properties(width=CHART_WIDTH / 4 - 20, height=CHART_HEIGHT)
@@ -138,7 +224,7 @@ def _flow_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
 
 def _backlog_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
     ages = metric.frame.assign(
-        over_sla=metric.frame["min_days"] >= report.sla_days,
+        sla=[SLA_WORDS[int(d >= report.sla_days)] for d in metric.frame["min_days"]],
     )
     bars = (
         alt.Chart(ages)
@@ -147,9 +233,10 @@ def _backlog_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
             x=alt.X("age_band:N", sort=list(ages["age_band"]), title="age since first seen"),
             y=alt.Y("open:Q", title="open gaps"),
             color=alt.Color(
-                "over_sla:N",
-                title=f"past the {report.sla_days}-day SLA",
-                scale=alt.Scale(domain=[False, True], range=["#4c78a8", "#e45756"]),
+                "sla:N",
+                title=f"{report.sla_days}-day SLA",
+                scale=alt.Scale(domain=list(SLA_WORDS), range=["#4c78a8", "#e45756"]),
+                legend=alt.Legend(orient="bottom"),
             ),
             tooltip=["age_band:N", "open:Q", "older_than_sla:Q"],
         )
@@ -177,23 +264,29 @@ def _cycle_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
     )
     long["statistic"] = long["statistic"].map({"median_hours": "median", "p90_hours": "p90"})
     long["days"] = long["hours"] / 24
+    # Median and p90 differ in line and in mark (solid with dots, dashed with triangles), so
+    # they stay apart in black and white as well as in colour.
     return (
         _base(long)
-        .mark_line(point=True)
+        .mark_line(point=alt.OverlayMarkDef(filled=True, size=45))
         .encode(
             x=_week_axis(),
             y=alt.Y("days:Q", title="days"),
-            color=alt.Color("measure:N", title=None),
-            strokeDash=alt.StrokeDash("statistic:N", title=None),
+            color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="bottom")),
+            strokeDash=alt.StrokeDash(
+                "statistic:N", title=None, legend=alt.Legend(orient="bottom"),
+                scale=alt.Scale(domain=list(STATISTICS), range=[[1, 0], [6, 3]]),
+            ),
+            shape=alt.Shape(
+                "statistic:N", title=None, legend=alt.Legend(orient="bottom"),
+                scale=alt.Scale(domain=list(STATISTICS), range=["circle", "triangle-up"]),
+            ),
             tooltip=[
-                "week_label:O",
-                "measure:N",
-                "statistic:N",
-                alt.Tooltip("hours:Q", format=".1f"),
-                "findings:Q",
+                "week_label:O", "measure:N", "statistic:N",
+                alt.Tooltip("days:Q", format=".1f"), "findings:Q",
             ],
         )
-    )
+    )  # fmt: skip
 
 
 def _precision_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
@@ -209,7 +302,9 @@ def _precision_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
                 axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1]),
             ),
-            color=alt.Color("detector:N", title="detector"),
+            color=detector_colour(
+                sorted(set(frame["detector"]), key=lambda d: (d != ALL_DETECTORS, d))
+            ),
             strokeWidth=alt.condition(
                 alt.datum.detector == ALL_DETECTORS, alt.value(3), alt.value(1.5)
             ),
@@ -232,7 +327,7 @@ def _precision_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
     )
     labels = (
         alt.Chart(promotions)
-        .mark_text(align="left", dx=3, dy=-4, baseline="top", color="#555", fontSize=10)
+        .mark_text(align="right", dx=-3, dy=4, baseline="top", color="#555", fontSize=10)
         .encode(x="promoted_at:T", y=alt.value(0), text="label:N")
     )
     return alt.layer(lines, rules, labels)
@@ -245,13 +340,19 @@ def _where_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
             alt.Chart(long)
             .mark_bar()
             .encode(
-                y=alt.Y(f"{field_}:N", sort=list(frame[field_]), title=title),
+                y=alt.Y(
+                    f"{field_}:N",
+                    sort=list(frame[field_]),
+                    title=title,
+                    axis=alt.Axis(labelLimit=280),
+                ),
                 x=alt.X("value:Q", title="gaps first seen in the range"),
                 yOffset=alt.YOffset("count_of:N", sort=["found", "confirmed"]),
                 color=alt.Color(
                     "count_of:N",
                     title=None,
                     scale=alt.Scale(domain=["found", "confirmed"], range=["#9ecae9", "#e45756"]),
+                    legend=alt.Legend(orient="bottom"),
                 ),
                 tooltip=[f"{field_}:N", "count_of:N", "value:Q"],
             )
@@ -259,9 +360,13 @@ def _where_chart(metric: TrendMetric, report: TrendReport) -> AnyChart:
         )
 
     departments = metric.frame
+    courses = metric.extras["courses"]
+    if "title" in courses:
+        pairs = zip(courses["course"], courses["title"], strict=True)
+        courses = courses.assign(course=[f"{t} ({c})" if t else str(c) for c, t in pairs])
     charts = [
         bars(departments, "department", "department"),
-        bars(metric.extras["courses"], "course", "course (top 15)"),
+        bars(courses, "course", "course (top 15)"),
     ]
     rated = departments.dropna(subset=["confirmed_per_1000"])
     if not rated.empty:

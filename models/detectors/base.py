@@ -8,7 +8,8 @@ interchangeable. They are pure: DataFrames in, proposals out, no I/O.
 Each detector declares what it reads (``reads``: per table, the columns it needs and those it
 uses only when present). A snapshot that lacks a needed table or column (contract version 2:
 absent is not empty) gets the detector skipped with a reason instead of findings made up from
-data the source could not carry.
+data the source could not carry; rows whose own source lacked a needed column (merged from a
+part without it) are left out of what the detector sees (``known_rows``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import inspect
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from numbers import Integral
 from typing import Any, ClassVar
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from models.detectors.constraints import Constraint, Interval, check_parameters
-from models.snapshot import Snapshot
+from models.snapshot import NOT_CARRIED, Snapshot
 from models.taxonomy import CATEGORIES
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -274,7 +275,7 @@ class Detector(ABC):
         reason = self.skip_reason(snapshot)
         if reason is not None:
             raise MissingTableError(f"{self.name}: {reason}")
-        proposals = list(self._detect(snapshot))
+        proposals = list(self._detect(known_rows(snapshot, self.reads)))
         for p in proposals:
             # A detector that emits a category it did not declare is a bug, not a finding.
             if p.category not in self.categories:
@@ -311,6 +312,25 @@ class Detector(ABC):
             detector=self.name,
             detector_version=self.version,
         )
+
+
+def known_rows(snapshot: Snapshot, reads: Mapping[str, Columns]) -> Snapshot:
+    """``snapshot`` without the rows whose source did not carry a column ``reads`` needs (a part
+    merged with others that carried it, ``Snapshot.unknown``): a detector judges no row on a
+    column the row's source could not know, as it judges no table without it."""
+    tables = dict(snapshot.tables)
+    for table, cols in reads.items():
+        frame = tables.get(table)
+        if frame is None or NOT_CARRIED not in frame.columns:
+            continue
+        unknown = np.zeros(len(frame), dtype=bool)
+        for column in cols.needed:
+            unknown |= snapshot.unknown(table, column).to_numpy(dtype=bool)
+        if unknown.any():
+            tables[table] = frame[~unknown].reset_index(drop=True)
+    if all(tables[t] is snapshot.tables[t] for t in tables):
+        return snapshot
+    return replace(snapshot, tables=tables)
 
 
 def describe_lack(lacking: Sequence[str]) -> str | None:

@@ -94,9 +94,14 @@ class UnownedCourseDetector(Detector):
         else:  # without the HR link nobody is known to have left
             m = m.assign(owner_employment=None, owner_name=None)
         no_owner = m["owner_user_id"].isna()
-        not_user = ~no_owner & m["owner_status"].isna()
-        inactive = ~no_owner & ~not_user & m["owner_status"].astype(str).ne("active")
-        left = m["owner_employment"].astype(str).eq("terminated") & ~no_owner & ~not_user
+        # An owner whose account quarantine set aside is an owner, just not one to judge.
+        held = (
+            m["owner_user_id"].astype("str").isin(snapshot.set_aside_values("lms_users", "user_id"))
+        )
+        not_user = ~no_owner & m["owner_status"].isna() & ~held
+        is_user = m["owner_status"].notna()
+        inactive = ~no_owner & is_user & m["owner_status"].astype(str).ne("active")
+        left = m["owner_employment"].astype(str).eq("terminated") & ~no_owner & is_user
         hit = no_owner | not_user | inactive | left
         m = m[hit]
         if m.empty:

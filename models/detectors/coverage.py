@@ -66,6 +66,8 @@ COLUMN_WORDS = {
     "submissions.graded_at": "grading time",
     "sync_runs.finished_at": "finish time",
     "activity.course_id": "course",
+    "courses.starts_at": "start date",
+    "courses.ends_at": "end date",
 }
 # What goes unchecked when a category's detector cannot run ("... cannot be checked").
 CATEGORY_WORDS = {

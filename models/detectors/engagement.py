@@ -45,6 +45,7 @@ from models.detectors.learners import (
     weekly_series,
 )
 from models.detectors.outliers import OutlierModel, robust_z, scale_floors, shrunk_share
+from models.detectors.series import run_edges
 from models.snapshot import Snapshot
 
 
@@ -174,6 +175,10 @@ class CourseWeekEngagementDetector(OutlierModel):
         fail_mask = complete & _verb_mask(codes, ("failed",))
         failures = np.bincount(cw[fail_mask], minlength=size)
         keep = np.flatnonzero(events > 0)
+        # The start or end of a term (which a log does not carry) is not an anomaly.
+        counted = ok & ~access & (day <= as_of_day)
+        edges = run_edges(codes, counted, keep, first_monday, n_weeks, self.min_active_learners)
+        keep = keep[~edges]
         frame = pd.DataFrame(
             {
                 "course_id": np.asarray(codes["course_ids"])[keep // n_weeks],

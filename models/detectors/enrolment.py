@@ -133,7 +133,7 @@ class EnrollmentMissingDetector(Detector):
         have = enr.merge(users[users["person_id"].notna()], on="user_id", how="inner")
         have_key = pd.MultiIndex.from_frame(have[["person_id", "course_id"]].astype(str))
         key = pd.MultiIndex.from_frame(m[["person_id", "course_id"]].astype(str))
-        m = m[~key.isin(have_key)]
+        m = m[~key.isin(have_key) & ~self._cannot_tell(snapshot, m)]
         if m.empty:
             return []
         # Several rules may require one course of a person: one finding, the earliest deadline.
@@ -196,6 +196,27 @@ class EnrollmentMissingDetector(Detector):
                 )
             )
         return out
+
+    @staticmethod
+    def _cannot_tell(snapshot: Snapshot, wanted: pd.DataFrame) -> np.ndarray:
+        """Which (person, course) rows of ``wanted`` the snapshot cannot judge: an enrolment in
+        the course of a user whose person link the source did not carry (``known_rows`` left
+        the user out), or a user of the person's, or an enrolment of theirs, that quarantine
+        set aside. Their enrolment may well exist; the data to see it does not."""
+        enr = snapshot["enrollments"]
+        users = snapshot["lms_users"]
+        unattributed = enr.loc[~enr["user_id"].isin(users["user_id"]), "course_id"]
+        course = wanted["course_id"].astype("str")
+        person = wanted["person_id"].astype("str")
+        out = course.isin(set(unattributed.astype("str")))
+        out |= person.isin(snapshot.set_aside_values("lms_users", "person_id"))
+        held = snapshot.set_aside.get("enrollments")
+        if held is not None and {"user_id", "course_id"} <= set(held.columns):
+            linked = users[users["person_id"].notna()].astype({"user_id": "str"})
+            pairs = held[["user_id", "course_id"]].astype("str").merge(linked, on="user_id")
+            key = pd.MultiIndex.from_frame(pairs[["person_id", "course_id"]].astype("str"))
+            out |= pd.MultiIndex.from_arrays([person, course]).isin(key)
+        return np.asarray(out, dtype=bool)
 
 
 class EnrollmentFailedDetector(Detector):
@@ -339,13 +360,24 @@ class ProgressInconsistentDetector(Detector):
     categories = ("progress_inconsistent",)
     requires = ("courses", "enrollments")
     optional = ("activity", "lms_users", "people")
-    # Every contradiction is read from the enrolment's status, dates and progress: all needed.
+    # Each contradiction is checked where the snapshot carries its columns (absent is not
+    # empty): an export without progress or completion dates (OULAD) still shows withdrawals
+    # without a date.
     reads: ClassVar[dict[str, Columns]] = merge_reads(
-        {"enrollments": columns(*ENROLMENT_COLUMNS)},
+        {
+            "enrollments": columns(
+                "enrollment_id", "user_id", "course_id", "status", "enrolled_at",
+                optional=ENROLMENT_COLUMNS,
+            )
+        },
         ACTIVITY_READS, COMPLIANCE_READS, COURSE_LABEL_READS, USER_LABEL_READS,
     )  # fmt: skip
     unchecked_without: ClassVar[dict[str, str]] = {
         "activity": "completions without any activity and progress that goes down",
+        "enrollments.progress_pct": "completions with progress below 100%",
+        "enrollments.completed_at": "completions without a date, before enrolment or without "
+        "activity",
+        "enrollments.withdrawn_at": "withdrawals without a date",
     }
     parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **Detector.parameter_constraints,
@@ -378,21 +410,25 @@ class ProgressInconsistentDetector(Detector):
         status = enr["status"].astype(str)
         completed = status.eq("completed")
         withdrawn = status.eq("withdrawn")
-        progress = pd.to_numeric(enr["progress_pct"], errors="coerce")
-        completed_at = utc(enr["completed_at"])
         enrolled_at = utc(enr["enrolled_at"])
-        withdrawn_at = utc(enr["withdrawn_at"])
-        reasons: dict[str, pd.Series] = {
-            "completed_progress_below_100": completed & (progress < 100).fillna(False),
-            "completed_without_date": completed & completed_at.isna(),
-            "completed_before_enrolled": (completed_at < enrolled_at).fillna(False),
-            "withdrawn_without_date": withdrawn & withdrawn_at.isna(),
-            "withdrawal_date_not_withdrawn": ~withdrawn & withdrawn_at.notna(),
-        }
+        reasons: dict[str, pd.Series] = {}
+        # A rule runs only on the columns the snapshot carries: a column the source could not
+        # know is absent, not empty, and raises nothing.
+        if "progress_pct" in enr:
+            progress = pd.to_numeric(enr["progress_pct"], errors="coerce")
+            reasons["completed_progress_below_100"] = completed & (progress < 100).fillna(False)
+        if "completed_at" in enr:
+            completed_at = utc(enr["completed_at"])
+            reasons["completed_without_date"] = completed & completed_at.isna()
+            reasons["completed_before_enrolled"] = (completed_at < enrolled_at).fillna(False)
+        if "withdrawn_at" in enr:
+            withdrawn_at = utc(enr["withdrawn_at"])
+            reasons["withdrawn_without_date"] = withdrawn & withdrawn_at.isna()
+            reasons["withdrawal_date_not_withdrawn"] = ~withdrawn & withdrawn_at.notna()
         drops = pd.DataFrame()
         if snapshot.has("activity"):
             act = activity_days(snapshot)
-            if not act.empty:
+            if not act.empty and "completed_at" in enr:
                 lo, hi = act["timestamp"].min(), act["timestamp"].max()
                 in_span = completed & (completed_at >= lo).fillna(False) & (completed_at <= hi)
                 in_span = in_span.fillna(False)
@@ -412,7 +448,7 @@ class ProgressInconsistentDetector(Detector):
             went_down = pd.Series(False, index=enr.index)
             went_down.loc[enrolments_with_falls(enr, enrolled_at, drops)] = True
             reasons["progress_went_down"] = went_down
-        table = pd.DataFrame(reasons)
+        table = pd.DataFrame(reasons, index=enr.index)
         any_reason = table.any(axis=1)
         hits = enr[any_reason]
         if hits.empty:
@@ -431,7 +467,7 @@ class ProgressInconsistentDetector(Detector):
         names = np.array(list(table.columns))
         out = []
         for row, flags, who, course, score, sev, n in zip(
-            hits[ENROLMENT_COLUMNS].to_dict("records"),
+            hits[[c for c in ENROLMENT_COLUMNS if c in hits]].to_dict("records"),
             table.to_numpy(dtype=bool),
             users,
             courses_l,

@@ -72,7 +72,11 @@ class OrphanAccountDetector(Detector):
             right_on="hr_person_id",
         )
         unlinked = merged["person_id"].isna()
-        unknown = ~unlinked & merged["hr_person_id"].isna()
+        # A link to a person quarantine set aside is a link to someone, not to nobody.
+        held = (
+            merged["person_id"].astype("str").isin(snapshot.set_aside_values("people", "person_id"))
+        )
+        unknown = ~unlinked & merged["hr_person_id"].isna() & ~held
         terminated = merged["hr_employment_status"].astype(str).eq("terminated") & ~unknown
         hits = merged[unlinked | unknown | terminated].copy()
         if hits.empty:

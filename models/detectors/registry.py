@@ -33,11 +33,12 @@ from models.detectors.identity import (
     OrphanAccountDetector,
     RecordMismatchDetector,
 )
-from models.detectors.integrations import ReportingGapDetector, SyncFailureDetector
+from models.detectors.integrations import SyncFailureDetector
 from models.detectors.notifications import (
     NotificationOutageDetector,
     NotificationUndeliveredDetector,
 )
+from models.detectors.reporting import ReportingGapDetector
 from models.snapshot import Snapshot
 
 # In the taxonomy's order of categories; the anomaly models last (they are the slowest).

@@ -7,19 +7,27 @@ with other Tuesdays. Medians and MADs are robust: the bad day itself barely move
 
 For reporting gaps: the window each course is judged in, how many of the days before a day a
 stream reported, runs of flagged days, and the distinct learners of a stream over some days.
+For course-weeks: which weeks open or close a run of a course's activity (a term's edges).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from models.detectors.common import day_number, utc, weekday_of
+from models.detectors.base import Columns, columns
+from models.detectors.common import day_number, unique_sorted, utc, weekday_of
 from models.snapshot import Snapshot
 
 MAD_TO_SIGMA = 1.4826
+
+# What ``course_windows`` reads: a course's own dates when the snapshot carries them.
+COURSE_WINDOW_READS: dict[str, Columns] = {
+    "courses": columns("course_id", optional=("starts_at", "ends_at"))
+}
 
 
 def complete_days(
@@ -243,3 +251,39 @@ def back_at_usual(
         ok &= events[k] >= np.maximum(share * level, 1.0)
         back = np.where(ok, k, back)
     return found.assign(back=back)[back >= 0].reset_index(drop=True)
+
+
+def run_edges(
+    codes: dict[str, Any],
+    counted: np.ndarray,
+    keys: np.ndarray,
+    first_monday: int,
+    n_weeks: int,
+    min_learners: int,
+) -> np.ndarray:
+    """Which course-weeks (``keys``: course code * n_weeks + week from ``first_monday``) open or
+    close a run of the course's activity: the week before (wholly inside the data) or the days
+    after (up to a week, as far as the ``counted`` events go) had fewer than ``min_learners``
+    distinct learners. That is where a term starts or ends, often part way through the week; a
+    log carries no term dates, so such a week looks falsely quiet against full teaching weeks.
+
+    ``codes`` are ``common.activity_codes``; ``counted`` masks the events that count (learner
+    events up to ``as_of``)."""
+    course, user, day = codes["course"], codes["user"], codes["day"]
+    if len(keys) == 0:
+        return np.zeros(0, dtype=bool)
+    wk = (day - weekday_of(day) - first_monday) // 7
+    n_users = max(len(codes["user_ids"]), 1)
+    cw = (course.astype("int64") * n_weeks + wk)[counted]
+    pairs = unique_sorted(cw * n_users + user[counted].astype("int64"))
+    size = (int(course.max()) + 1) * n_weeks
+    learners = np.bincount(pairs // n_users, minlength=size)
+    week = keys % n_weeks
+    monday = first_monday + 7 * week
+    data_start = int(day[course >= 0].min())
+    last_day = int(day[counted].max()) if counted.any() else data_start
+    prev_known = (week > 0) & (monday - 7 >= data_start)
+    prev = np.where(prev_known, learners[np.maximum(keys - 1, 0)], min_learners)
+    next_known = (week + 1 < n_weeks) & (monday + 7 <= last_day)
+    nxt = np.where(next_known, learners[np.minimum(keys + 1, size - 1)], min_learners)
+    return np.asarray((prev < min_learners) | (nxt < min_learners), dtype=bool)

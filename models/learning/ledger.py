@@ -13,7 +13,7 @@ one course or department (the organisation knows something there the rule cannot
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -89,14 +89,19 @@ class ThresholdSuggestion:
     removes_false_positive: int
     removes_dismissed: int
     removes_confirmed: int
+    # The decided findings the cut removes, and the other features whose best cut removes the
+    # very same ones (the same suggestion said another way, listed instead of repeated).
+    removed: frozenset[Any] = field(default=frozenset(), compare=False, repr=False)
+    same_as: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """One plain sentence for the ledger page and the CLI."""
+        also = f" (the same findings by {', '.join(self.same_as)})" if self.same_as else ""
         return (
             f"{self.detector}: propose only when {self.feature} {self.direction} "
             f"{self.threshold:.4g}; would have removed {self.removes_dismissed} dismissed "
             f"({self.removes_false_positive} as false positives) and {self.removes_confirmed} "
-            "confirmed"
+            f"confirmed{also}"
         )
 
     def condition(self) -> dict[str, Any]:
@@ -216,6 +221,8 @@ def threshold_suggestions(
             if best is None or best[1] < min_false_positives:
                 continue
             (direction, threshold), removes_fp, removes_dis, removes_conf = best[0], *best[1:]
+            cut = (values < threshold) if direction == ">=" else (values > threshold)
+            removed = frozenset(mine["finding_id"].to_numpy()[known & cut].tolist())
             out.append(
                 ThresholdSuggestion(
                     detector=str(detector),
@@ -225,10 +232,43 @@ def threshold_suggestions(
                     removes_false_positive=removes_fp,
                     removes_dismissed=removes_dis,
                     removes_confirmed=removes_conf,
+                    removed=removed,
                 )
             )
-    out.sort(key=lambda s: (-s.removes_false_positive, s.removes_confirmed))
-    return out
+    return one_per_target(out)
+
+
+def one_per_target(suggestions: list[ThresholdSuggestion]) -> list[ThresholdSuggestion]:
+    """One suggestion per detector and the findings it removes, ranked by what it removes.
+
+    Features of one model move together (a learner's events, active days and their z-scores),
+    so their best cuts often remove the very same findings: those are one suggestion, on the
+    feature listed first, naming the others. A cut whose findings another cut of the same
+    detector removes too (so no fewer dismissals) at no more confirmations lost adds nothing and
+    is left out. Most false positives removed first, then fewest confirmations lost.
+    """
+    ranked = sorted(
+        suggestions,
+        key=lambda s: (-s.removes_false_positive, s.removes_confirmed, s.detector, s.feature),
+    )
+    kept: list[ThresholdSuggestion] = []
+    for s in ranked:
+        twin = next(
+            (i for i, k in enumerate(kept) if k.detector == s.detector and k.removed == s.removed),
+            None,
+        )
+        if twin is not None:
+            kept[twin] = replace(kept[twin], same_as=(*kept[twin].same_as, s.feature))
+            continue
+        covered = any(
+            k.detector == s.detector
+            and s.removed <= k.removed
+            and k.removes_confirmed <= s.removes_confirmed
+            for k in kept
+        )
+        if not covered:
+            kept.append(s)
+    return kept
 
 
 def _best_cut(

@@ -1,15 +1,15 @@
 """Detectors (admins): versions, switches, thresholds, last run figures; run detection now."""
 
-import json
-
 import pandas as pd
 import streamlit as st
 
 from app.core.errors import UserError
 from app.detection.configuration import (
+    changed_parameters,
     configure_detector,
     describe_condition,
     detector_settings,
+    parameter_fields,
     remove_condition,
 )
 from app.detection.run import recent_runs, run_detection
@@ -111,21 +111,47 @@ for i, condition in enumerate(current.require):
             config = remove_condition(session=session, actor=actor, name=name, condition=condition)
         st.toast(f"{name}: configuration v{config.version} without that condition.")
         st.rerun()
-with st.form("thresholds"):
-    text = st.text_area(
-        "Parameters (JSON)", json.dumps(current.params, indent=2, sort_keys=True), height=260
-    )
+with st.form(f"thresholds_{name}"):
+    raw: dict[str, object] = {}
+    columns = st.columns(3)
+    for i, field in enumerate(parameter_fields(current)):
+        box = columns[i % 3]
+        label, key = field.name.replace("_", " "), f"param_{name}_{field.name}"
+        if field.kind in ("integer", "number"):
+            cast = int if field.kind == "integer" else float
+            raw[field.name] = box.number_input(
+                label, value=cast(field.value),
+                min_value=None if field.low is None else cast(field.low),
+                max_value=None if field.high is None else cast(field.high),
+                step=1 if cast is int else None, format=None if cast is int else "%g",
+                help=f"Must be {field.allowed}.", key=key,
+            )  # fmt: skip
+        elif field.kind == "boolean":
+            raw[field.name] = box.toggle(label, value=field.value, key=key)
+        elif field.kind == "choice":
+            raw[field.name] = box.selectbox(
+                label, field.options, index=field.options.index(field.value),
+                help=f"Must be {field.allowed}.", key=key,
+            )  # fmt: skip
+        else:
+            raw[field.name] = box.text_input(
+                label, str(field.value), help=f"Must be {field.allowed}.", key=key
+            )
     note = st.text_input("Why the change (kept with the new version)")
     saved = st.form_submit_button("Save as a new configuration version")
 if saved:
     try:
-        params = json.loads(text)
-        if not isinstance(params, dict):
-            raise ValueError("the parameters must be a JSON object")
-        with writing() as session:
-            config = configure_detector(
-                session=session, actor=actor, name=name, params=params, note=note
+        params = changed_parameters(current, raw)
+        if not params:
+            st.info("No parameter changed: nothing saved.")
+        else:
+            with writing() as session:
+                config = configure_detector(
+                    session=session, actor=actor, name=name, params=params, note=note
+                )
+            st.success(
+                f"{name}: configuration v{config.version} saved "
+                f"({', '.join(f'{k} = {v}' for k, v in params.items())})."
             )
-        st.success(f"{name}: configuration v{config.version} saved.")
     except (ValueError, UserError) as exc:
         st.error(f"Not saved: {md_escape(exc)}")

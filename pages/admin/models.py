@@ -81,8 +81,10 @@ try:
     with reading() as session:
         ledger, suggestions = rule_ledger_tables(session=session, actor=actor)
     st.dataframe(ledger, hide_index=True)
+    if suggestions:
+        st.caption("Suggestions, most dismissals removed first; one for each set of findings.")
     for i, suggestion in enumerate(suggestions):
-        st.markdown("- " + md_escape(suggestion.describe()))
+        st.markdown(f"{i + 1}. " + md_escape(suggestion.describe()))
         if st.button("Apply as a new configuration version", key=f"apply_suggestion_{i}"):
             with writing() as session:
                 config = apply_suggestion(session=session, actor=actor, suggestion=suggestion)

@@ -14,7 +14,13 @@ from review_queue.permissions import Actor, require_role
 from review_queue.states import REAL_STATUSES, values
 from review_queue.tables import Finding
 from review_queue.trends.filters import TRENDS_ROLES, TrendFilters
-from review_queue.trends.query import CLOSED_STATUSES, TrendQuery, fetch_rows, finding_department
+from review_queue.trends.query import (
+    CLOSED_STATUSES,
+    UNKNOWN_DEPARTMENT,
+    TrendQuery,
+    fetch_rows,
+    finding_department,
+)
 from review_queue.trends.results import TrendMetric
 from review_queue.trends.takeaways import locations_takeaway
 
@@ -27,13 +33,15 @@ def gap_locations(
     actor: Actor,
     filters: TrendFilters,
     learners: int | Mapping[str, int] | None = None,
+    course_titles: Mapping[str, str] | None = None,
 ) -> TrendMetric:
     """Where the gaps first seen in the range are: by department, and the top 15 courses.
 
     ``confirmed`` counts gaps confirmed real (confirmed now, or since resolved). ``learners`` is
     the programme's learner count (or a count per department) for confirmed per 1,000 learners.
     Frame: ``department``, ``found``, ``confirmed``, ``open``, ``learners``,
-    ``confirmed_per_1000``. Extras: ``courses`` (``course``, ``found``, ``confirmed``, ``open``).
+    ``confirmed_per_1000``. Extras: ``courses`` (``course``, ``title`` from ``course_titles``,
+    empty where unknown, ``found``, ``confirmed``, ``open``).
     """
     require_role(actor, TRENDS_ROLES, "seeing trends")
     q = TrendQuery(session, filters)
@@ -82,12 +90,14 @@ def gap_locations(
         [(str(c), int(n), int(k or 0), int(o or 0)) for c, n, k, o in by_course],
         columns=["course", "found", "confirmed", "open"],
     )
+    titles = course_titles or {}
+    courses.insert(1, "title", [str(titles.get(c, "")) for c in courses["course"]])
     total_learners = learners if isinstance(learners, int) else sum((learners or {}).values())
     return TrendMetric(
         "where",
         "Where the gaps are",
         departments,
-        locations_takeaway(departments, courses, total_learners),
+        locations_takeaway(departments, courses, total_learners, nowhere=UNKNOWN_DEPARTMENT),
         {"courses": courses},
     )
 

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     # Only a type here: filters imports this module for the department expression.
     from review_queue.trends.filters import TrendFilters
 
-UNKNOWN_DEPARTMENT = "unknown"
+# Said as a manager reads it: a gap that belongs to no department is not a department.
+UNKNOWN_DEPARTMENT = "no department"
 
 # A trend's "open" gap (backlog, compliance exposure, a location's open gaps) is one not closed:
 # review_queue.states.UNCLOSED_STATUSES, snoozed ones included (unlike the queue's OPEN_STATUSES).
@@ -104,7 +105,7 @@ def fetch_rows(session: Session, statement: Any) -> list[tuple[Any, ...]]:
 
 def finding_department() -> ColumnElement[Any]:
     """A finding's department: its own column, else its evidence, else its features, else
-    'unknown' (findings proposed before the column existed carry it only in their JSON)."""
+    'no department' (findings proposed before the column existed carry it only in their JSON)."""
     stored = func.nullif(col(Finding.department), "")
     evidence = func.nullif(col(Finding.evidence)["department"].as_string(), "")
     features = func.nullif(col(Finding.features)["department"].as_string(), "")

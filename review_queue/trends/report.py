@@ -27,8 +27,10 @@ def trend_report(
     sla_days: int = DEFAULT_SLA_DAYS,
     learners: int | Mapping[str, int] | None = None,
     as_of: datetime | None = None,
+    course_titles: Mapping[str, str] | None = None,
 ) -> TrendReport:
-    """Every metric of the Trends page for ``filters``, in the page's order."""
+    """Every metric of the Trends page for ``filters``, in the page's order; ``course_titles``
+    (course id → title, from the LMS data) names the courses beside their ids."""
     require_role(actor, TRENDS_ROLES, "seeing trends")
     kwargs: dict[str, Any] = {"session": session, "actor": actor, "filters": filters}
     metrics = (
@@ -36,7 +38,7 @@ def trend_report(
         open_backlog(**kwargs, sla_days=sla_days, as_of=as_of),
         cycle_times(**kwargs),
         detector_precision(**kwargs),
-        gap_locations(**kwargs, learners=learners),
+        gap_locations(**kwargs, learners=learners, course_titles=course_titles),
         compliance_exposure(**kwargs),
     )
     return TrendReport(filters, as_of or utcnow(), sla_days, metrics)

@@ -25,21 +25,26 @@ def flow_takeaway(frame: pd.DataFrame, filters: TrendFilters) -> str:
         )
     weekly = frame.groupby(["week", "measure"])["count"].sum().unstack("measure")
     n = len(weekly)
-    what = "gaps" if len(filters.categories) != 1 else f"{filters.categories[0]} gaps"
+    confirmed = int(totals["confirmed"])
+    what = "gap" if confirmed == 1 else "gaps"
+    if len(filters.categories) == 1:
+        what = f"{filters.categories[0]} {what}"
+    # The total comes first, so it reads the same as the other charts' counts of confirmations;
+    # the halves only say which way it goes.
+    text = (
+        f"{confirmed:,} {what} confirmed in the range, "
+        f"{int(totals['opened']):,} opened, {int(totals['dismissed']):,} dismissed, "
+        f"{int(totals['resolved']):,} resolved"
+    )
     if n >= 2:
         half = n // 2
         before = int(weekly["confirmed"].iloc[:half].sum())
         after = int(weekly["confirmed"].iloc[n - half :].sum())
-        text = (
-            f"Confirmed {what} {_change(before, after)} in the last {half} "
+        text += (
+            f"; confirmations {_change(before, after)}, the last {half} "
             f"week{'s' if half != 1 else ''} against the {half} before"
         )
-    else:
-        text = f"confirmed {what} this week: {int(totals['confirmed']):,}"
-    text += (
-        f"; {int(totals['opened']):,} opened, {int(totals['dismissed']):,} dismissed, "
-        f"{int(totals['resolved']):,} resolved in all."
-    )
+    text += "."
     return text[0].upper() + text[1:]
 
 
@@ -106,23 +111,40 @@ def precision_takeaway(overall: pd.DataFrame, promotions: pd.DataFrame) -> str:
     return text + "."
 
 
-def locations_takeaway(departments: pd.DataFrame, courses: pd.DataFrame, learners: int) -> str:
-    """Which department and course carry the most confirmed gaps, and the rate per learner."""
+def locations_takeaway(
+    departments: pd.DataFrame, courses: pd.DataFrame, learners: int, *, nowhere: str
+) -> str:
+    """Which department and course carry the most confirmed gaps, and the rate per learner.
+
+    ``nowhere`` is the label of gaps without a department: they are counted, never named as the
+    department with the most gaps. A course is named by its title where known.
+    """
     if departments.empty:
         return "No gaps were first seen in this period."
     total_found = int(departments["found"].sum())
     total_confirmed = int(departments["confirmed"].sum())
-    top = departments.iloc[0]
+    placed = departments[departments["department"] != nowhere]
+    unplaced = departments.loc[departments["department"] == nowhere, "confirmed"].sum()
     if total_confirmed == 0:
-        text = f"{total_found:,} gaps found, none confirmed yet; most in {top['department']}"
+        text = f"{total_found:,} gaps first seen in the range, none confirmed yet"
+        if not placed.empty:
+            top = placed.sort_values("found", ascending=False, kind="stable").iloc[0]
+            text += f"; most in {top['department']}"
     else:
-        text = (
-            f"{top['department']} has the most confirmed gaps "
-            f"({int(top['confirmed']):,} of {total_confirmed:,})"
-        )
+        gaps = "gap" if total_confirmed == 1 else "gaps"
+        text = f"Of the {total_confirmed:,} {gaps} first seen in the range and confirmed, "
+        if placed.empty or placed["confirmed"].max() == 0:
+            text += "none belongs to a department"
+        else:
+            top = placed.iloc[0]
+            text += f"{top['department']} has the most ({int(top['confirmed']):,})"
+            if unplaced:
+                text += f"; {int(unplaced):,} have no department"
         if not courses.empty and courses.iloc[0]["confirmed"] > 0:
             lead = courses.iloc[0]
-            text += f"; course {lead['course']} leads with {int(lead['confirmed']):,}"
+            title = str(lead.get("title") or "")
+            name = f"{title} ({lead['course']})" if title else str(lead["course"])
+            text += f"; course {name} leads with {int(lead['confirmed']):,}"
     if learners > 0:
         text += f"; {total_confirmed * 1000 / learners:.1f} confirmed gaps per 1,000 learners"
     return text + "."
@@ -153,7 +175,6 @@ def _change(before: float, after: float) -> str:
 
 
 def _duration(hours: float) -> str:
-    """Hours under two days, days beyond."""
-    if hours < 48:
-        return f"{hours:.1f} h"
-    return f"{hours / 24:.1f} days"
+    """In days, as the chart's axis is (one unit across the page)."""
+    days = hours / 24
+    return f"{days:.1f} day{'' if f'{days:.1f}' == '1.0' else 's'}"

@@ -8,9 +8,11 @@ organisation that was ingested and run through detection. N admin accounts are m
 account service; every context signs in with its own, opens the Review queue from the sidebar
 and, all at the same time (asyncio Playwright), repeats M times: take the next finding (the
 "Next finding" button or the N key: an atomic claim), then confirm it, dismiss it with a reason
-or snooze it (by click or by its Y/D/S shortcut). The latency is measured inside the page, from
-the pointerdown/keydown of the decision to the moment the page's confirmation ("#id: confirm.")
-is in the DOM.
+or snooze it (by click or by its Y/S shortcut; a dismissal is D, then the reason's key 1-5, timed
+from the reason). The latency is measured inside the page, from the pointerdown/keydown of the
+decision to the moment the page's confirmation ("#id: confirm.") is in the DOM, and from N (or the
+click on Next) to the claimed finding's heading; each is printed by key press and by click.
+``--sessions 1`` gives the figures for one person alone.
 
 Errors: a Streamlit exception box, an error message other than a refusal, a page error, a
 console error from the app's own origin, a lost websocket, a step that times out. A decision the
@@ -87,6 +89,10 @@ def _prepare(url: str, folder: Path, args: argparse.Namespace) -> tuple[list[str
     finally:
         engine.dispose()
     return names, waiting
+
+
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):.0f} ms" if values else "-"
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -172,6 +178,15 @@ def _run(url: str, home: Path, args: argparse.Namespace) -> int:
             f"p95 {_percentile(ok, 0.95):.0f} ms · max {max(ok):.0f} ms · "
             f"{len(ok) / wall:.2f} decisions/s over {wall:.1f} s of work"
         )
+    for how, key in (("key press", True), ("click", False)):
+        mine = [d.latency_ms for d in decided if d.outcome in ("ok", "repeat") and d.by_key == key]
+        nexts = [ms for log in logs for k, ms in log.next_ms if k == key and ms == ms]
+        if mine or nexts:
+            print(
+                f"by {how}: decision to its confirmation on screen p50 "
+                f"{_median(mine)} ({len(mine)}) · N to the next finding on screen p50 "
+                f"{_median(nexts)} ({len(nexts)})"
+            )
     if sign_ins:
         print(f"sign-in to the home page: p50 {statistics.median(sign_ins):.1f} s, "
               f"max {max(sign_ins):.1f} s")  # fmt: skip

@@ -126,7 +126,8 @@ def _reviewer(
     os.environ["GAPDESK_HOME"] = home
     os.environ["GAPDESK_RETRAIN_EVERY"] = "0"
     from app.learning.after_decision import decide_and_learn
-    from review_queue.decisions import next_finding, undo
+    from review_queue.claims import next_finding
+    from review_queue.decisions import undo
     from review_queue.findings import get_finding
 
     engine = build_engine(url)

@@ -2,8 +2,9 @@
 page, each step (sign in, take the next finding, decide), and what the session saw.
 
 A decision's latency is measured inside the page, from the pointerdown/keydown of the decision to
-the moment its confirmation is in the DOM; a refusal (another reviewer took the finding first)
-is counted apart from an error.
+the moment its confirmation is in the DOM, and so is taking the next finding, from the N key (or
+the click on Next) to the moment the claimed finding's heading is on screen; a refusal (another
+reviewer took the finding first) is counted apart from an error.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS
 PASSWORD = "load-test-password"  # throwaway accounts in a throwaway database
 ACTIONS = ("confirm", "dismiss", "snooze")
 
-# What is typed into the "Dismiss because" box to pick each reason (the options read
-# "reason: help"; "other" alone would also match the help text of "duplicate").
-REASONS = {"expected": "expected", "data_error": "data_error", "other": "something else"}
+# The key that picks each reason in the page's reason prompt (pages/queue.py: 1-5 in the order
+# of DISMISS_REASON_HELP), and the label of its button.
+REASONS = {"expected": "3", "data_error": "2", "other": "5"}
 REFUSED = re.compile(r"already \w+ by ")
 
 # Installed once per page: follows Streamlit's run state (the stApp attribute its own e2e tests
@@ -54,6 +55,15 @@ _WATCH = """
       }
     }
     if (gd.targets === null || gd.t0 === null || gd.outcome !== null) return;
+    if (gd.targets.next) {  // taking the next finding: its heading, claimed by this reviewer
+      const heading = [...document.querySelectorAll('h4')].find(h => /^#\\d+ /.test(h.textContent));
+      if (!heading) return;
+      const id = parseInt(heading.textContent.slice(1), 10);
+      if (gd.targets.decided.includes(id)) return;
+      if (!document.body.textContent.includes('claimed by you')) return;
+      gd.t1 = performance.now(); gd.outcome = 'ok'; gd.detail = String(id);
+      return;
+    }
     const done = (outcome, detail) => {
       gd.t1 = performance.now(); gd.outcome = outcome; gd.detail = detail;
     };
@@ -84,11 +94,11 @@ _ARM = """
 }
 """
 
-# The claimed finding is on screen when the run has ended and the open finding is one this
-# reviewer has not decided yet and whose last event is theirs (so "Undo my last decision" is
-# enabled): a claim is the only way to get there. The finding shown just before (the one just
-# decided, or the one the page opened by itself) fails one of the two tests, so a stale screen
-# is never taken for the claim. -1: the queue is empty; -2: the run raised an exception.
+# The claimed finding is on screen once the run has ended and the open finding is one this
+# reviewer has not decided yet and holds the claim on ("claimed by you"): a claim is the only way
+# to get there. The finding shown just before (the one just decided, or the one the page opened
+# by itself, unclaimed) fails one of the two tests, so a stale screen is never taken for the
+# claim. -1: the queue is empty; -2: the run raised an exception.
 _CLAIMED = """
 ([decided, exceptionsBefore]) => {
   if (window.__gd.exceptions.length > exceptionsBefore) return -2;
@@ -96,13 +106,21 @@ _CLAIMED = """
   for (const el of document.querySelectorAll('[data-testid="stToast"]')) {
     if (el.textContent.includes('Nothing unclaimed is waiting')) return -1;
   }
-  const heading = [...document.querySelectorAll('h3')].find(h => /^#\\d+ /.test(h.textContent));
+  const heading = [...document.querySelectorAll('h4')].find(h => /^#\\d+ /.test(h.textContent));
   if (!heading) return null;
   const id = parseInt(heading.textContent.slice(1), 10);
   if (decided.includes(id)) return null;
-  const undo = [...document.querySelectorAll('button')]
-    .find(b => b.textContent.includes('Undo my last decision'));
-  return undo && !undo.disabled ? id : null;
+  return document.body.textContent.includes('claimed by you') ? id : null;
+}
+"""
+
+# Arm the clock for taking the next finding; returns how many exception boxes were seen so far.
+_ARM_NEXT = """
+(decided) => {
+  const gd = window.__gd;
+  Object.assign(gd, {targets: {next: true, decided}, t0: null, t1: null, outcome: null,
+                     detail: null, exceptionsBefore: gd.exceptions.length});
+  return gd.exceptions.length;
 }
 """
 
@@ -128,6 +146,7 @@ class Decided:
     outcome: str  # ok | refused | error
     latency_ms: float
     detail: str = ""
+    by_key: bool = False  # the decision's shortcut key, not a click
 
 
 @dataclass
@@ -137,6 +156,8 @@ class SessionLog:
     reviewer: str
     decisions: list[Decided] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # (by key, milliseconds) from N (or the click on Next) to the claimed finding on screen
+    next_ms: list[tuple[bool, float]] = field(default_factory=list)
     sign_in_s: float = 0.0
 
 
@@ -169,7 +190,9 @@ async def _press_or_click(
     page: Page, button: str, key: str, *, by_key: bool, timeout_ms: float
 ) -> None:
     """Use a button by its shortcut or by a click, once it is on screen and enabled."""
-    target = page.get_by_role("button", name=button).first
+    # The accessible name of a button with a shortcut ends in "Shortcut <key>".
+    name = re.compile(rf"^{re.escape(button)}( Shortcut \S+)?$")
+    target = page.get_by_role("button", name=name).first
     await expect(target).to_be_enabled(timeout=timeout_ms)
     if by_key:
         await page.keyboard.press(key)
@@ -182,13 +205,15 @@ async def _focus_page(page: Page) -> None:
     await page.get_by_role("heading", name="Review queue").click()
 
 
-async def _take_next(page: Page, decided: list[int], *, by_key: bool, timeout_ms: float) -> int:
-    """Claim the next finding; returns its id once its detail is on screen."""
+async def _take_next(
+    page: Page, decided: list[int], *, by_key: bool, timeout_ms: float
+) -> tuple[int, float]:
+    """Claim the next finding; returns its id once its detail is on screen, and the time from
+    the key press (or click) to its heading on screen."""
     if by_key:
-        await _focus_page(page)
-    before = await page.evaluate("() => { window.__gd.targets = null; "
-                                 "return window.__gd.exceptions.length; }")  # fmt: skip
-    await _press_or_click(page, "Next finding", "n", by_key=by_key, timeout_ms=timeout_ms)
+        await _focus_page(page)  # before arming: this click must not start the clock
+    before = await page.evaluate(_ARM_NEXT, decided)
+    await _press_or_click(page, "Next", "n", by_key=by_key, timeout_ms=timeout_ms)
     handle = await page.wait_for_function(
         _CLAIMED, arg=[decided, before], polling=100, timeout=timeout_ms
     )
@@ -197,8 +222,9 @@ async def _take_next(page: Page, decided: list[int], *, by_key: bool, timeout_ms
         raise StepFailed("the queue ran dry: nothing unclaimed is waiting")
     if finding_id == -2:
         text = await page.evaluate(f"() => window.__gd.exceptions[{before}]")
-        raise StepFailed(f"'Next finding' raised an exception on the page: {text}")
-    return finding_id
+        raise StepFailed(f"'Next' raised an exception on the page: {text}")
+    seen = await page.evaluate("() => [window.__gd.outcome, window.__gd.t1 - window.__gd.t0]")
+    return finding_id, float(seen[1]) if seen[0] == "ok" else float("nan")
 
 
 async def _decide(
@@ -206,18 +232,24 @@ async def _decide(
     by_key: bool, timeout_ms: float,
 ) -> Decided:  # fmt: skip
     """Make one decision on the open finding and time it to its confirmation on screen."""
-    if action == "dismiss":
+    if action == "dismiss":  # D opens the reason prompt; the reason's key is the decision
         assert reason is not None
-        box = page.get_by_test_id("stSelectbox").filter(has_text="Dismiss because").first
-        await box.locator("input").click()
-        await page.keyboard.type(REASONS[reason])
-        await page.keyboard.press("Enter")
-        await expect(box.locator("input")).to_have_value(
-            re.compile(f"^{reason}:"), timeout=timeout_ms
+        if by_key:
+            await _focus_page(page)
+        await page.evaluate("() => { window.__gd.targets = null; }")
+        await _press_or_click(page, "Dismiss", "d", by_key=by_key, timeout_ms=timeout_ms)
+        await expect(page.get_by_text(f"Why dismiss #{finding_id}?")).to_be_visible(
+            timeout=timeout_ms
         )
+        await _wait_idle(page, timeout_ms)
         if reason == "other":
             await page.get_by_label("Comment (required for 'other')").fill("load test")
-    button, key = {"confirm": ("Confirm", "y"), "dismiss": ("Dismiss", "d"),
+            await _focus_page(page)  # commits the comment (a rerun) before the reason key
+            await _wait_idle(page, timeout_ms)
+    label = {"expected": "expected", "data_error": "data_error", "other": "other"}.get(
+        reason or "", ""
+    )
+    button, key = {"confirm": ("Confirm", "y"), "dismiss": (label, REASONS.get(reason or "", "")),
                    "snooze": ("Snooze", "s")}[action]  # fmt: skip
     if by_key:
         await _focus_page(page)  # before arming: this click must not start the clock
@@ -225,7 +257,12 @@ async def _decide(
     targets = [f"#{finding_id}: {action}.", f"#{finding_id}: {action} (already recorded)."]
     if not await page.evaluate(_ARM, targets):
         raise StepFailed(f"an error box was already on screen before deciding #{finding_id}")
-    await _press_or_click(page, button, key, by_key=by_key, timeout_ms=timeout_ms)
+    if action == "dismiss":  # the reason buttons read "<reason>: <what it means>"
+        target = page.get_by_role("button", name=re.compile(rf"^{button}: ")).first
+        await expect(target).to_be_enabled(timeout=timeout_ms)
+        await (page.keyboard.press(key) if by_key else target.click())
+    else:
+        await _press_or_click(page, button, key, by_key=by_key, timeout_ms=timeout_ms)
     await page.wait_for_function(
         "() => window.__gd.outcome !== null", polling=100, timeout=timeout_ms
     )
@@ -239,7 +276,7 @@ async def _decide(
     else:
         kind = "error"
         detail = f"{outcome}: {detail}"
-    return Decided(reviewer, finding_id, action, reason, kind, float(latency), detail or "")
+    return Decided(reviewer, finding_id, action, reason, kind, float(latency), detail or "", by_key)
 
 
 async def _screen_state(page: Page) -> str:
@@ -259,7 +296,7 @@ async def _session(
 ) -> SessionLog:  # fmt: skip
     log = SessionLog(reviewer)
     timeout_ms = args.timeout * 1000
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    context = await browser.new_context(viewport={"width": 1280, "height": 720})
     context.set_default_timeout(timeout_ms)
     try:
         page = await context.new_page()
@@ -294,7 +331,10 @@ async def _session(
             reason = list(REASONS)[(index + k) % len(REASONS)] if action == "dismiss" else None
             by_key = (index + k) % 2 == 1
             step = f"{reviewer}, decision {k + 1} (next finding)"
-            finding_id = await _take_next(page, decided, by_key=by_key, timeout_ms=timeout_ms)
+            finding_id, next_ms = await _take_next(
+                page, decided, by_key=by_key, timeout_ms=timeout_ms
+            )
+            log.next_ms.append((by_key, next_ms))
             step = f"{reviewer}, decision {k + 1} ({action} #{finding_id})"
             done = await _decide(
                 page, reviewer, finding_id, action, reason, by_key=by_key, timeout_ms=timeout_ms

@@ -7,6 +7,7 @@ full-size runs and their latest figures are in the README's Performance section.
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 
@@ -25,6 +26,8 @@ SHORT_RUNS = [
                                "--runs", "1", "--scale-items", "0"], "sklearn:breast_cancer"),
     ("tests.bench.bench_reviewers", ["--reviewers", "4", "--decisions", "100"], "decisions/s"),
     ("tests.bench.bench_crash", ["--kills", "3", "--people", "200", "--days", "40"], "0 between"),
+    ("tests.bench.bench_browser_load", ["--sessions", "1", "--decisions", "6", "--people", "300",
+                                  "--days", "40", "--timeout", "90"], "N to the next finding"),
     ("tests.bench.bench_browser_load", ["--sessions", "3", "--decisions", "2", "--people", "300",
                                   "--days", "40", "--timeout", "90"], "p95"),
 ]  # fmt: skip
@@ -41,3 +44,20 @@ def test_benchmark_runs_short(
     assert bench.main(argv) in (0, None)
     printed = capsys.readouterr().out
     assert marker in printed, printed[-2000:]
+
+
+@pytest.mark.slow
+def test_ingest_benchmark_runs_short_on_the_real_files(capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue-13 ingest benchmark, short: a Moodle log and an Open edX folder made of the
+    real shared files (read from ../shared; skipped when they are absent)."""
+    bench = importlib.import_module("tests.bench.bench_ingest")
+    if not (bench.MOODLE_LOG.exists() and bench.OPENEDX_DIR.exists()):
+        pytest.skip(f"the shared real files are absent ({bench.SHARED})")
+    assert bench.main(["--moodle-events", "200000", "--openedx-mb", "50"]) == 0
+    printed = capsys.readouterr().out
+    assert "Moodle log, 200,000 events" in printed, printed
+    assert "Open edX tracking logs, 50 MiB" in printed, printed
+    for stage in ("recognise + convert", "validate", "store", "coverage report", "ingest"):
+        line = rf"^  {re.escape(stage)} +[\d.]+ s wall +[\d.]+ s CPU +peak"
+        timed = re.findall(line, printed, re.M)
+        assert len(timed) == 2, printed

@@ -180,21 +180,26 @@ def test_payloads_show_as_text_and_never_run(page: Page, site: tuple) -> None:
     # The learner report: its title and comments, shown through escaped Markdown.
     page.goto(f"{base}/queue")
     expect(page.get_by_role("heading", name="Review queue")).to_be_visible(timeout=SLOW)
-    page.get_by_text("Filters").click()
     page.get_by_label("Search title or entity").fill("reports about")
     page.get_by_label("Search title or entity").press("Enter")
-    expect(page.get_by_text("1 findings match")).to_be_visible(timeout=SLOW)
-    heading = page.locator("h3").filter(has_text=f"#{report_id}").first
+    expect(page.get_by_text("1 finding matches")).to_be_visible(timeout=SLOW)
+    heading = page.locator("h4").filter(has_text=f"#{report_id}").first
     select_first_row(page, heading, timeout=SLOW)
     assert PAYLOADS[0] in heading.inner_text()  # the learner id, literally
     _settle(page)
     main = page.get_by_test_id("stMain")
-    for payload in PAYLOADS[: -len(LINKS)]:
-        expect(main.get_by_text(payload).filter(visible=True).first).to_be_visible(timeout=SLOW)
-    # A bare address is kept from becoming a link by an invisible word joiner after "http".
-    shown = main.inner_text().replace("\u2060", "")
+    plain = PAYLOADS[: -len(LINKS)]
+    seen: set[str] = set()
+    text = ""
+    for tab in ("Evidence", "History", "Comments"):  # the detail's tabs
+        main.get_by_role("tab", name=tab).click()
+        _settle(page)
+        seen |= {p for p in plain if main.get_by_text(p).filter(visible=True).count()}
+        # A bare address is kept from becoming a link by an invisible word joiner after "http".
+        text += main.inner_text().replace("\u2060", "")
+    assert seen == set(plain), set(plain) - seen
     for payload in LINKS:
-        assert payload in shown, f"{payload} is not shown literally"
+        assert payload in text, f"{payload} is not shown literally"
     _assert_nothing_ran(page, dialogs, "the queue's finding detail")
     page.get_by_text("Suppressions").click()
     _settle(page)

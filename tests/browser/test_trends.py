@@ -72,3 +72,41 @@ def test_trends_page_draws_every_chart(page: Page, trends_app: tuple) -> None:
         assert drawn["width"] > 100 and drawn["height"] > 100, (i, drawn)
         assert drawn["marks"] >= 4, (i, drawn)
     assert page.get_by_role("button", name="PDF report").is_visible()
+
+
+# The colour of each category's legend symbol in the first chart (gaps opened and decided).
+LEGEND_COLOURS = """
+(el) => {
+  const out = {};
+  for (const entry of el.querySelectorAll('g.role-legend-symbol')) {
+    const labels = entry.parentElement.parentElement.querySelectorAll('g.role-legend-label text');
+    const symbols = entry.querySelectorAll('path');
+    symbols.forEach((s, i) => {
+      if (labels[i]) out[labels[i].textContent] = s.getAttribute('fill');
+    });
+  }
+  return out;
+}
+"""
+
+
+def test_a_category_keeps_its_colour_when_others_are_filtered_away(
+    page: Page, trends_app: tuple
+) -> None:
+    base, (name, password), _ = trends_app
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    sign_in(page, base, name, password)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Trends", exact=True).click()
+    flow = page.locator(".vega-embed").first
+    expect(flow.locator("svg")).to_be_visible(timeout=30_000)
+    before = flow.evaluate(LEGEND_COLOURS)
+    assert {"sync_failure", "access_failure", "compliance_overdue"} <= set(before), before
+    assert len(set(before.values())) == len(before)  # no two categories share a colour
+    picker = page.get_by_test_id("stMultiSelect").filter(has_text="Category")
+    picker.locator("input").fill("sync_failure")
+    picker.locator("input").press("Enter")
+    expect(page.get_by_text("sync_failure gaps confirmed in the range")).to_be_visible(
+        timeout=30_000
+    )
+    after = page.locator(".vega-embed").first.evaluate(LEGEND_COLOURS)
+    assert after == {"sync_failure": before["sync_failure"]}

@@ -49,14 +49,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str], *, timeout: float = 60.0) -> Iterator[str]:
-    """Run the app with ``env`` on a free port; yields its base URL once healthy."""
-    port = free_port()
+def streamlit_server(
+    env: dict[str, str],
+    *,
+    timeout: float = 60.0,
+    port: int | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> Iterator[str]:
+    """Run the app with ``env`` on ``port`` (default: a free one), with ``extra_args`` for
+    ``streamlit run``; yields its base URL once healthy."""
+    port = port or free_port()
     log = open(Path(env["GAPDESK_HOME"]) / f"streamlit-{port}.log", "w")  # noqa: SIM115
     args = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "main.py"),
+        sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "web" / "server.py"),
         "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra_args,
     ]  # fmt: skip
     proc = subprocess.Popen(
         args,
@@ -116,7 +123,16 @@ def sign_in(page: Page, base: str, name: str, password: str, *, timeout: float =
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name=f"Hello, {name}")).to_be_visible(timeout=timeout)
-    page.wait_for_function("document.cookie.includes('gapdesk_session=')", timeout=timeout)
+    wait_for_session_cookie(page, timeout=timeout)
+
+
+def wait_for_session_cookie(page: Page, *, timeout: float = 30_000) -> None:
+    """Wait until the server has set the (HttpOnly, so unseen by page scripts) session cookie."""
+    deadline = time.monotonic() + timeout / 1000
+    while not any(c["name"] == "gapdesk_session" and c["value"] for c in page.context.cookies()):
+        if time.monotonic() > deadline:
+            raise AssertionError("the session cookie was not set")
+        page.wait_for_timeout(100)
 
 
 def select_first_row(page: Page, opened: Locator, *, timeout: float = 30_000) -> None:

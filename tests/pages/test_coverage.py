@@ -99,10 +99,12 @@ def test_a_manager_s_home_page_shows_no_coverage(log_site: Site) -> None:
 
 
 def test_the_data_page_shows_what_a_validated_snapshot_would_let_gapdesk_check(
-    log_site: Site, demo_folder: Path
+    log_site: Site, demo_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("GAPDESK_INGEST_ROOTS", str(demo_folder.parent))
+    get_settings.cache_clear()
     at = _open(log_site, Role.admin, "admin/data.py")
-    at.text_input[0].input(str(demo_folder))
+    at.text_input(key="folder_path").input(str(demo_folder))
     [b for b in at.button if b.label == "Validate"][-1].click().run()
     assert not at.exception
     assert at.info[0].value.startswith("Validated:")

@@ -65,34 +65,54 @@ def _button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
     return next(b for b in at.button if b.label == label)
 
 
-def test_queue_next_confirm_then_dismiss_with_reason(demo_site: tuple) -> None:
+def _events(engine: Engine, action: str) -> list[FeedbackEvent]:
+    with Session(engine) as s:
+        return list(s.exec(select(FeedbackEvent).where(
+            col(FeedbackEvent.actor) == "admin", col(FeedbackEvent.action) == action)))  # fmt: skip
+
+
+def _open_heading(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("#### "))
+
+
+def test_queue_next_confirm_then_dismiss_asks_for_the_reason(demo_site: tuple) -> None:
     engine, _ = demo_site
     at = _as(demo_site, Role.admin, "queue.py")
-    assert at.title[0].value == "Review queue"
-    assert "new **" in at.markdown[0].value
-    _button(at, "Next finding").click().run()
-    first = at.subheader[0].value
-    assert first.startswith("#")
+    assert at.header[0].value == "Review queue"
+    assert "new **" in at.caption[0].value
+    _button(at, "Next").click().run()
+    first = _open_heading(at)
+    assert first.startswith("#### #")
     _button(at, "Confirm").click().run()
     assert not at.exception
-    assert at.success[0].value.endswith(": confirm.")
-    second = at.subheader[0].value
+    assert ": confirm." in at.success[0].value
+    second = _open_heading(at)
     assert second != first  # the next finding opened by itself
-    dismiss_form = next(b for b in at.button if b.label == "Dismiss")
-    reason = next(s for s in at.selectbox if s.label == "Dismiss because")
-    reason.select("other").run()
-    dismiss_form.click().run()
+    _button(at, "Dismiss").click().run()  # D asks; nothing is dismissed yet
+    reasons = [b.label for b in at.button if (b.key or "").startswith("reason-")]
+    assert [r.split(":")[0] for r in reasons] == [
+        "false_positive_rule", "data_error", "expected", "duplicate", "other"]  # fmt: skip
+    assert not _events(engine, "dismiss")
+    next(b for b in at.button if b.label.startswith("other:")).click().run()
     assert "needs a comment" in at.error[0].value  # 'other' without a comment is refused
-    with Session(engine) as s:
-        actions = [e.action for e in s.exec(select(FeedbackEvent).where(
-            col(FeedbackEvent.actor) == "admin"))]  # fmt: skip
-    assert actions.count("confirm") == 1 and "dismiss" not in actions
+    assert not _events(engine, "dismiss")
+    next(b for b in at.button if b.label.startswith("expected:")).click().run()
+    [dismissal] = _events(engine, "dismiss")
+    assert dismissal.reason == "expected"
+    assert len(_events(engine, "confirm")) == 1
+    _button(at, "Undo").click().run()  # U: the dismissal, named by its finding
+    assert at.info[0].value.startswith(f"#{dismissal.finding_id}: undone, new again.")
+    assert _open_heading(at).startswith(f"#### #{dismissal.finding_id} ")
+    [undone] = _events(engine, "undo")
+    assert undone.undoes_event_id == dismissal.id
 
 
 def test_instructor_reports_a_problem_and_sees_it(demo_site: tuple) -> None:
     engine, _ = demo_site
     at = _as(demo_site, Role.instructor, "learner_report.py")
     assert [s.label for s in at.selectbox][:2] == ["Course", "Learner"]
+    learner = next(s for s in at.selectbox if s.label == "Learner")
+    learner.select(learner.options[0])
     at.text_area[0].input("Cannot open the final quiz since Monday")
     _button(at, "Send report").click().run()
     assert at.success[0].value.startswith("Report #")
@@ -110,19 +130,32 @@ def test_feedback_log_reads_and_verifies(demo_site: tuple, role: Role) -> None:
     assert at.success[0].value.startswith("Intact:")
 
 
-def test_data_page_lists_snapshots_and_refuses_a_missing_folder(demo_site: tuple) -> None:
+@pytest.fixture
+def demo_roots(demo_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The Data page may read the demo folder's parent (GAPDESK_INGEST_ROOTS)."""
+    monkeypatch.setenv("GAPDESK_INGEST_ROOTS", str(demo_folder.parent))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_data_page_lists_snapshots_and_refuses_a_missing_folder(
+    demo_site: tuple, demo_folder: Path, demo_roots: None
+) -> None:
     at = _as(demo_site, Role.admin, "admin/data.py")
     assert len(at.dataframe[0].value) == 1
-    at.text_input[0].input("/nonexistent/folder")
+    at.text_input(key="folder_path").input(f"{demo_folder.parent}/nonexistent/folder")
     folder_submit = [b for b in at.button if b.label == "Validate"][-1]
     folder_submit.click().run()
     assert not at.exception
     assert any("does not exist" in c.value for c in at.code)
 
 
-def test_data_page_validates_then_stores_on_acceptance(demo_site: tuple, demo_folder: Path) -> None:
+def test_data_page_validates_then_stores_on_acceptance(
+    demo_site: tuple, demo_folder: Path, demo_roots: None
+) -> None:
     at = _as(demo_site, Role.admin, "admin/data.py")
-    at.text_input[0].input(str(demo_folder))
+    at.text_input(key="folder_path").input(str(demo_folder))
     [b for b in at.button if b.label == "Validate"][-1].click().run()
     assert not at.exception
     assert at.info[0].value.startswith("Validated:")
@@ -142,7 +175,7 @@ def test_detectors_page_shows_every_detector(demo_site: tuple) -> None:
 def test_admin_suppresses_a_reviewed_finding_and_sees_it_listed(demo_site: tuple) -> None:
     engine, _ = demo_site
     at = _as(demo_site, Role.admin, "queue.py")
-    _button(at, "Next finding").click().run()
+    _button(at, "Next").click().run()
     _button(at, "Confirm").click().run()  # the next one opens; go back to the confirmed one
     with Session(engine) as s:
         confirmed = s.exec(

@@ -74,7 +74,7 @@ def test_filters_reach_every_chart(trends_app: dict) -> None:
     assert not at.exception
     text = " ".join(shown(m.value) for m in at.markdown)
     # Sales' C1 and C2 gaps and F4 (no department) are gone: HR has two gaps in the range.
-    assert "2 gaps found, none confirmed yet; most in HR." in text
+    assert "2 gaps first seen in the range, none confirmed yet; most in HR." in text
     at.multiselect[1].set_value(["enrollment_missing"]).run()
     text = " ".join(shown(m.value) for m in at.markdown)
     assert "No gaps were opened or decided between 26 Oct and 22 Nov 2026." in text

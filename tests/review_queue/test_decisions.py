@@ -10,12 +10,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from review_queue.claims import next_finding
 from review_queue.decisions import (
     AlreadyDecided,
     DecisionRefused,
     bulk_decide,
     decide,
-    next_finding,
     preview_bulk,
     undo,
     wake_snoozed,
@@ -232,6 +232,8 @@ def test_bulk_preview_then_apply_one_row_per_finding(session: Session) -> None:
         session=session, actor=people["bo"], finding_ids=[*ids, 777], action="dismiss"
     )
     assert preview.changed == ids[1:] and set(preview.skipped) == {ids[0], 777}
+    # the preview names what it will change (and what it skips), not only how many
+    assert preview.titles == {f.id: f.title for f in fs}
     with pytest.raises(DecisionRefused, match="needs a reason"):
         bulk_decide(session=session, actor=people["bo"], finding_ids=ids, action="dismiss")
     session.rollback()

@@ -202,7 +202,7 @@ def test_an_edited_anchor_line_is_refused(db: Engine, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fresh_db_url", BACKENDS, indirect=True)
-def test_an_unkeyed_chain_from_before_0008_still_verifies_and_grows_keyed(
+def test_an_unkeyed_chain_from_before_0009_still_verifies_and_grows_keyed(
     fresh_db_url: str,
 ) -> None:
     from alembic import command

@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from review_queue.comments import add_comment, list_comments
 from review_queue.decisions import DecisionRefused, decide
+from review_queue.findings import queue_counts
 from review_queue.learner_reports import file_learner_report, my_reports
 from review_queue.queue import (
     QueueFilter,
@@ -176,3 +177,32 @@ def test_the_detector_filter_matches_whole_detector_names(session: Session) -> N
     options = filter_options(session=session, actor=people["ada"])
     assert "sync_failure" in options.detectors and "reporting_gap" in options.detectors
     assert not any("+" in d for d in options.detectors)
+
+
+def test_a_reporter_sees_names_their_words_and_plain_status_and_open_counts_only_undecided(
+    session: Session,
+) -> None:
+    people = add_people(session)
+    ivy, ada = people["ivy"], people["ada"]
+    first = file_learner_report(
+        session=session, actor=ivy, learner_user_id="U1", course_id="C1",
+        what_happened="Cannot open the quiz", urgency="high", allowed_courses={"C1"},
+        learner_name="Ada Lovelace (U1)",
+    )  # fmt: skip
+    file_learner_report(session=session, actor=ivy, learner_user_id="U2", course_id="C1",
+                        what_happened="Certificate missing", urgency="low",
+                        allowed_courses={"C1"})  # fmt: skip
+    session.commit()
+    assert queue_counts(session=session, actor=ivy).undecided == 2
+    decide(session=session, actor=ada, finding_id=first.id or 0, action="confirm")
+    session.commit()
+    # Confirmed by the admins: no longer an open report for the person who filed it.
+    counts = queue_counts(session=session, actor=ivy)
+    assert (counts.undecided, counts.confirmed_open) == (1, 1)
+    names = {"C1": {"U2": "Grace Hopper (U2)"}}
+    reports = {r.learner: r for r in my_reports(session=session, actor=ivy, learner_names=names)}
+    assert reports["U1"].learner_name == "Ada Lovelace (U1)"  # kept from the filing
+    assert reports["U2"].learner_name == "Grace Hopper (U2)"  # from the roster
+    assert reports["U1"].what_happened == "Cannot open the quiz"
+    assert reports["U1"].status_words == "Admins confirmed the problem"
+    assert reports["U2"].status_words == "Waiting for an admin"

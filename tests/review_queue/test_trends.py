@@ -70,8 +70,8 @@ def test_gaps_opened_and_decided_per_week_by_category(session: Session, history:
         (W46, "opened", "compliance_overdue"): 1,
     }
     assert metric.takeaway == (
-        "Confirmed gaps held at 1 in the last 2 weeks against the 2 before; "
-        "5 opened, 2 dismissed, 1 resolved in all."
+        "2 gaps confirmed in the range, 5 opened, 2 dismissed, 1 resolved; "
+        "confirmations held at 1, the last 2 weeks against the 2 before."
     )
 
 
@@ -79,9 +79,7 @@ def test_a_week_with_one_decision(session: Session, history: KnownHistory) -> No
     one_week = TrendFilters(date(2026, 11, 9), date(2026, 11, 15))
     flow = gap_flow(session=session, actor=MANAGER, filters=one_week)
     assert _flow_counts(flow.frame, "confirmed") == {W46: 1}
-    assert flow.takeaway == (
-        "Confirmed gaps this week: 1; 1 opened, 0 dismissed, 0 resolved in all."
-    )
+    assert flow.takeaway == ("1 gap confirmed in the range, 1 opened, 0 dismissed, 0 resolved.")
     precision = detector_precision(session=session, actor=MANAGER, filters=one_week)
     overall = precision.frame[precision.frame["detector"] == "all detectors"]
     assert overall[["confirmed", "dismissed", "decided"]].to_dict("records") == [
@@ -114,11 +112,11 @@ def test_department_filter_uses_evidence_then_features(session: Session, history
     assert _flow_counts(flow, "opened") == {W44: 0, W45: 1, W46: 1, W47: 0}
     weekly = open_backlog(session=session, actor=MANAGER, filters=hr).extras["weekly"]
     assert weekly["open"].tolist() == [1, 1, 2, 2]
-    unknown = _filters(history, departments=("unknown",))
+    unknown = _filters(history, departments=("no department",))
     unknown_flow = gap_flow(session=session, actor=MANAGER, filters=unknown).frame
     assert _flow_counts(unknown_flow, "opened") == {W44: 0, W45: 1, W46: 0, W47: 0}
     options = trend_filter_options(session=session, actor=MANAGER)
-    assert options.departments == ["HR", "Sales", "unknown"]
+    assert options.departments == ["HR", "Sales", "no department"]
     assert options.categories == ["enrollment_missing", "sync_failure", "compliance_overdue"]
 
 
@@ -169,7 +167,7 @@ def test_time_to_triage_and_resolve_median_and_p90(session: Session, history: Kn
     assert resolve["findings"].tolist() == [0, 1, 0, 0]
     assert resolve.loc[W45, "median_hours"] == pytest.approx(192.0)
     assert metric.takeaway.startswith(
-        "Median time to triage 21.0 days (p90 21.0 days) in the week of 09 Nov, against 15.0 h"
+        "Median time to triage 21.0 days (p90 21.0 days) in the week of 09 Nov, against 0.6 days"
     )
     # From 6 Nov, F5's dismissal is in range but its first triage (the undone confirm of
     # 5 Nov) is not: nothing was first triaged in 6-8 Nov.
@@ -207,20 +205,24 @@ def test_where_gaps_are_by_department_course_and_per_learner(session: Session, h
         learners={"Sales": 500, "HR": 200},
     )  # fmt: skip
     rows = metric.frame.set_index("department")
-    assert list(rows.index) == ["Sales", "HR", "unknown"]
+    assert list(rows.index) == ["Sales", "HR", "no department"]
     assert rows.loc["Sales", ["found", "confirmed", "open"]].tolist() == [2, 1, 1]
     assert rows.loc["HR", ["found", "confirmed", "open"]].tolist() == [2, 0, 1]
     assert rows.loc["Sales", "confirmed_per_1000"] == pytest.approx(2.0)
-    assert math.isnan(rows.loc["unknown", "confirmed_per_1000"])
+    assert math.isnan(rows.loc["no department", "confirmed_per_1000"])
     courses = metric.extras["courses"]
     assert courses.to_dict("records") == [
-        {"course": "C1", "found": 1, "confirmed": 1, "open": 0},
-        {"course": "C2", "found": 1, "confirmed": 0, "open": 1},
+        {"course": "C1", "title": "", "found": 1, "confirmed": 1, "open": 0},
+        {"course": "C2", "title": "", "found": 1, "confirmed": 0, "open": 1},
     ]
-    total = gap_locations(session=session, actor=MANAGER, filters=_filters(history), learners=250)
+    total = gap_locations(
+        session=session, actor=MANAGER, filters=_filters(history), learners=250,
+        course_titles={"C1": "Code of Conduct"},
+    )  # fmt: skip
+    assert total.extras["courses"]["title"].tolist() == ["Code of Conduct", ""]
     assert total.takeaway == (
-        "Sales has the most confirmed gaps (1 of 1); course C1 leads with 1; "
-        "4.0 confirmed gaps per 1,000 learners."
+        "Of the 1 gap first seen in the range and confirmed, Sales has the most (1); "
+        "course Code of Conduct (C1) leads with 1; 4.0 confirmed gaps per 1,000 learners."
     )
 
 

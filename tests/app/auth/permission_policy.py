@@ -5,6 +5,7 @@ tests/pages/test_page_permissions.py (page scripts)."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ from app.detection import coverage
 from app.detection import run as detect
 from app.learning import after_decision, retraining, rule_ledger
 from app.sources import exports as source_exports
+from app.sources import intake as intakes
 from app.sources import mapping_store as mappings
+from app.sources import overlap as overlaps
 from app.sources import roster as reports
 from app.sources import store as snapshots
 from app.sources.convert import IngestOptions
@@ -30,6 +33,7 @@ from app.sources.mapping import SnapshotMapping, TableMapping
 from app.web import cached
 from models.learning.ledger import ExceptionSuggestion
 from review_queue import (
+    claims,
     comments,
     decisions,
     exports,
@@ -137,6 +141,61 @@ def _store_exports(w: World, a: Any) -> object:
     )
 
 
+class _Upload:
+    def __init__(self, path: Path) -> None:
+        self.name, self.path = path.name, path
+
+    def getvalue(self) -> bytes:
+        return self.path.read_bytes()
+
+
+def _workdir() -> Path:
+    # Outside GAPDESK_HOME: a refused call must leave the home as it was.
+    return Path(tempfile.mkdtemp(prefix="perm-intake-"))
+
+
+def _prepare(w: World, a: Any) -> intakes.Intake:
+    return intakes.prepare_intake(
+        actor=a, sources=[w.snapshot_folder], options=IngestOptions(), workdir=_workdir()
+    )
+
+
+def _prepare_uploads(w: World, a: Any) -> object:
+    uploads = [_Upload(p) for p in sorted(w.snapshot_folder.glob("*.csv"))[:2]]
+    return intakes.prepare_uploads(
+        actor=a, uploads=uploads, options=IngestOptions(), workdir=_workdir()
+    )
+
+
+def _prepare_server_folder(w: World, a: Any) -> object:
+    from app.core.settings import get_settings
+
+    old = os.environ.get("GAPDESK_INGEST_ROOTS")
+    os.environ["GAPDESK_INGEST_ROOTS"] = str(w.snapshot_folder.parent)
+    get_settings.cache_clear()
+    try:
+        return intakes.prepare_server_folder(
+            actor=a, path=str(w.snapshot_folder), options=IngestOptions(), workdir=_workdir()
+        )
+    finally:
+        os.environ.pop("GAPDESK_INGEST_ROOTS")
+        if old is not None:
+            os.environ["GAPDESK_INGEST_ROOTS"] = old
+        get_settings.cache_clear()
+
+
+def _store_intake(w: World, a: Any) -> object:
+    from review_queue.permissions import SYSTEM
+
+    return intakes.store_intake(engine=w.engine, actor=a, intake=_prepare(w, SYSTEM))
+
+
+def _validate_exports(w: World, a: Any) -> object:
+    workdir = _workdir()
+    converted = source_exports.convert_exports([w.snapshot_folder], IngestOptions(), workdir)
+    return source_exports.validate_exports(actor=a, converted=converted, workdir=workdir)
+
+
 def _history(w: World, a: Any) -> object:
     finding = w.s.get(Finding, w.new_id)
     assert finding is not None
@@ -152,6 +211,10 @@ POLICY: tuple[Rule, ...] = (
     Rule(accounts.list_users, ADMIN, lambda w, a: accounts.list_users(session=w.s, actor=a)),
     Rule(accounts.set_password, ADMIN, lambda w, a: accounts.set_password(
         session=w.s, actor=a, name="max", password="a long new password")),
+    Rule(accounts.set_active, ADMIN, lambda w, a: accounts.set_active(
+        session=w.s, actor=a, name="max", active=False)),
+    Rule(accounts.set_role, ADMIN, lambda w, a: accounts.set_role(
+        session=w.s, actor=a, name="max", role="instructor")),
     # detectors and detection runs: the Detectors page (admins)
     Rule(config.configure_detector, ADMIN, lambda w, a: config.configure_detector(
         session=w.s, actor=a, name="unowned_course", enabled=False, note="too noisy")),
@@ -181,6 +244,15 @@ POLICY: tuple[Rule, ...] = (
         engine=w.engine, actor=a, result=w.loaded, origin="test"), frozenset({"load"})),
     Rule(source_exports.store_exports, ADMIN, lambda w, a: _store_exports(w, a),
          frozenset({"snapshot"})),
+    Rule(source_exports.validate_exports, ADMIN, _validate_exports),
+    Rule(intakes.prepare_intake, ADMIN, _prepare),
+    Rule(intakes.prepare_uploads, ADMIN, _prepare_uploads),
+    Rule(intakes.prepare_server_folder, ADMIN, _prepare_server_folder),
+    Rule(intakes.store_intake, ADMIN, _store_intake),
+    Rule(overlaps.current_snapshot, ADMIN, lambda w, a: overlaps.current_snapshot(
+        session=w.s, actor=a), frozenset({"snapshot"})),
+    Rule(overlaps.overlap_with_current, ADMIN, lambda w, a: overlaps.overlap_with_current(
+        session=w.s, actor=a, snapshot=w.loaded.snapshot), frozenset({"snapshot", "load"})),
     Rule(coverage.snapshot_coverage, ADMIN, lambda w, a: coverage.snapshot_coverage(
         session=w.s, actor=a), frozenset({"snapshot"})),
     Rule(coverage.validated_coverage, ADMIN, lambda w, a: coverage.validated_coverage(
@@ -200,8 +272,13 @@ POLICY: tuple[Rule, ...] = (
         session=w.s, actor=a, finding_ids=[w.new_id], action="dismiss")),
     Rule(decisions.undo, ADMIN, lambda w, a: decisions.undo(
         session=w.s, actor=a, event_id=w.claim_event_id)),
-    Rule(decisions.next_finding, ADMIN, lambda w, a: decisions.next_finding(
-        session=w.s, actor=a)),
+    Rule(decisions.undo_last, ADMIN, lambda w, a: (decisions.decide(
+        session=w.s, actor=a, finding_id=w.new_id, action="confirm"),
+        decisions.undo_last(session=w.s, actor=a))),
+    Rule(claims.next_finding, ADMIN, lambda w, a: claims.next_finding(
+        session=w.s, actor=a, after_id=w.claimed_id, idle=timedelta(minutes=30))),
+    Rule(claims.release_claim, ADMIN, lambda w, a: claims.release_claim(
+        session=w.s, actor=a, finding_id=w.claimed_id)),
     Rule(after_decision.decide_and_learn, ADMIN, lambda w, a: after_decision.decide_and_learn(
         engine=w.engine, actor=a, finding_id=w.new_id, action="dismiss", reason="expected")),
     Rule(after_decision.bulk_decide_and_learn, ADMIN,
@@ -212,6 +289,7 @@ POLICY: tuple[Rule, ...] = (
     Rule(queue.matching_ids, ADMIN, lambda w, a: queue.matching_ids(
         session=w.s, actor=a, queue_filter=QueueFilter())),
     Rule(queue.filter_options, ADMIN, lambda w, a: queue.filter_options(session=w.s, actor=a)),
+    Rule(cached.queue_filter_options, ADMIN, lambda w, a: cached.queue_filter_options(a)),
     Rule(queue.entity_history, ADMIN, _history),
     Rule(suppressions.create_suppression, ADMIN, _suppress),
     Rule(suppressions.lift_suppression, ADMIN, lambda w, a: suppressions.lift_suppression(
@@ -275,7 +353,10 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     trend_filter_options, trend_report, gap_flow, open_backlog,
     cycle_times, detector_precision, gap_locations,
     compliance_exposure, cached.trend_report_for, findings.queue_counts,
+    cached.queue_filter_options,
     coverage.snapshot_coverage, coverage.validated_coverage, coverage.coverage_lines,
+    source_exports.validate_exports, intakes.prepare_intake, intakes.prepare_uploads,
+    intakes.prepare_server_folder, overlaps.current_snapshot, overlaps.overlap_with_current,
 })  # fmt: skip
 
 # Public functions with an ``actor`` parameter that are not services a person calls.
@@ -284,6 +365,12 @@ NOT_SERVICES: dict[str, str] = {
     "that has already checked the role (reports by instructors, wakes by the system)",
     "review_queue.permissions.require_role": "the check itself",
     "app.sources.xapi.actor_id": "reads the 'actor' field of an xAPI statement",
+    "app.web.bulk_panel.bulk_panel": "Review queue page widgets; the services they call "
+    "(preview_bulk, bulk_decide_and_learn) check the role",
+    "app.web.finding_detail.finding_tabs": "Review queue page widgets; the services they call "
+    "(entity_history, list_comments, add_comment, create_suppression) check the role",
+    "app.web.finding_detail.suppressions_panel": "Review queue page widgets; the services they "
+    "call (list_suppressions, lift_suppression) check the role",
 }
 
 # Database reads that pages import and that take no actor, so check nothing themselves. They are
@@ -300,7 +387,9 @@ ACTORLESS_PAGE_READS: dict[str, str] = {
     "app.learning.ranking.queue_diff": "Models page (admins)",
     "review_queue.feedback_log.verify_chain": "Feedback log page (admins, managers); also the CLI",
     "review_queue.findings.get_finding": "Review queue page (admins); the services' own lookup",
-    "review_queue.decisions.last_event": "Review queue page (admins); the services' own lookup",
+    "review_queue.claims.held_claims": (
+        "Review queue page (admins): who holds the open finding; also the queue's own lookup"
+    ),
 }
 
 ROLES: tuple[Role | None, ...] = (None, Role.admin, Role.instructor, Role.manager)

@@ -8,17 +8,17 @@ from sqlmodel import Session, select
 from app.auth.accounts import (
     AccountError,
     SignInFailed,
+    active_user,
     authenticate,
     create_user,
-    end_session,
     hash_password,
     list_users,
+    set_active,
     set_password,
-    start_session,
-    user_for_email,
-    user_for_token,
+    set_role,
     verify_password,
 )
+from app.auth.sessions import end_session, start_session, user_for_token
 from app.web.navigation import PAGES, pages_for
 from review_queue.findings import queue_counts
 from review_queue.permissions import SYSTEM, Actor
@@ -70,12 +70,11 @@ def test_disabled_and_password_less_users_cannot_sign_in(session: Session) -> No
     sso = _add(session, "sso-only", "manager", password=None)
     with pytest.raises(SignInFailed):
         authenticate(session=session, name="sso-only", password="")
-    assert user_for_email(session=session, email="SSO-ONLY@example.org") == sso
+    assert sso.id is not None and active_user(session=session, user_id=sso.id) == sso
     sso.active = False
     session.add(sso)
     session.commit()
-    assert user_for_email(session=session, email="sso-only@example.org") is None
-    assert user_for_email(session=session, email="stranger@example.org") is None
+    assert active_user(session=session, user_id=sso.id) is None
 
 
 def test_browser_sessions_survive_until_sign_out_or_password_change(session: Session) -> None:
@@ -98,6 +97,8 @@ def test_browser_sessions_survive_until_sign_out_or_password_change(session: Ses
     ("name", "email", "role", "password", "message"),
     [
         ("a", "a@example.org", "admin", PASSWORD, "user name"),
+        ("system", "sys@example.org", "admin", PASSWORD, "reserved"),
+        ("System", "sys@example.org", "admin", PASSWORD, "reserved"),
         ("carol", "not-an-email", "admin", PASSWORD, "not an email"),
         ("carol", "carol@example.org", "owner", PASSWORD, "role 'owner'"),
         ("carol", "carol@example.org", "admin", "short", "at least 10"),
@@ -181,3 +182,40 @@ def test_a_code_span_holds_any_backticks(text: str, shown: str) -> None:
     from app.web.presenters import md_code
 
     assert md_code(text) == shown
+
+
+def test_deactivating_ends_sessions_and_reactivating_lets_in_again(session: Session) -> None:
+    ada = Actor.of(_add(session, "ada", "admin"))
+    bob = _add(session, "bob", "instructor")
+    token = start_session(session=session, user=bob, days=14)
+    session.commit()
+    set_active(session=session, actor=ada, name="bob", active=False)
+    session.commit()
+    assert user_for_token(session=session, token=token) is None
+    with pytest.raises(SignInFailed):
+        authenticate(session=session, name="bob", password=PASSWORD)
+    set_active(session=session, actor=ada, name="bob", active=True)
+    session.commit()
+    assert authenticate(session=session, name="bob", password=PASSWORD).name == "bob"
+    # The old session stays ended: reactivating is not signing in.
+    assert user_for_token(session=session, token=token) is None
+
+
+def test_roles_change_but_never_leave_no_active_admin(session: Session) -> None:
+    ada = Actor.of(_add(session, "ada", "admin"))
+    _add(session, "bob", "instructor")
+    assert set_role(session=session, actor=ada, name="bob", role="manager").role == "manager"
+    with pytest.raises(AccountError, match="your own role"):
+        set_role(session=session, actor=ada, name="ada", role="manager")
+    with pytest.raises(AccountError, match="your own account"):
+        set_active(session=session, actor=ada, name="ada", active=False)
+    with pytest.raises(AccountError, match="last active admin"):
+        set_role(session=session, actor=SYSTEM, name="ada", role="manager")
+    with pytest.raises(AccountError, match="last active admin"):
+        set_active(session=session, actor=SYSTEM, name="ada", active=False)
+    with pytest.raises(AccountError, match="role 'owner'"):
+        set_role(session=session, actor=ada, name="bob", role="owner")
+    with pytest.raises(AccountError, match="no user named"):
+        set_active(session=session, actor=ada, name="nobody-here", active=False)
+    set_role(session=session, actor=ada, name="bob", role="admin")
+    assert set_role(session=session, actor=SYSTEM, name="ada", role="manager").role == "manager"

@@ -44,8 +44,21 @@ def test_ingest_detect_verify_export(
     assert rows and set(rows[0]) == {
         "finding_id", "category", "entity_key", "title", "detector", "detector_version",
         "score", "priority", "severity", "status", "first_seen_at", "last_seen_at",
-        "occurrences", "assignee",
+        "occurrences", "assignee", "explanation",
     }  # fmt: skip
+    # Every detector says in words why it fired, and the export carries it as the queue shows it.
+    assert all(r["explanation"].strip() for r in rows)
+    detailed = [
+        json.loads(line)
+        for line in run("export", "findings", "--format", "jsonl", env=env).stdout.splitlines()
+    ]
+    assert [d["finding_id"] for d in detailed] == [int(r["finding_id"]) for r in rows]
+    assert all(d["explanation"] == r["explanation"] for d, r in zip(detailed, rows, strict=True))
+    assert all(
+        isinstance(d["evidence"], dict) and isinstance(d["features"], dict) for d in detailed
+    )
+    assert sum(bool(d["evidence"]) for d in detailed) == len(detailed)
+    assert any(d["features"] for d in detailed)
     decisions = run("export", "decisions", "--format", "jsonl", env=env)
     lines = [json.loads(line) for line in decisions.stdout.splitlines()]
     assert len(lines) == len(rows) and lines[0]["action"] == "propose"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -77,18 +78,10 @@ def test_a_real_moodle_log_and_the_tables_it_lacks_go_in_with_one_command(
         ["more/openedx/utpl_tracking.log"],
         ["xapi_statements.jsonl.gz"],
         ["more/moodle_logs/ivansandev_Logs_Course_A_StudentsActivities.xlsx"],
-        pytest.param(
-            [
-                "more/canvas/sis_csv_doc_sample_users.csv",
-                "more/canvas/sis_csv_doc_sample_courses.csv",
-            ],
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="SIS users and courses carry no timestamp, so there is no as_of to take "
-                "(contract: no_as_of); ingest must give one (--as-of, or the time of the export)",
-            ),
-        ),
+        [
+            "more/canvas/sis_csv_doc_sample_users.csv",
+            "more/canvas/sis_csv_doc_sample_courses.csv",
+        ],
     ],
     ids=["moodle-log", "openedx", "xapi", "moodle-excel", "canvas-sis"],
 )
@@ -96,6 +89,31 @@ def test_a_real_lms_export_alone_is_a_snapshot(env: dict[str, str], names: list[
     result = run("ingest", *(str(real(n)) for n in names), "--year", "2018", env=env)
     assert result.returncode == 0, result.stderr
     assert " accepted: as_of " in result.stdout
+
+
+def test_exports_without_any_time_take_the_files_time_and_say_so(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Canvas SIS users and courses are a state dump with no time in them."""
+    sources = []
+    for name in ("sis_csv_doc_sample_users.csv", "sis_csv_doc_sample_courses.csv"):
+        copy = tmp_path / name
+        copy.write_bytes(real(f"more/canvas/{name}").read_bytes())
+        sources.append(str(copy))
+    os.utime(sources[0], (1_700_000_000, 1_700_000_000))
+    os.utime(sources[1], (1_700_000_600, 1_700_000_600))
+    result = run("ingest", *sources, env=env)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "as_of 2023-11-14T22:23:20+00:00: these exports carry no time, so the newest file's "
+        "modification time was taken (pass --as-of to set it)" in result.stdout
+    )
+    assert " accepted: as_of 2023-11-14T22:23:20+00:00" in result.stdout
+    again = run("ingest", *sources, env=env)
+    assert again.returncode == 0 and "already ingested as snapshot" in again.stdout
+    given = run("ingest", *sources, "--as-of", "2024-01-02T00:00:00Z", env=env)
+    assert "modification time" not in given.stdout
+    assert " accepted: as_of 2024-01-02T00:00:00+00:00" in given.stdout
 
 
 def _latin1_log(path: Path) -> Path:

@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
-from app.auth.accounts import SignInFailed, authenticate, start_session
+from app.auth.accounts import SignInFailed, authenticate
+from app.auth.sessions import start_session
 from app.cli.main import cli
 from app.core.db import build_engine, upgrade
 from app.core.settings import get_settings

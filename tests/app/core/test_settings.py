@@ -18,7 +18,10 @@ from tests.conftest import REPO
 
 @pytest.fixture(autouse=True)
 def _fresh_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> object:
-    for name in ("GAPDESK_RETRAIN_EVERY", "GAPDESK_REPORTING_TZ", "GAPDESK_SESSION_DAYS"):
+    for name in (
+        "GAPDESK_RETRAIN_EVERY", "GAPDESK_REPORTING_TZ", "GAPDESK_SESSION_DAYS",
+        "GAPDESK_INGEST_ROOTS", "GAPDESK_UPLOAD_MAX_BYTES", "GAPDESK_UPLOAD_MAX_ROWS",
+    ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # .env is read from the working directory
     get_settings.cache_clear()
@@ -29,6 +32,18 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> object:
 def test_defaults() -> None:
     assert retrain_every() == 25
     assert default_reporting_tz() == "UTC"
+
+
+def test_ingest_roots_and_upload_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = get_settings()
+    assert settings.ingest_roots == []  # server-folder ingest is off by default
+    assert (settings.upload_max_bytes, settings.upload_max_rows) == (2 * 1024**3, 50_000_000)
+    monkeypatch.setenv("GAPDESK_INGEST_ROOTS", "/srv/lms-exports:/data/moodle ")
+    monkeypatch.setenv("GAPDESK_UPLOAD_MAX_BYTES", "1048576")
+    get_settings.cache_clear()
+    settings = get_settings()
+    assert settings.ingest_roots == [Path("/srv/lms-exports"), Path("/data/moodle")]
+    assert settings.upload_max_bytes == 1024**2
 
 
 def test_a_dot_env_file_sets_learning_and_reporting(tmp_path: Path) -> None:
@@ -52,6 +67,9 @@ def test_the_environment_wins_over_dot_env(tmp_path: Path, monkeypatch: pytest.M
         ("GAPDESK_RETRAIN_EVERY", "-3"),
         ("GAPDESK_REPORTING_TZ", "Mars/Olympus_Mons"),
         ("GAPDESK_SESSION_DAYS", "0"),
+        ("GAPDESK_INGEST_ROOTS", "exports/lms"),
+        ("GAPDESK_UPLOAD_MAX_BYTES", "0"),
+        ("GAPDESK_UPLOAD_MAX_ROWS", "many"),
     ],
 )
 def test_a_bad_value_names_the_variable(

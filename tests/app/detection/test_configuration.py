@@ -10,7 +10,13 @@ from sqlmodel import Session, func, select
 
 from app.core.errors import UserError
 from app.core.records import DetectorConfig
-from app.detection.configuration import configure_detector, detector_settings, enabled_detectors
+from app.detection.configuration import (
+    changed_parameters,
+    configure_detector,
+    detector_settings,
+    enabled_detectors,
+    parameter_fields,
+)
 from review_queue.permissions import SYSTEM
 from tests.helpers.queue_fixtures import add_people
 
@@ -103,3 +109,46 @@ def test_a_detector_stored_with_a_bad_value_before_the_check_can_still_be_switch
             configure_detector(session=s, actor=SYSTEM, name="sync_failure",
                                params={"min_runs_for_interval": 3})  # fmt: skip
         s.commit()
+
+
+def _setting(session: Session, name: str) -> Any:
+    return next(s for s in detector_settings(session=session) if s.name == name)
+
+
+def test_each_parameter_gets_a_typed_field_from_its_constraints(db: Engine) -> None:
+    with Session(db) as s:
+        overdue = {f.name: f for f in parameter_fields(_setting(s, "compliance_overdue"))}
+        learner = {f.name: f for f in parameter_fields(_setting(s, "engagement_learner"))}
+    assert overdue["score_scale_days"].kind == "number"
+    assert overdue["max_evidence_rows"].kind == "integer"
+    assert overdue["max_evidence_rows"].low == 1
+    assert overdue["derive_due_from_due_days"].kind == "boolean"
+    # A list is typed as text, written as a person writes it, and said in words.
+    assert overdue["severity_days"].kind == "text"
+    assert overdue["severity_days"].value == "7.0, 30.0, 90.0"
+    assert "a list of 3 numbers >= 0" in overdue["severity_days"].allowed
+    assert learner["method"].kind == "choice"
+    assert learner["method"].options == ("isolation_forest", "local_outlier_factor")
+    assert (learner["contamination"].low, learner["contamination"].high) == (0, 1)
+
+
+def test_the_fields_read_back_only_what_changed_and_are_judged_when_saved(db: Engine) -> None:
+    with Session(db) as s:
+        setting = _setting(s, "compliance_overdue")
+        unchanged = {f.name: f.value for f in parameter_fields(setting)}
+        assert changed_parameters(setting, unchanged) == {}
+        typed = {**unchanged, "max_evidence_rows": 7.0, "severity_days": "5, 20, 60"}
+        changed = changed_parameters(setting, typed)
+        assert changed == {"max_evidence_rows": 7, "severity_days": [5, 20, 60]}
+        assert isinstance(changed["max_evidence_rows"], int)
+        config = configure_detector(session=s, actor=SYSTEM, name=setting.name, params=changed)
+        assert config.params["severity_days"] == [5, 20, 60]
+        descending = changed_parameters(setting, {"severity_days": "60, 20, 5"})
+        with pytest.raises(UserError, match="each no smaller than the one before"):
+            configure_detector(session=s, actor=SYSTEM, name=setting.name, params=descending)
+        with pytest.raises(UserError, match="no parameter 'nope'"):
+            changed_parameters(setting, {"nope": 1})
+        sources = _setting(s, "enrollment_failed")
+        assert changed_parameters(sources, {"automated_sources": "rule, 2024"}) == {
+            "automated_sources": ["rule", "2024"]
+        }

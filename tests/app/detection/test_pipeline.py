@@ -155,16 +155,23 @@ def test_detector_configuration_is_versioned_and_applied(
 def test_demo_replays_weeks_of_reviewing_through_the_services(
     db: Engine, gapdesk_home: Path, demo_folder: Path
 ) -> None:
+    import pandas as pd
+
+    from app.demo.fixes import write_fixed_export
     from app.demo.set_up import simulate_review_weeks
     from app.detection.labelled import read_ground_truth
 
     outcome = ingest(engine=db, actor=SYSTEM, path=demo_folder)
     with Session(db) as s:
         reviewer = add_people(s)["ada"]
+    truth = set(read_ground_truth(demo_folder))
+    snapshot = load_stored(outcome.record)
+    fixed = write_fixed_export(
+        demo_folder, gapdesk_home / "after", truth, as_of=pd.Timestamp(snapshot.as_of)
+    )
     made = simulate_review_weeks(
-        engine=db, snapshot=load_stored(outcome.record), truth=set(read_ground_truth(demo_folder)),
-        reviewer=reviewer, weeks=2,
-    )  # fmt: skip
+        engine=db, snapshot=snapshot, truth=truth, reviewer=reviewer, weeks=2, fixed=fixed
+    )
     assert made > 0
     with Session(db) as s:
         statuses = set(s.exec(select(Finding.status).group_by(Finding.status)).all())

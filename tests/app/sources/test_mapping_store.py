@@ -1,4 +1,5 @@
-"""Saved column mappings and uploaded samples: safe names, round trip, clear refusals."""
+"""Saved column mappings and uploaded samples: safe names, round trip, clear refusals (uploads
+staged for ingest: tests/app/sources/test_upload_limits.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from app.core.errors import UserError
 from app.sources.mapping import SnapshotMapping, TableMapping, load_mapping
 from app.sources.mapping_store import save_mapping, saved_mappings
-from app.sources.uploads import read_sample, staged_upload
+from app.sources.uploads import read_sample
 from review_queue.permissions import SYSTEM, Actor
 from review_queue.tables import Role
 
@@ -34,16 +35,6 @@ def test_a_saved_mapping_reads_back_and_is_listed(gapdesk_home: Path) -> None:
             save_mapping(actor=SYSTEM, name=bad, mapping=mapping)
     with pytest.raises(PermissionError):
         save_mapping(actor=Actor(id=5, name="m", role=Role.manager), name="x", mapping=mapping)
-
-
-def test_uploads_are_staged_under_safe_names_and_removed() -> None:
-    with staged_upload([_Upload("people.csv", b"person_id\nP1\n")]) as folder:
-        assert (folder / "people.csv").read_bytes() == b"person_id\nP1\n"
-    assert not folder.exists()
-    with pytest.raises(UserError, match="empty"), staged_upload([_Upload("people.csv", b"")]):
-        pass
-    with pytest.raises(UserError, match="characters"), staged_upload([_Upload("a;b.csv", b"x")]):
-        pass
 
 
 def test_a_sample_that_is_not_utf8_csv_is_refused_clearly() -> None:

@@ -20,9 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from app.core.errors import UserError
+from app.core.urls import mask_url_password
 from app.sources.contract import TABLES
 from app.sources.load import load_snapshot, read_snapshot_meta
-from app.sources.moodle_db import connect_moodle, import_moodle_db, masked_url
+from app.sources.moodle_db import connect_moodle, import_moodle_db
 from app.sources.moodle_db_rows import event_verbs, iso_times
 from app.sources.result import ImportReport
 from app.sources.validate import validate_tables
@@ -81,8 +82,8 @@ def _mariadb() -> Iterator[MoodleDb]:
                                  password=admin.password or "", connect_timeout=3)  # fmt: skip
     except pymysql.err.OperationalError as exc:
         if IN_CI:
-            pytest.fail(f"CI=true but MariaDB at {masked_url(admin)} does not answer: {exc}")
-        pytest.skip(f"no MariaDB server answers at {masked_url(admin)}: {exc}")
+            pytest.fail(f"CI=true but MariaDB at {mask_url_password(admin)} does not answer: {exc}")
+        pytest.skip(f"no MariaDB server answers at {mask_url_password(admin)}: {exc}")
     name, reader = f"moodle_{secrets.token_hex(4)}", f"reader_{secrets.token_hex(4)}"
     with server.cursor() as cur:
         cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
@@ -299,7 +300,7 @@ def test_cli_writes_the_snapshot_and_never_prints_the_password(
     assert SECRET not in result.stdout + result.stderr and "***" in result.stdout
     assert rows_of(read(out, "submissions")) == site.EXPECTED_SUBMISSIONS
 
-    bare = masked_url(moodle.url).replace(":***@", "@")
+    bare = mask_url_password(moodle.url).replace(":***@", "@")
     again = run("import", "moodle-db", bare, "--out", str(out), "--password-stdin",
                 env={}, stdin=SECRET + "\n")  # fmt: skip
     assert again.returncode == 0, again.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.sources.roster import instructor_roster
+from app.sources.roster import course_titles, instructor_roster
 from app.sources.store import ingest
 from review_queue.permissions import SYSTEM
 from tests.app.sources.conftest import SnapshotMaker
@@ -77,3 +77,17 @@ def test_an_instructor_owns_nothing_known_when_the_log_carries_no_emails(
     assert instructor_roster(engine=db, actor=people["ivy"]).courses == {}
     admin_view = instructor_roster(engine=db, actor=people["ada"])
     assert admin_view.learners == {"C1": {"u2": "u2", "u3": "u3"}, "C2": {"u3": "u3"}}
+
+
+def test_course_titles_come_from_the_latest_snapshot_and_are_empty_before_any(
+    db: Engine, gapdesk_home: Path, make_snapshot: SnapshotMaker
+) -> None:
+    with Session(db) as session:
+        assert course_titles(session=session) == {}
+    folder = make_snapshot(
+        {"people": None, "enrollments": None, "lms_users": USERS, "courses": COURSES,
+         "activity": ACTIVITY}
+    )  # fmt: skip
+    ingest(engine=db, actor=SYSTEM, path=folder)
+    with Session(db) as session:
+        assert course_titles(session=session) == {"C1": "Safety", "C2": "Excel"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -13,11 +14,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pypdf import PdfReader
 from sqlmodel import Session
 
 from app.cli.main import cli
 from app.core.db import build_engine, upgrade
-from app.web.trend_charts import render_report, report_spec, table_csv, trend_charts
+from app.web.trend_charts import (
+    CATEGORY_DOMAIN,
+    render_report,
+    report_spec,
+    table_csv,
+    trend_charts,
+)
 from review_queue.permissions import Actor
 from review_queue.tables import Role
 from review_queue.trends.filters import TrendFilters
@@ -110,10 +118,14 @@ def test_gapdesk_report_writes_pdf_and_png(fresh_db_url: str, tmp_path: Path) ->
     # defaults, PNG on PostgreSQL with every filter.
     if fresh_db_url.startswith("sqlite"):
         out = tmp_path / "report.pdf"
-        done = _run("report", "--weeks", "12", "--out", str(out), env=env)
+        done = _run("report", "--weeks", "12", "--out", str(out), "--paper", "letter", env=env)
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("wrote the 12-week trends report (PDF, ")
         assert out.read_bytes().startswith(b"%PDF")
+        pages = PdfReader(out).pages
+        assert [(float(p.mediabox.width), float(p.mediabox.height)) for p in pages] == [
+            (612.0, 792.0)
+        ] * len(pages)  # Letter, as asked
     else:
         out = tmp_path / "report.png"
         done = _run(
@@ -160,3 +172,75 @@ def test_report_of_an_empty_queue_is_still_a_report(tmp_path: Path) -> None:
         "No gaps were opened or decided between 02 Nov and 15 Nov 2026."
     ]
     assert render_report(report, "png").startswith(b"\x89PNG")
+
+
+def _chart(report: TrendReport, key: str) -> dict:
+    item = next(c for c in trend_charts(report) if c.metric.key == key)
+    return item.chart.to_dict()
+
+
+def _encodings(spec: object, channel: str) -> list[dict]:
+    """Every ``channel`` encoding anywhere in a chart's spec (layers, facets, concats)."""
+    found: list[dict] = []
+    if isinstance(spec, dict):
+        enc = spec.get("encoding", {})
+        if channel in enc:
+            found.append(enc[channel])
+        for value in spec.values():
+            found += _encodings(value, channel)
+    elif isinstance(spec, list):
+        for value in spec:
+            found += _encodings(value, channel)
+    return found
+
+
+def test_a_category_keeps_its_colour_whatever_the_filters(tmp_path: Path) -> None:
+    engine = build_engine(f"sqlite:///{tmp_path / 'gapdesk.db'}")
+    upgrade(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        h = build_known_history(session)
+        every = trend_report(session=session, actor=MANAGER, filters=TrendFilters(h.start, h.end))
+        one = trend_report(
+            session=session, actor=MANAGER,
+            filters=TrendFilters(h.start, h.end, categories=("sync_failure",)),
+        )  # fmt: skip
+    engine.dispose()
+    [all_colour] = _encodings(_chart(every, "flow"), "color")
+    [one_colour] = _encodings(_chart(one, "flow"), "color")
+    # The scale is all categories, in the taxonomy's order, for every filter: same colours.
+    assert all_colour["scale"] == one_colour["scale"]
+    assert all_colour["scale"]["domain"] == list(CATEGORY_DOMAIN)
+    assert len(set(all_colour["scale"]["range"])) == len(CATEGORY_DOMAIN)  # no two alike
+    assert one_colour["legend"]["values"] == ["sync_failure"]  # only what is drawn
+    [detectors] = _encodings(_chart(every, "precision"), "color")[:1]
+    assert detectors["scale"]["domain"][0] == "all detectors"
+    assert detectors["scale"]["range"][0] == "#000000"
+    assert len(set(detectors["scale"]["range"])) == len(detectors["scale"]["domain"])
+
+
+def test_legends_speak_words_and_median_and_p90_differ_in_line_and_mark(
+    known_report: TrendReport,
+) -> None:
+    backlog = json.dumps(_chart(known_report, "backlog"))
+    assert "within the SLA" in backlog and "past the SLA" in backlog
+    colours = _encodings(_chart(known_report, "backlog"), "color")
+    assert all(c["scale"].get("domain") != [False, True] for c in colours if "scale" in c)
+    cycle = _chart(known_report, "cycle")
+    [dash] = _encodings(cycle, "strokeDash")
+    [shape] = _encodings(cycle, "shape")
+    assert dash["scale"]["domain"] == shape["scale"]["domain"] == ["median", "p90"]
+    assert dash["scale"]["range"][0] != dash["scale"]["range"][1]
+    assert shape["scale"]["range"] == ["circle", "triangle-up"]
+
+
+def test_the_pdf_is_paginated_on_a4_or_letter(known_report: TrendReport) -> None:
+    for paper, size in (("a4", (595.28, 841.89)), ("letter", (612.0, 792.0))):
+        pages = PdfReader(io.BytesIO(render_report(known_report, "pdf", paper=paper))).pages
+        assert len(pages) >= 2  # six charts do not fit one sheet, and none is shrunk to fit
+        for page in pages:
+            assert (float(page.mediabox.width), float(page.mediabox.height)) == size
+        text = " ".join(page.extract_text() for page in pages)
+        for metric in known_report.metrics:
+            assert metric.title.split()[0] in text
+    with pytest.raises(ValueError, match="paper must be one of a4, letter"):
+        render_report(known_report, "pdf", paper="a3")  # type: ignore[arg-type]

@@ -433,3 +433,30 @@ def test_enrollment_failed_without_activity_judges_only_the_failed_status() -> N
     del tables["activity"]
     found = keys(EnrollmentFailedDetector().detect(snap(**tables)))
     assert found == {"enrollment=E1"}
+
+
+def test_progress_inconsistent_checks_only_what_the_snapshot_carries() -> None:
+    """Absent is not empty (contract v2): without progress or completion dates (as OULAD), a
+    completion is not "without a date", but a withdrawal without a date still is."""
+    from models.detectors.base import carried_columns
+    from models.detectors.coverage import detector_coverage
+
+    s = snap(
+        lms_users=[user("U1")],
+        courses=[course("C1"), course("C2"), course("C3")],
+        enrollments=[
+            enrol("E1", "U1", "C1", status="completed"),
+            enrol("E2", "U1", "C2", status="withdrawn"),  # no withdrawn_at
+            enrol("E3", "U1", "C3", status="in_progress", withdrawn_at="2026-10-03T00:00:00Z"),
+        ],
+    )
+    absent = ["progress_pct", "completed_at", "due_at"]
+    s.tables["enrollments"] = s["enrollments"].drop(columns=absent)
+    found = {p.entity_key: p for p in ProgressInconsistentDetector().detect(s)}
+    assert set(found) == {"enrollment=E2", "enrollment=E3"}
+    assert "completed_at" not in found["enrollment=E2"].evidence["enrollments"][0]
+    row = detector_coverage(ProgressInconsistentDetector, carried_columns(s))[0]
+    assert row.status == "partly checked"
+    assert set(row.needs) >= {"enrollments.progress_pct", "enrollments.completed_at"}
+    s.tables["enrollments"] = s["enrollments"].drop(columns=["withdrawn_at"])
+    assert ProgressInconsistentDetector().detect(s) == []

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from models.detectors.integrations import ReportingGapDetector, SyncFailureDetector
+from models.detectors.integrations import SyncFailureDetector
+from models.detectors.reporting import ReportingGapDetector
 from tests.helpers.detector_snapshots import daily_activity, daily_snap, snap
 
 

@@ -16,7 +16,14 @@ import pytest
 
 from app.sources.contract import TABLES
 from app.sources.load import load_snapshot
-from models.detectors import DETECTOR_CLASSES, REGISTRY, build_detectors, common, run_detectors
+from models.detectors import (
+    DETECTOR_CLASSES,
+    REGISTRY,
+    build_detectors,
+    common,
+    run_detectors,
+    series,
+)
 from models.detectors.base import Columns, Detector, MissingTableError, Proposal, carried_columns
 from models.snapshot import Snapshot
 
@@ -81,6 +88,7 @@ def test_the_columns_a_detector_spells_out_are_declared() -> None:
         common.course_labels: common.COURSE_LABEL_READS,
         common.compliance_courses: common.COMPLIANCE_READS,
         common.activity_days: common.ACTIVITY_READS,
+        series.course_windows: series.COURSE_WINDOW_READS,
     }
     for helper, reads in helpers.items():
         assert _named_but_undeclared(helper, reads) == set(), helper.__name__

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from models.detectors.base import Proposal
-from models.detectors.integrations import ReportingGapDetector
+from models.detectors.reporting import ReportingGapDetector
 from models.snapshot import Snapshot
 from tests.helpers.detector_snapshots import DAYS, course, snap, user
 

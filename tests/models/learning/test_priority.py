@@ -201,3 +201,31 @@ def test_a_course_exception_is_preferred_to_its_department_on_a_tie() -> None:
     )  # fmt: skip
     [only] = exception_suggestions(findings, decisions)
     assert (only.place, only.value) == ("course_id", "C7")
+
+
+def test_features_that_move_together_give_one_threshold_suggestion_naming_the_others() -> None:
+    """A learner model's features rise together: cuts on events, their z-score and active days
+    remove the same false positives, so the ledger offers one, and names the twins."""
+    now = pd.Timestamp("2026-11-28", tz="UTC")
+    findings, decisions = [], []
+    for i in range(40):
+        noisy = i < 20  # the false positives are the quiet learners
+        events = 10.0 + i if noisy else 200.0 + i
+        features = {"events": events, "z_events": events / 10, "active_days": events / 4,
+                    "failure_share": 0.5 if i % 2 else 0.1}  # fmt: skip
+        findings.append({"finding_id": i, "detector": "learner", "features": features})
+        action, reason = ("dismiss", "false_positive_rule") if noisy else ("confirm", None)
+        decisions.append((i, action, reason, now))
+    # A second detector with the same shape keeps its own suggestion.
+    for i in range(40, 50):
+        findings.append({"finding_id": i, "detector": "course_week", "features": {"events": i}})
+        decisions.append((i, "dismiss", "false_positive_rule", now))
+    frame = pd.DataFrame(decisions, columns=["finding_id", "action", "reason", "at"])
+    out = threshold_suggestions(pd.DataFrame(findings), frame)
+    learner = [s for s in out if s.detector == "learner"]
+    assert len(learner) == 1
+    [one] = learner
+    assert one.feature == "active_days" and set(one.same_as) == {"events", "z_events"}
+    assert one.removes_false_positive == 20 and one.removes_confirmed == 0
+    assert "(the same findings by events, z_events)" in one.describe()
+    assert [s.detector for s in out] == ["learner", "course_week"]  # most removed first

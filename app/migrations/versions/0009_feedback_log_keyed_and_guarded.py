@@ -6,8 +6,8 @@ triggers of 0002 let through: TRUNCATE (PostgreSQL fires no row trigger for it),
 ``INSERT OR REPLACE`` (its implicit delete fires no DELETE trigger), and any change of the
 chain's head other than moving it forward to the newest row.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01 22:30:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -109,6 +109,6 @@ def downgrade() -> None:
         .scalar()
     )
     if keyed:
-        raise RuntimeError(f"{keyed} keyed feedback log rows: cannot downgrade below 0008")
+        raise RuntimeError(f"{keyed} keyed feedback log rows: cannot downgrade below 0009")
     # Not batch mode (SQLite 3.35+ drops a column in place; a rebuild would drop triggers).
     op.execute("ALTER TABLE feedback_log DROP COLUMN chain_version")
