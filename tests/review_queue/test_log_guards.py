@@ -211,7 +211,7 @@ def test_an_unkeyed_chain_from_before_0009_still_verifies_and_grows_keyed(
 
     engine = build_engine(fresh_db_url)
     try:
-        command.upgrade(alembic_config(engine), "0007")
+        command.upgrade(alembic_config(engine), "0008")
         with Session(engine, expire_on_commit=False) as s:
             ada = add_people(s)["ada"]
             finding = add_finding(s, 1)
