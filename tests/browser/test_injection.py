@@ -9,6 +9,7 @@ before any page script counts every write to ``window.__xss`` and every dialog.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,6 +216,10 @@ def test_payloads_show_as_text_and_never_run(page: Page, site: tuple) -> None:
     _settle(page)
     _assert_nothing_ran(page, dialogs, "trends")
     main = page.get_by_test_id("stMain")
+    # The takeaways come after the report is computed; wait for the one that names places.
+    expect(main.get_by_text(re.compile("first seen in the range")).first).to_be_visible(
+        timeout=SLOW
+    )
     shown = main.inner_text().replace("\u2060", "")
     assert any(link in shown for link in LINKS), "no takeaway names a department"
     # The rule ledger suggests making a department an exception, naming it, as text.
