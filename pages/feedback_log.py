@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app.core.safe_csv import write_rows
+from app.web.presenters import md_escape
 from app.web.signin import require_actor
 from app.web.units import reading
 from review_queue.exports import DECISION_COLUMNS, decision_rows
@@ -55,7 +56,7 @@ if left.button("Verify the chain", icon=":material/verified:"):
     if check.ok:
         st.success(f"Intact: {check.rows} rows, every link verified.")
     else:
-        st.error(f"Broken at row #{check.first_broken_id}: {check.problem}.")
+        st.error(f"Broken at row #{check.first_broken_id}: {md_escape(check.problem)}.")
 if right.button("Prepare CSV export", icon=":material/download:"):
     buffer = io.StringIO()
     with reading() as session:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app.core.errors import UserError
 from app.detection.coverage import coverage_table, snapshot_coverage
+from app.web.presenters import md_escape
 from app.web.signin import require_actor
 from app.web.units import reading
 from review_queue.findings import queue_counts
@@ -13,7 +14,7 @@ actor = require_actor()
 with reading() as session:
     counts = queue_counts(session=session, actor=actor)
 
-st.title(f"Hello, {actor.name}")
+st.title(f"Hello, {md_escape(actor.name)}")
 
 if actor.role is Role.admin:
     st.write("Suspected gaps waiting for a decision:")
@@ -28,7 +29,7 @@ if actor.role is Role.admin:
         with reading() as session:
             covered = snapshot_coverage(session=session, actor=actor)
     except UserError as exc:
-        st.warning(str(exc))
+        st.warning(md_escape(exc))
         covered = None
     if covered is not None:
         st.subheader("What the current snapshot lets Gapdesk check")

@@ -18,7 +18,7 @@ st.title("Report a learner problem")
 try:
     roster = instructor_roster(engine=engine(), actor=actor)
 except UserError as exc:
-    st.warning(f"Reports need the LMS data: {exc}")
+    st.warning(f"Reports need the LMS data: {md_escape(exc)}")
     st.stop()
 
 if not roster.courses:
@@ -50,11 +50,11 @@ else:
                 finding = file_learner_report(
                     session=session, actor=actor, learner_user_id=learner or "",
                     course_id=course, what_happened=what, urgency=urgency,
-                    allowed_courses=set(roster.courses),
+                    allowed_courses=roster.learners,
                     learner_name=learners.get(learner or ""),
                 )  # fmt: skip
         except (DecisionRefused, PermissionError) as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
         else:
             st.session_state["gapdesk_report_sent"] = (
                 f"Report #{finding.id} about {learners.get(learner or '', learner)} "
@@ -63,7 +63,7 @@ else:
             st.session_state["gapdesk_reports_sent"] = sent_count + 1
             st.rerun()
     if done := st.session_state.pop("gapdesk_report_sent", None):
-        st.success(done)
+        st.success(md_escape(done))
 
 st.subheader("My reports")
 with reading() as session:

@@ -6,6 +6,7 @@ from zoneinfo import available_timezones
 import streamlit as st
 
 from app.web.cached import trend_report_for
+from app.web.presenters import md_escape
 from app.web.signin import require_actor
 from app.web.trend_charts import (
     PAPER_SIZES,
@@ -76,7 +77,7 @@ export[1].download_button(
 
 for item in trend_charts(report):
     st.subheader(item.metric.title)
-    st.markdown(item.metric.takeaway)
+    st.markdown(md_escape(item.metric.takeaway))  # names departments and courses from data
     st.altair_chart(item.chart, width="stretch")
     for slot, (name, table) in zip(st.columns(4), item.tables.items(), strict=False):
         slot.download_button(

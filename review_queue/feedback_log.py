@@ -1,15 +1,20 @@
 """The append-only feedback log: one row per decision or status change, hash-chained.
 
-Each row carries the SHA-256 of its own content and of the previous row's hash, so an edited,
-deleted or inserted row breaks the chain from that point on. The database refuses UPDATE and
-DELETE on the table (migration 0002), and no code path here issues them.
+Each row carries a hash of its own content and of the previous row's hash, so an edited,
+deleted or inserted row breaks the chain from that point on. Rows of chain version 2 (every row
+written since migration 0009) are keyed: HMAC-SHA256 with a key kept outside the database, so
+whoever can write the database but not read the key cannot recompute a valid chain. Version 1
+rows (plain SHA-256, written before) still verify; a version 1 row after a version 2 row is
+refused. The database refuses UPDATE, DELETE, TRUNCATE and a replacing INSERT on the log and
+any reset of its head (migrations 0002 and 0009), and no code path here issues them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,10 +30,32 @@ from review_queue.tables import FeedbackEvent, FeedbackLogHead, Role
 from review_queue.types import utcnow
 
 GENESIS = "0" * 64
+UNKEYED = 1  # plain SHA-256, the chain before migration 0009
+KEYED = 2  # HMAC-SHA256 with the key kept outside the database
+
+_key_source: Callable[[], bytes] | None = None
 
 
-def event_hash(event: FeedbackEvent, prev_hash: str) -> str:
-    """The hash of ``event``'s content chained to ``prev_hash``."""
+class ChainKeyMissing(RuntimeError):
+    """No key for the log's chain was set up (the application sets it when it builds an engine)."""
+
+
+def use_chain_key(source: Callable[[], bytes]) -> None:
+    """Where the chain's key comes from; called by the application, which owns the settings."""
+    global _key_source
+    _key_source = source
+
+
+def chain_key() -> bytes:
+    """The key of version 2 rows."""
+    if _key_source is None:
+        raise ChainKeyMissing("the feedback log has no key: build the engine with app.core.db")
+    return _key_source()
+
+
+def event_hash(event: FeedbackEvent, prev_hash: str, key: bytes | None = None) -> str:
+    """The hash of ``event``'s content chained to ``prev_hash``: HMAC-SHA256 under ``key`` for
+    a keyed (version 2) row, plain SHA-256 for a version 1 row."""
     content = {
         "finding_id": event.finding_id,
         "at": event.at.isoformat(timespec="microseconds"),
@@ -46,7 +73,11 @@ def event_hash(event: FeedbackEvent, prev_hash: str) -> str:
         "undoes_event_id": event.undoes_event_id,
     }
     payload = prev_hash + json.dumps(content, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
+    if event.chain_version == UNKEYED:
+        return hashlib.sha256(payload.encode()).hexdigest()
+    if key is None:
+        raise ChainKeyMissing("a keyed row of the feedback log needs the key")
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
 
 def append_event(
@@ -65,6 +96,7 @@ def append_event(
     at: datetime | None = None,
 ) -> FeedbackEvent:
     """Append one event to the log, linked to the newest one, inside the caller's transaction."""
+    key = chain_key()
     # Locking the head row serialises appenders on PostgreSQL; SQLite writers are already
     # serialised by BEGIN IMMEDIATE. Either way two appenders never link to the same parent.
     head = session.exec(
@@ -91,8 +123,9 @@ def append_event(
         undoes_event_id=undoes_event_id,
         prev_hash=head.last_hash,
         row_hash="",
+        chain_version=KEYED,
     )
-    event.row_hash = event_hash(event, head.last_hash)
+    event.row_hash = event_hash(event, head.last_hash, key)
     session.add(event)
     session.flush()
     head.last_event_id = event.id
@@ -145,18 +178,32 @@ def iter_events(*, session: Session, batch: int = 5000) -> Iterator[FeedbackEven
 
 
 def verify_chain(*, session: Session) -> ChainCheck:
-    """Recompute every hash in order; name the first row whose link or content is wrong."""
+    """Recompute every hash in order; name the first row whose link, version or content is
+    wrong, and check the head points at the last row."""
     prev = GENESIS
     count = 0
+    keyed = False
+    key: bytes | None = None
+    last_id: int | None = None
     for event in iter_events(session=session):
         count += 1
         if event.prev_hash != prev:
             return ChainCheck(count, event.id, "it does not link to the row before it")
-        if event_hash(event, prev) != event.row_hash:
+        if event.chain_version not in (UNKEYED, KEYED):
+            return ChainCheck(count, event.id, f"unknown chain version {event.chain_version}")
+        if event.chain_version == UNKEYED and keyed:
+            return ChainCheck(count, event.id, "an unkeyed row follows keyed ones")
+        if event.chain_version == KEYED and key is None:
+            key = chain_key()
+        keyed = keyed or event.chain_version == KEYED
+        if event_hash(event, prev, key) != event.row_hash:
             return ChainCheck(count, event.id, "its content does not match its hash")
         prev = event.row_hash
+        last_id = event.id
     head = session.get(FeedbackLogHead, 1)
-    if head is not None and head.last_hash != prev:
+    if head is None and count:
+        return ChainCheck(count, last_id, "the log's head row is missing")
+    if head is not None and (head.last_hash != prev or head.last_event_id != last_id):
         return ChainCheck(count, head.last_event_id, "rows after it are missing")
     return ChainCheck(count, None, None)
 

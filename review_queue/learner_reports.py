@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,12 +29,14 @@ def file_learner_report(
     course_id: str,
     what_happened: str,
     urgency: str,
-    allowed_courses: set[str] | None,
+    allowed_courses: Mapping[str, Collection[str]] | None,
     learner_name: str | None = None,
 ) -> Finding:
     """An instructor reports a learner's problem in one of their courses; it joins the queue.
 
-    ``allowed_courses`` are the courses the reporter is responsible for (None: any, for admins).
+    ``allowed_courses`` are the courses the reporter is responsible for, each with the learner
+    ids on its roster (``Roster.learners``; None: any, for admins). A learner not on the
+    course's roster is refused here, whatever the page offered.
     A second report about the same learner and course adds to the open finding, or reopens a
     closed one, rather than creating a twin. ``learner_name`` (as the roster shows it) is kept
     with the report, so the reporter's list names the learner.
@@ -47,6 +49,8 @@ def file_learner_report(
         raise DecisionRefused("name the learner and the course")
     if allowed_courses is not None and course not in allowed_courses:
         raise PermissionError(f"{course} is not one of {actor.name}'s courses")
+    if allowed_courses is not None and learner not in allowed_courses[course]:
+        raise PermissionError(f"{learner} is not on the roster of {course}")
     if urgency not in URGENCY_SCORE:
         raise DecisionRefused(f"urgency must be one of {', '.join(URGENCY_SCORE)}")
     text = clean_text(what_happened, "the description")

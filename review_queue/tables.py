@@ -135,6 +135,8 @@ class FeedbackEvent(SQLModel, table=True):
     undoes_event_id: int | None = Field(default=None, foreign_key="feedback_log.id")
     prev_hash: str = Field(max_length=64)
     row_hash: str = Field(max_length=64, unique=True)
+    # 1: plain SHA-256 (rows before migration 0008); 2: HMAC-SHA256 keyed outside the database.
+    chain_version: int = Field(default=2, sa_column_kwargs={"server_default": "1"})
 
 
 class FeedbackLogHead(SQLModel, table=True):

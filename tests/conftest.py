@@ -22,6 +22,10 @@ from sqlmodel import Session
 from app.core.db import build_engine, upgrade
 from app.core.schema import metadata
 
+# One integrity key for the whole run, inherited by the CLI and servers the tests start, so what
+# one process chains another verifies (tests of the key file itself unset it).
+os.environ.setdefault("GAPDESK_LOG_KEY", "test-key-" + secrets.token_hex(32))
+
 PG_ADMIN_URL = os.environ.get("GAPDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO = Path(__file__).resolve().parent.parent
@@ -109,11 +113,13 @@ def pg_engine(pg_server: str) -> Iterator[Engine]:
 def empty_tables(eng: Engine) -> None:
     """Empty every table of a PostgreSQL test database.
 
-    TRUNCATE fires no row triggers, so the append-only guard of the feedback log stays in place
-    for the code under test while the fixture can still start each test from nothing.
+    The log refuses TRUNCATE (migration 0009); the fixture, a superuser, sets the replication
+    role for its own transaction, under which ordinary triggers do not fire, so the guards stay
+    in place for the code under test while each test still starts from nothing.
     """
     names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with eng.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 

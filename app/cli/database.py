@@ -39,3 +39,14 @@ def db_current() -> None:
     current, head = current_revision(engine), head_revision()
     state = "current" if current == head else f"behind head {head}"
     click.echo(f"{current or 'empty'} ({state})")
+
+
+@db.command("grant-app")
+@click.argument("role")
+def db_grant_app(role: str) -> None:
+    """Give the app's PostgreSQL ROLE what it needs: only INSERT and SELECT on the log."""
+    from app.core.db import open_engine
+    from app.core.db_roles import grant_app_role
+
+    grant_app_role(open_engine(migrate=False), role)
+    click.echo(f"{role} may read and write Gapdesk's tables; on the feedback log only insert")

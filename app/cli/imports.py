@@ -119,7 +119,7 @@ def import_lrs(base_url: str, out: Path, username: str, since: str | None, timeo
 
     The password is read from standard input, or prompted.
     """
-    from app.sources.xapi import import_xapi_lrs
+    from app.sources.xapi_lrs import import_xapi_lrs
 
     if sys.stdin.isatty():
         password = click.prompt("LRS password", hide_input=True)

@@ -21,6 +21,13 @@ from review_queue.exports import (
     finding_rows,
 )
 from review_queue.feedback_log import verify_chain
+from review_queue.log_anchor import (
+    AnchorError,
+    append_anchor,
+    check_anchors,
+    read_anchors,
+    take_anchor,
+)
 from review_queue.permissions import SYSTEM
 
 
@@ -62,17 +69,47 @@ def log() -> None:
     """The append-only feedback log."""
 
 
+_anchor_file = click.Path(dir_okay=False, path_type=Path)
+
+
 @log.command("verify")
-def log_verify() -> None:
-    """Check the log's hash chain; name the first broken row."""
+@click.option("--anchor", "anchor_file", type=_anchor_file, default=None,
+              help="A file from `gapdesk log anchor`: the log must agree with it.")  # fmt: skip
+def log_verify(anchor_file: Path | None) -> None:
+    """Check the log's hash chain (and its anchors); name the first broken row."""
+    try:
+        anchors = read_anchors(anchor_file) if anchor_file is not None else []
+    except AnchorError as exc:
+        raise click.ClickException(str(exc)) from None
     with session_scope(get_engine()) as session:
         check = verify_chain(session=session)
-    if check.ok:
-        click.echo(f"feedback log intact: {check.rows} rows, chain verified")
-        return
-    raise click.ClickException(
-        f"feedback log broken at row #{check.first_broken_id}: {check.problem} "
-        f"({check.rows} rows read)"
+        problem = check_anchors(session=session, anchors=anchors) if check.ok else None
+    if not check.ok:
+        raise click.ClickException(
+            f"feedback log broken at row #{check.first_broken_id}: {check.problem} "
+            f"({check.rows} rows read)"
+        )
+    if problem is not None:
+        raise click.ClickException(f"feedback log does not match {anchor_file}: {problem}")
+    against = f", and agrees with {len(anchors)} anchors in {anchor_file}" if anchors else ""
+    click.echo(f"feedback log intact: {check.rows} rows, chain verified{against}")
+
+
+@log.command("anchor")
+@click.argument("anchor_file", type=_anchor_file)
+def log_anchor(anchor_file: Path) -> None:
+    """Append the log's signed head to ANCHOR_FILE (keep it where the app cannot write)."""
+    try:
+        with session_scope(get_engine()) as session:
+            anchor = take_anchor(session=session)
+        append_anchor(anchor_file, anchor)
+    except AnchorError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot append to {anchor_file}: {exc.strerror}") from None
+    click.echo(
+        f"anchored {anchor.rows} rows (last #{anchor.last_id}, {anchor.last_hash[:12]}…) "
+        f"in {anchor_file}"
     )
 
 

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from app.core.db import build_engine, current_revision
 from app.core.errors import UserError
+from app.core.files import private_file, touch_private
 from review_queue.feedback_log import ChainCheck, verify_chain
 
 
@@ -40,7 +41,7 @@ def backup_sqlite(url: str, target: Path) -> Path:
     if target.exists():
         raise UserError(f"{target} already exists; choose another name")
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
+    partial = touch_private(target.with_name(target.name + ".partial"))
     with sqlite3.connect(source) as src, sqlite3.connect(partial) as dst:
         src.backup(dst)
     partial.replace(target)
@@ -91,6 +92,7 @@ def restore_sqlite(url: str, backup: Path, *, force: bool = False) -> RestoreChe
     with tempfile.TemporaryDirectory(dir=target.parent if target.parent.exists() else None) as t:
         staged = Path(t) / "restore.db"
         shutil.copyfile(backup, staged)
+        private_file(staged)
         check = verify_backup(staged)
         target.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("-wal", "-shm"):

@@ -16,8 +16,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
+from app.core.files import private_dir, private_file, touch_private
+from app.core.keys import derived_key
 from app.core.settings import ConfigError, check_database_url, get_settings
 from app.core.urls import mask_url_password, scrub
+from review_queue.feedback_log import use_chain_key
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -52,13 +55,30 @@ def _on_sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _feedback_log_key() -> bytes:
+    return derived_key("feedback-log")
+
+
+# The log's chain is keyed with a key from the settings, which review_queue cannot read itself:
+# whatever imports the engine's module has it wired.
+use_chain_key(_feedback_log_key)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    # Created 0600 before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
+    private_dir(path.parent)
+    touch_private(path)
+    for suffix in ("-wal", "-shm"):
+        private_file(path.with_name(path.name + suffix))
+
+
 def build_engine(url: str) -> Engine:
     """Create an engine for ``url`` with Gapdesk's settings for its backend."""
     check_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(parsed.database))
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},

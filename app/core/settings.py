@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -50,6 +50,16 @@ class Settings(BaseSettings):
     claim_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # The time zone weeks and days are cut in on the Trends page and in `gapdesk report`.
     reporting_tz: str = Field(default="UTC")
+    # The integrity key (the log's chain, its anchors, model files); unset: <home>/integrity.key.
+    log_key: SecretStr | None = None
+
+    @field_validator("log_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 32:
+            raise ValueError("the key must be at least 32 characters (e.g. openssl rand -hex 32)")
+        return value
+
     # The paper the Trends PDF is laid out on, page after page: "a4" or "letter".
     report_paper: Literal["a4", "letter"] = Field(default="a4")
     # Folders the Data page may ingest from on the server (os.pathsep-separated); none: off.
@@ -125,4 +135,6 @@ def get_settings() -> Settings:
         first = exc.errors()[0]
         name = "GAPDESK_" + str(first["loc"][0]).upper() if first["loc"] else "a GAPDESK_ setting"
         given = first.get("input")
+        if name == "GAPDESK_LOG_KEY":
+            given = "***"  # never echo a secret, not even a bad one
         raise ConfigError(f"{name}={given!r} cannot be used: {first['msg']}") from None

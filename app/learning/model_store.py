@@ -1,12 +1,20 @@
-"""Model files and their versions: written safely, loaded only after their checksum matches.
+"""Model files and their versions: written safely, loaded only when signed by this installation.
 
-Model files are joblib pickles, so they are only ever loaded after their SHA-256 matches the one
-recorded in the database and only when the scikit-learn version that wrote them is the one
-running; a file from another version is retrained instead."""
+A model file is a joblib pickle, and unpickling runs code, so a file is read once and only
+those bytes are checked and loaded (no hash-then-reopen race): their SHA-256 must match the one
+recorded in the database, and their HMAC-SHA256 under a key kept outside the database
+(``app.core.keys``: whoever can write the row and the models folder still cannot sign a file)
+must match the file's signature, bound to the version's name. Only then are the same bytes
+unpickled. A file from another scikit-learn version, or an unsigned one written before files
+were signed, is never unpickled: it is retrained from the decisions it was trained on (the
+trusted path) and replaced by a signed file. A signed-looking file whose signature fails is
+refused with one line."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import io
 import os
 from pathlib import Path
 
@@ -15,6 +23,8 @@ import sklearn
 from sqlmodel import Session, col, select
 
 from app.core.errors import UserError
+from app.core.files import private_dir, private_file
+from app.core.keys import derived_key
 from app.core.settings import get_settings
 from app.learning.frames import decided_frame
 from models.learning.priority import (
@@ -23,6 +33,8 @@ from models.learning.priority import (
 from review_queue.tables import ModelVersion
 
 KIND = "priority"
+SIGNED = b"GAPDESK-MODEL signed hmac-sha256\n"
+_MAC_LENGTH = 64
 
 
 class ModelFileRefused(UserError):
@@ -30,7 +42,13 @@ class ModelFileRefused(UserError):
 
 
 class ModelOutdated(Exception):
-    """A model file was written by another scikit-learn version: retrain, never load it."""
+    """A model file was written by another scikit-learn version, or before model files were
+    signed: retrain, never load it."""
+
+
+def _signature(version: str, payload: bytes) -> bytes:
+    key = derived_key("model-file")
+    return hmac.new(key, version.encode() + b"\0" + payload, hashlib.sha256).hexdigest().encode()
 
 
 # ---------------------------------------------------------------- model files
@@ -39,24 +57,21 @@ def models_dir(home: Path | None = None) -> Path:
     return (home or get_settings().home) / "models"
 
 
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_model(model: PriorityModel, *, version: str, home: Path | None = None) -> tuple[str, str]:
     """Write a model file; returns its path and SHA-256 (recorded in the database)."""
-    folder = models_dir(home)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(models_dir(home))
     path = folder / f"{KIND}-{version}.joblib"
     tmp = path.with_suffix(".tmp")
-    joblib.dump({"model": model, "sklearn_version": sklearn.__version__}, tmp)
+    buffer = io.BytesIO()
+    joblib.dump({"model": model, "sklearn_version": sklearn.__version__}, buffer)
+    payload = buffer.getvalue()
+    data = SIGNED + _signature(version, payload) + b"\n" + payload
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    private_file(tmp)
     os.replace(tmp, path)  # never leave a half-written file under the final name
-    return str(path), sha256_of(path)
+    return str(path), hashlib.sha256(data).hexdigest()
 
 
 def load_model(row: ModelVersion) -> PriorityModel:
@@ -67,17 +82,39 @@ def load_model(row: ModelVersion) -> PriorityModel:
             f"this is {sklearn.__version__}"
         )
     path = Path(row.artifact_path or "")
-    if not row.artifact_path or not path.is_file():
+    try:
+        data = path.read_bytes() if row.artifact_path else None  # read once: checked = loaded
+    except (FileNotFoundError, IsADirectoryError):
+        data = None
+    except OSError as exc:
+        raise ModelFileRefused(f"model {row.version}: cannot read {path}: {exc.strerror}") from None
+    if data is None:
         raise ModelFileRefused(f"model {row.version}: file {path} is missing; run gapdesk retrain")
-    found = sha256_of(path)
+    found = hashlib.sha256(data).hexdigest()
     if found != row.artifact_sha256:
         raise ModelFileRefused(
             f"model {row.version}: file {path} fails its checksum (recorded "
             f"{(row.artifact_sha256 or '')[:12]}…, found {found[:12]}…); refusing to load it — "
             "restore the file or run gapdesk retrain"
         )
-    payload = joblib.load(path)
-    return payload["model"]
+    if not data.startswith(SIGNED):
+        raise ModelOutdated(f"model {row.version}: file {path} was written before signing")
+    mac, payload = (
+        data[len(SIGNED) : len(SIGNED) + _MAC_LENGTH],
+        data[len(SIGNED) + _MAC_LENGTH + 1 :],
+    )
+    if not hmac.compare_digest(mac, _signature(row.version, payload)):
+        raise ModelFileRefused(
+            f"model {row.version}: file {path} is not signed with this installation's key "
+            "(replaced, or from another installation); refusing to load it — run gapdesk retrain"
+        )
+    try:
+        return joblib.load(io.BytesIO(payload))["model"]
+    except Exception as exc:  # a signed file we wrote ourselves; anything else is damage
+        raise ModelFileRefused(
+            f"model {row.version}: file {path} cannot be read ({type(exc).__name__}); "
+            "run gapdesk retrain"
+        ) from None
 
 
 def promoted_version(*, session: Session) -> ModelVersion | None:
@@ -101,15 +138,20 @@ def list_versions(*, session: Session) -> list[ModelVersion]:
 
 
 def usable_model(*, session: Session, row: ModelVersion, home: Path | None = None) -> PriorityModel:
-    """Load a version's model; one made by another scikit-learn version is retrained on the
-    decisions it was trained on (up to its creation) and its file and checksum replaced."""
+    """Load a version's model; one made by another scikit-learn version or written unsigned is
+    retrained on the decisions it was trained on (up to its creation), never unpickled, and its
+    file and checksum replaced."""
     try:
         return load_model(row)
-    except ModelOutdated:
+    except ModelOutdated as exc:
         decided = decided_frame(session=session, until=row.created_at)
         model = PriorityModel().fit(decided)
         row.artifact_path, row.artifact_sha256 = save_model(model, version=row.version, home=home)
         row.sklearn_version = sklearn.__version__
-        row.metrics = {**(row.metrics or {}), "retrained_for_sklearn": sklearn.__version__}
+        row.metrics = {
+            **(row.metrics or {}),
+            "retrained_for_sklearn": sklearn.__version__,
+            "retrained_because": str(exc),
+        }
         session.add(row)
         return model

@@ -14,7 +14,14 @@ from sqlmodel import Session, col, func, select
 
 from app.core.errors import UserError
 from app.learning.frames import decided_frame
-from app.learning.model_store import KIND, list_versions, promoted_version, save_model, usable_model
+from app.learning.model_store import (
+    KIND,
+    ModelFileRefused,
+    list_versions,
+    promoted_version,
+    save_model,
+    usable_model,
+)
 from app.learning.ranking import queue_priorities, write_priorities
 from models.learning.priority import (
     DEFAULT_EXPLORATION_SHARE,
@@ -101,8 +108,13 @@ def _plan_retrain(
     current_label = "base priority (score and severity)"
     cur_prob: np.ndarray | None = None
     cur = base_priorities(held["score"].to_numpy(), held["severity"])
+    current = None
     if current_row is not None:
-        current = usable_model(session=session, row=current_row, home=home)
+        try:
+            current = usable_model(session=session, row=current_row, home=home)
+        except ModelFileRefused as exc:  # a refused file must not block the way out of it
+            current_label = f"base priority (model {current_row.version} refused: {exc})"
+    if current is not None and current_row is not None:
         cur_prob = current.predict_proba(held, at=held["decided_at"])
         cur = combined_priority(cur_prob, held["score"], held["severity"])
         current_label = f"model {current_row.version}"

@@ -15,7 +15,7 @@ Entry points:
   (``RULES``); ``render()`` is what a person reads.
 * Importers, real exports → contract tables + ``ImportReport``:
   :func:`app.sources.moodle.import_moodle_log`,
-  :func:`app.sources.xapi.import_xapi_file`, :func:`app.sources.xapi.import_xapi_lrs`,
+  :func:`app.sources.xapi.import_xapi_file`, :func:`app.sources.xapi_lrs.import_xapi_lrs`,
   :func:`app.sources.canvas.import_canvas_enrollments`,
   :func:`app.sources.mapping.import_mapped_csv`.
 * :func:`app.sources.result.merge_tables` and :func:`app.sources.load.write_snapshot` — combine

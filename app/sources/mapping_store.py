@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 from app.core.errors import UserError
+from app.core.files import private_dir, private_file
 from app.core.settings import get_settings
 from app.sources.mapping import SnapshotMapping, dump_mapping, parse_mapping
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
@@ -34,12 +35,12 @@ def save_mapping(*, actor: Actor, name: str, mapping: SnapshotMapping) -> Path:
         raise UserError(f"mapping {name} cannot be written as TOML: {exc}") from None
     if dump_mapping(back) != text:
         raise UserError(f"mapping {name} would not read back as it is; nothing was saved")
-    folder = mappings_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(mappings_dir())
     target = folder / f"{name}.toml"
     tmp = folder / f".{name}.toml.partial"
     try:
         tmp.write_text(text, encoding="utf-8")
+        private_file(tmp)
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -31,6 +31,7 @@ from sqlmodel import Session, col, select
 
 from app.core.db import session_scope
 from app.core.errors import UserError
+from app.core.files import private_dir, private_file
 from app.core.records import SnapshotRecord
 from app.core.settings import get_settings
 from app.sources.load import LoadResult, load_snapshot
@@ -86,7 +87,7 @@ def _store_tables(result: LoadResult, snapshot_id: str) -> Path:
     final = snapshots_dir() / snapshot_id
     if (final / "COMPLETE").exists():
         return final
-    snapshots_dir().mkdir(parents=True, exist_ok=True)
+    private_dir(snapshots_dir())
     sweep_leftovers()
     tmp = Path(tempfile.mkdtemp(prefix=f".{snapshot_id}-", dir=snapshots_dir()))
     try:
@@ -100,6 +101,7 @@ def _store_tables(result: LoadResult, snapshot_id: str) -> Path:
         (tmp / "report.txt").write_text(result.report.render(limit=200), encoding="utf-8")
         (tmp / "COMPLETE").write_text(result.content_hash or "", encoding="utf-8")
         for item in tmp.iterdir():
+            private_file(item)  # mkdtemp made the folder 0700; its files 0600
             with open(item, "rb") as fh:
                 os.fsync(fh.fileno())
         if final.exists():  # an earlier ingest died half way: replace its leftovers

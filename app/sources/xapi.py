@@ -1,4 +1,5 @@
-"""xAPI statements → ``activity``: from a JSON-lines file (gzipped or not) or a live LRS.
+"""xAPI statements → ``activity``: from a JSON-lines file (gzipped or not) or a live LRS
+(the client is ``xapi_lrs.py``).
 
 Verbs are normalised onto the contract's verbs: ADL (``http://adlnet.gov/expapi/verbs/…``),
 cmi5/ADL (``https://w3id.org/xapi/adl/verbs/…``), Tin Can (``http://id.tincanapi.com/verb/…``,
@@ -12,27 +13,20 @@ homePage too, for LRSs fed by several platforms), else ``mbox`` (the address, lo
 ``mbox_sha1sum`` (``sha1:<hex>``) or ``openid``. The course is the context activity (parent or
 grouping) whose type is a course, else the first parent. Voided statements are removed.
 
-The LRS client uses only the standard library (``urllib``): GET ``{base}/xAPI/statements`` with
-Basic auth and ``X-Experience-API-Version``, optional ``since``, following ``more`` links. Every
-failure (refused credentials, server error, garbage, timeout) is a one-line :class:`UserError`.
+JSON nested deeper than ``MAX_DEPTH`` levels (no real statement comes close) is refused with
+one line instead of exhausting Python's stack.
 """
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import json
-import socket
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode, urljoin, urlsplit
-from urllib.request import Request, urlopen
 
 import pandas as pd
 
@@ -41,6 +35,7 @@ from app.sources.files import GZIP_MAGIC
 from app.sources.result import ImportReport, ImportResult, typed_events
 
 XAPI_VERSION = "1.0.3"
+MAX_DEPTH = 100  # levels of nested objects and arrays in one statement (xAPI needs under 10)
 _ADL = "http://adlnet.gov/expapi/verbs/"
 _ADL2 = "https://w3id.org/xapi/adl/verbs/"
 _TINCAN = "http://id.tincanapi.com/verb/"
@@ -279,6 +274,36 @@ def statements_to_activity(
 # --------------------------------------------------------------------------- files
 
 
+def nesting_depth(value: Any, *, stop_at: int = MAX_DEPTH + 1) -> int:
+    """How deeply ``value`` nests objects and arrays (counted without recursion; stops early)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if deepest >= stop_at:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def loads_statement_json(text: str | bytes, where: str) -> Any:
+    """``json.loads`` that refuses JSON nested deeper than ``MAX_DEPTH`` with a one-line
+    UserError naming ``where`` (Python's parser would raise RecursionError)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        value = None
+        too_deep = True
+    else:
+        too_deep = nesting_depth(value) > MAX_DEPTH
+    if too_deep:
+        raise UserError(f"{where} is nested more than {MAX_DEPTH} levels deep; not read")
+    return value
+
+
 def iter_jsonl_statements(path: Path, report: ImportReport) -> Iterator[dict[str, Any]]:
     """Statements from a JSON-lines file (gzip recognised by its first bytes) or a JSON array.
 
@@ -302,7 +327,7 @@ def iter_jsonl_statements(path: Path, report: ImportReport) -> Iterator[dict[str
                 first = text.read(1)
             if first == "[":
                 # A JSON array of statements (what an LRS POST body looks like).
-                items = json.loads(first + text.read())
+                items = loads_statement_json(first + text.read(), path.name)
                 good = len(items)
                 yield from items
             else:
@@ -310,7 +335,7 @@ def iter_jsonl_statements(path: Path, report: ImportReport) -> Iterator[dict[str
                     if not line.strip():
                         continue
                     try:
-                        yield json.loads(line)
+                        yield loads_statement_json(line, f"line {number} of {path.name}")
                         good += 1
                     except json.JSONDecodeError:
                         bad_lines.append(number)
@@ -342,121 +367,4 @@ def import_xapi_file(path: Path | str, *, how: str = "account_name") -> ImportRe
     statements = list(iter_jsonl_statements(path, pre))
     result = statements_to_activity(statements, source=path.name, how=how)
     result.report.warnings[:0] = pre.warnings
-    return result
-
-
-# --------------------------------------------------------------------------- live LRS
-
-
-def _get_json(url: str, headers: dict[str, str], timeout: float) -> Any:
-    """GET ``url`` and parse JSON; every failure becomes a one-line UserError."""
-    shown = url.split("?", 1)[0]
-    request = Request(url, headers=headers, method="GET")  # noqa: S310 (scheme checked)
-    try:
-        with urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked)
-            body = response.read()
-    except HTTPError as exc:
-        if exc.code in (401, 403):
-            raise UserError(
-                f"the LRS at {shown} refused the credentials (HTTP {exc.code}); "
-                "check the user name and password"
-            ) from None
-        detail = exc.read()[:200].decode("utf-8", "replace").strip()
-        raise UserError(
-            f"the LRS at {shown} answered HTTP {exc.code}" + (f": {detail}" if detail else "")
-        ) from None
-    except TimeoutError:
-        raise UserError(f"the LRS at {shown} did not answer within {timeout:g} s") from None
-    except URLError as exc:
-        if isinstance(exc.reason, TimeoutError | socket.timeout):
-            raise UserError(f"the LRS at {shown} did not answer within {timeout:g} s") from None
-        raise UserError(f"cannot reach the LRS at {shown}: {exc.reason}") from None
-    except (ConnectionError, OSError) as exc:
-        raise UserError(f"the connection to the LRS at {shown} failed: {exc}") from None
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        excerpt = body[:80].decode("utf-8", "replace")
-        raise UserError(
-            f"the LRS at {shown} answered something that is not JSON: {excerpt!r}"
-        ) from None
-
-
-def fetch_lrs_statements(
-    base_url: str,
-    *,
-    username: str,
-    password: str,
-    since: datetime | str | None = None,
-    limit: int = 500,
-    timeout: float = 30.0,
-    max_pages: int = 100_000,
-) -> Iterator[dict[str, Any]]:
-    """Statements from an xAPI LRS, page by page, following ``more`` links.
-
-    ``base_url`` is the LRS root (``https://lrs.example.org``); ``since`` keeps statements
-    stored after that moment (a timestamp without offset is UTC).
-    """
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UserError(f"LRS address {base_url!r} must be an http:// or https:// URL")
-    query: dict[str, str] = {"limit": str(limit)}
-    if since is not None:
-        stamp = pd.Timestamp(since)
-        if pd.isna(stamp):
-            raise UserError(f"since={since!r} is not a timestamp")
-        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-        query["since"] = stamp.isoformat()
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    headers = {
-        "Authorization": f"Basic {token}",
-        "X-Experience-API-Version": XAPI_VERSION,
-        "Accept": "application/json",
-    }
-    root = base_url.rstrip("/") + "/"
-    url: str | None = urljoin(root, "xAPI/statements") + "?" + urlencode(query)
-    seen: set[str] = set()
-    for _ in range(max_pages):
-        assert url is not None
-        seen.add(url)
-        page = _get_json(url, headers, timeout)
-        if not isinstance(page, dict) or not isinstance(page.get("statements"), list):
-            raise UserError(
-                f"the LRS at {url.split('?', 1)[0]} answered JSON that is not an xAPI "
-                "StatementResult (no 'statements' list)"
-            )
-        yield from page["statements"]
-        more = page.get("more")
-        if not more:
-            return
-        url = urljoin(root, str(more))
-        if urlsplit(url).netloc != parts.netloc or url in seen:
-            raise UserError(f"the LRS's 'more' link {more!r} leaves the LRS or repeats itself")
-    raise UserError(f"the LRS returned more than {max_pages} pages; stopped")
-
-
-def import_xapi_lrs(
-    base_url: str,
-    *,
-    username: str,
-    password: str,
-    since: datetime | str | None = None,
-    limit: int = 500,
-    timeout: float = 30.0,
-    how: str = "account_name",
-) -> ImportResult:
-    """``activity`` from a live xAPI LRS (see :func:`fetch_lrs_statements`)."""
-    statements = list(
-        fetch_lrs_statements(
-            base_url,
-            username=username,
-            password=password,
-            since=since,
-            limit=limit,
-            timeout=timeout,
-        )
-    )
-    result = statements_to_activity(statements, source=base_url, how=how)
-    if since is not None:
-        result.report.notes.append(f"statements since {since}")
     return result

@@ -8,13 +8,19 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$])")
+# Markdown's punctuation, plus Streamlit's ``:shortcodes:`` and ``:red[...]`` and HTML entities.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:@&])")
+# GFM turns bare addresses into links after escapes are decoded (a find-and-replace on the text),
+# so no backslash stops it: an invisible WORD JOINER breaks ``http://``, ``www.`` and ``a@b``.
+_BARE_LINK = re.compile(r"(?i)(?<=https)(?=:)|(?<=http)(?=:)|(?<=www)(?=\.)|(?<=[\w.+-])(?=@)")
+WORD_JOINER = "\u2060"
 SERIES_KEYS = ("daily_series", "weekly_features", "series")
 
 
 def md_escape(text: object) -> str:
-    """Text from data shown through Markdown literally: no links, images, HTML or formatting."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+    """Text from data shown through Markdown literally: no links (bracketed or bare), images,
+    HTML, entities or formatting. The one helper for every data value in a Markdown string."""
+    return _MD_SPECIAL.sub(r"\\\1", _BARE_LINK.sub(WORD_JOINER, str(text)))
 
 
 def md_code(text: object) -> str:

@@ -36,7 +36,7 @@ if st.button("Run detection now", type="primary", icon=":material/play_arrow:"):
             run = run_detection(engine=engine(), actor=actor, progress=progress)
         except UserError as exc:
             status.update(label="Detection failed: the queue is unchanged", state="error")
-            st.error(str(exc))
+            st.error(md_escape(exc))
         else:
             s = run.stats
             status.update(
@@ -154,4 +154,4 @@ if saved:
                 f"({', '.join(f'{k} = {v}' for k, v in params.items())})."
             )
     except (ValueError, UserError) as exc:
-        st.error(f"Not saved: {exc}")
+        st.error(f"Not saved: {md_escape(exc)}")

@@ -9,6 +9,7 @@ from app.learning.model_store import list_versions
 from app.learning.ranking import queue_diff
 from app.learning.retraining import promote, retrain
 from app.learning.rule_ledger import apply_suggestion, rule_ledger_tables
+from app.web.presenters import md_escape
 from app.web.signin import require_actor
 from app.web.units import reading, writing
 from models.learning.priority import DEFAULT_K
@@ -26,9 +27,9 @@ if st.button("Retrain now", icon=":material/model_training:"):
         with st.spinner("Training on the feedback log ..."), writing() as session:
             result = retrain(session=session, actor=actor, k=k)
         verdict = "promoted" if result.promoted else "kept as a candidate"
-        st.success(f"Model {result.version.version}: {verdict} ({result.reason}).")
+        st.success(md_escape(f"Model {result.version.version}: {verdict} ({result.reason})."))
     except (UserError, PermissionError) as exc:
-        st.error(str(exc))
+        st.error(md_escape(exc))
 
 with reading() as session:
     versions = list_versions(session=session)
@@ -62,7 +63,8 @@ if others:
         diff = st.session_state.get(diff_key)
         if diff is not None:
             st.write(
-                f"Top {k} of the queue if {choice} were promoted: {len(diff['enter'])} findings "
+                f"Top {k} of the queue if {md_escape(choice)} were promoted: "
+                f"{len(diff['enter'])} findings "
                 f"would enter ({', '.join(f'#{i}' for i in diff['enter'][:20]) or 'none'}), "
                 f"{len(diff['leave'])} would leave "
                 f"({', '.join(f'#{i}' for i in diff['leave'][:20]) or 'none'})."
@@ -70,9 +72,9 @@ if others:
         if st.button(f"Promote {choice}", icon=":material/upgrade:"):
             with writing() as session:
                 rescored = promote(session=session, actor=actor, version=choice)
-            st.success(f"{choice} promoted; {rescored} open findings rescored.")
+            st.success(md_escape(f"{choice} promoted; {rescored} open findings rescored."))
     except (UserError, PermissionError) as exc:
-        st.error(str(exc))
+        st.error(md_escape(exc))
 
 st.subheader("Rule ledger")
 try:
@@ -82,13 +84,13 @@ try:
     if suggestions:
         st.caption("Suggestions, most dismissals removed first; one for each set of findings.")
     for i, suggestion in enumerate(suggestions):
-        st.write(f"{i + 1}. {suggestion.describe()}")
+        st.markdown(f"{i + 1}. " + md_escape(suggestion.describe()))
         if st.button("Apply as a new configuration version", key=f"apply_suggestion_{i}"):
             with writing() as session:
                 config = apply_suggestion(session=session, actor=actor, suggestion=suggestion)
             st.success(
-                f"{suggestion.detector}: configuration v{config.version} applies from the next "
-                "detection run (see the Detectors page)."
+                md_escape(f"{suggestion.detector}: configuration v{config.version} applies from ")
+                + "the next detection run (see the Detectors page)."
             )
     if not suggestions:
         st.caption(
@@ -96,4 +98,4 @@ try:
             "expected in one course or department, yet."
         )
 except PermissionError as exc:
-    st.error(str(exc))
+    st.error(md_escape(exc))

@@ -15,6 +15,7 @@ from app.auth.accounts import (
     set_password,
     set_role,
 )
+from app.web.presenters import md_escape
 from app.web.signin import require_actor
 from app.web.units import reading, writing
 from review_queue.tables import Role
@@ -31,14 +32,14 @@ def _apply(change: Callable[[Any], object], done: str) -> None:
         with writing() as session:
             change(session)
     except (AccountError, PermissionError) as exc:
-        st.error(str(exc))
+        st.error(md_escape(exc))
         return
     st.session_state[_DONE] = done
     st.rerun()
 
 
 if done := st.session_state.pop(_DONE, None):
-    st.success(done)
+    st.success(md_escape(done))
 
 with reading() as session:
     users = list_users(session=session, actor=actor)

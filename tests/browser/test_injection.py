@@ -9,6 +9,7 @@ before any page script counts every write to ``window.__xss`` and every dialog.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +42,11 @@ PAYLOADS = [
     "![pic](x onerror=window.__xss=1)",
     "</div></span><iframe src=javascript:window.__xss=1>",
     "<a href=javascript:alert(1)>link</a>",
+    # Live links and images from data (issue 15.2): a fake sign-in link, a tracking image.
+    "[Your session expired - sign in again](http://evil.example/login)",
+    "![t](http://evil.example/track.png)",
 ]
+LINKS = PAYLOADS[-2:]
 TRAP = """
 window.__xssHits = 0;
 Object.defineProperty(window, '__xss', {
@@ -59,7 +64,9 @@ def _poison(folder: Path) -> None:
                         enumerate(courses["title"])]  # fmt: skip
     people = pd.read_csv(folder / "people.csv", dtype=str, keep_default_na=False)
     names = sorted({d for d in [*people["department"], *courses["department"]] if d})
-    renamed = {d: f"{PAYLOADS[i % len(PAYLOADS)]} {d}" for i, d in enumerate(names)}
+    # Every department carries a link or an image: the Trends takeaways and the ledger's
+    # exception suggestions name departments.
+    renamed = {d: f"{LINKS[i % 2]} {PAYLOADS[i % len(PAYLOADS)]} {d}" for i, d in enumerate(names)}
     people["department"] = people["department"].map(lambda d: renamed.get(d, d))
     courses["department"] = courses["department"].map(lambda d: renamed.get(d, d))
     people["full_name"] = [f"{PAYLOADS[i % len(PAYLOADS)]} {n}" if i % 5 == 0 else n
@@ -108,6 +115,7 @@ def site(
         create_suppression(session=session, actor=admin, finding_id=ids[1] or 0,
                            reason=" ".join(PAYLOADS),
                            until=datetime.now(UTC) + timedelta(days=30))  # fmt: skip
+        _dismiss_as_expected_in_one_department(session, admin)
         configure_detector(session=session, actor=admin, name="compliance_overdue",
                            enabled=True, note=" ".join(PAYLOADS))  # fmt: skip
         session.commit()
@@ -117,6 +125,23 @@ def site(
         yield base, home, accounts, report_id
     mp.undo()
     get_settings.cache_clear()
+
+
+def _dismiss_as_expected_in_one_department(session: Session, admin: Actor) -> None:
+    """Enough dismissals as expected in one department for the rule ledger to suggest making
+    it an exception: the suggestion on the Models page names the department."""
+    department = next(
+        d for d in session.exec(select(Finding.department).distinct()) if d and "](http" in d
+    )
+    for n in range(6):
+        finding = Finding(category="compliance_overdue", entity_key=f"enrollment=X{n}",
+                          title=f"Enrolment X{n} is past its due date",
+                          detector="compliance_overdue", detector_version="1", score=0.6,
+                          priority=0.5, severity="high", department=department)  # fmt: skip
+        session.add(finding)
+        session.flush()
+        decide(session=session, actor=admin, finding_id=finding.id or 0, action="dismiss",
+               reason="expected")  # fmt: skip
 
 
 def _settle(page: Page) -> None:
@@ -132,7 +157,8 @@ def _assert_nothing_ran(page: Page, dialogs: list[str], where: str) -> None:
     assert dialogs == [], f"injected script opened a dialog on {where}: {dialogs}"
     # No element the payloads would create made it into the page as HTML.
     for selector in ("img[src='x']", "[onerror]", "[onload]", "iframe[src^='javascript']",
-                     "a[href^='javascript']"):  # fmt: skip
+                     "a[href^='javascript']", "a[href*='evil.example']",
+                     "img[src*='evil.example']"):  # fmt: skip
         found = page.locator(selector).count()
         assert found == 0, f"{selector} rendered on {where}"
     scripts = page.evaluate(
@@ -145,6 +171,8 @@ def test_payloads_show_as_text_and_never_run(page: Page, site: tuple) -> None:
     base, home, accounts, report_id = site
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if "evil.example" in r.url else None)
     page.add_init_script(TRAP)
     name, password = accounts[Role.admin]
     sign_in(page, base, name, password)
@@ -161,12 +189,18 @@ def test_payloads_show_as_text_and_never_run(page: Page, site: tuple) -> None:
     assert PAYLOADS[0] in heading.inner_text()  # the learner id, literally
     _settle(page)
     main = page.get_by_test_id("stMain")
-    shown: set[str] = set()
+    plain = PAYLOADS[: -len(LINKS)]
+    seen: set[str] = set()
+    text = ""
     for tab in ("Evidence", "History", "Comments"):  # the detail's tabs
         main.get_by_role("tab", name=tab).click()
         _settle(page)
-        shown |= {p for p in PAYLOADS if main.get_by_text(p).filter(visible=True).count()}
-    assert shown == set(PAYLOADS), set(PAYLOADS) - shown
+        seen |= {p for p in plain if main.get_by_text(p).filter(visible=True).count()}
+        # A bare address is kept from becoming a link by an invisible word joiner after "http".
+        text += main.inner_text().replace("\u2060", "")
+    assert seen == set(plain), set(plain) - seen
+    for payload in LINKS:
+        assert payload in text, f"{payload} is not shown literally"
     _assert_nothing_ran(page, dialogs, "the queue's finding detail")
     page.get_by_text("Suppressions").click()
     _settle(page)
@@ -181,6 +215,21 @@ def test_payloads_show_as_text_and_never_run(page: Page, site: tuple) -> None:
     page.goto(f"{base}/trends")
     _settle(page)
     _assert_nothing_ran(page, dialogs, "trends")
+    main = page.get_by_test_id("stMain")
+    # The takeaways come after the report is computed; wait for the one that names places.
+    expect(main.get_by_text(re.compile("first seen in the range")).first).to_be_visible(
+        timeout=SLOW
+    )
+    shown = main.inner_text().replace("\u2060", "")
+    assert any(link in shown for link in LINKS), "no takeaway names a department"
+    # The rule ledger suggests making a department an exception, naming it, as text.
+    page.goto(f"{base}/models")
+    _settle(page)
+    expect(main.get_by_text("an exception").first).to_be_visible(timeout=SLOW)
+    shown = main.inner_text().replace("\u2060", "")
+    assert any(link in shown for link in LINKS), "no suggestion names a department"
+    _assert_nothing_ran(page, dialogs, "models")
+    assert fetched == [], f"the browser fetched what data pointed at: {fetched[:3]}"
 
     # The server's own log of this session holds no password, hash or session token.
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "gapdesk_session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,3 +53,9 @@ def registered_pages(at: AppTest) -> set[Path]:
         for info in pages.values()
         if info.get("script_path")
     }
+
+
+def shown(markdown: str) -> str:
+    """What a person reads from a Markdown string built with ``md_escape``: the escapes and the
+    word joiners that keep data from becoming links are invisible."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")

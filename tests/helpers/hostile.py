@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from app.core.errors import UserError
-from app.core.safe_csv import FORMULA_PREFIXES
 from app.sources.result import ImportResult
 
 # Property name -> examples run in this process (hypothesis' replays and shrinks included).
@@ -70,6 +69,7 @@ EDGE_CHARS = [
 INJECTIONS = [
     "=1+1", "+1", "-1", "@SUM(A1:A2)", "=HYPERLINK(\"http://evil.example\",\"click\")",
     "=cmd|' /C calc'!A0", "\t=1+1", "\r=1+1", "-2+3+cmd|' /C calc'!A0", "@x",
+    "ok;=1+1", "ok\t=1+1", "ok, @SUM(A1)", "ok\n+1",  # past the first character (15.12)
 ]  # fmt: skip
 MARKUP = [
     "<script>window.__xss=1</script>", '<img src=x onerror="window.__xss=1">',
@@ -111,12 +111,28 @@ def csv_cell(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+def formula_starts(cell: str) -> list[int]:
+    """Where a spreadsheet splitting on any separator would see a formula begin in ``cell``."""
+    found = []
+    at_start = True  # no character but spaces since the start or the last separator
+    for i, char in enumerate(cell):
+        if char in ",;|\t\r\n":
+            if i == 0 and char in "\t\r":
+                found.append(0)
+            at_start = True
+        elif char != " ":
+            if at_start and char in "=+-@":
+                found.append(i)
+            at_start = False
+    return found
+
+
 def assert_defused(cell: str, original: str) -> None:
-    """An exported CSV cell is the original, or the original behind ``'`` if formula-like."""
-    assert not cell.startswith(FORMULA_PREFIXES), f"formula-like cell exported: {cell[:40]!r}"
-    if original.startswith(FORMULA_PREFIXES):
-        assert cell == "'" + original, (cell[:40], original[:40])
-    else:
+    """An exported CSV cell shows no formula start at any position a spreadsheet may split at
+    (issue 15.12), and is the original with only ``'`` added."""
+    assert not formula_starts(cell), f"formula-like cell exported: {cell[:40]!r}"
+    assert cell.replace("'", "") == original.replace("'", ""), (cell[:40], original[:40])
+    if not formula_starts(original):
         assert cell == original, (cell[:40], original[:40])
 
 

@@ -15,7 +15,7 @@ from review_queue.permissions import Actor
 from review_queue.tables import Role
 from review_queue.trends.filters import TrendFilters
 from review_queue.trends.report import trend_report
-from tests.helpers.apptest import app_on, open_app, sign_in
+from tests.helpers.apptest import app_on, open_app, shown, sign_in
 from tests.helpers.trends_history import KnownHistory, build_known_history
 
 TRENDS = next(p for p in PAGES if p.file == "trends.py")
@@ -50,7 +50,7 @@ def test_a_manager_sees_every_trend_with_its_takeaway(trends_app: dict, db: Engi
             filters=TrendFilters(h.start, h.end),
         )
     assert [s.value for s in at.subheader] == [m.title for m in expected.metrics]
-    takeaways = [m.value for m in at.markdown]
+    takeaways = [shown(m.value) for m in at.markdown]
     for metric in expected.metrics:
         assert metric.takeaway in takeaways
     assert "4 gaps open on 22 Nov 2026; 75% are older than the 14-day SLA" in " ".join(takeaways)
@@ -72,11 +72,11 @@ def test_filters_reach_every_chart(trends_app: dict) -> None:
     at.date_input[0].set_value((h.start, h.end)).run()
     at.multiselect[0].set_value(["HR"]).run()
     assert not at.exception
-    text = " ".join(m.value for m in at.markdown)
+    text = " ".join(shown(m.value) for m in at.markdown)
     # Sales' C1 and C2 gaps and F4 (no department) are gone: HR has two gaps in the range.
     assert "2 gaps first seen in the range, none confirmed yet; most in HR." in text
     at.multiselect[1].set_value(["enrollment_missing"]).run()
-    text = " ".join(m.value for m in at.markdown)
+    text = " ".join(shown(m.value) for m in at.markdown)
     assert "No gaps were opened or decided between 26 Oct and 22 Nov 2026." in text
     assert "Compliance exposure is left out by the category filter." in text
 

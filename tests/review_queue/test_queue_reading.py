@@ -78,17 +78,24 @@ def test_an_instructor_reports_and_follows_only_their_reports(session: Session) 
     ivy = people["ivy"]
     with pytest.raises(PermissionError, match="not one of ivy's courses"):
         file_learner_report(session=session, actor=ivy, learner_user_id="U1", course_id="C9",
-                            what_happened="x", urgency="high", allowed_courses={"C1"})  # fmt: skip
+                            what_happened="x", urgency="high",
+                            allowed_courses={"C1": {"U1"}})  # fmt: skip
+    # The roster is the service's to check, not only the page's dropdown (issue 15.13).
+    with pytest.raises(PermissionError, match="U2 is not on the roster of C1"):
+        file_learner_report(session=session, actor=ivy, learner_user_id="U2", course_id="C1",
+                            what_happened="x", urgency="high",
+                            allowed_courses={"C1": {"U1"}, "C2": {"U2"}})  # fmt: skip
     with pytest.raises(DecisionRefused, match="empty"):
         file_learner_report(session=session, actor=ivy, learner_user_id="U1", course_id="C1",
-                            what_happened="  ", urgency="high", allowed_courses={"C1"})  # fmt: skip
+                            what_happened="  ", urgency="high",
+                            allowed_courses={"C1": {"U1"}})  # fmt: skip
     with pytest.raises(PermissionError):
         file_learner_report(session=session, actor=people["max"], learner_user_id="U1",
                             course_id="C1", what_happened="x", urgency="high",
                             allowed_courses=None)  # fmt: skip
     f = file_learner_report(session=session, actor=ivy, learner_user_id="U1", course_id="C1",
                             what_happened="<b>Cannot open</b> the quiz", urgency="high",
-                            allowed_courses={"C1"})  # fmt: skip
+                            allowed_courses={"C1": {"U1"}})  # fmt: skip
     session.commit()
     assert f.entity_key == "user=U1;course=C1" and f.category == "learner_report"
     assert f.status == "new" and f.severity == "high" and f.detector == "manual"
@@ -109,7 +116,7 @@ def test_an_instructor_reports_and_follows_only_their_reports(session: Session) 
     # A second report on the same learner and course joins the same finding.
     again = file_learner_report(session=session, actor=ivy, learner_user_id="U1", course_id="C1",
                                 what_happened="Still stuck", urgency="medium",
-                                allowed_courses={"C1"})  # fmt: skip
+                                allowed_courses={"C1": {"U1"}})  # fmt: skip
     assert again.id == f.id and again.occurrences == 2
 
 

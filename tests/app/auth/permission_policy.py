@@ -302,7 +302,8 @@ POLICY: tuple[Rule, ...] = (
     Rule(learner_reports.file_learner_report, ADMIN_INSTRUCTOR,
          lambda w, a: learner_reports.file_learner_report(
         session=w.s, actor=a, learner_user_id="U42", course_id="C1",
-        what_happened="Cannot open the final quiz.", urgency="high", allowed_courses={"C1"})),
+        what_happened="Cannot open the final quiz.", urgency="high",
+        allowed_courses={"C1": {"U42"}})),
     Rule(learner_reports.my_reports, ADMIN_INSTRUCTOR,
          lambda w, a: learner_reports.my_reports(session=w.s, actor=a)),
     Rule(comments.add_comment, ADMIN_INSTRUCTOR, lambda w, a: comments.add_comment(

@@ -86,7 +86,8 @@ def _build_world(
         decisions.decide(session=s, actor=ada, finding_id=confirmed.id, action="confirm")
         report = learner_reports.file_learner_report(
             session=s, actor=ivy, learner_user_id="U7", course_id="C1",
-            what_happened="Locked out of the course.", urgency="medium", allowed_courses={"C1"},
+            what_happened="Locked out of the course.", urgency="medium",
+            allowed_courses={"C1": {"U7"}},
         )  # fmt: skip
         comments.add_comment(session=s, actor=ada, finding_id=report.id or 0, body="On it.")
         suppression = suppressions.create_suppression(
@@ -242,7 +243,7 @@ def test_instructors_reach_only_their_own_reports(db: Engine, gapdesk_home: Path
             session=s, actor=ivy, finding_id=other.id or 0)),
         ("report about a course that is not theirs", lambda s: learner_reports.file_learner_report(
             session=s, actor=ivy, learner_user_id="U1", course_id="C9", what_happened="x",
-            urgency="low", allowed_courses={"C1"})),
+            urgency="low", allowed_courses={"C1": {"U1"}})),
         ("report without their courses being known", lambda s: learner_reports.file_learner_report(
             session=s, actor=ivy, learner_user_id="U1", course_id="C1", what_happened="x",
             urgency="low", allowed_courses=None)),

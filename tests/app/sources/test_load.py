@@ -115,10 +115,17 @@ def test_neutralise_csv_cell() -> None:
     assert neutralise_csv_cell("\tx") == "'\tx"
     assert neutralise_csv_cell("plain") == "plain"
     assert neutralise_csv_cell(-5) == -5  # numbers are not formulas
-    frame = pd.DataFrame({"a": ["=x", None, "y"], "n": [-1, 2, 3]})
+    # Every position a spreadsheet may split a cell at, not only the first (issue 15.12).
+    assert neutralise_csv_cell("ok;=1+1") == "ok;'=1+1"
+    assert neutralise_csv_cell("ok\t=1+1") == "ok\t'=1+1"
+    assert neutralise_csv_cell("a, @b|  -c") == "a, '@b|  '-c"
+    assert neutralise_csv_cell("x\n+1") == "x\n'+1"
+    assert neutralise_csv_cell("a-b c=d") == "a-b c=d"
+    frame = pd.DataFrame({"a": ["=x", None, "y", "ok;=1+1"], "n": [-1, 2, 3, 4]})
     out = neutralise_frame(frame)
     assert out["a"].tolist()[0] == "'=x" and pd.isna(out["a"].iloc[1])
-    assert out["n"].tolist() == [-1, 2, 3]
+    assert out["a"].tolist()[2:] == ["y", "ok;'=1+1"]
+    assert out["n"].tolist() == [-1, 2, 3, 4]
 
 
 def test_parquet_snapshot_loads_like_csv(make_snapshot: SnapshotMaker, tmp_path: Path) -> None:

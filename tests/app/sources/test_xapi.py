@@ -29,12 +29,13 @@ import pytest
 
 from app.core.errors import UserError
 from app.sources.xapi import (
+    MAX_DEPTH,
     actor_id,
     import_xapi_file,
-    import_xapi_lrs,
     normalise_verb,
     statements_to_activity,
 )
+from app.sources.xapi_lrs import import_xapi_lrs
 from tests.app.sources.conftest import REPO, SHARED_LMS, TEST_DATA
 
 SAMPLE = TEST_DATA / "xapi_statements_sample.jsonl.gz"
@@ -348,13 +349,17 @@ def test_live_lrs_wrong_password_is_a_clear_401(ralph_lrs: tuple[str, int]) -> N
 @pytest.fixture
 def bad_lrs() -> Iterator[Any]:
     """A local HTTP server whose answer each test chooses: status, body and delay."""
-    behaviour: dict[str, Any] = {"status": 200, "body": b"{}", "delay": 0.0}
+    behaviour: dict[str, Any] = {"status": 200, "body": b"{}", "delay": 0.0, "headers": {},
+                                 "seen": []}  # fmt: skip
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            behaviour["seen"].append((self.path, self.headers.get("Authorization")))
             time.sleep(behaviour["delay"])
             self.send_response(behaviour["status"])
             self.send_header("Content-Type", "application/json")
+            for name, value in behaviour["headers"].items():
+                self.send_header(name, value)
             self.end_headers()
             with contextlib.suppress(OSError):  # the client may have given up already
                 self.wfile.write(behaviour["body"])
@@ -399,6 +404,71 @@ def test_lrs_more_link_that_leaves_the_lrs(bad_lrs: dict[str, Any]) -> None:
     bad_lrs.update(body=b'{"statements": [], "more": "http://elsewhere.example/x"}')
     with pytest.raises(UserError, match="leaves the LRS"):
         import_xapi_lrs(bad_lrs["url"], username="u", password="p")
+
+
+@pytest.fixture
+def other_lrs() -> Iterator[Any]:
+    """A second server (another origin), to see what reaches it."""
+    yield from _second_server()
+
+
+def _second_server() -> Iterator[dict[str, Any]]:
+    seen: list[tuple[str, str | None]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append((self.path, self.headers.get("Authorization")))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"statements": []}')
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield {"url": f"http://127.0.0.1:{server.server_address[1]}", "seen": seen}
+    server.shutdown()
+    server.server_close()
+
+
+def test_lrs_more_link_keeps_scheme_and_origin(
+    bad_lrs: dict[str, Any], other_lrs: dict[str, Any]
+) -> None:
+    port = bad_lrs["url"].rsplit(":", 1)[1]
+    for more in [f"https://127.0.0.1:{port}/xAPI/statements?page=2",  # same host, other scheme
+                 f"{other_lrs['url']}/xAPI/statements?page=2",  # same host, other port
+                 f"//localhost:{port}/xAPI/statements"]:  # fmt: skip
+        bad_lrs.update(body=json.dumps({"statements": [], "more": more}).encode())
+        with pytest.raises(UserError, match="leaves the LRS"):
+            import_xapi_lrs(bad_lrs["url"], username="u", password="p")
+    assert other_lrs["seen"] == []
+
+
+def test_lrs_redirects_are_not_followed_with_credentials(
+    bad_lrs: dict[str, Any], other_lrs: dict[str, Any]
+) -> None:
+    for status in (301, 302, 307, 308):
+        bad_lrs.update(status=status, headers={"Location": f"{other_lrs['url']}/steal"})
+        with pytest.raises(UserError, match=f"redirected \\(HTTP {status}\\) to "):
+            import_xapi_lrs(bad_lrs["url"], username="u", password="secret")
+    assert other_lrs["seen"] == []  # the credentials never left the LRS's origin
+    assert all(auth and auth.startswith("Basic ") for _, auth in bad_lrs["seen"])
+
+
+def test_deeply_nested_json_is_a_clear_error(bad_lrs: dict[str, Any], tmp_path: Path) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    bad_lrs.update(body=('{"statements": [' + deep + "]}").encode())
+    with pytest.raises(UserError, match=f"nested more than {MAX_DEPTH} levels"):
+        import_xapi_lrs(bad_lrs["url"], username="u", password="p")
+    lines = tmp_path / "deep.jsonl"
+    lines.write_text('{"id": "ok"}\n{"a": ' + deep + "}\n")
+    with pytest.raises(UserError, match=r"line 2 of deep\.jsonl is nested more than"):
+        import_xapi_file(lines)
+    array = tmp_path / "deep.json"
+    array.write_text("[" + '{"x": ' * 500 + "1" + "}" * 500 + "]")  # parses, yet too deep
+    with pytest.raises(UserError, match=r"deep\.json is nested more than"):
+        import_xapi_file(array)
 
 
 def test_lrs_not_listening() -> None:
