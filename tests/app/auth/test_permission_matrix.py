@@ -46,6 +46,7 @@ from review_queue import (
     suppressions,
 )
 from review_queue.permissions import SYSTEM, Actor
+from review_queue.tables import DetectionRun
 from review_queue.types import utcnow
 from tests.app.auth.permission_policy import (
     ACTORLESS_PAGE_READS,
@@ -93,6 +94,10 @@ def _build_world(
             session=s, actor=ada, finding_id=confirmed.id, until=utcnow() + timedelta(days=30),
             reason="the vendor fixes it next month",
         )  # fmt: skip
+        run = DetectionRun(snapshot_id="earlier", started_by="ada", status="done",
+                           finished_at=utcnow(), stats={"created": 3})  # fmt: skip
+        s.add(run)
+        s.flush()
         version = None
         if "model" in needs:
             version = retraining.retrain(session=s, actor=ada, k=10).version.version
@@ -105,7 +110,7 @@ def _build_world(
             engine=engine, home=home, snapshot_folder=folder, people=people, new_id=new.id,
             claimed_id=claimed.id, claim_event_id=claim.event.id or 0,
             confirmed_id=confirmed.id, report_id=report.id or 0,
-            suppression_id=suppression.id or 0, model_version=version,
+            suppression_id=suppression.id or 0, run_id=run.id or 0, model_version=version,
         )  # fmt: skip
     if "snapshot" in needs:
         snapshots.store_snapshot(engine=engine, actor=SYSTEM, result=loaded, origin="demo")
