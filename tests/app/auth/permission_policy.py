@@ -384,6 +384,9 @@ NOT_SERVICES: dict[str, str] = {
     "call (list_suppressions, lift_suppression) check the role",
 }
 
+# The REST API's route functions (their matrix: tests/app/api/test_api_permissions.py).
+API_ROUTES = "app.api.routes."
+
 # Database reads that pages import and that take no actor, so check nothing themselves. They are
 # reached only from pages whose role the router and require_actor enforce (and from the CLI,
 # run by the server's administrator). Listed so that a new one is a decision, not an accident.
@@ -396,7 +399,9 @@ ACTORLESS_PAGE_READS: dict[str, str] = {
         "Models page (admins); also the CLI's `models` command"
     ),
     "app.learning.ranking.queue_diff": "Models page (admins)",
-    "review_queue.feedback_log.verify_chain": "Feedback log page (admins, managers); also the CLI",
+    "review_queue.feedback_log.verify_chain": (
+        "Feedback log page (admins, managers); also the CLI and the API (which checks the role)"
+    ),
     "review_queue.findings.get_finding": "Review queue page (admins); the services' own lookup",
     "review_queue.claims.held_claims": (
         "Review queue page (admins): who holds the open finding; also the queue's own lookup"
