@@ -4,21 +4,16 @@ person and scope."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
-import uvicorn
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app.api.app import create_app
 from app.auth.api_tokens import create_api_token, revoke_api_token
 from app.sources import store as snapshots
 from app.sources.load import LoadResult
@@ -26,30 +21,7 @@ from review_queue.permissions import SYSTEM
 from review_queue.tables import User
 from tests.app.auth.permission_policy import World
 from tests.app.auth.test_permission_matrix import _build_world
-from tests.helpers.browser import free_port
-
-
-@contextmanager
-def serving(engine: Engine, *, rate_per_minute: int = 10_000) -> Iterator[str]:
-    """uvicorn serving the API over ``engine`` on 127.0.0.1; yields the base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(engine, rate_per_minute=rate_per_minute), host="127.0.0.1", port=port,
-        log_level="warning",
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+from tests.helpers.api_server import serving
 
 
 @dataclass

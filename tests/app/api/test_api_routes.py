@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.app.api.conftest import ApiWorld, serving
+from tests.app.api.conftest import ApiWorld
+from tests.helpers.api_server import serving
 
 
 def test_a_decision_is_logged_under_the_tokens_user(api_world: ApiWorld) -> None:
