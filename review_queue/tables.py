@@ -69,6 +69,21 @@ class UserSession(SQLModel, table=True):
     chain_id: int | None = Field(default=None)
 
 
+class ApiToken(SQLModel, table=True):
+    """A personal API token. Only the SHA-256 of the token is kept; it is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(max_length=80)
+    scope: str = Field(max_length=10)  # "read" or "write"
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class Finding(SQLModel, table=True):
     """A suspected gap about one entity, proposed by a detector (or filed by a person)."""
 

@@ -89,6 +89,8 @@ def main() -> None:
 LAZY_COMMANDS = {
     "db": "app.cli.database:db",
     "users": "app.cli.users:users",
+    "api": "app.cli.api:api_command",
+    "tokens": "app.cli.api:tokens",
     "ingest": "app.cli.data:ingest_command",
     "snapshots": "app.cli.data:snapshots_command",
     "demo-data": "app.cli.demo_data:demo_data_command",

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     # A browser session unused this long ends; a session token is replaced this often.
     session_idle_minutes: int = Field(default=120, ge=1, le=60 * 24 * 30)
     session_rotate_minutes: int = Field(default=30, ge=1, le=60 * 24 * 30)
+    # REST API calls allowed per token in any 60 seconds (counted in the API's process).
+    api_rate_per_minute: int = Field(default=120, ge=1, le=100_000)
     # Password sign-in back-off: failures allowed per account and per client address within
     # the window before each further try waits (base seconds, doubling, at most the window).
     sign_in_free_failures: int = Field(default=5, ge=1)

@@ -117,3 +117,12 @@ def recent_runs(*, session: Session, actor: Actor, limit: int = 20) -> list[Dete
     return list(
         session.exec(select(DetectionRun).order_by(col(DetectionRun.id).desc()).limit(limit))
     )
+
+
+def detection_run(*, session: Session, actor: Actor, run_id: int) -> DetectionRun:
+    """One detection run by its id (admins only); LookupError if there is none."""
+    require_role(actor, ADMIN_ONLY, "seeing detection runs")
+    run = session.get(DetectionRun, run_id)
+    if run is None:
+        raise LookupError(f"no detection run #{run_id}")
+    return run

@@ -45,6 +45,7 @@ PAGES: tuple[PageSpec, ...] = (
         ADMINS_AND_MANAGERS,
         "feedback-log",
     ),
+    PageSpec("api_tokens.py", "API tokens", ":material/key:", EVERYONE, "api-tokens"),
     PageSpec("admin/detectors.py", "Detectors", ":material/radar:", ADMIN_ONLY, "detectors", ADMIN),
     PageSpec("admin/models.py", "Models", ":material/model_training:", ADMIN_ONLY, "models", ADMIN),
     PageSpec("admin/data.py", "Data", ":material/database:", ADMIN_ONLY, "data", ADMIN),

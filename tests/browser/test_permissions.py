@@ -28,6 +28,7 @@ HEADINGS = {
     "report": "Report a learner problem",
     "trends": "Trends",
     "feedback-log": "Feedback log",
+    "api-tokens": "API tokens",
     "detectors": "Detectors",
     "models": "Models",
     "data": "Data",

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.auth import accounts
+from app.auth import accounts, api_tokens
 from app.detection import configuration as config
 from app.detection import coverage
 from app.detection import run as detect
@@ -78,6 +78,7 @@ class World:
     confirmed_id: int  # reviewed, so it can be suppressed
     report_id: int  # a learner report filed by the instructor
     suppression_id: int
+    run_id: int  # a finished detection run
     load_result: LoadResult | None = None
     model_version: str | None = None
     session: Session | None = field(default=None, repr=False)
@@ -222,6 +223,8 @@ POLICY: tuple[Rule, ...] = (
         session=w.s, actor=a, name="unowned_course", condition=CONDITION),
          frozenset({"condition"})),
     Rule(detect.recent_runs, ADMIN, lambda w, a: detect.recent_runs(session=w.s, actor=a)),
+    Rule(detect.detection_run, ADMIN, lambda w, a: detect.detection_run(
+        session=w.s, actor=a, run_id=w.run_id)),
     Rule(detect.run_detection, ADMIN, lambda w, a: detect.run_detection(
         engine=w.engine, actor=a), frozenset({"snapshot"})),
     # the priority model and the rule ledger: the Models page (admins); rollback is promote
@@ -336,6 +339,14 @@ POLICY: tuple[Rule, ...] = (
         session=w.s, actor=a, filters=WEEKS)),
     Rule(cached.trend_report_for, ADMIN_MANAGER, lambda w, a: cached.trend_report_for(
         a, WEEKS, sla_days=14, learners=None)),
+    # personal API tokens: the API tokens page and `gapdesk tokens` (everyone, their own)
+    Rule(api_tokens.create_api_token, EVERYONE, lambda w, a: api_tokens.create_api_token(
+        session=w.s, actor=a, name="LMS plug-in", scope="write")),
+    Rule(api_tokens.list_api_tokens, EVERYONE, lambda w, a: api_tokens.list_api_tokens(
+        session=w.s, actor=a)),
+    Rule(api_tokens.revoke_api_token, EVERYONE, lambda w, a: api_tokens.revoke_api_token(
+        session=w.s, actor=a, token_id=api_tokens.create_api_token(
+            session=w.s, actor=a, name="old", scope="read")[0].id)),
     # the Home page (everyone signed in; instructors count only their own reports)
     Rule(findings.queue_counts, EVERYONE, lambda w, a: findings.queue_counts(
         session=w.s, actor=a)),
@@ -345,7 +356,8 @@ POLICY: tuple[Rule, ...] = (
 # The rows whose calls only read: they are checked together on one shared world (quicker), and
 # the test asserts that their allowed calls change nothing either.
 READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
-    accounts.list_users, detect.recent_runs, rule_ledger.rule_ledger_tables,
+    accounts.list_users, detect.recent_runs, detect.detection_run, api_tokens.list_api_tokens,
+    rule_ledger.rule_ledger_tables,
     snapshots.validate_snapshot, snapshots.list_snapshots, decisions.preview_bulk,
     queue.list_findings, queue.matching_ids, queue.filter_options, queue.entity_history,
     suppressions.list_suppressions, reports.instructor_roster, learner_reports.my_reports,
@@ -373,6 +385,9 @@ NOT_SERVICES: dict[str, str] = {
     "call (list_suppressions, lift_suppression) check the role",
 }
 
+# The REST API's route functions (their matrix: tests/app/api/test_api_permissions.py).
+API_ROUTES = "app.api.routes."
+
 # Database reads that pages import and that take no actor, so check nothing themselves. They are
 # reached only from pages whose role the router and require_actor enforce (and from the CLI,
 # run by the server's administrator). Listed so that a new one is a decision, not an accident.
@@ -385,7 +400,9 @@ ACTORLESS_PAGE_READS: dict[str, str] = {
         "Models page (admins); also the CLI's `models` command"
     ),
     "app.learning.ranking.queue_diff": "Models page (admins)",
-    "review_queue.feedback_log.verify_chain": "Feedback log page (admins, managers); also the CLI",
+    "review_queue.feedback_log.verify_chain": (
+        "Feedback log page (admins, managers); also the CLI and the API (which checks the role)"
+    ),
     "review_queue.findings.get_finding": "Review queue page (admins); the services' own lookup",
     "review_queue.claims.held_claims": (
         "Review queue page (admins): who holds the open finding; also the queue's own lookup"

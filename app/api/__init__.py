@@ -1,0 +1,1 @@
+"""The REST API: FastAPI routes over the same services as the pages, authorised by API tokens."""
