@@ -111,7 +111,13 @@ class Place:
 
     def env(self) -> dict[str, str]:
         """The environment of a `gapdesk` subprocess working on this place."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GAPDESK_")}
+        # One installation, one integrity key: the subprocess chains the log with the key this
+        # process verifies it with (GAPDESK_LOG_KEY if set, else the home's key file).
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("GAPDESK_") or k == "GAPDESK_LOG_KEY"
+        }
         return {**env, "GAPDESK_HOME": str(self.home), "GAPDESK_DATABASE_URL": self.url}
 
     def engine(self) -> Engine:

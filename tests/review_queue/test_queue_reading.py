@@ -186,12 +186,13 @@ def test_a_reporter_sees_names_their_words_and_plain_status_and_open_counts_only
     ivy, ada = people["ivy"], people["ada"]
     first = file_learner_report(
         session=session, actor=ivy, learner_user_id="U1", course_id="C1",
-        what_happened="Cannot open the quiz", urgency="high", allowed_courses={"C1"},
+        what_happened="Cannot open the quiz", urgency="high",
+        allowed_courses={"C1": {"U1", "U2"}},
         learner_name="Ada Lovelace (U1)",
     )  # fmt: skip
     file_learner_report(session=session, actor=ivy, learner_user_id="U2", course_id="C1",
                         what_happened="Certificate missing", urgency="low",
-                        allowed_courses={"C1"})  # fmt: skip
+                        allowed_courses={"C1": {"U1", "U2"}})  # fmt: skip
     session.commit()
     assert queue_counts(session=session, actor=ivy).undecided == 2
     decide(session=session, actor=ada, finding_id=first.id or 0, action="confirm")
