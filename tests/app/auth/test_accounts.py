@@ -100,6 +100,8 @@ def test_browser_sessions_survive_until_sign_out_or_password_change(session: Ses
         ("system", "sys@example.org", "admin", PASSWORD, "reserved"),
         ("System", "sys@example.org", "admin", PASSWORD, "reserved"),
         ("carol", "not-an-email", "admin", PASSWORD, "not an email"),
+        # Crafted to make a backtracking pattern take minutes (security issue 15, item 7).
+        ("carol", "a@" + "." * 140_000 + "@", "admin", PASSWORD, "not an email"),
         ("carol", "carol@example.org", "owner", PASSWORD, "role 'owner'"),
         ("carol", "carol@example.org", "admin", "short", "at least 10"),
     ],
