@@ -5,6 +5,7 @@ import streamlit as st
 
 from app.auth.api_tokens import Scope, create_api_token, list_api_tokens, revoke_api_token
 from app.core.errors import UserError
+from app.web.presenters import md_escape
 from app.web.signin import require_actor
 from app.web.units import reading, writing
 
@@ -29,7 +30,7 @@ with st.form("new_api_token", clear_on_submit=True):
             with writing() as session:
                 _, token = create_api_token(session=session, actor=actor, name=name, scope=scope)
         except UserError as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
         else:
             st.session_state["gapdesk_new_api_token"] = token
             st.rerun()
@@ -61,6 +62,6 @@ else:
                 with writing() as session:
                     revoke_api_token(session=session, actor=actor, token_id=int(chosen))
             except UserError as exc:
-                st.error(str(exc))
+                st.error(md_escape(exc))
             else:
                 st.rerun()

@@ -57,7 +57,7 @@ assert isinstance(start, date) and isinstance(end, date)
 try:
     filters = TrendFilters(start, end, tz, tuple(departments), tuple(categories))
 except ValueError as exc:
-    st.error(str(exc))
+    st.error(md_escape(exc))
     st.stop()
 
 report = trend_report_for(actor, filters, sla_days=int(sla_days), learners=int(learners) or None)

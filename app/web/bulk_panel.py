@@ -13,7 +13,7 @@ import streamlit as st
 
 from app.auth.accounts import user_id_by_name
 from app.learning.after_decision import bulk_decide_and_learn
-from app.web.presenters import plural
+from app.web.presenters import md_escape, plural
 from app.web.units import engine, reading
 from review_queue.decisions import DISMISS_REASON_HELP, DecisionRefused, preview_bulk
 from review_queue.permissions import Actor
@@ -59,7 +59,7 @@ def _confirm(
                 **kwargs,
             )  # fmt: skip
         except (DecisionRefused, PermissionError) as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
             return
         done(
             f"{action.title()}: {plural(len(result.changed), 'finding')} changed, "

@@ -104,7 +104,7 @@ def _comments(actor: Actor, finding: Finding, k: str) -> None:
                     add_comment(session=session, actor=actor, finding_id=finding.id, body=body)
                 st.rerun()
             except DecisionRefused as exc:
-                st.error(str(exc))
+                st.error(md_escape(exc))
 
 
 def _suppress(actor: Actor, finding: Finding, k: str, flash_key: str) -> None:
@@ -128,7 +128,7 @@ def _suppress(actor: Actor, finding: Finding, k: str, flash_key: str) -> None:
                 st.session_state[flash_key] = ("ok", f"#{finding.id}: suppressed.")
                 st.rerun()
             except DecisionRefused as exc:
-                st.error(str(exc))
+                st.error(md_escape(exc))
 
 
 def suppressions_panel(actor: Actor) -> None:

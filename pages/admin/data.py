@@ -194,7 +194,7 @@ def show_intake(pending: Pending) -> None:
         st.code(pending.error, language=None, wrap_lines=True)
         return
     if intake.problem:
-        st.error(f"Rejected, nothing was stored: {intake.problem}.")
+        st.error(md_escape(f"Rejected, nothing was stored: {intake.problem}."))
         if intake.report:
             st.code(intake.report, language=None, wrap_lines=True)
     for given, staged in intake.renamed.items():
@@ -246,7 +246,7 @@ def show_intake(pending: Pending) -> None:
         try:
             outcome = store_intake(engine=engine(), actor=actor, intake=intake)
         except UserError as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
             return
         st.session_state.pop(PENDING, None)
         st.session_state[STORED] = (outcome.record.id, outcome.already_known)
@@ -280,7 +280,7 @@ if stored is not None:
                 )
             except UserError as exc:
                 status.update(label="Detection failed: the queue is unchanged", state="error")
-                st.error(str(exc))
+                st.error(md_escape(exc))
             else:
                 status.update(label=f"Detection run #{run.id} done", state="complete")
                 st.session_state[RUN] = run
@@ -328,7 +328,7 @@ with mapping_tab:
                 sample.getvalue(), delimiter=delimiter, column_names=column_names
             )
         except UserError as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
             st.stop()
         suggestions = suggest_mapping(list(frame.columns), sample_values(frame), table)
         targets = ["(ignore)", *[c.name for c in TABLES[table].columns]]
@@ -389,7 +389,7 @@ with mapping_tab:
         try:
             mapping = build_table_mapping(chosen)
         except UserError as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
             st.stop()
         preview, report = preview_mapping(frame, mapping)
         st.caption("Preview of the mapped table")
@@ -403,7 +403,7 @@ with mapping_tab:
                 )
                 st.success(f"Saved as {path.name}; choose it when ingesting a folder.")
             except UserError as exc:
-                st.error(str(exc))
+                st.error(md_escape(exc))
 
 st.subheader("Stored snapshots")
 with reading() as session:

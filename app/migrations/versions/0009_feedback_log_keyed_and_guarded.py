@@ -63,8 +63,12 @@ POSTGRES_UP = [
          IF TG_OP = 'DELETE' THEN
            RAISE EXCEPTION 'feedback_log_head cannot be reset';
          ELSIF TG_OP = 'INSERT' THEN
-           IF NEW.id <> 1 OR EXISTS (SELECT 1 FROM feedback_log_head)
-              OR EXISTS (SELECT 1 FROM feedback_log) THEN
+           -- Two first writers racing both try to create the head: the later one's insert is
+           -- dropped (the head stands, nothing is reset), as ON CONFLICT DO NOTHING would.
+           IF NEW.id = 1 AND EXISTS (SELECT 1 FROM feedback_log_head) THEN
+             RETURN NULL;
+           END IF;
+           IF NEW.id <> 1 OR EXISTS (SELECT 1 FROM feedback_log) THEN
              RAISE EXCEPTION 'feedback_log_head cannot be reset';
            END IF;
            RETURN NEW;
