@@ -4,7 +4,6 @@ import streamlit as st
 
 from app.auth.accounts import SignInFailed
 from app.auth.throttle import SignInBusy, SignInThrottled
-from app.web.presenters import md_escape
 from app.web.signin import oidc_configured, sign_in, sign_out, single_sign_on_refusal
 
 st.title("Gapdesk")
@@ -13,7 +12,7 @@ st.write("Find the hidden gaps of your learning programme, and decide each one."
 refusal = single_sign_on_refusal()
 if refusal is not None:
     # Signed in with the identity provider, but not to a Gapdesk account that may use it.
-    st.error(md_escape(f"Single sign-on refused: {refusal}. Ask an administrator."))
+    st.error(f"Single sign-on refused: {refusal}. Ask an administrator.")
     if st.button("Sign out of single sign-on"):
         sign_out()
     st.stop()
@@ -27,7 +26,7 @@ if submitted:
     try:
         sign_in(name, password)
     except (SignInThrottled, SignInBusy) as exc:
-        st.error(md_escape(f"Not signed in: {exc}."))
+        st.error(f"Not signed in: {exc}.")
     except SignInFailed:
         st.error("Wrong user name or password.")
     else:
