@@ -4,6 +4,7 @@ closed, which actions may be undone, and which actions each status allows.
 States: new → in_review → confirmed → resolved; new or in_review → dismissed; any open state →
 snoozed until a date (it wakes by itself); dismissed or resolved → reopened (back to new);
 in_review → new when a claim is released (by its holder, or by the system once idle).
+Audit verdicts (audit_confirm, audit_dismiss) lead to confirmed or dismissed from any status.
 Pages, services, trends and the learning code ask this module; none of them re-lists it.
 """
 
@@ -42,6 +43,9 @@ class Action(StrEnum):
     snooze = "snooze"
     reopen = "reopen"
     undo = "undo"
+    # by an auditor (a second reviewer) on an audit item: the gap is real / is not
+    audit_confirm = "audit_confirm"
+    audit_dismiss = "audit_dismiss"
 
 
 # Waiting for a first decision: the findings whose priority orders the queue.
@@ -79,8 +83,19 @@ UNDOABLE_ACTIONS: frozenset[Action] = frozenset(DECISIONS)
 # What "undo my last decision" (the U key) looks for: a verdict or a move a person made, not the
 # claims that opening the next finding makes and releases by itself.
 UNDO_LAST_ACTIONS: frozenset[Action] = UNDOABLE_ACTIONS - {Action.claim, Action.release}
+# An auditor's verdicts on audit items (review_queue/audits.py): logged like any decision, but
+# not queue moves (an audit item has its own lane), so not among DECISIONS nor undoable.
+AUDIT_ACTIONS: tuple[Action, ...] = (Action.audit_confirm, Action.audit_dismiss)
+# The status an audit verdict leaves the finding in: a real gap is confirmed (a wrong dismissal
+# or a missed gap goes back to work), a gap that is not stays or becomes dismissed.
+AUDIT_OUTCOMES: dict[Action, Status] = {
+    Action.audit_confirm: Status.confirmed,
+    Action.audit_dismiss: Status.dismissed,
+}
 # Decisions that are labels for learning: confirmed (a real gap) or dismissed (not one).
-LABEL_ACTIONS: tuple[Action, ...] = (Action.confirm, Action.dismiss)
+LABEL_ACTIONS: tuple[Action, ...] = (Action.confirm, Action.dismiss, *AUDIT_ACTIONS)
+# The labels that say "a real gap".
+CONFIRMING_ACTIONS: frozenset[Action] = frozenset({Action.confirm, Action.audit_confirm})
 # Decisions after which the reviewer is done with the finding and the next one opens.
 FINISHING_ACTIONS: frozenset[Action] = frozenset(
     {Action.confirm, Action.dismiss, Action.snooze, Action.resolve}
@@ -103,6 +118,8 @@ PAST_TENSE: dict[Action, str] = {
     Action.snooze: "snoozed",
     Action.reopen: "reopened",
     Action.undo: "undone",
+    Action.audit_confirm: "confirmed in an audit",
+    Action.audit_dismiss: "cleared in an audit",
 }
 
 

@@ -229,3 +229,54 @@ class Comment(SQLModel, table=True):
     author_id: int = Field(foreign_key="users.id")
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     body: str = Field(max_length=4000)
+
+
+class AuditSample(SQLModel, table=True):
+    """One audit draw: the period, the snapshot, the target width and, per category and
+    stream, the population and how many of it were sampled (``plan``)."""
+
+    __tablename__ = "audit_samples"
+
+    id: int | None = Field(default=None, primary_key=True)
+    drawn_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    drawn_by: str = Field(max_length=80)
+    period_start: datetime = Field(sa_type=UTCDateTime)
+    period_end: datetime = Field(sa_type=UTCDateTime)
+    snapshot_id: str | None = Field(default=None, max_length=80)
+    width: float
+    # category -> stream -> {"population": N, "sampled": n}
+    plan: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+
+
+class AuditItem(SQLModel, table=True):
+    """One sampled item for a second look: a dismissed finding (stream ``dismissal``) or an
+    entity its detector checked and did not flag (stream ``unflagged``)."""
+
+    __tablename__ = "audit_items"
+    __table_args__ = (
+        UniqueConstraint("sample_id", "category", "entity_key", name="uq_audit_items_entity"),
+        Index("ix_audit_items_open", "verdict", "assignee_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sample_id: int = Field(foreign_key="audit_samples.id", index=True)
+    stream: str = Field(max_length=20)
+    category: str = Field(max_length=40)
+    entity_key: str = Field(max_length=400)
+    # The dismissed finding (dismissal stream), or the one the verdict made (unflagged stream).
+    finding_id: int | None = Field(default=None, foreign_key="findings.id", index=True)
+    # Who made the first decision, and what it was (hidden from the auditor until they decide).
+    original_reviewer_id: int | None = Field(default=None, foreign_key="users.id")
+    original_reviewer: str | None = Field(default=None, max_length=80)
+    original_reason: str | None = Field(default=None, max_length=40)
+    # The auditor it is meant for: a second admin, not the original reviewer, where one exists.
+    assignee_id: int | None = Field(default=None, foreign_key="users.id")
+    # Inclusion probability π = sampled / population of its category and stream.
+    population: int = Field(ge=0)
+    sampled: int = Field(ge=0)
+    verdict: str | None = Field(default=None, max_length=20)  # confirmed | dismissed
+    decided_by_id: int | None = Field(default=None, foreign_key="users.id")
+    decided_by: str | None = Field(default=None, max_length=80)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    comment: str | None = Field(default=None, max_length=4000)
+    row_version: int = Field(default=1)

@@ -108,6 +108,7 @@ LAZY_COMMANDS = {
     "models": "app.cli.learning:models_command",
     "ledger": "app.cli.learning:ledger_command",
     "bench": "app.cli.learning:bench_group",
+    "audit": "app.cli.audit:audit_group",
 }
 
 

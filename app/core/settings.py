@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     retrain_every: int = Field(default=25, ge=0)
     # A claim nobody has acted on for this many minutes goes back to the queue.
     claim_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Audits: the target width of each share's 95% interval (wrong dismissals, misses among the
+    # unflagged), per category; the sample sizes follow from it (0.3 → 43 where the population
+    # is large).
+    audit_interval_width: float = Field(default=0.3, gt=0.0, le=1.0)
     # The time zone weeks and days are cut in on the Trends page and in `gapdesk report`.
     reporting_tz: str = Field(default="UTC")
     # The integrity key (the log's chain, its anchors, model files); unset: <home>/integrity.key.

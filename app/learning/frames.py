@@ -9,7 +9,7 @@ import pandas as pd
 from sqlmodel import Session, col, select
 
 from review_queue.feedback_log import standing_verdicts
-from review_queue.states import WAITING_STATUSES, Action, values
+from review_queue.states import CONFIRMING_ACTIONS, WAITING_STATUSES, values
 from review_queue.tables import FeedbackEvent, Finding
 
 # Findings still waiting for a decision: these are the ones whose priority orders the queue.
@@ -41,7 +41,7 @@ def decided_frame(*, session: Session, until: datetime | None = None) -> pd.Data
             "course_id": finding.course_id,
             "department": finding.department,
             "decided_at": pd.Timestamp(event.at),
-            "confirmed": event.action == Action.confirm,
+            "confirmed": event.action in CONFIRMING_ACTIONS,
             "reason": event.reason,
         }
     columns = [
