@@ -15,6 +15,7 @@ import streamlit as st
 from app.auth.accounts import user_id_by_name
 from app.core.settings import get_settings
 from app.learning.after_decision import decide_and_learn
+from app.web.audit_panel import AUDITS_VIEW, audit_lane
 from app.web.bulk_panel import bulk_panel
 from app.web.cached import queue_filter_options
 from app.web.finding_detail import finding_tabs, suppressions_panel
@@ -45,8 +46,12 @@ st.header("Review queue")
 options = queue_filter_options(actor)
 bar = st.columns([6, 3, 1.3], vertical_alignment="center")
 view = bar[0].segmented_control(
-    "View", list(QUEUE_VIEWS), default="To do", key="f_view", label_visibility="collapsed"
+    "View", [*QUEUE_VIEWS, AUDITS_VIEW], default="To do", key="f_view",
+    label_visibility="collapsed",
 ) or "To do"  # fmt: skip
+if view == AUDITS_VIEW:  # the audit lane has its own items and verdicts
+    audit_lane(actor)
+    st.stop()
 text = bar[1].text_input(
     "Search title or entity", key="f_text", label_visibility="collapsed",
     placeholder="Search title or entity",

@@ -5,6 +5,7 @@ from zoneinfo import available_timezones
 
 import streamlit as st
 
+from app.web.audit_trends import audit_trends_panel
 from app.web.cached import trend_report_for
 from app.web.presenters import md_escape
 from app.web.signin import require_actor
@@ -84,3 +85,5 @@ for item in trend_charts(report):
             f"CSV: {name}", table_csv(table), f"{stem}-{name}.csv", "text/csv",
             key=f"csv-{name}", icon=":material/download:", on_click="ignore",
         )  # fmt: skip
+
+audit_trends_panel(actor)

@@ -44,9 +44,11 @@ def plan_draws(
     width: float,
     rng: np.random.Generator,
     categories: tuple[str, ...] = tuple(POPULATIONS),
+    unflagged: Mapping[str, list[str]] | None = None,
 ) -> dict[str, dict[str, Draw]]:
     """The items to audit: per category, dismissals and unflagged entities drawn at random
-    without replacement, ``sample_size(population, width)`` of each."""
+    without replacement, ``sample_size(population, width)`` of each. ``unflagged`` may give
+    each category's unflagged population already listed (a benchmark re-drawing many times)."""
     out: dict[str, dict[str, Draw]] = {}
     for category in categories:
         streams: dict[str, Draw] = {}
@@ -55,11 +57,15 @@ def plan_draws(
             n = sample_size(len(pool), width)
             picked = rng.choice(len(pool), size=n, replace=False)
             streams[DISMISSAL] = Draw(len(pool), dismissals=[pool[i] for i in sorted(picked)])
-        unflagged = unflagged_population(snapshot, category, flagged.get(category, set()))
-        if unflagged:
-            n = sample_size(len(unflagged), width)
-            picked = rng.choice(len(unflagged), size=n, replace=False)
-            streams[UNFLAGGED] = Draw(len(unflagged), keys=[unflagged[i] for i in sorted(picked)])
+        passed = (
+            unflagged[category]
+            if unflagged is not None and category in unflagged
+            else unflagged_population(snapshot, category, flagged.get(category, set()))
+        )
+        if passed:
+            n = sample_size(len(passed), width)
+            picked = rng.choice(len(passed), size=n, replace=False)
+            streams[UNFLAGGED] = Draw(len(passed), keys=[passed[i] for i in sorted(picked)])
         if streams:
             out[category] = streams
     return out

@@ -8,8 +8,9 @@ from typing import Any
 import pandas as pd
 from sqlmodel import Session, col, select
 
+from review_queue.audits import AUDIT_DETECTOR
 from review_queue.feedback_log import standing_verdicts
-from review_queue.states import CONFIRMING_ACTIONS, WAITING_STATUSES, values
+from review_queue.states import AUDIT_ACTIONS, CONFIRMING_ACTIONS, WAITING_STATUSES, values
 from review_queue.tables import FeedbackEvent, Finding
 
 # Findings still waiting for a decision: these are the ones whose priority orders the queue.
@@ -19,17 +20,27 @@ QUEUE_STATUSES = values(WAITING_STATUSES)
 # ---------------------------------------------------------------- reading the feedback log
 def decided_frame(*, session: Session, until: datetime | None = None) -> pd.DataFrame:
     """One row per decided finding: its fields and its latest confirm/dismiss (undone ones are
-    ignored), with ``decided_at`` and ``confirmed``."""
+    ignored), with ``decided_at`` and ``confirmed``.
+
+    Audits: a verdict on a sampled dismissal relabels that finding but keeps the time of its
+    first decision (so audited findings do not crowd the gate's latest decisions); findings an
+    audit of unflagged entities made are left out (no detector proposed them, and the model
+    ranks proposals: their weight as the sample's stand-ins, 1/π, goes to recall instead).
+    """
     query = (
         select(FeedbackEvent, Finding)
         .join(Finding, col(Finding.id) == col(FeedbackEvent.finding_id))
-        .where(*standing_verdicts())
+        .where(*standing_verdicts(), col(Finding.detector) != AUDIT_DETECTOR)
         .order_by(col(FeedbackEvent.id))
     )
     if until is not None:
         query = query.where(col(FeedbackEvent.at) <= until)
     latest: dict[int, dict[str, Any]] = {}
     for event, finding in session.exec(query):
+        earlier = latest.get(finding.id or 0)
+        at = pd.Timestamp(event.at)
+        if earlier is not None and event.action in AUDIT_ACTIONS:
+            at = earlier["decided_at"]
         latest[finding.id or 0] = {
             "finding_id": finding.id,
             "category": finding.category,
@@ -40,7 +51,7 @@ def decided_frame(*, session: Session, until: datetime | None = None) -> pd.Data
             "features": dict(finding.features or {}),
             "course_id": finding.course_id,
             "department": finding.department,
-            "decided_at": pd.Timestamp(event.at),
+            "decided_at": at,
             "confirmed": event.action in CONFIRMING_ACTIONS,
             "reason": event.reason,
         }

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.core.errors import UserError
 from app.core.records import DetectorConfig
 from app.detection.configuration import configure_detector, detector_settings
+from models.detectors.registry import REGISTRY
 from models.learning.ledger import (
     ExceptionSuggestion,
     ThresholdSuggestion,
@@ -18,11 +19,16 @@ from models.learning.ledger import (
     rule_ledger,
     threshold_suggestions,
 )
+from review_queue.audit_figures import audit_estimates, confirmed_misses
+from review_queue.audits import AUDIT_DETECTOR
 from review_queue.feedback_log import standing_verdicts
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
+from review_queue.states import Action
 from review_queue.tables import FeedbackEvent, Finding
 
 # ---------------------------------------------------------------- the rule ledger
+# An audit's verdict on a dismissed finding relabels it, as a later decision would.
+AS_DECISION = {Action.audit_confirm.value: "confirm", Action.audit_dismiss.value: "dismiss"}
 Suggestion = ThresholdSuggestion | ExceptionSuggestion
 
 
@@ -41,13 +47,19 @@ def rule_ledger_tables(
                 "course_id": f.course_id,
                 "department": f.department,
             }
-            for f in session.exec(select(Finding))
+            # Findings an audit made are no detector's proposals (they show as recall failures).
+            for f in session.exec(select(Finding).where(col(Finding.detector) != AUDIT_DETECTOR))
         ],
         columns=["finding_id", "detector", "features", "course_id", "department"],
     )
     events = pd.DataFrame(
         [
-            {"finding_id": e.finding_id, "action": e.action, "reason": e.reason, "at": e.at}
+            {
+                "finding_id": e.finding_id,
+                "action": AS_DECISION.get(e.action, e.action),
+                "reason": e.reason,
+                "at": e.at,
+            }
             for e in session.exec(select(FeedbackEvent).where(*standing_verdicts()))
         ],
         columns=["finding_id", "action", "reason", "at"],
@@ -62,7 +74,29 @@ def rule_ledger_tables(
     in_force = {s.name: s.require for s in detector_settings(session=session)}
     suggestions = [s for s in suggestions if s.condition() not in in_force.get(s.detector, ())]
     suggestions.sort(key=lambda s: (-s.removes_dismissed, s.removes_confirmed))
-    return rule_ledger(findings, events, now=when), suggestions
+    ledger = rule_ledger(findings, events, now=when)
+    return _with_audit_recall(ledger, session=session, actor=actor), suggestions
+
+
+def _with_audit_recall(ledger: pd.DataFrame, *, session: Session, actor: Actor) -> pd.DataFrame:
+    """The ledger with each detector's audit figures: the misses audits confirmed among what
+    it passed over (recall failures) and its category's recall estimate with its interval."""
+    estimates = {e.category: e for e in audit_estimates(session=session, actor=actor)}
+    misses = confirmed_misses(session=session, actor=actor)
+    rows = []
+    for detector in ledger["detector"] if len(ledger) else []:
+        cls = REGISTRY.get(str(detector))
+        cats = cls.categories if cls is not None else ()
+        recall = next((estimates[c].recall for c in cats if c in estimates), None)
+        rows.append({
+            "audit misses": sum(misses.get(c, 0) for c in cats),
+            "recall (audit)": None if recall is None or recall.estimate is None
+            else round(recall.estimate, 3),
+            "recall 95% interval": "" if recall is None or recall.low is None
+            or recall.high is None else f"{recall.low:.2f}-{recall.high:.2f}",
+        })  # fmt: skip
+    extra = pd.DataFrame(rows, columns=["audit misses", "recall (audit)", "recall 95% interval"])
+    return pd.concat([ledger.reset_index(drop=True), extra], axis=1)
 
 
 def apply_suggestion(*, session: Session, actor: Actor, suggestion: Suggestion) -> DetectorConfig:

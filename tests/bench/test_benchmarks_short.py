@@ -26,6 +26,7 @@ SHORT_RUNS = [
                                "--runs", "1", "--scale-items", "0"], "sklearn:breast_cancer"),
     ("tests.bench.bench_api", ["--findings", "2000", "--clients", "4", "--seconds", "3",
                                "--repeat", "10"], "clients for"),
+    ("tests.bench.bench_audit", ["--people", "400", "--runs", "5"], "held the true recall"),
     ("tests.bench.bench_reviewers", ["--reviewers", "4", "--decisions", "100"], "decisions/s"),
     ("tests.bench.bench_crash", ["--kills", "3", "--people", "200", "--days", "40"], "0 between"),
     ("tests.bench.bench_browser_load", ["--sessions", "1", "--decisions", "6", "--people", "300",

@@ -37,8 +37,13 @@ def _dismissed(session: Session, people: dict[str, Actor], n: int, who: str = "a
     return f
 
 
-def _sample(session: Session, people: dict[str, Actor], *, dismissed: int = 2,
-            unflagged: tuple[str, ...] = ("enrollment=E900", "enrollment=E901")) -> None:  # fmt: skip
+UNFLAGGED_KEYS = ("enrollment=E900", "enrollment=E901")
+
+
+def _sample(
+    session: Session, people: dict[str, Actor], *, dismissed: int = 2,
+    unflagged: tuple[str, ...] = UNFLAGGED_KEYS,
+) -> None:  # fmt: skip
     now = utcnow()
     for n in range(1, dismissed + 1):
         _dismissed(session, people, n)
@@ -181,7 +186,9 @@ def test_estimates_and_agreement_from_the_verdicts(session: Session) -> None:
     assert recall.estimate == pytest.approx(3 / (3 + 50))
     assert recall.low is not None and recall.high is not None
     assert recall.low < recall.estimate < recall.high <= 1
-    rows = {(r.category, r.pair): r for r in reviewer_agreement(session=session, actor=people["max"])}
+    rows = {
+        (r.category, r.pair): r for r in reviewer_agreement(session=session, actor=people["max"])
+    }
     pair = rows[("compliance_overdue", "ada / bo")]
     assert (pair.agreement.items, pair.both_dismissed, pair.differed) == (4, 3, 1)
     # ada always dismissed: chance agreement equals observed, kappa 0.

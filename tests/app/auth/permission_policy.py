@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.auth import accounts, api_tokens
+from app.detection import audits as audit_sampling
 from app.detection import configuration as config
 from app.detection import coverage
 from app.detection import run as detect
@@ -33,6 +34,8 @@ from app.sources.mapping import SnapshotMapping, TableMapping
 from app.web import cached
 from models.learning.ledger import ExceptionSuggestion
 from review_queue import (
+    audit_figures,
+    audits,
     claims,
     comments,
     decisions,
@@ -79,6 +82,7 @@ class World:
     report_id: int  # a learner report filed by the instructor
     suppression_id: int
     run_id: int  # a finished detection run
+    audit_item_id: int = 0  # an audit item waiting for its verdict (rules needing "audit")
     load_result: LoadResult | None = None
     model_version: str | None = None
     session: Session | None = field(default=None, repr=False)
@@ -108,7 +112,8 @@ class Rule:
     fn: Callable[..., Any]
     allowed: tuple[Role, ...]
     call: Call
-    # "snapshot" (stored), "load" (validated), "model", "condition" (on unowned_course)
+    # "snapshot" (stored), "load" (validated), "model", "condition" (on unowned_course),
+    # "audit" (an audit item waiting)
     needs: frozenset[str] = frozenset()
 
     @property
@@ -347,6 +352,25 @@ POLICY: tuple[Rule, ...] = (
     Rule(api_tokens.revoke_api_token, EVERYONE, lambda w, a: api_tokens.revoke_api_token(
         session=w.s, actor=a, token_id=api_tokens.create_api_token(
             session=w.s, actor=a, name="old", scope="read")[0].id)),
+    # audits: the Review queue's Audits lane and `gapdesk audit sample` (admins); their
+    # figures on the Trends page (admins, managers) and in the rule ledger
+    Rule(audit_sampling.draw_audit_sample, ADMIN, lambda w, a: audit_sampling.draw_audit_sample(
+        engine=w.engine, actor=a, seed=1), frozenset({"snapshot"})),
+    Rule(audits.record_sample, ADMIN, lambda w, a: audits.record_sample(
+        session=w.s, actor=a, period_start=utcnow() - timedelta(days=7), period_end=utcnow(),
+        snapshot_id=None, width=0.3,
+        draws={"unowned_course": {"unflagged": audits.Draw(10, keys=["course=CX"])}})),
+    Rule(audits.audit_items, ADMIN, lambda w, a: audits.audit_items(session=w.s, actor=a)),
+    Rule(audits.audit_counts, ADMIN, lambda w, a: audits.audit_counts(session=w.s, actor=a)),
+    Rule(audits.decide_audit, ADMIN, lambda w, a: audits.decide_audit(
+        session=w.s, actor=a, item_id=w.audit_item_id, verdict="dismissed"),
+         frozenset({"audit"})),
+    Rule(audit_figures.audit_estimates, ADMIN_MANAGER, lambda w, a: audit_figures.audit_estimates(
+        session=w.s, actor=a)),
+    Rule(audit_figures.confirmed_misses, ADMIN_MANAGER,
+         lambda w, a: audit_figures.confirmed_misses(session=w.s, actor=a)),
+    Rule(audit_figures.reviewer_agreement, ADMIN_MANAGER,
+         lambda w, a: audit_figures.reviewer_agreement(session=w.s, actor=a)),
     # the Home page (everyone signed in; instructors count only their own reports)
     Rule(findings.queue_counts, EVERYONE, lambda w, a: findings.queue_counts(
         session=w.s, actor=a)),
@@ -365,7 +389,9 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     trend_filter_options, trend_report, gap_flow, open_backlog,
     cycle_times, detector_precision, gap_locations,
     compliance_exposure, cached.trend_report_for, findings.queue_counts,
-    cached.queue_filter_options,
+    cached.queue_filter_options, audits.audit_items, audits.audit_counts,
+    audit_figures.audit_estimates, audit_figures.confirmed_misses,
+    audit_figures.reviewer_agreement,
     coverage.snapshot_coverage, coverage.validated_coverage, coverage.coverage_lines,
     source_exports.validate_exports, intakes.prepare_intake, intakes.prepare_uploads,
     intakes.prepare_server_folder, overlaps.current_snapshot, overlaps.overlap_with_current,
@@ -381,6 +407,10 @@ NOT_SERVICES: dict[str, str] = {
     "(preview_bulk, bulk_decide_and_learn) check the role",
     "app.web.finding_detail.finding_tabs": "Review queue page widgets; the services they call "
     "(entity_history, list_comments, add_comment, create_suppression) check the role",
+    "app.web.audit_panel.audit_lane": "Review queue page widgets (the Audits view); the "
+    "services they call (draw_audit_sample, audit_items, decide_audit) check the role",
+    "app.web.audit_trends.audit_trends_panel": "Trends page widgets; the services they call "
+    "(audit_estimates, reviewer_agreement) check the role",
     "app.web.finding_detail.suppressions_panel": "Review queue page widgets; the services they "
     "call (list_suppressions, lift_suppression) check the role",
 }

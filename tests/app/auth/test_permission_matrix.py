@@ -39,6 +39,7 @@ from app.sources import store as snapshots
 from app.sources.load import LoadResult
 from app.web.navigation import PAGES_DIR
 from review_queue import (
+    audits,
     comments,
     decisions,
     learner_reports,
@@ -46,7 +47,7 @@ from review_queue import (
     suppressions,
 )
 from review_queue.permissions import SYSTEM, Actor
-from review_queue.tables import DetectionRun
+from review_queue.tables import AuditItem, DetectionRun
 from review_queue.types import utcnow
 from tests.app.auth.permission_policy import (
     ACTORLESS_PAGE_READS,
@@ -100,6 +101,14 @@ def _build_world(
                            finished_at=utcnow(), stats={"created": 3})  # fmt: skip
         s.add(run)
         s.flush()
+        audit_item_id = 0
+        if "audit" in needs:
+            audits.record_sample(
+                session=s, actor=SYSTEM, period_start=utcnow() - timedelta(days=7),
+                period_end=utcnow(), snapshot_id=None, width=0.3,
+                draws={"unowned_course": {"unflagged": audits.Draw(10, keys=["course=CY"])}},
+            )  # fmt: skip
+            audit_item_id = s.execute(sa_select(AuditItem.id)).scalar_one()
         version = None
         if "model" in needs:
             version = retraining.retrain(session=s, actor=ada, k=10).version.version
@@ -113,6 +122,7 @@ def _build_world(
             claimed_id=claimed.id, claim_event_id=claim.event.id or 0,
             confirmed_id=confirmed.id, report_id=report.id or 0,
             suppression_id=suppression.id or 0, run_id=run.id or 0, model_version=version,
+            audit_item_id=audit_item_id,
         )  # fmt: skip
     if "snapshot" in needs:
         snapshots.store_snapshot(engine=engine, actor=SYSTEM, result=loaded, origin="demo")
