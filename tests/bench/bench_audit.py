@@ -72,9 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="the organisation's seed")
     parser.add_argument("--runs", type=int, default=100, help="seeded audit samples")
     parser.add_argument("--wrong-dismissals", type=float, default=0.15)
+    parser.add_argument("--width", type=float, default=None,
+                        help="target interval width (default: the documented default)")  # fmt: skip
     parser.add_argument("--keep", type=Path, default=None, help="write the organisation here")
     args = parser.parse_args(argv)
-    width = Settings.model_fields["audit_interval_width"].default
+    default_width = Settings.model_fields["audit_interval_width"].default
+    width = default_width if args.width is None else args.width
     from app.demo.organisation import generate_demo_org
 
     cpu0, t0 = time.process_time(), time.perf_counter()
