@@ -21,6 +21,7 @@ from models.taxonomy import CATEGORIES
 from review_queue.feedback_log import append_event, standing_verdicts
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
 from review_queue.states import AUDIT_OUTCOMES, Action, Status
+from review_queue.suppressions import active_suppressions
 from review_queue.tables import (
     AuditItem,
     AuditSample,
@@ -91,7 +92,8 @@ def period_dismissals(
 
 def flagged_keys(*, session: Session, snapshot_id: str | None) -> dict[str, set[str]]:
     """Per category, the entity keys detectors flagged on the snapshot's latest finished run
-    (every detector-made finding when no run on it is known)."""
+    (every detector-made finding when no run on it is known), and those an active suppression
+    absorbs (flagged, then held back by a person's decision)."""
     query = select(Finding.category, Finding.entity_key).where(
         col(Finding.detector) != AUDIT_DETECTOR
     )
@@ -104,6 +106,9 @@ def flagged_keys(*, session: Session, snapshot_id: str | None) -> dict[str, set[
         query = query.where(col(Finding.last_seen_at) >= run.started_at)
     out: dict[str, set[str]] = {}
     for category, key in session.exec(query):
+        out.setdefault(category, set()).add(key)
+    held = active_suppressions(session=session, categories=list(CATEGORIES), now=utcnow())
+    for category, key in held:
         out.setdefault(category, set()).add(key)
     return out
 
