@@ -49,7 +49,10 @@ def test_a_manager_sees_every_trend_with_its_takeaway(trends_app: dict, db: Engi
             actor=Actor(None, "m", Role.manager),
             filters=TrendFilters(h.start, h.end),
         )
-    assert [s.value for s in at.subheader] == [m.title for m in expected.metrics]
+    # Every metric, in order, then the audit panel (tests/pages/test_audits.py).
+    assert [s.value for s in at.subheader] == [
+        *(m.title for m in expected.metrics), "Audits: what the queue hides",
+    ]  # fmt: skip
     takeaways = [shown(m.value) for m in at.markdown]
     for metric in expected.metrics:
         assert metric.takeaway in takeaways
