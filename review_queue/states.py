@@ -42,6 +42,12 @@ class Action(StrEnum):
     snooze = "snooze"
     reopen = "reopen"
     undo = "undo"
+    # by an admin, on the work item a dismissal was routed to (the finding's status stays)
+    work_assign = "work_assign"  # a work item given to an owner (or taken)
+    work_apply = "work_apply"  # its fix applied (a threshold, an exception)
+    work_reject = "work_reject"  # its fix turned down
+    work_close = "work_close"  # a data-quality ticket closed (fixed at the source)
+    merge = "merge"  # a duplicate merged into the finding it duplicates
 
 
 # Waiting for a first decision: the findings whose priority orders the queue.
@@ -88,6 +94,16 @@ FINISHING_ACTIONS: frozenset[Action] = frozenset(
 # Decisions that can be applied to many findings at once from the queue.
 BULK_ACTIONS: tuple[Action, ...] = (Action.confirm, Action.dismiss, Action.assign, Action.snooze)
 
+# What admins do with the work a dismissal was routed to (review_queue.work_items): logged on the
+# dismissed finding without changing its status, so they are neither decisions nor transitions.
+WORK_ACTIONS: tuple[Action, ...] = (
+    Action.work_assign,
+    Action.work_apply,
+    Action.work_reject,
+    Action.work_close,
+    Action.merge,
+)
+
 # Past tenses, for messages ("already snoozed by ada"), and labels for people.
 PAST_TENSE: dict[Action, str] = {
     Action.propose: "proposed",
@@ -103,6 +119,11 @@ PAST_TENSE: dict[Action, str] = {
     Action.snooze: "snoozed",
     Action.reopen: "reopened",
     Action.undo: "undone",
+    Action.work_assign: "given an owner for its fix",
+    Action.work_apply: "given its fix",
+    Action.work_reject: "refused its fix",
+    Action.work_close: "closed as a data-quality ticket",
+    Action.merge: "merged",
 }
 
 
