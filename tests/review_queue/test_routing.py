@@ -15,6 +15,8 @@ from review_queue.feedback_log import verify_chain
 from review_queue.permissions import Actor
 from review_queue.routing import WorkKind
 from review_queue.tables import Comment, FeedbackEvent, Finding, WorkItem
+from review_queue.trends.filters import TrendFilters
+from review_queue.trends.flow import gap_flow
 from review_queue.types import utcnow
 from review_queue.work_items import (
     WorkRefused,
@@ -194,3 +196,21 @@ def test_a_detector_that_keeps_making_duplicates_gets_a_grouping_key(session: Se
     assert (suggestion.detector, suggestion.duplicates) == ("compliance_overdue", 3)
     assert suggestion.shared == ("person",) and suggestion.differing == ("user",)
     assert "group its findings by person (not by user)" in suggestion.describe()
+
+
+def test_work_on_a_fix_is_not_another_dismissal_in_the_trends(session: Session) -> None:
+    people = add_people(session)
+    ada, max_ = people["ada"], people["max"]
+    finding = add_finding(session, 1)
+    _dismiss(session, ada, finding, "data_error")
+    [ticket] = list_work(session=session, actor=ada, kind="data_quality")
+    assign_work(session=session, actor=ada, item_id=ticket.id)
+    close_tickets(session=session, actor=ada, item_ids=[ticket.id])
+    session.commit()
+    flow = gap_flow(session=session, actor=max_, filters=TrendFilters.last_weeks(2)).frame
+    dismissed = flow[flow["measure"] == "dismissed"]["count"].sum()
+    assert dismissed == 1
+    assert (
+        "1 dismissed"
+        in gap_flow(session=session, actor=max_, filters=TrendFilters.last_weeks(2)).takeaway
+    )
