@@ -82,7 +82,8 @@ def rule_tuning_backlog(
     left = {row.finding_id: row for row in items}
     groups: list[TuningGroup] = []
     while left:
-        best, cleared = None, []
+        best: ThresholdSuggestion | None = None
+        cleared: list[WorkRow] = []
         for s in thresholds:
             mine = [left[f] for f in s.removed if f in left and left[f].detector == s.detector]
             if len(mine) > len(cleared):

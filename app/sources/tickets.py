@@ -77,9 +77,10 @@ def _ticket(session: Session, item: WorkRow) -> Ticket:
                 return Ticket(item, record.source, record.id, rows)
         except FileNotFoundError:
             pass
-    evidence = {
-        str(t): pd.DataFrame(rs) for t, rs in (detail.get("rows") or {}).items() if rs
-    }
+    evidence = {str(t): pd.DataFrame(rs) for t, rs in (detail.get("rows") or {}).items() if rs}
+    for table, values in keys.items():  # rows the entity names but the evidence did not show
+        if table not in evidence and table in ROW_KEYS:
+            evidence[table] = pd.DataFrame({ROW_KEYS[table]: values})
     source = record.source if record is not None else ""
     return Ticket(item, source, snapshot_id, evidence, from_evidence=True)
 
