@@ -246,6 +246,30 @@ def merge_duplicate(*, session: Session, actor: Actor, item_id: int) -> WorkItem
     return item
 
 
+def duplicate_pair(
+    *, session: Session, actor: Actor, item_id: int
+) -> tuple[Finding, Finding, list[FeedbackEvent], list[FeedbackEvent]]:
+    """A duplicate item's two findings (the duplicate, the original) and their histories, to
+    compare before merging (admins only)."""
+    require_role(actor, ADMIN_ONLY, "reading the work lists")
+    item = get_work_item(session=session, item_id=item_id)
+    original = session.get(Finding, int((item.detail or {}).get("original_id") or 0))
+    dup = session.get(Finding, item.finding_id)
+    if item.kind != WorkKind.duplicate or original is None or dup is None:
+        raise WorkRefused(f"work item #{item_id} is not a duplicate of an existing finding")
+    return dup, original, _history(session, dup.id), _history(session, original.id)
+
+
+def _history(session: Session, finding_id: int | None) -> list[FeedbackEvent]:
+    return list(
+        session.exec(
+            select(FeedbackEvent)
+            .where(col(FeedbackEvent.finding_id) == finding_id)
+            .order_by(col(FeedbackEvent.id))
+        ).all()
+    )
+
+
 @dataclass(frozen=True)
 class MergedFinding:
     """A finding merged into another, with its evidence and its history."""
@@ -272,11 +296,7 @@ def merged_into(*, session: Session, actor: Actor, finding_id: int) -> list[Merg
             continue
         dup = session.get(Finding, item.finding_id)
         assert dup is not None and dup.id is not None
-        history = session.exec(
-            select(FeedbackEvent)
-            .where(col(FeedbackEvent.finding_id) == dup.id)
-            .order_by(col(FeedbackEvent.id))
-        ).all()
+        history = _history(session, dup.id)
         out.append(
             MergedFinding(
                 dup.id,

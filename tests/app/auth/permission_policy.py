@@ -324,6 +324,8 @@ POLICY: tuple[Rule, ...] = (
         session=w.s, actor=a, item_ids=[w.work["data_quality"]], note="fixed in HR")),
     Rule(work_items.merge_duplicate, ADMIN, lambda w, a: work_items.merge_duplicate(
         session=w.s, actor=a, item_id=w.work["duplicate"])),
+    Rule(work_items.duplicate_pair, ADMIN, lambda w, a: work_items.duplicate_pair(
+        session=w.s, actor=a, item_id=w.work["duplicate"])),
     Rule(work_items.merged_into, ADMIN, lambda w, a: work_items.merged_into(
         session=w.s, actor=a, finding_id=w.confirmed_id)),
     Rule(work_items.duplicate_grouping, ADMIN, lambda w, a: work_items.duplicate_grouping(
@@ -405,7 +407,7 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     cycle_times, detector_precision, gap_locations,
     compliance_exposure, cached.trend_report_for, findings.queue_counts,
     cached.queue_filter_options,
-    work_items.list_work, work_items.work_counts, work_items.merged_into,
+    work_items.list_work, work_items.work_counts, work_items.merged_into, work_items.duplicate_pair,
     work_items.duplicate_grouping, work_lists.rule_tuning_backlog, work_lists.exception_proposals,
     tickets.data_quality_tickets, tickets.tickets_csv,
     coverage.snapshot_coverage, coverage.validated_coverage, coverage.coverage_lines,
@@ -425,6 +427,19 @@ NOT_SERVICES: dict[str, str] = {
     "(entity_history, list_comments, add_comment, create_suppression) check the role",
     "app.web.finding_detail.suppressions_panel": "Review queue page widgets; the services they "
     "call (list_suppressions, lift_suppression) check the role",
+    **{
+        f"app.web.work_list_panels.{name}": "Work lists page widgets; the services they call "
+        "(list_work, rule_tuning_backlog, data_quality_tickets, exception_proposals, "
+        "duplicate_pair, merged_into, assign_work, finish_work and the fixes) check the role"
+        for name in (
+            "owner_controls",
+            "rule_tuning_panel",
+            "tickets_panel",
+            "exceptions_panel",
+            "duplicates_panel",
+            "merged_panel",
+        )
+    },
 }
 
 # The REST API's route functions (their matrix: tests/app/api/test_api_permissions.py).
