@@ -19,11 +19,12 @@ from app.detection.configuration import detector_settings
 from app.web.navigation import PAGES
 from review_queue.decisions import decide
 from review_queue.permissions import Actor
-from review_queue.tables import FeedbackEvent, Role, User, WorkItem
+from review_queue.tables import FeedbackEvent, Finding, Role, User, WorkItem
 from review_queue.types import utcnow
 from tests.helpers.apptest import app_on, open_app, shown, sign_in
 from tests.helpers.queue_fixtures import add_finding
 
+QUEUE_PAGE = str(next(p for p in PAGES if p.file == "queue.py").path)
 WORK_PAGE = str(next(p for p in PAGES if p.file == "admin/work_lists.py").path)
 
 
@@ -56,6 +57,7 @@ def admin_login(
         dup = add_finding(session, 23)
         decide(session=session, actor=ada, finding_id=dup.id or 0, action="dismiss",
                reason="duplicate", duplicate_of_id=original.id, now=earlier)  # fmt: skip
+        add_finding(session, 24)  # waiting in the queue, beside the original (22)
     with app_on(db, monkeypatch):
         yield admin.name, admin.password or ""
 
@@ -126,6 +128,48 @@ def test_apply_a_threshold_an_exception_and_merge(admin_login: tuple[str, str], 
     assert len(_log(db, "merge")) == 2  # on the duplicate and on the original
     assert len(_log(db, "work_apply")) == 7
     assert at.tabs[3].label == "Duplicates (0)"
+
+
+def test_the_queue_asks_a_duplicate_for_its_original(
+    admin_login: tuple[str, str], db: Engine
+) -> None:
+    at = sign_in(open_app(), *admin_login)
+    at.switch_page(QUEUE_PAGE).run()
+    next(b for b in at.button if b.label == "Next").click().run()
+    heading = next(m.value for m in at.markdown if m.value.startswith("#### #"))
+    opened = int(heading.removeprefix("#### #").split(" ")[0])
+    other = {22: 24, 24: 22}[_finding_number(db, opened)]
+    next(b for b in at.button if b.label == "Dismiss").click().run()
+    prompt = next(m.value for m in at.markdown if "Why dismiss" in m.value)
+    assert "give the number of the finding it duplicates" in prompt
+    next(b for b in at.button if b.label.startswith("duplicate:")).click().run()
+    assert "a duplicate must name the finding it duplicates" in shown(at.error[0].value)
+    at.number_input(key=f"duplicate_of-{opened}").set_value(_finding_id(db, other)).run()
+    next(b for b in at.button if b.label.startswith("duplicate:")).click().run()
+    assert not at.error
+    at.switch_page(WORK_PAGE).run()
+    assert at.tabs[3].label == "Duplicates (2)"
+    assert any(
+        f"finding #{opened} duplicates #{_finding_id(db, other)}" in shown(e.label)
+        for e in at.expander
+    )
+
+
+def _finding_number(db: Engine, finding_id: int) -> int:
+    with session_scope(db) as session:
+        finding = session.get(Finding, finding_id)
+        assert finding is not None
+        return int(finding.entity_key.removeprefix("enrollment=E"))
+
+
+def _finding_id(db: Engine, n: int) -> int:
+    with session_scope(db) as session:
+        return int(
+            session.exec(
+                select(Finding.id).where(col(Finding.entity_key) == f"enrollment=E{n}")
+            ).one()
+            or 0
+        )
 
 
 def _frames(at: AppTest) -> list[pd.DataFrame]:
