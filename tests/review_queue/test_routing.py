@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
+from models.detectors.base import Proposal
 from review_queue import routing
 from review_queue.decisions import DecisionRefused, decide, undo
 from review_queue.feedback_log import verify_chain
 from review_queue.permissions import Actor
+from review_queue.propose import propose_findings
 from review_queue.routing import WorkKind
 from review_queue.tables import Comment, FeedbackEvent, Finding, WorkItem
 from review_queue.trends.filters import TrendFilters
@@ -214,3 +216,18 @@ def test_work_on_a_fix_is_not_another_dismissal_in_the_trends(session: Session) 
         "1 dismissed"
         in gap_flow(session=session, actor=max_, filters=TrendFilters.last_weeks(2)).takeaway
     )
+
+
+def test_a_dismissed_finding_proposed_again_markedly_withdraws_its_fix(session: Session) -> None:
+    ada = add_people(session)["ada"]
+    finding = add_finding(session, 1, score=0.4)
+    _dismiss(session, ada, finding, "false_positive_rule")
+    proposal = Proposal(
+        category="compliance_overdue", entity_key="enrollment=E1", title="E1 is overdue",
+        score=0.9, severity="high", detector="compliance_overdue", detector_version="1",
+    )  # fmt: skip
+    stats = propose_findings(session=session, proposals=[proposal])
+    session.commit()
+    assert stats.reopened == 1
+    assert list_work(session=session, actor=ada, kind="rule_tuning") == []
+    assert session.exec(select(WorkItem.status)).all() == ["withdrawn"]
