@@ -49,37 +49,46 @@ class Ticket:
         return sum(len(frame) for frame in self.rows.values())
 
 
-def _stored_rows(record: SnapshotRecord, keys: dict[str, list[str]]) -> dict[str, pd.DataFrame]:
+def _keys(item: WorkRow) -> dict[str, list[str]]:
+    found = item.detail.get("keys") or {}
+    return {str(t): [str(v) for v in vs] for t, vs in found.items() if str(t) in ROW_KEYS}
+
+
+def _stored_tables(
+    record: SnapshotRecord, wanted: dict[str, set[str]]
+) -> dict[str, pd.DataFrame] | None:
+    """The rows of each table whose key is in ``wanted`` (one read per table for every ticket
+    on this snapshot); None when the snapshot's files are gone."""
     folder = snapshots_dir() / record.id
     if not (folder / "COMPLETE").exists():
-        raise FileNotFoundError(folder)
+        return None
     out = {}
-    for table, values in keys.items():
-        column = ROW_KEYS.get(table)
+    for table, values in wanted.items():
         path = folder / f"{table}.parquet"
-        if column is None or not values or not path.exists():
-            continue
-        frame = pd.read_parquet(path, filters=[(column, "in", [str(v) for v in values])])
-        if len(frame):
-            out[table] = frame.reset_index(drop=True)
+        if values and path.exists():
+            filters = [(ROW_KEYS[table], "in", sorted(values))]
+            out[table] = pd.read_parquet(path, filters=filters)
     return out
 
 
-def _ticket(session: Session, item: WorkRow) -> Ticket:
-    detail = item.detail
-    snapshot_id = detail.get("snapshot_id")
-    record = session.get(SnapshotRecord, snapshot_id) if snapshot_id else None
-    keys = {str(t): [str(v) for v in vs] for t, vs in (detail.get("keys") or {}).items()}
-    if record is not None:
-        try:
-            rows = _stored_rows(record, keys)
-            if rows:
-                return Ticket(item, record.source, record.id, rows)
-        except FileNotFoundError:
-            pass
-    evidence = {str(t): pd.DataFrame(rs) for t, rs in (detail.get("rows") or {}).items() if rs}
+def _ticket(
+    item: WorkRow, record: SnapshotRecord | None, stored: dict[str, pd.DataFrame] | None
+) -> Ticket:
+    keys = _keys(item)
+    snapshot_id = item.detail.get("snapshot_id")
+    if record is not None and stored is not None:
+        rows = {}
+        for table, values in keys.items():
+            frame = stored.get(table)
+            if frame is not None:
+                mine = frame[frame[ROW_KEYS[table]].astype("string").isin(values)]
+                if len(mine):
+                    rows[table] = mine.reset_index(drop=True)
+        if rows:
+            return Ticket(item, record.source, record.id, rows)
+    evidence = {str(t): pd.DataFrame(rs) for t, rs in (item.detail.get("rows") or {}).items() if rs}
     for table, values in keys.items():  # rows the entity names but the evidence did not show
-        if table not in evidence and table in ROW_KEYS:
+        if table not in evidence:
             evidence[table] = pd.DataFrame({ROW_KEYS[table]: values})
     source = record.source if record is not None else ""
     return Ticket(item, source, snapshot_id, evidence, from_evidence=True)
@@ -98,7 +107,26 @@ def data_quality_tickets(
         session=session, actor=actor, kind=WorkKind.data_quality,
         include_closed=include_closed, now=now,
     )  # fmt: skip
-    return [_ticket(session, item) for item in items]
+    by_snapshot: dict[str, dict[str, set[str]]] = {}
+    for item in items:
+        if snapshot_id := item.detail.get("snapshot_id"):
+            wanted = by_snapshot.setdefault(str(snapshot_id), {})
+            for table, values in _keys(item).items():
+                wanted.setdefault(table, set()).update(values)
+    records = {sid: session.get(SnapshotRecord, sid) for sid in by_snapshot}
+    stored = {
+        sid: _stored_tables(record, by_snapshot[sid])
+        for sid, record in records.items()
+        if record is not None
+    }
+    return [
+        _ticket(
+            item,
+            records.get(str(item.detail.get("snapshot_id"))),
+            stored.get(str(item.detail.get("snapshot_id"))),
+        )
+        for item in items
+    ]
 
 
 def ticket_frame(tickets: list[Ticket]) -> pd.DataFrame:
