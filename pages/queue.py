@@ -230,7 +230,10 @@ def actions(finding: Finding) -> None:
     allowed = allowed_actions(finding.status)
     k = f"-{fid}"  # keyed by the finding: a key press meant for another one is dropped
     if st.session_state.get(DISMISSING) == fid:
-        st.markdown(f"**Why dismiss #{fid}?** Press 1-5 or click a reason; Esc cancels.")
+        st.markdown(
+            f"**Why dismiss #{fid}?** Press 1-5 or click a reason; Esc cancels. For 4 "
+            "(duplicate), first give the number of the finding it duplicates."
+        )
         reasons = st.container(horizontal=True)
         for reason, key in REASON_KEYS.items():
             reasons.button(
@@ -250,7 +253,8 @@ def actions(finding: Finding) -> None:
         )
         c1, c2 = st.columns([3, 1])
         c1.text_input("Comment (required for 'other')", key="dismiss_comment" + k)
-        c2.number_input("Duplicate of finding #", min_value=0, step=1, key="duplicate_of" + k)
+        c2.number_input("Duplicate of finding # (for 4)", min_value=0, step=1,
+                        key="duplicate_of" + k)  # fmt: skip
         return
     decidable = Action.confirm in allowed
     until = datetime.combine(date.today() + timedelta(days=7), time(6, 0), tzinfo=UTC)

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from review_queue.feedback_log import append_event
 from review_queue.findings import FindingNotFound, StaleFinding, get_finding, update_finding
 from review_queue.permissions import ADMIN_ONLY, SYSTEM, Actor, require_role
+from review_queue.routing import route_dismissal, withdraw_work
 from review_queue.states import (
     TRANSITIONS,
     UNDO_LAST_ACTIONS,
@@ -266,6 +267,11 @@ def decide(
         priority_at_decision=priority,
         at=now,
     )
+    # Each dismissal reason leads to its fix (a work list); a reopening withdraws it.
+    if act is Action.dismiss:
+        route_dismissal(session=session, finding=updated, event=event)
+    elif act is Action.reopen:
+        withdraw_work(session=session, finding_id=finding.id)
     return Decision(updated, event)
 
 
@@ -330,6 +336,8 @@ def undo(*, session: Session, actor: Actor, event_id: int, now: datetime | None 
         undoes_event_id=event.id,
         at=now,
     )
+    if event.action == Action.dismiss:
+        withdraw_work(session=session, finding_id=finding.id)
     return Decision(updated, undo_event)
 
 

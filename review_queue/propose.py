@@ -14,6 +14,7 @@ from models.taxonomy import base_priority
 from review_queue.feedback_log import append_event
 from review_queue.findings import join_detectors
 from review_queue.permissions import SYSTEM
+from review_queue.routing import withdraw_work
 from review_queue.states import Action, Status
 from review_queue.suppressions import active_suppressions
 from review_queue.tables import Finding
@@ -193,6 +194,8 @@ def propose_findings(
             priority_at_decision=float(changes["priority"]),  # type: ignore[arg-type]
             at=now,
         )
+        if reopen_as == Action.reopen:  # the dismissal no longer stands, nor its routed fix
+            withdraw_work(session=session, finding_id=finding.id)
         stats.reopened += 1
         stats.regressions += reopen_as == Action.regression
     session.add_all(new_findings)

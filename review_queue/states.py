@@ -46,6 +46,12 @@ class Action(StrEnum):
     # by an auditor (a second reviewer) on an audit item: the gap is real / is not
     audit_confirm = "audit_confirm"
     audit_dismiss = "audit_dismiss"
+    # by an admin, on the work item a dismissal was routed to (the finding's status stays)
+    work_assign = "work_assign"  # a work item given to an owner (or taken)
+    work_apply = "work_apply"  # its fix applied (a threshold, an exception)
+    work_reject = "work_reject"  # its fix turned down
+    work_close = "work_close"  # a data-quality ticket closed (fixed at the source)
+    merge = "merge"  # a duplicate merged into the finding it duplicates
 
 
 # Waiting for a first decision: the findings whose priority orders the queue.
@@ -103,6 +109,16 @@ FINISHING_ACTIONS: frozenset[Action] = frozenset(
 # Decisions that can be applied to many findings at once from the queue.
 BULK_ACTIONS: tuple[Action, ...] = (Action.confirm, Action.dismiss, Action.assign, Action.snooze)
 
+# What admins do with the work a dismissal was routed to (review_queue.work_items): logged on the
+# dismissed finding without changing its status, so they are neither decisions nor transitions.
+WORK_ACTIONS: tuple[Action, ...] = (
+    Action.work_assign,
+    Action.work_apply,
+    Action.work_reject,
+    Action.work_close,
+    Action.merge,
+)
+
 # Past tenses, for messages ("already snoozed by ada"), and labels for people.
 PAST_TENSE: dict[Action, str] = {
     Action.propose: "proposed",
@@ -120,6 +136,11 @@ PAST_TENSE: dict[Action, str] = {
     Action.undo: "undone",
     Action.audit_confirm: "confirmed in an audit",
     Action.audit_dismiss: "cleared in an audit",
+    Action.work_assign: "given an owner for its fix",
+    Action.work_apply: "given its fix",
+    Action.work_reject: "refused its fix",
+    Action.work_close: "closed as a data-quality ticket",
+    Action.merge: "merged",
 }
 
 

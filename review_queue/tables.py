@@ -280,3 +280,27 @@ class AuditItem(SQLModel, table=True):
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     comment: str | None = Field(default=None, max_length=4000)
     row_version: int = Field(default=1)
+class WorkItem(SQLModel, table=True):
+    """The fix a dismissal asks for (review_queue.routing): a rule to tune, a data-quality
+    ticket, a scoped exception to propose, or a duplicate to merge (the Work lists page)."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (Index("ix_work_items_kind_status", "kind", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # rule_tuning, data_quality, exception, duplicate (review_queue.routing.WorkKind)
+    kind: str = Field(max_length=20)
+    finding_id: int = Field(foreign_key="findings.id", index=True)
+    # The dismissal that routed it (its log row).
+    dismiss_event_id: int = Field(foreign_key="feedback_log.id")
+    # open, applied, rejected, closed, merged, withdrawn (the dismissal was undone or reopened)
+    status: str = Field(default="open", max_length=20)
+    detector: str = Field(max_length=200)
+    owner_id: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_by: str | None = Field(default=None, max_length=80)
+    # What the list shows and the fix needs: a ticket's snapshot, tables and rows; the original
+    # of a duplicate; the places of an exception; the features that fired.
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    note: str | None = Field(default=None, max_length=2000)

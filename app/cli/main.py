@@ -107,6 +107,7 @@ LAZY_COMMANDS = {
     "rollback": "app.cli.learning:rollback_command",
     "models": "app.cli.learning:models_command",
     "ledger": "app.cli.learning:ledger_command",
+    "worklist": "app.cli.worklist:worklist",
     "bench": "app.cli.learning:bench_group",
     "audit": "app.cli.audit:audit_group",
 }

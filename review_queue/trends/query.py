@@ -132,6 +132,9 @@ def net_decisions(q: TrendQuery, *, by: str, statuses: Sequence[str]) -> pd.Data
         .join(Finding, col(Finding.id) == col(event.finding_id))
         .where(
             *q.in_range(col(event.at)),
+            # Work on a dismissal's fix (review_queue.work_items) is logged on the finding
+            # with its status unchanged: not another decision to that status.
+            col(event.action).not_in(values(states.WORK_ACTIONS)),
             or_(
                 and_(~is_undo, col(event.to_status).in_(statuses)),
                 and_(is_undo, col(event.from_status).in_(statuses)),

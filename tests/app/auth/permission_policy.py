@@ -21,13 +21,14 @@ from app.detection import audits as audit_sampling
 from app.detection import configuration as config
 from app.detection import coverage
 from app.detection import run as detect
-from app.learning import after_decision, retraining, rule_ledger
+from app.learning import after_decision, retraining, rule_ledger, work_lists
 from app.sources import exports as source_exports
 from app.sources import intake as intakes
 from app.sources import mapping_store as mappings
 from app.sources import overlap as overlaps
 from app.sources import roster as reports
 from app.sources import store as snapshots
+from app.sources import tickets
 from app.sources.convert import IngestOptions
 from app.sources.load import LoadResult
 from app.sources.mapping import SnapshotMapping, TableMapping
@@ -45,8 +46,9 @@ from review_queue import (
     learner_reports,
     queue,
     suppressions,
+    work_items,
 )
-from review_queue.permissions import Actor
+from review_queue.permissions import SYSTEM, Actor
 from review_queue.queue import QueueFilter
 from review_queue.tables import Finding, Role
 from review_queue.trends.backlog import compliance_exposure, open_backlog
@@ -85,6 +87,8 @@ class World:
     audit_item_id: int = 0  # an audit item waiting for its verdict (rules needing "audit")
     load_result: LoadResult | None = None
     model_version: str | None = None
+    # Work list → the id of an open item on it (one dismissal per routed reason).
+    work: dict[str, int] = field(default_factory=dict)
     session: Session | None = field(default=None, repr=False)
 
     @property
@@ -114,6 +118,7 @@ class Rule:
     call: Call
     # "snapshot" (stored), "load" (validated), "model", "condition" (on unowned_course),
     # "audit" (an audit item waiting)
+    # "tuning" (false positives a threshold clears)
     needs: frozenset[str] = frozenset()
 
     @property
@@ -191,7 +196,6 @@ def _prepare_server_folder(w: World, a: Any) -> object:
 
 
 def _store_intake(w: World, a: Any) -> object:
-    from review_queue.permissions import SYSTEM
 
     return intakes.store_intake(engine=w.engine, actor=a, intake=_prepare(w, SYSTEM))
 
@@ -200,6 +204,12 @@ def _validate_exports(w: World, a: Any) -> object:
     workdir = _workdir()
     converted = source_exports.convert_exports([w.snapshot_folder], IngestOptions(), workdir)
     return source_exports.validate_exports(actor=a, converted=converted, workdir=workdir)
+
+
+def _apply_tuning(w: World, a: Any) -> object:
+    groups = work_lists.rule_tuning_backlog(session=w.s, actor=SYSTEM)
+    key = next(g.key for g in groups if g.suggestion is not None)
+    return work_lists.apply_tuning(session=w.s, actor=a, key=key)
 
 
 def _history(w: World, a: Any) -> object:
@@ -304,6 +314,37 @@ POLICY: tuple[Rule, ...] = (
         session=w.s, actor=a, suppression_id=w.suppression_id)),
     Rule(suppressions.list_suppressions, ADMIN, lambda w, a: suppressions.list_suppressions(
         session=w.s, actor=a)),
+    # the work lists each dismissal reason is routed to: the Work lists page (admins)
+    Rule(work_items.list_work, ADMIN, lambda w, a: work_items.list_work(
+        session=w.s, actor=a, kind="data_quality")),
+    Rule(work_items.work_counts, ADMIN, lambda w, a: work_items.work_counts(
+        session=w.s, actor=a)),
+    Rule(work_items.assign_work, ADMIN, lambda w, a: work_items.assign_work(
+        session=w.s, actor=a, item_id=w.work["data_quality"], owner_id=w.people["bo"].id)),
+    Rule(work_items.finish_work, ADMIN, lambda w, a: work_items.finish_work(
+        session=w.s, actor=a, item_ids=[w.work["rule_tuning"]], action="work_reject")),
+    Rule(work_items.reject_work, ADMIN, lambda w, a: work_items.reject_work(
+        session=w.s, actor=a, item_ids=[w.work["exception"]], note="not an exception")),
+    Rule(work_items.close_tickets, ADMIN, lambda w, a: work_items.close_tickets(
+        session=w.s, actor=a, item_ids=[w.work["data_quality"]], note="fixed in HR")),
+    Rule(work_items.merge_duplicate, ADMIN, lambda w, a: work_items.merge_duplicate(
+        session=w.s, actor=a, item_id=w.work["duplicate"])),
+    Rule(work_items.duplicate_pair, ADMIN, lambda w, a: work_items.duplicate_pair(
+        session=w.s, actor=a, item_id=w.work["duplicate"])),
+    Rule(work_items.merged_into, ADMIN, lambda w, a: work_items.merged_into(
+        session=w.s, actor=a, finding_id=w.confirmed_id)),
+    Rule(work_items.duplicate_grouping, ADMIN, lambda w, a: work_items.duplicate_grouping(
+        session=w.s, actor=a, min_duplicates=1)),
+    Rule(work_lists.rule_tuning_backlog, ADMIN, lambda w, a: work_lists.rule_tuning_backlog(
+        session=w.s, actor=a)),
+    Rule(work_lists.apply_tuning, ADMIN, _apply_tuning, frozenset({"tuning"})),
+    Rule(work_lists.exception_proposals, ADMIN, lambda w, a: work_lists.exception_proposals(
+        session=w.s, actor=a)),
+    Rule(work_lists.apply_exception, ADMIN, lambda w, a: work_lists.apply_exception(
+        session=w.s, actor=a, item_id=w.work["exception"], scope="course")),
+    Rule(tickets.data_quality_tickets, ADMIN, lambda w, a: tickets.data_quality_tickets(
+        session=w.s, actor=a)),
+    Rule(tickets.tickets_csv, ADMIN, lambda w, a: tickets.tickets_csv(session=w.s, actor=a)),
     # learner reports and comments: the Report page (instructors) and the queue (admins)
     Rule(reports.instructor_roster, ADMIN_INSTRUCTOR, lambda w, a: reports.instructor_roster(
         engine=w.engine, actor=a), frozenset({"snapshot"})),
@@ -392,6 +433,10 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     cached.queue_filter_options, audits.audit_items, audits.audit_counts,
     audit_figures.audit_estimates, audit_figures.confirmed_misses,
     audit_figures.reviewer_agreement,
+    cached.queue_filter_options,
+    work_items.list_work, work_items.work_counts, work_items.merged_into, work_items.duplicate_pair,
+    work_items.duplicate_grouping, work_lists.rule_tuning_backlog, work_lists.exception_proposals,
+    tickets.data_quality_tickets, tickets.tickets_csv,
     coverage.snapshot_coverage, coverage.validated_coverage, coverage.coverage_lines,
     source_exports.validate_exports, intakes.prepare_intake, intakes.prepare_uploads,
     intakes.prepare_server_folder, overlaps.current_snapshot, overlaps.overlap_with_current,
@@ -413,6 +458,19 @@ NOT_SERVICES: dict[str, str] = {
     "(audit_estimates, reviewer_agreement) check the role",
     "app.web.finding_detail.suppressions_panel": "Review queue page widgets; the services they "
     "call (list_suppressions, lift_suppression) check the role",
+    **{
+        f"app.web.work_list_panels.{name}": "Work lists page widgets; the services they call "
+        "(list_work, rule_tuning_backlog, data_quality_tickets, exception_proposals, "
+        "duplicate_pair, merged_into, assign_work, finish_work and the fixes) check the role"
+        for name in (
+            "owner_controls",
+            "rule_tuning_panel",
+            "tickets_panel",
+            "exceptions_panel",
+            "duplicates_panel",
+            "merged_panel",
+        )
+    },
 }
 
 # The REST API's route functions (their matrix: tests/app/api/test_api_permissions.py).

@@ -48,6 +48,7 @@ from review_queue import (
 )
 from review_queue.permissions import SYSTEM, Actor
 from review_queue.tables import AuditItem, DetectionRun
+from review_queue.tables import DetectionRun, WorkItem
 from review_queue.types import utcnow
 from tests.app.auth.permission_policy import (
     ACTORLESS_PAGE_READS,
@@ -97,6 +98,21 @@ def _build_world(
             session=s, actor=ada, finding_id=confirmed.id, until=utcnow() + timedelta(days=30),
             reason="the vendor fixes it next month",
         )  # fmt: skip
+        if "tuning" in needs:  # false positives a threshold on days_over clears
+            for n in range(12):
+                decided = add_finding(s, 2000 + n, features={"days_over": float(n)})
+                decisions.decide(
+                    session=s, actor=ada, finding_id=decided.id or 0,
+                    action="dismiss" if n < 6 else "confirm",
+                    reason="false_positive_rule" if n < 6 else None,
+                )  # fmt: skip
+        # One dismissal per routed reason: an item on each work list.
+        for n, reason in enumerate(("false_positive_rule", "data_error", "expected", "duplicate")):
+            dismissed = add_finding(s, 1010 + n, priority=0.3, course_id="C1")
+            decisions.decide(
+                session=s, actor=ada, finding_id=dismissed.id or 0, action="dismiss",
+                reason=reason, duplicate_of_id=confirmed.id if reason == "duplicate" else None,
+            )  # fmt: skip
         run = DetectionRun(snapshot_id="earlier", started_by="ada", status="done",
                            finished_at=utcnow(), stats={"created": 3})  # fmt: skip
         s.add(run)
@@ -117,12 +133,14 @@ def _build_world(
                 session=s, actor=ada, name="unowned_course", require=[CONDITION]
             )
         s.commit()
+        work = {item.kind: item.id or 0 for item in s.exec(sa_select(WorkItem)).scalars()}
         world = World(
             engine=engine, home=home, snapshot_folder=folder, people=people, new_id=new.id,
             claimed_id=claimed.id, claim_event_id=claim.event.id or 0,
             confirmed_id=confirmed.id, report_id=report.id or 0,
             suppression_id=suppression.id or 0, run_id=run.id or 0, model_version=version,
             audit_item_id=audit_item_id,
+            work=work,
         )  # fmt: skip
     if "snapshot" in needs:
         snapshots.store_snapshot(engine=engine, actor=SYSTEM, result=loaded, origin="demo")
