@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
 from app.api.rate_limit import RateLimiter
-from app.api.routes import detection, findings, log, reports
+from app.api.routes import detection, findings, log, notifications, reports
 from app.core.db import DatabaseUnavailable
 from app.core.errors import UserError
 from app.core.settings import get_settings
@@ -68,7 +68,7 @@ def create_app(engine: Engine, *, rate_per_minute: int | None = None) -> FastAPI
     )
     api.state.engine = engine
     api.state.rate_limiter = RateLimiter(rate_per_minute or get_settings().api_rate_per_minute)
-    for module in (findings, reports, log, detection):
+    for module in (findings, reports, log, detection, notifications):
         api.include_router(module.router)
     _handlers(api)
 
