@@ -10,6 +10,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
 from typing import Any
 
@@ -96,7 +97,8 @@ def compose_mail(event: OutboxEvent, user: User, settings: Settings) -> EmailMes
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="gapdesk")
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content("\n".join(lines))
+    # Quoted-printable keeps every line under SMTP's 998-character limit, whatever the text.
+    message.set_content("\n".join(lines), cte="quoted-printable")
     return message
 
 
@@ -131,7 +133,8 @@ def send_mail(message: EmailMessage, settings: Settings) -> tuple[int, str]:
             code, reply = smtp.rcpt(str(message["To"]))
             if code not in (250, 251):
                 raise MailFailed(f"the SMTP server refused the recipient: {code} {reply!r}", code)
-            code, reply = smtp.data(message.as_bytes())
+            # CRLF line ends, as SMTP wants (smtplib leaves bytes as they are).
+            code, reply = smtp.data(message.as_bytes(policy=SMTP_POLICY))
             if code != 250:
                 raise MailFailed(f"the SMTP server refused the message: {code} {reply!r}", code)
             return code, reply.decode("utf-8", "replace")
