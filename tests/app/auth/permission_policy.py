@@ -30,6 +30,7 @@ from app.sources import store as snapshots
 from app.sources.convert import IngestOptions
 from app.sources.load import LoadResult
 from app.sources.mapping import SnapshotMapping, TableMapping
+from app.notify import digest, preferences, webhooks
 from app.web import cached
 from models.learning.ledger import ExceptionSuggestion
 from review_queue import (
@@ -197,6 +198,20 @@ def _validate_exports(w: World, a: Any) -> object:
     return source_exports.validate_exports(actor=a, converted=converted, workdir=workdir)
 
 
+# A literal public address: registering it needs no DNS and sends nothing.
+HOOK = "https://93.184.215.14/hooks/gapdesk"
+
+
+def _endpoint(w: World, a: Any) -> int:
+    view, _ = webhooks.register_endpoint(session=w.s, actor=a, url=HOOK, events=["finding.decided"])
+    return view.id
+
+
+def _mail_kind(a: Any) -> str:
+    # A kind the actor's role is offered (signed out: any; the role check refuses first).
+    return preferences.KINDS_FOR_ROLE[a.role][0].value if a is not None else "assigned"
+
+
 def _history(w: World, a: Any) -> object:
     finding = w.s.get(Finding, w.new_id)
     assert finding is not None
@@ -347,6 +362,28 @@ POLICY: tuple[Rule, ...] = (
     Rule(api_tokens.revoke_api_token, EVERYONE, lambda w, a: api_tokens.revoke_api_token(
         session=w.s, actor=a, token_id=api_tokens.create_api_token(
             session=w.s, actor=a, name="old", scope="read")[0].id)),
+    # webhooks: the Webhooks page and `gapdesk notify add-webhook` (admins)
+    Rule(webhooks.register_endpoint, ADMIN, _endpoint),
+    Rule(webhooks.list_endpoints, ADMIN, lambda w, a: webhooks.list_endpoints(
+        session=w.s, actor=a)),
+    Rule(webhooks.set_endpoint_active, ADMIN, lambda w, a: webhooks.set_endpoint_active(
+        session=w.s, actor=a, endpoint_id=_endpoint(w, a), active=False)),
+    Rule(webhooks.send_test, ADMIN, lambda w, a: webhooks.send_test(
+        session=w.s, actor=a, endpoint_id=_endpoint(w, a))),
+    Rule(webhooks.list_deliveries, ADMIN, lambda w, a: webhooks.list_deliveries(
+        session=w.s, actor=a)),
+    Rule(webhooks.delivery_attempts, ADMIN, lambda w, a: webhooks.delivery_attempts(
+        session=w.s, actor=a, delivery_id=1)),
+    Rule(webhooks.resend_delivery, ADMIN, lambda w, a: webhooks.resend_delivery(
+        session=w.s, actor=a, delivery_id=webhooks.send_test(
+            session=w.s, actor=a, endpoint_id=_endpoint(w, a)))),
+    Rule(digest.queue_weekly_digest, ADMIN, lambda w, a: digest.queue_weekly_digest(
+        session=w.s, actor=a)),
+    # e-mail choices: the Notifications page and the API (everyone, their own)
+    Rule(preferences.notification_settings, EVERYONE,
+         lambda w, a: preferences.notification_settings(session=w.s, actor=a)),
+    Rule(preferences.set_notification, EVERYONE, lambda w, a: preferences.set_notification(
+        session=w.s, actor=a, kind=_mail_kind(a), enabled=False)),
     # the Home page (everyone signed in; instructors count only their own reports)
     Rule(findings.queue_counts, EVERYONE, lambda w, a: findings.queue_counts(
         session=w.s, actor=a)),
@@ -367,6 +404,8 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     compliance_exposure, cached.trend_report_for, findings.queue_counts,
     cached.queue_filter_options,
     coverage.snapshot_coverage, coverage.validated_coverage, coverage.coverage_lines,
+    webhooks.list_endpoints, webhooks.list_deliveries, webhooks.delivery_attempts,
+    preferences.notification_settings,
     source_exports.validate_exports, intakes.prepare_intake, intakes.prepare_uploads,
     intakes.prepare_server_folder, overlaps.current_snapshot, overlaps.overlap_with_current,
 })  # fmt: skip
@@ -376,6 +415,8 @@ NOT_SERVICES: dict[str, str] = {
     "review_queue.feedback_log.append_event": "the log writer: records the actor of a service "
     "that has already checked the role (reports by instructors, wakes by the system)",
     "review_queue.permissions.require_role": "the check itself",
+    "review_queue.outbox.on_feedback_event": "the outbox side of the log writer: records what "
+    "a service that has already checked the role did, in its transaction",
     "app.sources.xapi.actor_id": "reads the 'actor' field of an xAPI statement",
     "app.web.bulk_panel.bulk_panel": "Review queue page widgets; the services they call "
     "(preview_bulk, bulk_decide_and_learn) check the role",

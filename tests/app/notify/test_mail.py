@@ -153,9 +153,13 @@ def test_without_an_smtp_host_mails_wait_and_nothing_is_lost(
         assert len(server.to("bo@example.org")) == 1
 
 
-def test_a_kind_of_email_the_role_cannot_get_is_refused(
+def test_an_unknown_kind_of_email_is_refused_and_each_role_sees_its_own_kinds(
     db: Engine, people: dict[str, Actor]
 ) -> None:
+    with Session(db) as s, pytest.raises(UserError, match="no e-mail kind 'sms'; use one of"):
+        set_notification(session=s, actor=people["ivy"], kind="sms", enabled=False)
     with Session(db) as s:
-        with pytest.raises(UserError, match="no e-mail 'weekly_digest' for the instructor role"):
-            set_notification(session=s, actor=people["ivy"], kind="weekly_digest", enabled=False)
+        kinds = {n: [c.kind for c in notification_settings(session=s, actor=people[n])]
+                 for n in ("ada", "ivy", "max")}  # fmt: skip
+    assert kinds == {"ada": ["assigned", "report_status"], "ivy": ["report_status"],
+                     "max": ["weekly_digest"]}  # fmt: skip
