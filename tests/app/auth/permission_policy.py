@@ -304,6 +304,8 @@ POLICY: tuple[Rule, ...] = (
         engine=w.engine, actor=a, finding_ids=[w.new_id], action="confirm")),
     Rule(queue.list_findings, ADMIN, lambda w, a: queue.list_findings(
         session=w.s, actor=a, queue_filter=QueueFilter())),
+    Rule(queue.page_rows, ADMIN, lambda w, a: queue.page_rows(
+        session=w.s, actor=a, queue_filter=QueueFilter())),
     Rule(queue.matching_ids, ADMIN, lambda w, a: queue.matching_ids(
         session=w.s, actor=a, queue_filter=QueueFilter())),
     Rule(queue.filter_options, ADMIN, lambda w, a: queue.filter_options(session=w.s, actor=a)),
@@ -396,7 +398,7 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     accounts.list_users, detect.recent_runs, detect.detection_run, api_tokens.list_api_tokens,
     rule_ledger.rule_ledger_tables,
     snapshots.validate_snapshot, snapshots.list_snapshots, decisions.preview_bulk,
-    queue.list_findings, queue.matching_ids, queue.filter_options, queue.entity_history,
+    queue.list_findings, queue.page_rows, queue.matching_ids, queue.filter_options, queue.entity_history,
     suppressions.list_suppressions, reports.instructor_roster, learner_reports.my_reports,
     comments.list_comments, feedback_log.log_page, exports.decision_rows, exports.finding_rows,
     trend_filter_options, trend_report, gap_flow, open_backlog,
