@@ -21,6 +21,7 @@ from app.detection import configuration as config
 from app.detection import coverage
 from app.detection import run as detect
 from app.learning import after_decision, retraining, rule_ledger
+from app.notify import digest, preferences, webhooks
 from app.sources import exports as source_exports
 from app.sources import intake as intakes
 from app.sources import mapping_store as mappings
@@ -30,7 +31,6 @@ from app.sources import store as snapshots
 from app.sources.convert import IngestOptions
 from app.sources.load import LoadResult
 from app.sources.mapping import SnapshotMapping, TableMapping
-from app.notify import digest, preferences, webhooks
 from app.web import cached
 from models.learning.ledger import ExceptionSuggestion
 from review_queue import (
@@ -398,7 +398,8 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     accounts.list_users, detect.recent_runs, detect.detection_run, api_tokens.list_api_tokens,
     rule_ledger.rule_ledger_tables,
     snapshots.validate_snapshot, snapshots.list_snapshots, decisions.preview_bulk,
-    queue.list_findings, queue.page_rows, queue.matching_ids, queue.filter_options, queue.entity_history,
+    queue.list_findings, queue.page_rows, queue.matching_ids, queue.filter_options,
+    queue.entity_history,
     suppressions.list_suppressions, reports.instructor_roster, learner_reports.my_reports,
     comments.list_comments, feedback_log.log_page, exports.decision_rows, exports.finding_rows,
     trend_filter_options, trend_report, gap_flow, open_backlog,
