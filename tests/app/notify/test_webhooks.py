@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from app.core.errors import UserError
 from app.core.settings import Settings
+from app.detection.run import run_detection
 from app.notify.deliver import deliver_due
 from app.notify.webhooks import (
     delivery_attempts,
@@ -23,12 +24,14 @@ from app.notify.webhooks import (
     send_test,
     set_endpoint_active,
 )
-from models.detectors.base import Proposal
+from models.detectors.base import Detector, Proposal
 from review_queue.decisions import decide
+from review_queue.outbox import record_event
 from review_queue.permissions import Actor
 from review_queue.propose import propose_findings
 from review_queue.tables import OutboxDelivery, OutboxEvent
 from review_queue.types import utcnow
+from tests.helpers.detector_snapshots import course, person, snap, user
 from tests.helpers.receivers import WebhookReceiver, webhook_receiver
 
 ALL = ["finding.opened", "finding.assigned", "finding.decided", "learner_report.status_changed"]
@@ -229,3 +232,43 @@ def test_loopback_is_refused_at_delivery_when_private_addresses_are_not_allowed(
     with Session(db) as s:
         [view] = list_deliveries(session=s, actor=ada)
     assert "private, loopback or link-local" in (view.last_error or "")
+
+
+class _Exploding(Detector):
+    name = "exploding"
+    version = "1"
+    categories = ("compliance_overdue",)
+    requires = ("people",)
+
+    def __init__(self, max_evidence_rows: int = 10) -> None:
+        self.max_evidence_rows = max_evidence_rows
+
+    def _detect(self, snapshot: object) -> list[Proposal]:
+        raise RuntimeError("boom in the middle of a run")
+
+
+def test_a_failed_detection_run_and_a_data_quality_ticket_reach_their_subscribers(
+    db: Engine, people: dict[str, Actor], loopback_allowed: None
+) -> None:
+    ada = people["ada"]
+    snapshot = snap(people=[person("P1")], lms_users=[user("U1", "P1")], courses=[course("C1")])
+    with webhook_receiver() as receiver:
+        _register(db, ada, receiver, events=["detection_run.failed", "data_quality.ticket"])
+        with pytest.raises(UserError, match="queue is unchanged"):
+            run_detection(engine=db, actor=ada, snapshot=snapshot, detectors=[_Exploding()])
+        # Another room records its own event in its own transaction (the routing branch's
+        # data-quality tickets call exactly this).
+        with Session(db) as s:
+            record_event(
+                session=s,
+                kind="data_quality.ticket",
+                payload={"ticket_id": 7, "source": "hr", "problem": "no e-mail column"},
+            )
+            s.commit()  # fmt: skip
+        assert deliver_due(engine=db, settings=QUICK).delivered == 2
+        kinds = {
+            json.loads(r.body)["type"]: json.loads(r.body)["data"] for r in receiver.accepted()
+        }
+        assert "boom" in kinds["detection_run.failed"]["error"]
+        assert kinds["detection_run.failed"]["started_by"] == "ada"
+        assert kinds["data_quality.ticket"]["ticket_id"] == 7
