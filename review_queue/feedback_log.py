@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from review_queue.outbox import on_feedback_event
 from review_queue.permissions import Actor, require_role
 from review_queue.states import LABEL_ACTIONS, values
 from review_queue.tables import FeedbackEvent, FeedbackLogHead, Role
@@ -131,6 +132,8 @@ def append_event(
     head.last_event_id = event.id
     head.last_hash = event.row_hash
     session.add(head)
+    # Who is told (webhooks, e-mail): written now, in the change's own transaction.
+    on_feedback_event(session=session, event=event, actor=actor)
     return event
 
 

@@ -13,6 +13,7 @@ from review_queue.comments import REPORTERS, clean_text
 from review_queue.decisions import DecisionRefused
 from review_queue.feedback_log import append_event
 from review_queue.findings import update_finding
+from review_queue.outbox import REPORT_WORDS
 from review_queue.permissions import Actor, require_role
 from review_queue.states import Action, Status
 from review_queue.tables import Finding, Role
@@ -103,14 +104,7 @@ def file_learner_report(
 
 
 # Where a report stands, in the reporter's words (the queue's statuses are the admins' jargon).
-REPORT_STATUS_WORDS: dict[Status, str] = {
-    Status.new: "Waiting for an admin",
-    Status.in_review: "An admin is looking at it",
-    Status.snoozed: "Set aside by the admins for now",
-    Status.confirmed: "Admins confirmed the problem",
-    Status.resolved: "Admins fixed the problem",
-    Status.dismissed: "Admins found nothing to fix",
-}
+REPORT_STATUS_WORDS: dict[Status, str] = {Status(k): v for k, v in REPORT_WORDS.items()}
 
 
 @dataclass(frozen=True)

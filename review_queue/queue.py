@@ -155,6 +155,33 @@ def list_findings(
     page_size: int = 50,
 ) -> QueuePage:  # fmt: skip
     """A page of findings matching the filter, highest priority first (admins only)."""
+    page_size = max(1, min(page_size, MAX_PAGE))
+    page = max(0, page)
+    rows = page_rows(
+        session=session, actor=actor, queue_filter=queue_filter, page=page, page_size=page_size
+    )
+    counts_query = _where(
+        select(col(Finding.status), func.count()).group_by(col(Finding.status)),
+        queue_filter,
+        actor,
+        _dialect(session),
+        with_status=False,
+    )
+    counts = {status: int(n) for status, n in session.exec(counts_query).all()}
+    total = (
+        sum(counts.get(s, 0) for s in queue_filter.statuses)
+        if queue_filter.statuses
+        else (sum(counts.values()))
+    )
+    return QueuePage(rows, total, page, page_size, counts)
+
+
+def page_rows(
+    *, session: Session, actor: Actor, queue_filter: QueueFilter, page: int = 0,
+    page_size: int = 50,
+) -> list[QueueRow]:  # fmt: skip
+    """Only the rows of one page, without the counts (the API's list, where counting a million
+    findings would cost more than the page; admins only)."""
     require_role(actor, ADMIN_ONLY, "reviewing the queue")
     page_size = max(1, min(page_size, MAX_PAGE))
     page = max(0, page)
@@ -193,20 +220,7 @@ def list_findings(
                 claimed_at=claimed.get(fid),
             )
         )
-    counts_query = _where(
-        select(col(Finding.status), func.count()).group_by(col(Finding.status)),
-        queue_filter,
-        actor,
-        _dialect(session),
-        with_status=False,
-    )
-    counts = {status: int(n) for status, n in session.exec(counts_query).all()}
-    total = (
-        sum(counts.get(s, 0) for s in queue_filter.statuses)
-        if queue_filter.statuses
-        else (sum(counts.values()))
-    )
-    return QueuePage(rows, total, page, page_size, counts)
+    return rows
 
 
 def _page_ids(session: Session, actor: Actor, f: QueueFilter, offset: int, limit: int) -> list[int]:

@@ -304,3 +304,81 @@ class WorkItem(SQLModel, table=True):
     # of a duplicate; the places of an exception; the features that fired.
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
     note: str | None = Field(default=None, max_length=2000)
+class WebhookEndpoint(SQLModel, table=True):
+    """A URL an admin registered for some events; deliveries to it are signed with its secret.
+
+    The secret is kept as given (HMAC needs it to sign), shown to the admin once."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    events: list[Any] = Field(default_factory=list, sa_type=PortableJSON)
+    # finding.opened only above (at or over) this severity; None: every severity.
+    min_severity: str | None = Field(default=None, max_length=10)
+    secret: str = Field(max_length=100)
+    description: str = Field(default="", max_length=200)
+    active: bool = Field(default=True)
+    created_by: str = Field(max_length=80)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class OutboxEvent(SQLModel, table=True):
+    """Something that happened that people or systems are told about, written in the same
+    transaction as the change itself (the transactional outbox)."""
+
+    __tablename__ = "outbox_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=60, index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class OutboxDelivery(SQLModel, table=True):
+    """One event to one webhook endpoint or one person's mailbox, until it is delivered or its
+    attempts run out."""
+
+    __tablename__ = "outbox_deliveries"
+    __table_args__ = (Index("ix_outbox_deliveries_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="outbox_events.id", index=True)
+    channel: str = Field(max_length=10)  # "webhook" or "email"
+    endpoint_id: int | None = Field(default=None, foreign_key="webhook_endpoints.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="users.id")  # the mail's recipient
+    status: str = Field(default="pending", max_length=12)  # pending, delivered, failed
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # A deliverer holds the delivery until then, so two deliverers never send it twice at once.
+    leased_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """One try of a delivery: when, what the receiver answered, and how long it took."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="outbox_deliveries.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    ok: bool = Field(default=False)
+    status_code: int | None = None  # the HTTP status, or the SMTP reply code
+    duration_ms: int = Field(default=0)
+    response_excerpt: str = Field(default="", max_length=500)
+    error: str | None = Field(default=None, max_length=500)
+
+
+class NotificationPreference(SQLModel, table=True):
+    """One person's choice for one kind of e-mail (absent: on)."""
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (UniqueConstraint("user_id", "kind", name="uq_notification_preferences"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    kind: str = Field(max_length=40)
+    enabled: bool = Field(default=True)

@@ -12,9 +12,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from app.api.rate_limit import RateLimiter
-from app.api.routes import detection, findings, log, reports
+from app.api.routes import detection, findings, log, notifications, reports
 from app.core.db import DatabaseUnavailable
 from app.core.errors import UserError
 from app.core.settings import get_settings
@@ -55,6 +56,17 @@ def _handlers(api: FastAPI) -> None:
 
     api.add_exception_handler(RequestValidationError, invalid)
 
+    def busy(_: Request, exc: Exception) -> JSONResponse:
+        # SQLite's write lock still held by others after the 15 s busy timeout: say so and when
+        # to retry, rather than a bare 500 (nothing was written: the unit of work rolled back).
+        if "locked" in str(exc) or "busy" in str(exc):
+            answer = _json(503, "the database is busy with other writes; retry in a few seconds")
+            answer.headers["Retry-After"] = "2"
+            return answer
+        return _json(500, "the database failed; see the API's log")
+
+    api.add_exception_handler(OperationalError, busy)
+
 
 def create_app(engine: Engine, *, rate_per_minute: int | None = None) -> FastAPI:
     """The API over ``engine``; ``rate_per_minute`` defaults to GAPDESK_API_RATE_PER_MINUTE."""
@@ -68,7 +80,7 @@ def create_app(engine: Engine, *, rate_per_minute: int | None = None) -> FastAPI
     )
     api.state.engine = engine
     api.state.rate_limiter = RateLimiter(rate_per_minute or get_settings().api_rate_per_minute)
-    for module in (findings, reports, log, detection):
+    for module in (findings, reports, log, detection, notifications):
         api.include_router(module.router)
     _handlers(api)
 

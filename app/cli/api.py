@@ -16,13 +16,22 @@ from review_queue.tables import User
 @click.command("api")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8502, show_default=True, type=click.IntRange(1, 65535))
-def api_command(host: str, port: int) -> None:
+@click.option("--deliver/--no-deliver", default=False, show_default=True,
+              help="Also deliver webhooks and e-mail from a background thread "
+              "(instead of `gapdesk notify deliver`).")  # fmt: skip
+def api_command(host: str, port: int, deliver: bool) -> None:
     """Serve the REST API (OpenAPI docs at /docs) beside the Streamlit app."""
     import uvicorn
 
     from app.api.app import create_app
 
-    api = create_app(get_engine())  # fails here, in one line, if the database is unusable
+    engine = get_engine()
+    api = create_app(engine)  # fails here, in one line, if the database is unusable
+    if deliver:
+        from app.notify.deliver import start_background_deliverer
+
+        start_background_deliverer(engine)
+        click.echo("delivering webhooks and e-mail in the background")
     click.echo(f"Gapdesk API at http://{host}:{port}  (docs at /docs; Ctrl+C stops it)")
     uvicorn.run(api, host=host, port=port, log_level="warning")
 

@@ -91,6 +91,7 @@ LAZY_COMMANDS = {
     "users": "app.cli.users:users",
     "api": "app.cli.api:api_command",
     "tokens": "app.cli.api:tokens",
+    "notify": "app.cli.notify:notify",
     "ingest": "app.cli.data:ingest_command",
     "snapshots": "app.cli.data:snapshots_command",
     "demo-data": "app.cli.demo_data:demo_data_command",

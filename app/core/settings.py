@@ -73,6 +73,32 @@ class Settings(BaseSettings):
     # What one upload on the Data page may unpack to, in bytes and in rows (lines).
     upload_max_bytes: int = Field(default=2 * 1024**3, ge=1)
     upload_max_rows: int = Field(default=50_000_000, ge=1)
+    # Where links in e-mails point (the app as people open it), e.g. https://gapdesk.example.org
+    base_url: str = Field(default="http://127.0.0.1:8501")
+    # E-mail over SMTP: none set (no host), no mail is sent and deliveries wait.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_tls: Literal["none", "starttls", "ssl"] = Field(default="starttls")
+    smtp_user: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="gapdesk@localhost", max_length=254)
+    # A CA bundle (PEM) to trust for the SMTP server's certificate, besides the system's.
+    smtp_ca_file: Path | None = None
+    # Webhooks to private, loopback and link-local addresses (off: refused, against SSRF).
+    webhook_allow_private: bool = False
+    # How many times a delivery is tried before it is marked failed, and the first wait.
+    notify_max_attempts: int = Field(default=8, ge=1, le=30)
+    notify_retry_seconds: int = Field(default=30, ge=1, le=3600)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(
+                "needs an http:// or https:// address, e.g. https://gapdesk.example.org"
+            )
+        return value
 
     @field_validator("ingest_roots", mode="before")
     @classmethod
@@ -141,6 +167,6 @@ def get_settings() -> Settings:
         first = exc.errors()[0]
         name = "GAPDESK_" + str(first["loc"][0]).upper() if first["loc"] else "a GAPDESK_ setting"
         given = first.get("input")
-        if name == "GAPDESK_LOG_KEY":
+        if name in ("GAPDESK_LOG_KEY", "GAPDESK_SMTP_PASSWORD"):
             given = "***"  # never echo a secret, not even a bad one
         raise ConfigError(f"{name}={given!r} cannot be used: {first['msg']}") from None

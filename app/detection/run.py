@@ -19,6 +19,7 @@ from models.detectors.registry import run_detectors
 from models.snapshot import Snapshot
 from models.taxonomy import attribute_entities
 from review_queue.decisions import current_model_version, wake_snoozed
+from review_queue.outbox import EventKind, record_event
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
 from review_queue.propose import propose_findings
 from review_queue.tables import DetectionRun
@@ -97,16 +98,22 @@ def run_detection(
             session.add(run)
     except Exception as exc:
         with session_scope(engine) as session:
-            session.add(
-                DetectionRun(
-                    snapshot_id=run.snapshot_id,
-                    started_by=run.started_by,
-                    started_at=run.started_at,
-                    finished_at=utcnow(),
-                    status="failed",
-                    error=f"{type(exc).__name__}: {exc}"[:4000],
-                )
+            failed = DetectionRun(
+                snapshot_id=run.snapshot_id,
+                started_by=run.started_by,
+                started_at=run.started_at,
+                finished_at=utcnow(),
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}"[:4000],
             )
+            session.add(failed)
+            session.flush()
+            record_event(
+                session=session, kind=EventKind.detection_run_failed,
+                payload={"run_id": failed.id, "snapshot_id": failed.snapshot_id,
+                         "started_by": failed.started_by, "error": failed.error,
+                         "at": failed.finished_at.isoformat() if failed.finished_at else None},
+            )  # fmt: skip
         raise UserError(f"detection failed and the queue is unchanged: {exc}") from exc
     return run
 

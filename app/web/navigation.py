@@ -47,6 +47,9 @@ PAGES: tuple[PageSpec, ...] = (
     ),
     PageSpec("api_tokens.py", "API tokens", ":material/key:", EVERYONE, "api-tokens"),
     PageSpec(
+        "notifications.py", "Notifications", ":material/notifications:", EVERYONE, "notifications"
+    ),
+    PageSpec(
         "admin/work_lists.py",
         "Work lists",
         ":material/assignment:",
@@ -58,6 +61,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("admin/models.py", "Models", ":material/model_training:", ADMIN_ONLY, "models", ADMIN),
     PageSpec("admin/data.py", "Data", ":material/database:", ADMIN_ONLY, "data", ADMIN),
     PageSpec("admin/users.py", "Users", ":material/group:", ADMIN_ONLY, "users", ADMIN),
+    PageSpec("admin/webhooks.py", "Webhooks", ":material/webhook:", ADMIN_ONLY, "webhooks", ADMIN),
 )
 
 SIGN_IN = PageSpec("sign_in.py", "Sign in", ":material/login:", (), "sign-in")

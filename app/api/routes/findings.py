@@ -3,24 +3,41 @@ a decision on it, its comments."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from app.api.deps import EngineDep, Reader, Writer
+from app.api.json_body import json_answer
 from app.core.db import session_scope
 from app.learning.after_decision import decide_and_learn
 from review_queue import comments
 from review_queue.findings import get_finding
 from review_queue.permissions import ADMIN_ONLY, require_role
-from review_queue.queue import MAX_PAGE, QueueFilter, entity_history, list_findings
+from review_queue.queue import (
+    MAX_PAGE,
+    QueueFilter,
+    QueueRow,
+    entity_history,
+    list_findings,
+    page_rows,
+)
 from review_queue.states import OPEN_STATUSES
 from review_queue.tables import Finding
 
 router = APIRouter(prefix="/api/findings", tags=["findings"])
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(QueueRow))
+
+
+def _row(row: QueueRow) -> dict[str, Any]:
+    # Flat fields only: asdict's deep copy cost more than the rest of the serialisation.
+    return {name: getattr(row, name) for name in _ROW_FIELDS}
 
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
@@ -28,7 +45,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
     return finding.model_dump(exclude={"features"})
 
 
-@router.get("")
+@router.get("", response_model=None)
 def list_findings_route(
     actor: Reader,
     engine: EngineDep,
@@ -42,8 +59,12 @@ def list_findings_route(
     text: Annotated[str | None, Query(max_length=200)] = None,
     page: Annotated[int, Query(ge=0)] = 0,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-) -> dict[str, Any]:
-    """A page of findings matching the filters, highest priority first (admins)."""
+    include_total: Annotated[
+        bool, Query(description="also count every match (slower on a large queue)")
+    ] = False,
+) -> Response:
+    """A page of findings matching the filters, highest priority first (admins); ``total`` is
+    null unless ``include_total=true``."""
     queue_filter = QueueFilter(
         statuses=tuple(status) if status else tuple(s.value for s in OPEN_STATUSES),
         categories=tuple(category or ()),
@@ -55,16 +76,22 @@ def list_findings_route(
         text=text,
     )
     with session_scope(engine, read_only=True) as session:
-        result = list_findings(
-            session=session, actor=actor, queue_filter=queue_filter, page=page,
-            page_size=page_size,
-        )  # fmt: skip
-    return {
-        "total": result.total,
-        "page": result.page,
-        "page_size": result.page_size,
-        "findings": [asdict(r) for r in result.rows],
-    }
+        total: int | None = None
+        if include_total:
+            result = list_findings(
+                session=session, actor=actor, queue_filter=queue_filter, page=page,
+                page_size=page_size,
+            )  # fmt: skip
+            rows, total = result.rows, result.total
+        else:
+            rows = page_rows(
+                session=session, actor=actor, queue_filter=queue_filter, page=page,
+                page_size=page_size,
+            )  # fmt: skip
+    return json_answer(
+        {"total": total, "page": page, "page_size": page_size,
+         "findings": [_row(r) for r in rows]}
+    )  # fmt: skip
 
 
 @router.get("/{finding_id}")

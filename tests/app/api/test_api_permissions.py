@@ -11,7 +11,7 @@ from app.api.app import create_app
 from app.core.db import build_engine
 from review_queue.tables import Role
 from tests.app.api.conftest import ApiWorld
-from tests.app.auth.permission_policy import ADMIN, ADMIN_INSTRUCTOR, ADMIN_MANAGER
+from tests.app.auth.permission_policy import ADMIN, ADMIN_INSTRUCTOR, ADMIN_MANAGER, EVERYONE
 from tests.app.auth.test_permission_matrix import _fingerprint
 
 NAMES = {Role.admin: "ada", Role.instructor: "ivy", Role.manager: "max"}
@@ -59,6 +59,9 @@ ROUTES: tuple[Route, ...] = (
           lambda aw: f"/api/detection-runs/{aw.world.run_id}"),
     Route("POST", "/api/detection-runs", ADMIN, lambda aw: "/api/detection-runs",
           lambda aw: {}, ok=201),
+    Route("GET", "/api/me/notifications", EVERYONE, lambda aw: "/api/me/notifications"),
+    Route("PUT", "/api/me/notifications/{kind}", EVERYONE,
+          lambda aw: "/api/me/notifications/report_status", lambda aw: {"enabled": False}),
 )  # fmt: skip
 
 # Routes that need no token, and why.

@@ -22,6 +22,8 @@ from app.detection import configuration as config
 from app.detection import coverage
 from app.detection import run as detect
 from app.learning import after_decision, retraining, rule_ledger, work_lists
+from app.learning import after_decision, retraining, rule_ledger
+from app.notify import digest, preferences, webhooks
 from app.sources import exports as source_exports
 from app.sources import intake as intakes
 from app.sources import mapping_store as mappings
@@ -210,6 +212,18 @@ def _apply_tuning(w: World, a: Any) -> object:
     groups = work_lists.rule_tuning_backlog(session=w.s, actor=SYSTEM)
     key = next(g.key for g in groups if g.suggestion is not None)
     return work_lists.apply_tuning(session=w.s, actor=a, key=key)
+# A literal public address: registering it needs no DNS and sends nothing.
+HOOK = "https://93.184.215.14/hooks/gapdesk"
+
+
+def _endpoint(w: World, a: Any) -> int:
+    view, _ = webhooks.register_endpoint(session=w.s, actor=a, url=HOOK, events=["finding.decided"])
+    return view.id
+
+
+def _mail_kind(a: Any) -> str:
+    # A kind the actor's role is offered (signed out: any; the role check refuses first).
+    return preferences.KINDS_FOR_ROLE[a.role][0].value if a is not None else "assigned"
 
 
 def _history(w: World, a: Any) -> object:
@@ -303,6 +317,8 @@ POLICY: tuple[Rule, ...] = (
          lambda w, a: after_decision.bulk_decide_and_learn(
         engine=w.engine, actor=a, finding_ids=[w.new_id], action="confirm")),
     Rule(queue.list_findings, ADMIN, lambda w, a: queue.list_findings(
+        session=w.s, actor=a, queue_filter=QueueFilter())),
+    Rule(queue.page_rows, ADMIN, lambda w, a: queue.page_rows(
         session=w.s, actor=a, queue_filter=QueueFilter())),
     Rule(queue.matching_ids, ADMIN, lambda w, a: queue.matching_ids(
         session=w.s, actor=a, queue_filter=QueueFilter())),
@@ -412,6 +428,28 @@ POLICY: tuple[Rule, ...] = (
          lambda w, a: audit_figures.confirmed_misses(session=w.s, actor=a)),
     Rule(audit_figures.reviewer_agreement, ADMIN_MANAGER,
          lambda w, a: audit_figures.reviewer_agreement(session=w.s, actor=a)),
+    # webhooks: the Webhooks page and `gapdesk notify add-webhook` (admins)
+    Rule(webhooks.register_endpoint, ADMIN, _endpoint),
+    Rule(webhooks.list_endpoints, ADMIN, lambda w, a: webhooks.list_endpoints(
+        session=w.s, actor=a)),
+    Rule(webhooks.set_endpoint_active, ADMIN, lambda w, a: webhooks.set_endpoint_active(
+        session=w.s, actor=a, endpoint_id=_endpoint(w, a), active=False)),
+    Rule(webhooks.send_test, ADMIN, lambda w, a: webhooks.send_test(
+        session=w.s, actor=a, endpoint_id=_endpoint(w, a))),
+    Rule(webhooks.list_deliveries, ADMIN, lambda w, a: webhooks.list_deliveries(
+        session=w.s, actor=a)),
+    Rule(webhooks.delivery_attempts, ADMIN, lambda w, a: webhooks.delivery_attempts(
+        session=w.s, actor=a, delivery_id=1)),
+    Rule(webhooks.resend_delivery, ADMIN, lambda w, a: webhooks.resend_delivery(
+        session=w.s, actor=a, delivery_id=webhooks.send_test(
+            session=w.s, actor=a, endpoint_id=_endpoint(w, a)))),
+    Rule(digest.queue_weekly_digest, ADMIN, lambda w, a: digest.queue_weekly_digest(
+        session=w.s, actor=a)),
+    # e-mail choices: the Notifications page and the API (everyone, their own)
+    Rule(preferences.notification_settings, EVERYONE,
+         lambda w, a: preferences.notification_settings(session=w.s, actor=a)),
+    Rule(preferences.set_notification, EVERYONE, lambda w, a: preferences.set_notification(
+        session=w.s, actor=a, kind=_mail_kind(a), enabled=False)),
     # the Home page (everyone signed in; instructors count only their own reports)
     Rule(findings.queue_counts, EVERYONE, lambda w, a: findings.queue_counts(
         session=w.s, actor=a)),
@@ -424,7 +462,8 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     accounts.list_users, detect.recent_runs, detect.detection_run, api_tokens.list_api_tokens,
     rule_ledger.rule_ledger_tables,
     snapshots.validate_snapshot, snapshots.list_snapshots, decisions.preview_bulk,
-    queue.list_findings, queue.matching_ids, queue.filter_options, queue.entity_history,
+    queue.list_findings, queue.page_rows, queue.matching_ids, queue.filter_options,
+    queue.entity_history,
     suppressions.list_suppressions, reports.instructor_roster, learner_reports.my_reports,
     comments.list_comments, feedback_log.log_page, exports.decision_rows, exports.finding_rows,
     trend_filter_options, trend_report, gap_flow, open_backlog,
@@ -438,6 +477,8 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     work_items.duplicate_grouping, work_lists.rule_tuning_backlog, work_lists.exception_proposals,
     tickets.data_quality_tickets, tickets.tickets_csv,
     coverage.snapshot_coverage, coverage.validated_coverage, coverage.coverage_lines,
+    webhooks.list_endpoints, webhooks.list_deliveries, webhooks.delivery_attempts,
+    preferences.notification_settings,
     source_exports.validate_exports, intakes.prepare_intake, intakes.prepare_uploads,
     intakes.prepare_server_folder, overlaps.current_snapshot, overlaps.overlap_with_current,
 })  # fmt: skip
@@ -447,6 +488,8 @@ NOT_SERVICES: dict[str, str] = {
     "review_queue.feedback_log.append_event": "the log writer: records the actor of a service "
     "that has already checked the role (reports by instructors, wakes by the system)",
     "review_queue.permissions.require_role": "the check itself",
+    "review_queue.outbox.on_feedback_event": "the outbox side of the log writer: records what "
+    "a service that has already checked the role did, in its transaction",
     "app.sources.xapi.actor_id": "reads the 'actor' field of an xAPI statement",
     "app.web.bulk_panel.bulk_panel": "Review queue page widgets; the services they call "
     "(preview_bulk, bulk_decide_and_learn) check the role",

@@ -1,0 +1,1 @@
+"""Telling people and systems: signed webhooks and e-mail, delivered from the outbox."""

@@ -1,0 +1,1 @@
+"""Tests of app/notify: webhooks and e-mail to real receivers."""
