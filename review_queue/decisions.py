@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from review_queue.feedback_log import append_event
 from review_queue.findings import FindingNotFound, StaleFinding, get_finding, update_finding
 from review_queue.permissions import ADMIN_ONLY, SYSTEM, Actor, require_role
+from review_queue.queue_counts import fold_if_due
 from review_queue.states import (
     TRANSITIONS,
     UNDO_LAST_ACTIONS,
@@ -266,6 +267,7 @@ def decide(
         priority_at_decision=priority,
         at=now,
     )
+    fold_if_due(session)
     return Decision(updated, event)
 
 
@@ -330,6 +332,7 @@ def undo(*, session: Session, actor: Actor, event_id: int, now: datetime | None 
         undoes_event_id=event.id,
         at=now,
     )
+    fold_if_due(session)
     return Decision(updated, undo_event)
 
 
@@ -459,4 +462,6 @@ def wake_snoozed(*, session: Session, now: datetime | None = None) -> int:
             priority_at_decision=finding.priority, at=now,
         )  # fmt: skip
         woken += 1
+    if woken:
+        fold_if_due(session)
     return woken

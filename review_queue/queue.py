@@ -192,7 +192,12 @@ def list_findings(
     page = max(0, page)
     dialect = _dialect(session)
     text = _text_for(session, queue_filter, dialect)
-    ids = _page_ids(session, actor, queue_filter, page * page_size, page_size, text)
+    if isinstance(text, list):
+        ids, counts = _few_hits(session, actor, queue_filter, text, page * page_size, page_size)
+        at_least: frozenset[str] = frozenset()
+    else:
+        ids = _page_ids(session, actor, queue_filter, page * page_size, page_size, text)
+        counts, at_least = _counts(session, actor, queue_filter, dialect, text)
     assignee = aliased(User)
     found = {
         f.id: (f, name)
@@ -227,7 +232,6 @@ def list_findings(
                 claimed_at=claimed.get(fid),
             )
         )
-    counts, at_least = _counts(session, actor, queue_filter, dialect, text)
     shown = queue_filter.statuses or tuple(counts)
     total = sum(counts.get(s, 0) for s in shown)
     return QueuePage(
@@ -235,12 +239,15 @@ def list_findings(
     )
 
 
-def _text_for(session: Session, f: QueueFilter, dialect: str) -> ColumnElement[bool] | None:
+def _text_for(
+    session: Session, f: QueueFilter, dialect: str
+) -> ColumnElement[bool] | list[int] | None:
     """The free-text condition the page and its counts use, or None without text.
 
     A string in many titles is better found by reading the queue in priority order and testing
     each row than by listing every hit of the index first (SQLite's IN over FTS5 lists them all),
-    so past ``TEXT_COUNT_CAP`` hits SQLite tests the rows with LIKE (same matches for ASCII text).
+    so past ``TEXT_COUNT_CAP`` hits SQLite tests the rows with LIKE (same matches for ASCII text);
+    below it, the page and counts read just the hits.
     """
     needle = (f.text or "").strip()
     if not needle:
@@ -251,14 +258,35 @@ def _text_for(session: Session, f: QueueFilter, dialect: str) -> ColumnElement[b
     probe = select(_FINDINGS_TEXT.c.rowid).where(
         literal_column("findings_text").op("MATCH")('"' + needle.replace('"', '""') + '"')
     )
-    hits = select(func.count()).select_from(probe.limit(TEXT_COUNT_CAP + 1).subquery())
-    if int(session.exec(hits).one()) <= TEXT_COUNT_CAP:
-        return indexed
+    hits = [int(i) for i in session.exec(probe.limit(TEXT_COUNT_CAP + 1)).all()]
+    if len(hits) <= TEXT_COUNT_CAP:
+        return hits  # few enough to read by rowid and sort here (``_few_hits``)
     pattern = f"%{_escape_like(needle)}%"
     return or_(
         col(Finding.title).ilike(pattern, escape="\\"),
         col(Finding.entity_key).ilike(pattern, escape="\\"),
     )
+
+
+def _few_hits(
+    session: Session, actor: Actor, f: QueueFilter, hits: list[int], offset: int, limit: int
+) -> tuple[list[int], dict[str, int]]:
+    """The page and exact counts when free text hit at most ``TEXT_COUNT_CAP`` findings: those
+    rows read by rowid and sorted here (SQLite would otherwise walk a status index testing each
+    row against the hits)."""
+    query = _where(
+        select(col(Finding.id), col(Finding.status), col(Finding.priority),
+               col(Finding.assignee_id)),
+        f, actor, "sqlite", with_status=False, text=col(Finding.id).in_(hits),
+    )  # fmt: skip
+    rows = session.exec(query).all()
+    counts: dict[str, int] = {}
+    for _, status, _, _ in rows:
+        counts[status] = counts.get(status, 0) + 1
+    chosen = [r for r in rows if not f.statuses or r[1] in f.statuses]
+    mine_first = f.mine_first and actor.id is not None
+    chosen.sort(key=lambda r: (mine_first and r[3] != actor.id, -r[2], r[0]))
+    return [int(r[0]) for r in chosen[offset : offset + limit]], dict(sorted(counts.items()))
 
 
 def _counts(

@@ -4,7 +4,8 @@ The queue page's counts per status are sums over ``queue_counts`` (one row per c
 status, category, severity, detector, department and assignee, plus the +1/-1 rows of changes
 since the last fold) instead of a count over every matching finding. The triggers
 (``review_queue.queue_counts``) insert those rows in the same transaction as each change; the
-backfill counts the findings already there.
+backfill counts the findings already there. Three indexes with a descending priority key let
+each status's page (and the all-statuses and one-course pages) be an index range read.
 
 Revision ID: 0011_queue_counts
 Revises: 0010
@@ -41,6 +42,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_queue_counts_folded_id", "queue_counts", ["folded", "id"])
+    for statement in queue_counts.PAGE_INDEXES.values():
+        op.execute(statement)
     if op.get_bind().dialect.name == "postgresql":
         # No change may slip between the backfill's count and the triggers' first row.
         op.execute("LOCK TABLE findings IN SHARE ROW EXCLUSIVE MODE")
@@ -61,5 +64,7 @@ def downgrade() -> None:
     )
     for statement in drop:
         op.execute(statement)
+    for name in queue_counts.PAGE_INDEXES:
+        op.execute(f"DROP INDEX IF EXISTS {name}")
     op.drop_index("ix_queue_counts_folded_id", table_name="queue_counts")
     op.drop_table("queue_counts")
