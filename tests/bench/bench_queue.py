@@ -247,16 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                         with engine.begin() as conn:
                             conn.exec_driver_sql("ANALYZE findings")
                     filled = time.perf_counter() - t0
-                    print(f"{backend} {n:,} findings (filled in {filled:.1f} s):")
-                    cpu0 = time.process_time()
-                    figures = bench(engine, args.repeat)
-                    figures.update(decision_costs(engine, args.repeat))
-                    for label, ms in figures.items():
-                        print(f"  {label:32s} median {ms:8.1f} ms")
-                    print(
-                        f"  (CPU of this process while timing: {time.process_time() - cpu0:.1f} s;"
-                        f" load average {os.getloadavg()[0]:.1f})"
-                    )
+                    report(engine, backend, n, filled, args.repeat)
                 finally:
                     engine.dispose()
                     if cleanup:
