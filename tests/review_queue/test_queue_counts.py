@@ -9,10 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from app.core.db import alembic_config, build_engine, upgrade
 from models.detectors.base import Proposal
 from review_queue.claims import release_idle_claims
 from review_queue.decisions import bulk_decide, decide, undo_last, wake_snoozed
@@ -23,8 +25,8 @@ from review_queue.queue import QueueFilter, list_findings
 from review_queue.queue_counts import DIMENSIONS, counts_by, fold_if_due, fold_queue_counts
 from review_queue.tables import Finding
 from review_queue.types import utcnow
-from tests.conftest import empty_tables
-from tests.helpers.queue_fixtures import add_people
+from tests.conftest import BACKENDS, empty_tables
+from tests.helpers.queue_fixtures import add_finding, add_people
 
 CATEGORIES = ("compliance_overdue", "enrollment_missing", "notification_undelivered")
 DEPARTMENTS = ("Sales", "Legal", None)
@@ -243,3 +245,27 @@ def test_concurrent_writers_and_folds_keep_postgres_counts_exact(pg_engine: Engi
         fold_queue_counts(session)
         session.commit()
         assert _summary(session) == _truth(session)
+
+
+@pytest.mark.parametrize("fresh_db_url", BACKENDS, indirect=True)
+def test_the_migration_counts_the_findings_an_existing_database_already_has(
+    fresh_db_url: str,
+) -> None:
+    engine = build_engine(fresh_db_url)
+    try:
+        command.upgrade(alembic_config(engine), "0010")
+        with Session(engine, expire_on_commit=False) as session:
+            people = add_people(session)
+            for n in range(30):
+                add_finding(session, n, status=("new", "dismissed", "in_review")[n % 3],
+                            department=DEPARTMENTS[n % 3], severity=("low", "high")[n % 2],
+                            assignee_id=people["ada"].id if n % 4 == 0 else None)  # fmt: skip
+        upgrade(engine)
+        with Session(engine) as session:
+            assert _summary(session) == _truth(session)
+            assert sum(_summary(session).values()) == 30
+            page = list_findings(session=session, actor=people["ada"],
+                                 queue_filter=QueueFilter(statuses=()))  # fmt: skip
+            assert page.status_counts == {"dismissed": 10, "in_review": 10, "new": 10}
+    finally:
+        engine.dispose()
