@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import func, text
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -35,7 +36,7 @@ ACTIONS = ("claim", "release", "confirm", "dismiss", "resolve", "snooze", "reope
 
 def _truth(session: Session) -> dict[tuple[Any, ...], int]:
     columns = [getattr(Finding, d) for d in DIMENSIONS]
-    rows = session.exec(select(*columns, text("count(*)")).group_by(*columns)).all()
+    rows = session.execute(sa_select(*columns, func.count()).group_by(*columns)).all()
     return {tuple(r[:-1]): int(r[-1]) for r in rows}
 
 
@@ -79,7 +80,7 @@ def _random_change(
     kinds: tuple[str, ...] = EVERY_KIND,
 ) -> str:
     """One change of a random kind through the services (or raw SQL, as a script would)."""
-    ids = [int(i) for i in session.exec(select(col(Finding.id))).all()]
+    ids = [int(i or 0) for i in session.exec(select(col(Finding.id))).all()]
     kind = rng.choice(kinds)
     admin = people[rng.choice(["ada", "bo"])]
     if kind == "propose" or not ids:
