@@ -253,8 +253,13 @@ def _text_for(
     if not needle:
         return None
     indexed = text_condition(needle, dialect)
-    if dialect != "sqlite" or len(needle) < _TRIGRAM:
+    if len(needle) < _TRIGRAM:
         return indexed
+    if dialect != "sqlite":
+        # PostgreSQL's trigram index lists the hits; few of them are read and sorted here.
+        found = select(col(Finding.id)).where(indexed).limit(TEXT_COUNT_CAP + 1)
+        ids = [int(i or 0) for i in session.exec(found).all()]
+        return ids if len(ids) <= TEXT_COUNT_CAP else indexed
     probe = select(_FINDINGS_TEXT.c.rowid).where(
         literal_column("findings_text").op("MATCH")('"' + needle.replace('"', '""') + '"')
     )
@@ -277,7 +282,7 @@ def _few_hits(
     query = _where(
         select(col(Finding.id), col(Finding.status), col(Finding.priority),
                col(Finding.assignee_id)),
-        f, actor, "sqlite", with_status=False, text=col(Finding.id).in_(hits),
+        f, actor, "", with_status=False, text=col(Finding.id).in_(hits),
     )  # fmt: skip
     rows = session.exec(query).all()
     counts: dict[str, int] = {}
