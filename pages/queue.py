@@ -442,13 +442,16 @@ def table(page: QueuePage) -> list[int]:
     )
     nav[1].button(
         "Next page",
-        disabled=page_no + 1 >= pages,
+        # Past a free-text count's floor ("1,000+"), a full page means there may be more.
+        disabled=page_no + 1 >= pages
+        and not (page.total_at_least and len(page.rows) == page.page_size),
         icon=":material/chevron_right:",
         on_click=turn_page,
         args=(page_no + 1,),
     )
     match = "finding matches" if page.total == 1 else "findings match"
-    nav[2].caption(f"Page {page_no + 1} of {pages} · {page.total} {match}")
+    of = f"{pages:,}+" if page.total_at_least else f"{pages:,}"
+    nav[2].caption(f"Page {page_no + 1} of {of} · {page.count_label()} {match}")
     return [page.rows[i].id for i in event.selection.rows if i < len(page.rows)]
 
 
@@ -475,7 +478,9 @@ def workbench() -> None:
         st.session_state[PAGE] = 0
         with reading() as session:
             page = list_findings(session=session, actor=actor, queue_filter=queue_filter)
-    counts = " · ".join(f"{s.replace('_', ' ')} **{n}**" for s, n in page.status_counts.items())
+    counts = " · ".join(
+        f"{s.replace('_', ' ')} **{page.count_label(s)}**" for s in page.status_counts
+    )
     st.caption(counts or "The queue is empty.")
     detail(page)
     selected = table(page)

@@ -18,6 +18,7 @@ from review_queue.feedback_log import append_event
 from review_queue.findings import FindingNotFound, StaleFinding, get_finding, update_finding
 from review_queue.permissions import ADMIN_ONLY, SYSTEM, Actor, require_role
 from review_queue.routing import route_dismissal, withdraw_work
+from review_queue.queue_counts import fold_if_due
 from review_queue.states import (
     TRANSITIONS,
     UNDO_LAST_ACTIONS,
@@ -272,6 +273,7 @@ def decide(
         route_dismissal(session=session, finding=updated, event=event)
     elif act is Action.reopen:
         withdraw_work(session=session, finding_id=finding.id)
+    fold_if_due(session)
     return Decision(updated, event)
 
 
@@ -338,6 +340,7 @@ def undo(*, session: Session, actor: Actor, event_id: int, now: datetime | None 
     )
     if event.action == Action.dismiss:
         withdraw_work(session=session, finding_id=finding.id)
+    fold_if_due(session)
     return Decision(updated, undo_event)
 
 
@@ -467,4 +470,6 @@ def wake_snoozed(*, session: Session, now: datetime | None = None) -> int:
             priority_at_decision=finding.priority, at=now,
         )  # fmt: skip
         woken += 1
+    if woken:
+        fold_if_due(session)
     return woken

@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from review_queue.permissions import EVERYONE, Actor, require_role
+from review_queue.queue_counts import counts_by
 from review_queue.states import OPEN_STATUSES, UNDECIDED_STATUSES, Status
 from review_queue.tables import Finding, Role
 
@@ -106,9 +107,15 @@ def queue_counts(*, session: Session, actor: Actor) -> QueueCounts:
     if actor.role is Role.instructor:
         # An instructor's view is limited to the learner reports they filed.
         query = query.where(col(Finding.reported_by_id) == actor.id)
+    if actor.role is Role.instructor:
+        grouped = [(str(s), a, int(n)) for s, a, n in session.exec(query).all()]
+    else:
+        # Everyone else sees the whole queue: the summed count rows, not a scan of it.
+        summed = counts_by(session, lambda q: q, by=("status", "assignee_id"))
+        grouped = [(str(key[0]), key[1], n) for key, n in summed.items()]
     counts: dict[str, int] = {}
     mine = 0
-    for status, assignee_id, n in session.exec(query).all():
+    for status, assignee_id, n in grouped:
         counts[status] = counts.get(status, 0) + n
         if assignee_id is not None and assignee_id == actor.id and status in OPEN_STATUSES:
             mine += n

@@ -15,6 +15,7 @@ from review_queue.feedback_log import append_event
 from review_queue.findings import update_finding
 from review_queue.outbox import REPORT_WORDS
 from review_queue.permissions import Actor, require_role
+from review_queue.queue_counts import fold_if_due
 from review_queue.states import Action, Status
 from review_queue.tables import Finding, Role
 from review_queue.types import utcnow
@@ -100,6 +101,7 @@ def file_learner_report(
         from_status=from_status, to_status=finding.status, comment=text,
         priority_at_decision=finding.priority, at=now,
     )  # fmt: skip
+    fold_if_due(session)
     return finding
 
 

@@ -15,6 +15,7 @@ from review_queue.feedback_log import append_event
 from review_queue.findings import join_detectors
 from review_queue.permissions import SYSTEM
 from review_queue.routing import withdraw_work
+from review_queue.queue_counts import fold_if_due
 from review_queue.states import Action, Status
 from review_queue.suppressions import active_suppressions
 from review_queue.tables import Finding
@@ -209,4 +210,5 @@ def propose_findings(
             priority_at_decision=f.priority, at=now,
         )  # fmt: skip
     stats.new = len(new_findings)
+    fold_if_due(session)  # a run's +1 rows, summed before the queue page next reads them
     return stats

@@ -129,6 +129,30 @@ class Finding(SQLModel, table=True):
     row_version: int = Field(default=1)
 
 
+class QueueCount(SQLModel, table=True):
+    """How many findings share one combination of the queue's filter values, as rows to sum.
+
+    Triggers on ``findings`` (migration 0011) insert a +1 row for a finding's new values and a
+    -1 row for its old ones in the same transaction as the change, so writers only ever insert
+    (no row two reviewers both update); ``queue_counts.fold_queue_counts`` sums the loose rows
+    into one folded row per combination now and then.
+    """
+
+    __tablename__ = "queue_counts"
+    __table_args__ = (Index("ix_queue_counts_folded_id", "folded", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: str = Field(max_length=20)
+    category: str = Field(max_length=40)
+    severity: str = Field(max_length=10)
+    detector: str = Field(max_length=200)
+    department: str | None = Field(default=None, max_length=200)
+    # No foreign key: a count row must never lock or block on the users table.
+    assignee_id: int | None = None
+    n: int
+    folded: bool = Field(default=False)
+
+
 class FeedbackEvent(SQLModel, table=True):
     """One decision or status change. Append-only: rows are inserted, never updated or deleted."""
 

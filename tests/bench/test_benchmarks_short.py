@@ -12,7 +12,7 @@ import re
 import pytest
 
 SHORT_RUNS = [
-    ("tests.bench.bench_queue", ["--findings", "2000", "--repeat", "3"], "median"),
+    ("tests.bench.bench_queue", ["--findings", "2000", "--repeat", "3"], "decision overhead"),
     ("tests.bench.bench_ingest", ["--people", "300"], "rows/s"),
     ("tests.bench.bench_demo_org", ["--people", "300", "--days", "40"], "people"),
     ("tests.bench.bench_detectors", ["--seeds", "1"], "recall"),
