@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -124,6 +125,9 @@ _ARM_NEXT = """
 }
 """
 
+# The run has ended (the page may still settle).
+_RUN_OVER = "() => window.__gd.run.state === 'notRunning'"
+
 # The page has settled: no run for 300 ms.
 _IDLE = """
 () => { const r = window.__gd.run;
@@ -159,6 +163,8 @@ class SessionLog:
     # (by key, milliseconds) from N (or the click on Next) to the claimed finding on screen
     next_ms: list[tuple[bool, float]] = field(default_factory=list)
     sign_in_s: float = 0.0
+    # from the click on "Review queue" in the sidebar to the queue's list on screen, run ended
+    queue_open_s: float = 0.0
 
 
 def _console_listener(log: SessionLog, base: str, ignored: list[str]) -> object:
@@ -312,11 +318,15 @@ async def _session(
         )
         log.sign_in_s = time.perf_counter() - began
         nav = page.get_by_test_id("stSidebarNav")
+        opened = time.perf_counter()
         await nav.get_by_role("link", name="Review queue", exact=True).click()
         await expect(page.get_by_role("heading", name="Review queue")).to_be_visible(
             timeout=timeout_ms
         )
+        await expect(page.get_by_test_id("stDataFrame").first).to_be_visible(timeout=timeout_ms)
         await page.evaluate(_WATCH)
+        await page.wait_for_function(_RUN_OVER, polling=20, timeout=timeout_ms)
+        log.queue_open_s = time.perf_counter() - opened
         await _wait_idle(page, timeout_ms)
     except (PlaywrightError, StepFailed, AssertionError) as exc:
         log.errors.append(f"{reviewer} could not sign in and open the queue: {_first_line(exc)}")
@@ -365,9 +375,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 async def run_sessions(
-    base: str, names: list[str], args: argparse.Namespace, ignored: list[str]
-) -> tuple[list[SessionLog], float]:
-    """All sessions at once; returns their logs and the wall time of the working phase."""
+    base: str, names: list[str], args: argparse.Namespace, ignored: list[str],
+    cpu: Callable[[], float],
+) -> tuple[list[SessionLog], float, float]:  # fmt: skip
+    """All sessions at once; returns their logs, the wall time of the working phase and the
+    server's CPU seconds in it (``cpu`` reads the server's CPU time so far)."""
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
@@ -378,8 +390,8 @@ async def run_sessions(
             for i, name in enumerate(names)
         ]
         await start.wait()
-        began = time.perf_counter()
+        began, cpu_before = time.perf_counter(), cpu()
         logs = await asyncio.gather(*tasks)
-        wall = time.perf_counter() - began
+        wall, cpu_s = time.perf_counter() - began, cpu() - cpu_before
         await browser.close()
-    return list(logs), wall
+    return list(logs), wall, cpu_s
