@@ -55,11 +55,10 @@ def finding_tabs(actor: Actor, finding: Finding, *, flash_key: str) -> None:
 def _evidence_view(
     finding_id: int, row_version: int, occurrences: int, _finding: Finding
 ) -> tuple[dict[str, Any] | None, list[tuple[str, pd.DataFrame]], pd.DataFrame | None]:
-    """The evidence chart as a Vega-Lite spec, its tables and the features, built once per
-    version of a finding: building and validating an Altair chart alone takes 50-150 ms, too
-    long to repeat on every key press. The cache key is the finding's id, row version and
-    occurrences: a detection run that proposes it again (new evidence) counts one more."""
-    chart = series_chart(_finding.evidence, _finding.entity_key)
+    """The evidence chart (a Vega-Lite spec), its tables and the features, built once per
+    version of a finding rather than on every key press. The cache key is the finding's id,
+    row version and occurrences (a detection run that proposes it again counts one more)."""
+    spec = series_chart(_finding.evidence, _finding.entity_key)
     features = None
     if _finding.features:
         features = pd.DataFrame(
@@ -68,7 +67,6 @@ def _evidence_view(
                 "value": [str(v) for v in _finding.features.values()],
             }
         )
-    spec = None if chart is None else chart.to_dict()
     return spec, evidence_tables(_finding.evidence), features
 
 

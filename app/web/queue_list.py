@@ -32,18 +32,18 @@ ROWS = "gapdesk_queue_rows"  # the ids of the table's rows as last drawn
 DISMISSING = "gapdesk_dismissing"  # the finding whose reason prompt is open
 PAGE_SIZE = 50
 
-# At 1280 px every column is on screen without scrolling sideways; the title column takes what
-# the others leave and its cells wrap onto a second line (rows are two lines high), so a title
-# is read in the list, not only in the open finding's heading.
-ROW_HEIGHT = 52
+# At 1280 px every column is on screen without scrolling sideways. A title wraps onto up to
+# three lines of its cell (the grid wraps text only in rows taller than 4rem), so it is read in
+# the list, not only in the open finding's heading.
+ROW_HEIGHT = 68
 COLUMNS: dict[str, Any] = {
-    "id": st.column_config.NumberColumn(width=48, format="%d"),
-    "severity": st.column_config.TextColumn(width=64),
-    "status": st.column_config.TextColumn(width=80),
-    "title": st.column_config.TextColumn(width="large"),
-    "assignee": st.column_config.TextColumn(width=96),
-    "department": st.column_config.TextColumn(width=100),
-    "last seen": st.column_config.TextColumn(width=84),
+    "id": st.column_config.NumberColumn(width=45, format="%d"),
+    "severity": st.column_config.TextColumn(width=62),
+    "status": st.column_config.TextColumn(width=78),
+    "title": st.column_config.TextColumn(width=305),
+    "assignee": st.column_config.TextColumn(width=95),
+    "department": st.column_config.TextColumn(width=105),
+    "last seen": st.column_config.TextColumn(width=88),
 }
 
 
