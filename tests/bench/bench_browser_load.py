@@ -14,6 +14,12 @@ decision to the moment the page's confirmation ("#id: confirm.") is in the DOM, 
 click on Next) to the claimed finding's heading; each is printed by key press and by click.
 ``--sessions 1`` gives the figures for one person alone.
 
+Also printed: the server's CPU seconds per decision over the working phase (user + system time
+of the ``streamlit run`` process, each decision with its N and any reason prompt, learning
+threads included), which does not depend on what else shares the machine, with the 1-minute
+load average before and after; and the first render of the queue after sign-in (the click on
+"Review queue" in the sidebar to its list on screen and the run ended).
+
 Errors: a Streamlit exception box, an error message other than a refusal, a page error, a
 console error from the app's own origin, a lost websocket, a step that times out. A decision the
 UI refuses because another reviewer took the finding first is a refusal, counted apart. After
