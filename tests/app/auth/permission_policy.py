@@ -383,6 +383,9 @@ NOT_SERVICES: dict[str, str] = {
     "(entity_history, list_comments, add_comment, create_suppression) check the role",
     "app.web.finding_detail.suppressions_panel": "Review queue page widgets; the services they "
     "call (list_suppressions, lift_suppression) check the role",
+    "app.web.queue_list.queue_list": "Review queue page widgets; the services they call "
+    "(list_findings, matching_ids, the bulk panel's) check the role",
+    "app.web.queue_list.read_page": "the Review queue list's page; list_findings checks the role",
 }
 
 # The REST API's route functions (their matrix: tests/app/api/test_api_permissions.py).
@@ -393,6 +396,7 @@ API_ROUTES = "app.api.routes."
 # run by the server's administrator). Listed so that a new one is a decision, not an accident.
 ACTORLESS_PAGE_READS: dict[str, str] = {
     "app.auth.accounts.user_id_by_name": "Review queue page (admins): the assignment picker",
+    "app.auth.accounts.user_name_by_id": "Review queue page (admins): who holds the open finding",
     "app.detection.configuration.detector_settings": (
         "Detectors page (admins); also read by detection runs"
     ),
