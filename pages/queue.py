@@ -1,42 +1,50 @@
 """Review queue (admins): the open finding on top with its actions and the confirmation of the
 last decision, the list below it; worked from the keyboard (README "Using it" lists the keys).
 
-The finding and the list are one fragment: a key press reruns them, not the filters above.
-What is open is kept in the session, never read back from a table row's position: the table's
-selection is cleared whenever the filter changes, N is pressed or a decision lands.
+The open finding and the list are two fragments (app.web.queue_list): what changes only the
+finding (the reason prompt, a comment, a tab) reruns the finding alone; a decision, N, U or a
+release reruns both, never the filters above. What is open is kept in the session, never read
+back from a table row's position: the table's selection is cleared whenever the filter changes,
+N is pressed or a decision lands.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from app.auth.accounts import user_id_by_name
+from app.auth.accounts import user_id_by_name, user_name_by_id
 from app.core.settings import get_settings
 from app.learning.after_decision import decide_and_learn
 from app.web.audit_panel import AUDITS_VIEW, audit_lane
-from app.web.bulk_panel import bulk_panel
 from app.web.cached import queue_filter_options
 from app.web.finding_detail import finding_tabs, suppressions_panel
 from app.web.presenters import md_code, md_escape
+from app.web.queue_list import (
+    DETAIL,
+    DISMISSING,
+    LIST,
+    NONCE,
+    OPEN,
+    PAGE,
+    claim_age,
+    following,
+    fresh_table,
+    queue_list,
+    rerun_both,
+)  # fmt: skip
 from app.web.signin import require_actor
 from app.web.units import engine, reading, writing
 from models.taxonomy import CATEGORIES
 from review_queue.claims import held_claims, next_finding, release_claim
 from review_queue.decisions import DISMISS_REASON_HELP, DecisionRefused, undo_last
 from review_queue.findings import FindingNotFound, get_finding
-from review_queue.queue import QUEUE_VIEWS, QueuePage, list_findings, matching_ids, view_filter
-from review_queue.states import FINISHING_ACTIONS, WAITING_STATUSES, Action, allowed_actions
+from review_queue.queue import QUEUE_VIEWS, view_filter
+from review_queue.states import FINISHING_ACTIONS, Action, allowed_actions
 from review_queue.tables import Finding, Severity
 
 actor = require_actor()
-OPEN = "gapdesk_open_finding"  # the finding on screen
-PAGE = "gapdesk_queue_page"
 FLASH = "gapdesk_flash"  # (kind, text) of the last action, until the next one
-NONCE = "gapdesk_queue_nonce"  # part of the table's key: a new value clears its selection
-ROWS = "gapdesk_queue_rows"  # the ids of the table's rows as last drawn
-DISMISSING = "gapdesk_dismissing"  # the finding whose reason prompt is open
 SEEN = "gapdesk_queue_filter"
 IDLE = timedelta(minutes=get_settings().claim_idle_minutes)
 REASON_KEYS = {reason: str(n) for n, reason in enumerate(DISMISS_REASON_HELP, start=1)}
@@ -94,18 +102,6 @@ def short(title: str, limit: int = 70) -> str:
     return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
-def fresh_table() -> None:
-    """Clear the table's selection (it is redrawn under a new key)."""
-    st.session_state[NONCE] += 1
-
-
-def following(after_id: int) -> int | None:
-    """The waiting finding after ``after_id`` in the table as it was drawn."""
-    ids = st.session_state.get(ROWS, {}).get("waiting", [])
-    later = ids[ids.index(after_id) + 1 :] if after_id in ids else ids
-    return next((i for i in later if i != after_id), None)
-
-
 def take_next() -> None:
     """N: claim the next unclaimed finding after the one on screen and open it."""
     st.session_state[DISMISSING] = None
@@ -120,6 +116,7 @@ def take_next() -> None:
     st.session_state[OPEN] = claimed.finding.id
     if (st.session_state.get(FLASH) or ("ok", ""))[0] == "error":
         st.session_state[FLASH] = None
+    rerun_both()
 
 
 def act(finding_id: int, version: int, title: str, action: str, **kwargs: Any) -> None:
@@ -138,6 +135,16 @@ def act(finding_id: int, version: int, title: str, action: str, **kwargs: Any) -
     fresh_table()
     if action in FINISHING_ACTIONS:
         st.session_state[OPEN] = following(finding_id)
+    rerun_both()
+
+
+def assign_picked(finding_id: int, version: int, title: str) -> None:
+    """A: assign the open finding to the person picked beside the button."""
+    with reading() as session:
+        who_id = user_id_by_name(
+            session=session, name=st.session_state.get(f"assign_to-{finding_id}")
+        )
+    act(finding_id, version, title, Action.assign, assignee_id=who_id)
 
 
 def dismiss_with(finding_id: int, version: int, title: str, reason: str) -> None:
@@ -161,6 +168,7 @@ def undo_mine() -> None:
     st.session_state[OPEN] = done.finding.id
     back = f"#{done.finding.id}: undone, {done.finding.status} again."
     flash("undo", f"{back} {md_escape(short(done.finding.title))}")
+    rerun_both()
 
 
 def release(finding_id: int) -> None:
@@ -173,16 +181,7 @@ def release(finding_id: int) -> None:
         return
     fresh_table()
     flash("ok", f"#{finding_id}: released to the queue.")
-
-
-def pick_row() -> None:
-    """A click on one row opens that finding, once: the row's position is not remembered."""
-    state = st.session_state.get(f"queue_table-{st.session_state[NONCE]}")
-    rows = state.selection.rows if state is not None else []
-    ids = st.session_state.get(ROWS, {}).get("all", [])
-    if len(rows) == 1 and rows[0] < len(ids):
-        st.session_state[OPEN] = ids[rows[0]]
-        st.session_state[DISMISSING] = None
+    rerun_both()
 
 
 def show_flash() -> None:
@@ -200,20 +199,11 @@ def show_flash() -> None:
                  "10 minutes (U)")  # fmt: skip
 
 
-def claim_line(finding: Finding, page: QueuePage) -> str:
+def claim_line(finding: Finding, claimed_at: datetime | None, holder_name: str | None) -> str:
     """Who holds the finding, and how long an untouched claim lasts."""
     if finding.assignee_id is None:
         return "unclaimed"
-    if finding.assignee_id == actor.id:
-        holder = "you"
-    else:
-        holder = (
-            next((r.assignee for r in page.rows if r.id == finding.id), None) or "another admin"
-        )
-    with reading() as session:
-        claimed_at = held_claims(session=session, finding_ids=[finding.id or 0]).get(
-            finding.id or 0
-        )
+    holder = "you" if finding.assignee_id == actor.id else (holder_name or "another admin")
     if claimed_at is None:
         return f"assigned to {holder}"
     idle = int(IDLE.total_seconds() // 60)
@@ -336,17 +326,14 @@ def actions(finding: Finding) -> None:
         label_visibility="collapsed",
         width=180,
     )
-    with reading() as session:
-        who_id = user_id_by_name(session=session, name=who)
     row.button(
         "Assign",
         shortcut="A",
         width="content",
-        disabled=Action.assign not in allowed,
+        disabled=Action.assign not in allowed or who is None,
         key="assign" + k,
-        on_click=act,
-        args=(*on, Action.assign),
-        kwargs={"assignee_id": who_id},
+        on_click=assign_picked,
+        args=on,
         help="Assign to the person picked (A)",
     )
 
@@ -358,16 +345,21 @@ def next_button(where: Any) -> None:
                  help="Claim and open the next unclaimed finding (N)")  # fmt: skip
 
 
-def detail(page: QueuePage) -> None:
+@st.fragment(key=DETAIL)
+def detail() -> None:
     """The open finding: heading, badges and claim, its evidence beside the actions."""
     open_id = st.session_state.get(OPEN)
-    finding = None
+    finding, claimed_at, holder_name = None, None, None
     if open_id is not None:
-        try:
-            with reading() as session:
+        with reading() as session:  # one unit of work for everything the heading says
+            try:
                 finding = get_finding(session=session, finding_id=open_id)
-        except FindingNotFound:
-            st.session_state[OPEN] = None
+            except FindingNotFound:
+                st.session_state[OPEN] = None
+            if finding is not None and finding.assignee_id is not None:
+                claimed_at = held_claims(session=session, finding_ids=[open_id]).get(open_id)
+                if finding.assignee_id != actor.id:
+                    holder_name = user_name_by_id(session=session, user_id=finding.assignee_id)
     with st.container(border=True):
         if finding is None:
             st.markdown("#### No finding open")
@@ -378,7 +370,8 @@ def detail(page: QueuePage) -> None:
         st.markdown(f"#### #{finding.id} · {md_escape(finding.title)}")
         badges = [finding.category, finding.severity, finding.status,
                   f"priority {finding.priority:.2f}", f"score {finding.score:.2f}",
-                  f"seen in {finding.occurrences} runs", claim_line(finding, page)]  # fmt: skip
+                  f"seen in {finding.occurrences} runs",
+                  claim_line(finding, claimed_at, holder_name)]  # fmt: skip
         if finding.regression:
             badges.append("REGRESSION")
         if finding.features.get("exploration"):
@@ -389,114 +382,19 @@ def detail(page: QueuePage) -> None:
         finding_tabs(actor, finding, flash_key=FLASH)
 
 
-def table(page: QueuePage) -> list[int]:
-    """The list under the detail; returns the ids of the selected rows."""
-    frame = pd.DataFrame(
-        [
-            {
-                "id": r.id,
-                "severity": r.severity,
-                "status": r.status + (" ↻" if r.regression else ""),
-                "title": r.title,
-                "assignee": (r.assignee or "")
-                + (f" (claim {claim_age(r.claimed_at)})" if r.claimed_at else ""),
-                "department": r.department or "",
-                "last seen": r.last_seen_at.strftime("%Y-%m-%d"),
-            }
-            for r in page.rows
-        ],
-        columns=["id", "severity", "status", "title", "assignee", "department", "last seen"],
-    )
-    st.session_state[ROWS] = {
-        "all": [r.id for r in page.rows],
-        "waiting": [r.id for r in page.rows if r.status in WAITING_STATUSES],
-    }
-    if frame.empty:
-        st.info("No findings match these filters.")
-        return []
-    key = f"queue_table-{st.session_state[NONCE]}"
-    event = st.dataframe(
-        frame, hide_index=True, on_select=pick_row, selection_mode="multi-row", key=key,
-        width="stretch",
-        # Narrow columns around the title: at 1280 px every column is on screen without
-        # scrolling sideways (the open finding's heading above carries the whole title).
-        column_config={
-            "id": st.column_config.NumberColumn(width=45, format="%d"),
-            "severity": st.column_config.TextColumn(width=62),
-            "status": st.column_config.TextColumn(width=78),
-            "title": st.column_config.TextColumn(width=305),
-            "assignee": st.column_config.TextColumn(width=95),
-            "department": st.column_config.TextColumn(width=105),
-            "last seen": st.column_config.TextColumn(width=88),
-        },
-    )  # fmt: skip
-    pages = max(1, -(-page.total // page.page_size))
-    page_no = page.page
-    nav = st.columns([1, 1, 4], vertical_alignment="center")
-    nav[0].button(
-        "Previous",
-        disabled=page_no == 0,
-        icon=":material/chevron_left:",
-        on_click=turn_page,
-        args=(page_no - 1,),
-    )
-    nav[1].button(
-        "Next page",
-        # Past a free-text count's floor ("1,000+"), a full page means there may be more.
-        disabled=page_no + 1 >= pages
-        and not (page.total_at_least and len(page.rows) == page.page_size),
-        icon=":material/chevron_right:",
-        on_click=turn_page,
-        args=(page_no + 1,),
-    )
-    match = "finding matches" if page.total == 1 else "findings match"
-    of = f"{pages:,}+" if page.total_at_least else f"{pages:,}"
-    nav[2].caption(f"Page {page_no + 1} of {of} · {page.count_label()} {match}")
-    return [page.rows[i].id for i in event.selection.rows if i < len(page.rows)]
-
-
-def turn_page(to: int) -> None:
-    """Another page of the list (its selection starts empty)."""
-    st.session_state[PAGE] = to
+def bulk_done(message: str) -> None:
+    """After a bulk action: say what it did and clear the table's selection."""
+    flash("ok", message)
     fresh_table()
 
 
-def claim_age(at: datetime) -> str:
-    """How long ago a claim was made, in minutes."""
-    return f"{max(0, int((datetime.now(UTC) - at).total_seconds() // 60))} min"
+@st.fragment(key=LIST)
+def listing() -> None:
+    """The list under the open finding: counts, one page of rows, paging and the bulk panel."""
+    queue_list(actor, queue_filter, assignees=options.assignees, done=bulk_done)
 
 
-@st.fragment
-def workbench() -> None:
-    """The open finding and the list: what a key press or a click reruns."""
-    with reading() as session:
-        page = list_findings(
-            session=session, actor=actor, queue_filter=queue_filter,
-            page=st.session_state.get(PAGE, 0), page_size=50,
-        )  # fmt: skip
-    if page.page and not page.rows and page.total:  # the page emptied under us: back to 1
-        st.session_state[PAGE] = 0
-        with reading() as session:
-            page = list_findings(session=session, actor=actor, queue_filter=queue_filter)
-    counts = " · ".join(
-        f"{s.replace('_', ' ')} **{page.count_label(s)}**" for s in page.status_counts
-    )
-    st.caption(counts or "The queue is empty.")
-    detail(page)
-    selected = table(page)
-
-    def bulk_done(message: str) -> None:
-        flash("ok", message)
-        fresh_table()
-
-    def every_match() -> list[int]:
-        with reading() as session:
-            return matching_ids(session=session, actor=actor, queue_filter=queue_filter)
-
-    bulk_panel(actor, selected_ids=selected, total=page.total, matching=every_match,
-               assignees=options.assignees, done=bulk_done)  # fmt: skip
-
-
-workbench()
+detail()
+listing()
 
 suppressions_panel(actor)

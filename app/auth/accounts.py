@@ -160,6 +160,13 @@ def user_id_by_name(*, session: Session, name: str | None) -> int | None:
     return session.exec(select(col(User.id)).where(col(User.name) == name)).first()
 
 
+def user_name_by_id(*, session: Session, user_id: int | None) -> str | None:
+    """The name of user ``user_id`` (to say who holds a finding), or None."""
+    if user_id is None:
+        return None
+    return session.exec(select(col(User.name)).where(col(User.id) == user_id)).first()
+
+
 def _managed_user(session: Session, actor: Actor, name: str, action: str) -> User:
     require_role(actor, ADMIN_ONLY, action)
     user = session.exec(select(User).where(col(User.name) == name)).first()

@@ -14,6 +14,12 @@ decision to the moment the page's confirmation ("#id: confirm.") is in the DOM, 
 click on Next) to the claimed finding's heading; each is printed by key press and by click.
 ``--sessions 1`` gives the figures for one person alone.
 
+Also printed: the server's CPU seconds per decision over the working phase (user + system time
+of the ``streamlit run`` process, each decision with its N and any reason prompt, learning
+threads included), which does not depend on what else shares the machine, with the 1-minute
+load average before and after; and the first render of the queue after sign-in (the click on
+"Review queue" in the sidebar to its list on screen and the run ended).
+
 Errors: a Streamlit exception box, an error message other than a refusal, a page error, a
 console error from the app's own origin, a lost websocket, a step that times out. A decision the
 UI refuses because another reviewer took the finding first is a refusal, counted apart. After
@@ -49,7 +55,7 @@ from review_queue.tables import Finding, Role
 from tests.bench.browser_load_checks import check_database, server_tracebacks
 from tests.bench.browser_load_session import ACTIONS, PASSWORD, run_sessions
 from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database
-from tests.helpers.browser import CHROMIUM, streamlit_server
+from tests.helpers.browser import CHROMIUM, server_cpu_seconds, streamlit_server
 
 
 @contextmanager
@@ -149,7 +155,11 @@ def _run(url: str, home: Path, args: argparse.Namespace) -> int:
     )
     ignored: list[str] = []
     with streamlit_server({"GAPDESK_HOME": str(home), "GAPDESK_DATABASE_URL": url}) as base:
-        logs, wall = asyncio.run(run_sessions(base, names, args, ignored))
+        load = os.getloadavg()
+        logs, wall, cpu_s = asyncio.run(
+            run_sessions(base, names, args, ignored, lambda: server_cpu_seconds(base))
+        )
+        load = (load[0], os.getloadavg()[0])  # 1-minute load average before and after
     problems, log_rows, models = check_database(url, logs)
     tracebacks = server_tracebacks(home)
     if args.shots and tracebacks:
@@ -187,6 +197,17 @@ def _run(url: str, home: Path, args: argparse.Namespace) -> int:
                 f"{_median(mine)} ({len(mine)}) · N to the next finding on screen p50 "
                 f"{_median(nexts)} ({len(nexts)})"
             )
+    if ok:
+        print(
+            f"server CPU per decision: {cpu_s / len(ok) * 1000:.0f} ms ({cpu_s:.1f} CPU s over "
+            f"{len(ok)} decisions, each with its N and any reason prompt; {cpu_s / wall:.2f} "
+            f"cores busy of {os.cpu_count()}; 1-min load average {load[0]:.1f} before, "
+            f"{load[1]:.1f} after)"
+        )
+    opens = [log.queue_open_s for log in logs if log.queue_open_s]
+    if opens:
+        print(f"first render of the queue after sign-in: p50 {statistics.median(opens):.2f} s, "
+              f"max {max(opens):.2f} s")  # fmt: skip
     if sign_ins:
         print(f"sign-in to the home page: p50 {statistics.median(sign_ins):.1f} s, "
               f"max {max(sign_ins):.1f} s")  # fmt: skip

@@ -4,11 +4,13 @@ sticks, bulk lists what it changes), an instructor reports a problem, a manager 
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 from sqlmodel import Session, col, select
 
@@ -16,8 +18,9 @@ from app.core.db import build_engine, session_scope, upgrade
 from app.demo.set_up import busiest_owner_email, ensure_demo_accounts
 from app.detection.run import run_detection
 from app.sources.store import ingest, load_stored
+from app.web.queue_list import COLUMNS
 from review_queue.permissions import SYSTEM
-from review_queue.tables import FeedbackEvent, Role
+from review_queue.tables import FeedbackEvent, Finding, Role
 from tests.helpers.browser import select_first_row, sign_in, streamlit_server
 
 pytestmark = pytest.mark.browser
@@ -219,3 +222,37 @@ def test_manager_typing_the_queue_url_gets_no_queue(page: Page, site: tuple) -> 
     page.wait_for_timeout(3000)
     expect(page.get_by_role("heading", name="Review queue")).to_have_count(0)
     expect(_button(page, "Next")).to_have_count(0)
+
+
+def _text_lines(image: Image.Image) -> int:
+    """How many lines of dark text an image of a cell holds (bands of rows with ink)."""
+    grey = image.convert("L")
+    inked = [
+        any(grey.getpixel((x, y)) < 110 for x in range(grey.width)) for y in range(grey.height)
+    ]
+    return sum(1 for y, ink in enumerate(inked) if ink and (y == 0 or not inked[y - 1]))
+
+
+def test_a_long_title_is_read_whole_in_the_list_at_1280(page: Page, site: tuple) -> None:
+    _, url = _queue(page, site)
+    engine = build_engine(url)
+    with Session(engine) as s:
+        longest = max(s.exec(select(Finding).where(col(Finding.status) == "new")),
+                      key=lambda f: len(f.title))  # fmt: skip
+    engine.dispose()
+    assert len(longest.title) > 90  # more than one line of the title column holds
+    search = page.get_by_label("Search title or entity")
+    search.fill(longest.entity_key)
+    search.press("Enter")
+    expect(page.get_by_text("1 finding matches")).to_be_visible(timeout=SLOW)
+    grid = page.get_by_test_id("stDataFrame").first  # nothing is open: the list
+    grid.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    box = grid.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 1280  # every column on screen
+    # The title cell of the one row, from the list's own column widths (the grid is a canvas:
+    # its text is read from pixels). Cut off at the cell's edge, the title would be one line.
+    left = 33 + sum(COLUMNS[c]["width"] for c in ("id", "severity", "status"))
+    shot = Image.open(io.BytesIO(grid.screenshot()))
+    cell = shot.crop((left + 6, 36, left + COLUMNS["title"]["width"] - 6, shot.height - 2))
+    assert _text_lines(cell) >= 2

@@ -33,6 +33,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+# The process id of each running server, by its base URL (benchmarks read its CPU time).
+SERVER_PIDS: dict[str, int] = {}
+
+
+def server_cpu_seconds(base: str) -> float:
+    """CPU seconds (user + system, all threads) the server at ``base`` has used so far."""
+    fields = Path(f"/proc/{SERVER_PIDS[base]}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def require_chromium() -> None:
     """Skip (or, in CI, fail) when Debian's Chromium is not installed."""
     if not Path(CHROMIUM).exists():
@@ -87,8 +97,10 @@ def streamlit_server(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not become healthy in {timeout}s")
             time.sleep(0.3)
+        SERVER_PIDS[base] = proc.pid
         yield base
     finally:
+        SERVER_PIDS.pop(base, None)
         proc.terminate()
         try:
             proc.wait(timeout=10)

@@ -212,6 +212,8 @@ def _apply_tuning(w: World, a: Any) -> object:
     groups = work_lists.rule_tuning_backlog(session=w.s, actor=SYSTEM)
     key = next(g.key for g in groups if g.suggestion is not None)
     return work_lists.apply_tuning(session=w.s, actor=a, key=key)
+
+
 # A literal public address: registering it needs no DNS and sends nothing.
 HOOK = "https://93.184.215.14/hooks/gapdesk"
 
@@ -514,6 +516,9 @@ NOT_SERVICES: dict[str, str] = {
             "merged_panel",
         )
     },
+    "app.web.queue_list.queue_list": "Review queue page widgets; the services they call "
+    "(list_findings, matching_ids, the bulk panel's) check the role",
+    "app.web.queue_list.read_page": "the Review queue list's page; list_findings checks the role",
 }
 
 # The REST API's route functions (their matrix: tests/app/api/test_api_permissions.py).
@@ -524,6 +529,7 @@ API_ROUTES = "app.api.routes."
 # run by the server's administrator). Listed so that a new one is a decision, not an accident.
 ACTORLESS_PAGE_READS: dict[str, str] = {
     "app.auth.accounts.user_id_by_name": "Review queue page (admins): the assignment picker",
+    "app.auth.accounts.user_name_by_id": "Review queue page (admins): who holds the open finding",
     "app.detection.configuration.detector_settings": (
         "Detectors page (admins); also read by detection runs"
     ),
