@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
 from app.core.db import open_engine, session_scope
 from app.core.errors import UserError
+from app.learning.ranking import write_priority_values
 from models.detectors.base import Proposal
 from models.learning.aad import ActiveAnomalyDetector
 from review_queue.decisions import decide
@@ -35,13 +37,36 @@ DETECTOR = "bench_active_anomaly_discovery"
 
 @dataclass(frozen=True)
 class BenchRun:
-    """One run: true positives found through the queue and by the plain forest, timings (s)."""
+    """One run: true positives found through the queue and by the plain forest, timings (s).
+
+    ``step_seconds`` is the mean of one whole feedback step (the queue's top, the decision, the
+    model's update, re-scoring every item, writing the open findings' new priorities, commit);
+    ``steps`` and ``step_cpu`` hold every step's wall and this process's CPU time."""
 
     seed: int
     found: int
     plain: int
     update_seconds: float
     step_seconds: float
+    database: str = "sqlite"
+    steps: tuple[float, ...] = ()
+    step_cpu: tuple[float, ...] = ()
+    write_seconds: float = 0.0
+
+    @property
+    def step_median(self) -> float:
+        """Median wall time of one feedback step."""
+        return float(np.median(self.steps)) if self.steps else self.step_seconds
+
+    @property
+    def step_p95(self) -> float:
+        """95th percentile of the steps' wall times."""
+        return float(np.percentile(self.steps, 95)) if self.steps else self.step_seconds
+
+    @property
+    def cpu_median(self) -> float:
+        """Median CPU time of this process in one step (the database server's is not in it)."""
+        return float(np.median(self.step_cpu)) if self.step_cpu else 0.0
 
 
 def read_labelled_csv(
@@ -72,9 +97,39 @@ def _priorities(scores: np.ndarray) -> np.ndarray:
     return (scores - lo) / max(hi - lo, 1e-12)
 
 
-def run_once(X: np.ndarray, y: np.ndarray, *, budget: int, seed: int, workdir: Path) -> BenchRun:
-    """One run of the protocol on a fresh SQLite database in ``workdir``."""
-    engine = open_engine(f"sqlite:///{workdir / f'bench-{seed}.db'}")
+def write_priorities_orm(*, session: Session, ids: np.ndarray, values: np.ndarray) -> None:
+    """The re-ranking write as it was before the priority-only fast path: the ORM's bulk update
+    by primary key of every open finding (kept to show both give the same priorities)."""
+    session.execute(
+        update(Finding),
+        [{"id": int(i), "priority": float(v)} for i, v in zip(ids, values, strict=True)],
+    )
+
+
+def _fast_write(*, session: Session, ids: np.ndarray, values: np.ndarray) -> None:
+    write_priority_values(session=session, ids=ids.tolist(), values=values.tolist())
+
+
+Writer = Callable[..., None]
+
+
+def run_once(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    budget: int,
+    seed: int,
+    workdir: Path | None = None,
+    engine: Engine | None = None,
+    writer: Writer = _fast_write,
+) -> BenchRun:
+    """One run of the protocol on ``engine`` (an empty database), else a fresh SQLite database
+    in ``workdir``."""
+    own = engine is None
+    if engine is None:
+        if workdir is None:
+            raise ValueError("run_once needs an engine or a workdir")
+        engine = open_engine(f"sqlite:///{workdir / f'bench-{seed}.db'}")
     try:
         detector = ActiveAnomalyDetector(random_state=seed).fit(X)
         budget = min(budget, len(X))
@@ -100,13 +155,15 @@ def run_once(X: np.ndarray, y: np.ndarray, *, budget: int, seed: int, workdir: P
                 f.entity_key: f.id
                 for f in session.exec(select(Finding).where(col(Finding.detector) == DETECTOR))
             }
-        finding_of = np.array([ids[f"item={i}"] for i in range(len(X))])
+        finding_of = np.array([ids[f"item={i}"] for i in range(len(X))], dtype=np.int64)
         item_of = {int(fid): i for i, fid in enumerate(finding_of)}
         found = 0
         updates: list[float] = []
+        writes: list[float] = []
         steps: list[float] = []
+        cpu: list[float] = []
         for _ in range(budget):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             with session_scope(engine) as session:
                 top = session.exec(
                     select(Finding)
@@ -128,23 +185,28 @@ def run_once(X: np.ndarray, y: np.ndarray, *, budget: int, seed: int, workdir: P
                 detector.add_labels([item], [is_gap])
                 updates.append(time.perf_counter() - t0)
                 # Reorder the queue by the updated model: the open findings' priorities.
-                open_items = np.setdiff1d(np.arange(len(X)), detector.labelled_)
+                open_items = np.ones(len(X), dtype=bool)
+                open_items[detector.labelled_] = False
                 new = _priorities(detector.score_samples())
-                # ORM bulk update by primary key: one executemany for the whole queue.
-                session.execute(
-                    update(Finding),
-                    [{"id": int(finding_of[i]), "priority": float(new[i])} for i in open_items],
-                )
+                t1 = time.perf_counter()
+                writer(session=session, ids=finding_of[open_items], values=new[open_items])
+                writes.append(time.perf_counter() - t1)
             steps.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
         return BenchRun(
             seed=seed,
             found=found,
             plain=plain,
             update_seconds=float(np.mean(updates)),
             step_seconds=float(np.mean(steps)),
+            database=engine.dialect.name,
+            steps=tuple(steps),
+            step_cpu=tuple(cpu),
+            write_seconds=float(np.median(writes)),
         )
     finally:
-        engine.dispose()
+        if own:
+            engine.dispose()
 
 
 def bench_discovery(
@@ -168,7 +230,9 @@ def bench_discovery(
             echo(
                 f"run {seed}: found {r.found} with feedback, {r.plain} by isolation forest alone; "
                 f"update {r.update_seconds * 1000:.1f} ms, "
-                f"whole step {r.step_seconds * 1000:.1f} ms"
+                f"whole step {r.step_seconds * 1000:.1f} ms "
+                f"(median {r.step_median * 1000:.1f}, p95 {r.step_p95 * 1000:.1f}, "
+                f"CPU median {r.cpu_median * 1000:.1f})"
             )
     echo(
         f"{path.stem} @ {budget}, mean of {runs}: found {np.mean([r.found for r in results]):.1f} "

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import update
+from sqlalchemy import bindparam, text, update
 from sqlmodel import Session, col, select
 
 from app.core.errors import UserError
@@ -25,10 +26,62 @@ from review_queue.tables import Finding, ModelVersion
 
 
 def write_priorities(*, session: Session, params: list[dict[str, Any]]) -> int:
-    """Write priorities computed by ``queue_priorities``: one executemany by primary key."""
-    if params:
-        session.execute(update(Finding), params)
+    """Write priorities computed by ``queue_priorities``; returns how many findings were
+    rescored. Rows whose exploration mark changed carry their features (the ORM's executemany
+    by primary key); the others, nearly all, go through ``write_priority_values``."""
+    with_features = [p for p in params if "features" in p]
+    if with_features:
+        session.execute(update(Finding), with_features)
+    plain = [p for p in params if "features" not in p]
+    if plain:
+        write_priority_values(
+            session=session, ids=[p["id"] for p in plain], values=[p["priority"] for p in plain]
+        )
     return len(params)
+
+
+# Only rows whose priority differs are rewritten: on PostgreSQL every rewritten row is a new
+# tuple with an entry in each of the table's indexes (the queue index holds the priority, so
+# the update is never HOT), which is most of a re-ranking's cost.
+_POSTGRES_PRIORITIES = text(
+    "UPDATE findings SET priority = v.priority"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:values AS double precision[]))"
+    " AS v(id, priority)"
+    " WHERE findings.id = v.id AND findings.priority IS DISTINCT FROM v.priority"
+)
+_SQLITE_PRIORITIES = "UPDATE findings SET priority = ? WHERE id = ? AND priority IS NOT ?"
+
+
+def write_priority_values(*, session: Session, ids: Sequence[int], values: Sequence[float]) -> None:
+    """Set the priority of findings ``ids`` to ``values`` in one statement, rewriting only the
+    rows whose priority changes; the priority-only fast path of a re-ranking (11,000 rows in
+    tens of milliseconds, where the ORM's bulk update took hundreds)."""
+    ids = [int(i) for i in ids]
+    values = [float(v) for v in values]
+    if len(ids) != len(values):
+        raise ValueError("ids and values must have the same length")
+    if not ids:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(_POSTGRES_PRIORITIES, {"ids": ids, "values": values})
+    elif conn.dialect.name == "sqlite":
+        # The driver's own executemany of one prepared statement, in id order (page locality).
+        rows = sorted(zip(values, ids, values, strict=True), key=lambda r: r[1])
+        conn.exec_driver_sql(_SQLITE_PRIORITIES, rows)
+    else:
+        table = Finding.__table__  # type: ignore[attr-defined]
+        conn.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(priority=bindparam("b_priority")),
+            [{"b_id": i, "b_priority": v} for i, v in zip(ids, values, strict=True)],
+        )
+    # Findings this session has loaded must not keep the old priority.
+    changed = set(ids)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Finding) and obj.id in changed:
+            session.expire(obj, ["priority"])
 
 
 def queue_priorities(
@@ -59,14 +112,18 @@ def queue_priorities(
         prob = model.predict_proba(frame)
         priority = combined_priority(prob, score, frame["severity"])
         priority, marked = explore_queue(priority, prob, top_n=k, share=exploration_share)
-    params = []
+    params: list[dict[str, Any]] = []
     for fid, value, feats, flag in zip(
         frame["finding_id"], priority, frame["features"], marked, strict=True
     ):
-        features = {key: v for key, v in feats.items() if key != "exploration"}
-        if flag:
-            features["exploration"] = 1
-        params.append({"id": int(fid), "priority": float(value), "features": features})
+        row: dict[str, Any] = {"id": int(fid), "priority": float(value)}
+        # Features are rewritten only where the exploration mark comes or goes.
+        if bool(flag) != ("exploration" in feats):
+            features = {key: v for key, v in feats.items() if key != "exploration"}
+            if flag:
+                features["exploration"] = 1
+            row["features"] = features
+        params.append(row)
     return params
 
 

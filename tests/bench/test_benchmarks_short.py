@@ -24,6 +24,8 @@ SHORT_RUNS = [
                          "--scale-items", "2000"], "toy2"),
     ("tests.bench.bench_aad", ["--datasets", "sklearn:breast_cancer", "--budget", "20",
                                "--runs", "1", "--scale-items", "0"], "sklearn:breast_cancer"),
+    ("tests.bench.bench_feedback", ["--items", "1500", "--steps", "8", "--writers", "fast", "orm"],
+     "one step median"),
     ("tests.bench.bench_api", ["--findings", "2000", "--clients", "4", "--seconds", "3",
                                "--repeat", "10"], "clients for"),
     ("tests.bench.bench_audit", ["--people", "400", "--runs", "5"], "held the true recall"),
