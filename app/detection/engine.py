@@ -138,7 +138,7 @@ def spark_session(spec: str) -> Any:
     )
 
 
-def open_engine(spec: str | None = None, settings: Settings | None = None) -> DetectionEngine:
+def start_engine(spec: str | None = None, settings: Settings | None = None) -> DetectionEngine:
     """The engine ``spec`` (default: the setting) names, started; UserError in one line when it
     cannot start."""
     settings = settings or get_settings()
@@ -153,8 +153,8 @@ def open_engine(spec: str | None = None, settings: Settings | None = None) -> De
 
 @contextmanager
 def detection_engine(spec: str | None = None) -> Iterator[DetectionEngine]:
-    """``open_engine`` for the length of a ``with`` block."""
-    engine = open_engine(spec)
+    """``start_engine`` for the length of a ``with`` block."""
+    engine = start_engine(spec)
     try:
         yield engine
     finally:

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from app.core.db import session_scope
 from app.core.errors import UserError
 from app.detection.configuration import NO_PLACE, detector_settings, enabled_detectors, meets
-from app.detection.engine import DetectionEngine, load_for_detection, open_engine
+from app.detection.engine import DetectionEngine, load_for_detection, start_engine
 from app.sources.store import find_snapshot
 from models.detectors.base import Detector, Proposal, carried_columns
 from models.detectors.coverage import coverage
@@ -57,7 +57,7 @@ def run_detection(
         with session_scope(engine) as session:
             record = find_snapshot(session=session, snapshot_id=snapshot_id)
         # An engine that cannot start is said before anything runs (no fallback).
-        frames = open_engine(detection_engine)
+        frames = start_engine(detection_engine)
         if progress:
             progress(f"reading snapshot {record.id} on {frames.spec}", 0, 1)
         snapshot = load_for_detection(record, frames)

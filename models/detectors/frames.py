@@ -47,9 +47,11 @@ def day_number(column: str) -> nw.Expr:
     return before_year + nw.col(column).dt.ordinal_day().cast(nw.Int64) - 1
 
 
-def count_where(condition: nw.Expr) -> nw.Expr:
-    """How many rows of a group meet ``condition`` (Spark sums no booleans)."""
-    return nw.when(condition).then(1).otherwise(0).sum()
+def as_count(condition: nw.Expr) -> nw.Expr:
+    """1 where ``condition`` holds, else 0: summed in a group-by, how many rows meet it (Spark
+    sums no booleans, and pandas runs a group-by fast only over plain columns, so this is a
+    column made before the group-by)."""
+    return condition.cast(nw.Int64)
 
 
 def not_carried(column: str) -> nw.Expr:
