@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -173,10 +172,26 @@ def run_one(api: str, engine: str, task: str, folder: Path, as_of: datetime) -> 
     if api == "narwhals":
         import models.detectors.frames  # noqa: F401
     else:
-        import ibis
+        import ibis  # noqa: F401
     if engine == "spark":
         _spark()
-    start, cpu = time.perf_counter(), time.process_time()
+    from tests.bench.bench_detectors import PeakRss
+
+    with PeakRss() as mem:
+        start, cpu = time.perf_counter(), time.process_time()
+        out = _run_pass(api, engine, task, folder, as_of, names)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    keys = list(out.columns)
+    ids = ("user_id", "course_id", "person_id", "rule_id")
+    out = out.astype({c: "float64" for c in keys if c not in ids})
+    out = out.sort_values(keys).reset_index(drop=True)
+    return {"seconds": seconds, "cpu": cpu, "peak_mib": mem.peak_kib / 1024, "rows": len(out),
+            "result": out.astype(str).to_dict("list")}  # fmt: skip
+
+
+def _run_pass(
+    api: str, engine: str, task: str, folder: Path, as_of: datetime, names: list[str]
+) -> pd.DataFrame:
     if api == "narwhals":
         import narwhals as nw
 
@@ -220,15 +235,7 @@ def run_one(api: str, engine: str, task: str, folder: Path, as_of: datetime) -> 
             else ibis_missing(tables, as_of)
         )
         out = expr.to_pandas()
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    keys = list(out.columns)
-    out = out.astype(
-        {c: "float64" for c in keys if c not in ("user_id", "course_id", "person_id", "rule_id")}
-    )
-    out = out.sort_values(keys).reset_index(drop=True)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "cpu": cpu, "peak_mib": peak, "rows": len(out),
-            "result": out.astype(str).to_dict("list")}  # fmt: skip
+    return out
 
 
 def prepare(people: int, workdir: Path) -> tuple[Path, datetime]:

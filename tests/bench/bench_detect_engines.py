@@ -28,7 +28,6 @@ from pathlib import Path
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[2]
-GAPDESK = Path(sys.executable).with_name("gapdesk")
 
 
 def store(org: Path, home: Path) -> str:
@@ -80,8 +79,12 @@ def detect(home: Path, snapshot_id: str, engine_spec: str) -> dict[str, float | 
     out_path, err_path = db.with_suffix(".out"), db.with_suffix(".err")
     start = time.perf_counter()
     with open(out_path, "w") as out, open(err_path, "w") as err:
+        # Through --child, which reads its own peak (ru_maxrss would carry the parent's).
         proc = subprocess.Popen(
-            [str(GAPDESK), "detect", snapshot_id], env=env, stdout=out, stderr=err
+            [sys.executable, "-m", "tests.bench.bench_detect_engines", "--child", snapshot_id],
+            env=env,
+            stdout=out,
+            stderr=err,
         )
         # wait4, not communicate: the child's own CPU time and peak memory come with it.
         _, status, usage = os.wait4(proc.pid, 0)
@@ -93,10 +96,31 @@ def detect(home: Path, snapshot_id: str, engine_spec: str) -> dict[str, float | 
         "wall": wall,
         "summary": _run_line(out_path.read_text()),
         "cpu": usage.ru_utime + usage.ru_stime,
-        "peak_gib": usage.ru_maxrss / 1024**2,
+        "peak_gib": _peak_kib(out_path.read_text()) / 1024**2,
     }
     result["db"] = str(db)
     return result
+
+
+def child(snapshot_id: str) -> int:
+    """``gapdesk detect SNAPSHOT`` in this process, then its peak resident memory printed."""
+    from app.cli.main import cli
+
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")  # the high-water mark of this program alone, not of the parent's fork
+    try:
+        cli(["detect", snapshot_id], prog_name="gapdesk")
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    status = Path("/proc/self/status").read_text().splitlines()
+    hwm = next(x for x in status if x.startswith("VmHWM:"))
+    print(f"PEAK_KIB {hwm.split()[1]}", flush=True)
+    return code
+
+
+def _peak_kib(output: str) -> int:
+    return int(next(x for x in output.splitlines() if x.startswith("PEAK_KIB ")).split()[1])
 
 
 def _run_line(output: str) -> str:
@@ -128,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--engines", nargs="+", default=["duckdb", "pandas"])
     parser.add_argument("--keep", type=Path, default=None, help="keep the organisation here")
+    parser.add_argument("--child", metavar="SNAPSHOT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        return child(args.child)
     from app.demo.organisation import generate_demo_org
 
     with tempfile.TemporaryDirectory() as tmp:
