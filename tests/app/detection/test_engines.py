@@ -153,6 +153,7 @@ def test_gapdesk_detect_says_in_one_line_that_the_master_is_unreachable(tmp_path
 def test_spark_finds_what_pandas_and_duckdb_find(
     db: Engine, gapdesk_home: Path, demo_folder: Path, tmp_path: Path
 ) -> None:
+    pytest.importorskip("pyspark", reason="pyspark is a dependency: pip install -e .")
     if shutil.which("java") is None:
         pytest.fail("no Java runtime: scripts/setup.sh --dev installs default-jre-headless")
     record = ingest(engine=db, actor=SYSTEM, path=demo_folder).record
