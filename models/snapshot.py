@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
@@ -56,17 +57,32 @@ class Snapshot:
     # Table -> the rows quarantine set aside (as read, text). A reference to one of them is not
     # a reference to nobody: a detector does not turn the set-aside into a finding.
     set_aside: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # Tables a dataframe engine holds instead (narwhals LazyFrames over the stored Parquet, on
+    # DuckDB or Spark): the detectors' passes over them run on the engine, and only what those
+    # passes return is loaded (``models.detectors.frames``). A table is in ``tables`` or here.
+    lazy: dict[str, Any] = field(default_factory=dict)
 
     def has(self, table: str) -> bool:
         """Whether the snapshot carries ``table`` (optional tables may be absent)."""
-        return table in self.tables
+        return table in self.tables or table in self.lazy
+
+    def columns_of(self, table: str) -> frozenset[str]:
+        """The columns ``table`` carries (from a held table's schema alone, no rows read)."""
+        if table in self.lazy:
+            return frozenset(map(str, self.lazy[table].collect_schema().names()))
+        return frozenset(map(str, self.tables[table].columns))
 
     def has_column(self, table: str, column: str) -> bool:
         """Whether the source carried ``table.column``: the table is here and the column is in its
         frame (its nulls then mean "known to be empty"; without it nothing is known)."""
-        return table in self.tables and column in self.tables[table].columns
+        return self.has(table) and column in self.columns_of(table)
 
     def __getitem__(self, table: str) -> pd.DataFrame:
+        if table in self.lazy and table not in self.tables:
+            raise LookupError(
+                f"table {table} is held by the detection engine; read it through "
+                "models.detectors.frames"
+            )
         return self.tables[table]
 
     def set_aside_values(self, table: str, column: str) -> frozenset[str]:

@@ -43,6 +43,14 @@ if [ $dev = 1 ]; then
     $sudo apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   fi
+  if ! command -v java >/dev/null 2>&1; then
+    # Spark (GAPDESK_DETECTION_ENGINE=local[N] or spark://...) runs on a JVM: Java 17 or later.
+    echo "Installing Debian's Java runtime for the Spark detection tests ..."
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null
+  fi
   if [ -f scripts/install-ralph.sh ]; then
     bash scripts/install-ralph.sh
   fi

@@ -99,6 +99,14 @@ class Settings(BaseSettings):
                 "needs an http:// or https:// address, e.g. https://gapdesk.example.org"
             )
         return value
+    # Where detection's heavy passes run: "duckdb" (default, out of core over the stored
+    # Parquet), "pandas" (everything in memory), or a Spark master ("spark://HOST:PORT",
+    # "local[N]"); checked when detection starts (app.detection.engine).
+    detection_engine: str = Field(default="duckdb")
+    # DuckDB's memory limit (its own syntax: "1GB", "512MB"; empty: DuckDB's default, 80 % of
+    # RAM) and threads (0: one per core).
+    duckdb_memory_limit: str = Field(default="1GB")
+    duckdb_threads: int = Field(default=0, ge=0, le=1024)
 
     @field_validator("ingest_roots", mode="before")
     @classmethod

@@ -12,7 +12,8 @@ from sqlmodel import Session, col, select
 from app.core.db import session_scope
 from app.core.errors import UserError
 from app.detection.configuration import NO_PLACE, detector_settings, enabled_detectors, meets
-from app.sources.store import find_snapshot, load_stored
+from app.detection.engine import DetectionEngine, load_for_detection, start_engine
+from app.sources.store import find_snapshot
 from models.detectors.base import Detector, Proposal, carried_columns
 from models.detectors.coverage import coverage
 from models.detectors.registry import run_detectors
@@ -42,20 +43,40 @@ def run_detection(
     snapshot: Snapshot | None = None,
     progress: Progress | None = None,
     detectors: list[Detector] | None = None,
+    detection_engine: str | None = None,
 ) -> DetectionRun:
     """Run every enabled detector and propose into the queue (admins only).
 
     The proposals go in one transaction: if a detector or the proposal step fails, the queue is
     exactly as before and the run is recorded as failed with the reason. The run's stats keep
     its coverage: which categories were checked on this snapshot, which could not be, and why.
+    A stored snapshot is read on ``detection_engine`` (default: ``GAPDESK_DETECTION_ENGINE``).
     """
     require_role(actor, ADMIN_ONLY, "running detection")
+    frames: DetectionEngine | None = None
     if snapshot is None:
         with session_scope(engine) as session:
             record = find_snapshot(session=session, snapshot_id=snapshot_id)
+        # An engine that cannot start is said before anything runs (no fallback).
+        frames = start_engine(detection_engine)
         if progress:
-            progress(f"loading snapshot {record.id}", 0, 1)
-        snapshot = load_stored(record)
+            progress(f"reading snapshot {record.id} on {frames.spec}", 0, 1)
+        snapshot = load_for_detection(record, frames)
+    try:
+        return _run(engine, actor, snapshot, progress, detectors, frames)
+    finally:
+        if frames is not None:
+            frames.close()
+
+
+def _run(
+    engine: Engine,
+    actor: Actor,
+    snapshot: Snapshot,
+    progress: Progress | None,
+    detectors: list[Detector] | None,
+    frames: DetectionEngine | None,
+) -> DetectionRun:
     with session_scope(engine) as session:
         settings = detector_settings(session=session)
     if detectors is None:
@@ -94,6 +115,7 @@ def run_detection(
                 "seconds": {k: round(v, 3) for k, v in found.seconds.items()},
                 "duration_s": round(time.perf_counter() - started, 3),
                 "detectors": [d.name for d in detectors],
+                "engine": frames.spec if frames is not None else "in memory",
             }
             session.add(run)
     except Exception as exc:

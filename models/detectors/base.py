@@ -14,8 +14,10 @@ part without it) are left out of what the detector sees (``known_rows``).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
+import operator
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, field, replace
@@ -23,10 +25,12 @@ from datetime import date, datetime, timedelta
 from numbers import Integral
 from typing import Any, ClassVar
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 
 from models.detectors.constraints import Constraint, Interval, check_parameters
+from models.detectors.frames import not_carried
 from models.snapshot import NOT_CARRIED, Snapshot
 from models.taxonomy import CATEGORIES
 
@@ -75,7 +79,8 @@ def merge_reads(*parts: Mapping[str, Columns]) -> dict[str, Columns]:
 def carried_columns(snapshot: Snapshot) -> dict[str, frozenset[str]]:
     """Table -> the columns the snapshot carries (a column the source could not know is absent
     from its table's frame; an absent table is absent from the mapping)."""
-    return {name: frozenset(map(str, frame.columns)) for name, frame in snapshot.tables.items()}
+    names = [*snapshot.tables, *(t for t in snapshot.lazy if t not in snapshot.tables)]
+    return {name: snapshot.columns_of(name) for name in names}
 
 
 @dataclass(frozen=True)
@@ -328,9 +333,21 @@ def known_rows(snapshot: Snapshot, reads: Mapping[str, Columns]) -> Snapshot:
             unknown |= snapshot.unknown(table, column).to_numpy(dtype=bool)
         if unknown.any():
             tables[table] = frame[~unknown].reset_index(drop=True)
-    if all(tables[t] is snapshot.tables[t] for t in tables):
+    lazy = dict(snapshot.lazy)
+    for table, cols in reads.items():
+        held = lazy.get(table)
+        if held is None or NOT_CARRIED not in held.collect_schema().names() or not cols.needed:
+            continue
+        lacks = functools.reduce(operator.or_, [not_carried(c) for c in cols.needed])
+        # Asked of the engine first: a snapshot with nothing unknown stays the same object, so
+        # the passes cached on it are shared by every detector.
+        if int(held.filter(lacks).select(nw.len()).collect().item()):
+            lazy[table] = held.filter(~lacks)
+    if all(tables[t] is snapshot.tables[t] for t in tables) and all(
+        lazy[t] is snapshot.lazy[t] for t in lazy
+    ):
         return snapshot
-    return replace(snapshot, tables=tables)
+    return replace(snapshot, tables=tables, lazy=lazy)
 
 
 def describe_lack(lacking: Sequence[str]) -> str | None:

@@ -11,10 +11,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 
 from models.detectors.base import Columns, columns
+from models.detectors.frames import at_or_before, lazy_table, to_pandas
+from models.detectors.frames import day_number as frame_day
 from models.snapshot import Snapshot
 
 T = TypeVar("T")
@@ -255,27 +258,35 @@ def activity_days(snapshot: Snapshot) -> pd.DataFrame:
     """
 
     def build() -> pd.DataFrame:
-        act = snapshot["activity"]
-        ts = utc(act["timestamp"])
-        keep = ts <= as_of_ts(snapshot)
-        if not bool(keep.all()):
-            act, ts = act.loc[keep], ts.loc[keep]
+        # One pass on the engine that holds the table (pandas, DuckDB or Spark): only the
+        # columns read, only the events up to as_of, the day computed there.
+        act = lazy_table(snapshot, "activity")
+        carried = set(act.collect_schema().names())
+        value = nw.col("value").cast(nw.Float64) if "value" in carried else nw.lit(None, nw.Float64)
+        picked = [
+            nw.col("user_id"),
+            nw.col("course_id"),
+            nw.col("verb"),
+            nw.col("timestamp"),
+            value.alias("value"),
+            *([nw.col("object_id")] if "object_id" in carried else []),
+            frame_day("timestamp").alias("day"),
+        ]
+        kept = to_pandas(act.filter(at_or_before("timestamp", as_of_ts(snapshot))).select(picked))
         # Categories make the many group-bys over this table several times faster than strings.
         out = pd.DataFrame(
             {
-                "user_id": act["user_id"].astype("category"),
-                "course_id": act["course_id"].astype("category"),
-                "verb": act["verb"].astype("category"),
-                "timestamp": ts,
-                "value": pd.to_numeric(act["value"], errors="coerce")
-                if "value" in act
-                else pd.Series(np.nan, index=act.index),
+                "user_id": kept["user_id"].astype("category"),
+                "course_id": kept["course_id"].astype("category"),
+                "verb": kept["verb"].astype("category"),
+                "timestamp": utc(kept["timestamp"]),
+                "value": kept["value"].astype("float64"),
             }
         )
-        if "object_id" in act:
+        if "object_id" in kept:
             # Contract version 2: progress is per object (video, quiz, page) where it is known.
-            out["object_id"] = act["object_id"].astype("category")
-        out["day"] = day_number(ts).astype("int64")
+            out["object_id"] = kept["object_id"].astype("category")
+        out["day"] = kept["day"].astype("int64")
         return out.reset_index(drop=True)
 
     return cached(snapshot, "activity_days", build)

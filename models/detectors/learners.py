@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 
@@ -25,8 +26,12 @@ from models.detectors.common import (
     week_label,
     weekday_of,
 )
+from models.detectors.frames import as_count, at_or_before, lazy_table, to_pandas
+from models.detectors.frames import day_number as frame_day
 from models.detectors.outliers import shrunk_share
 from models.snapshot import Snapshot
+
+ACCESS_VERBS = ("login_failed", "launch_failed")
 
 LEARNER_FEATURES = [
     "events",
@@ -59,41 +64,49 @@ def learner_features(
     snapshot: Snapshot, pseudo_count: float, min_events: int, min_course_learners: int
 ) -> pd.DataFrame:
     """One row per (user, course) with at least ``min_events`` events up to ``as_of``, in courses
-    with at least ``min_course_learners`` such learners: a smaller cohort has no peer group."""
-    codes = activity_codes(snapshot)
-    course, user, day = codes["course"], codes["user"], codes["day"]
-    # Failed logins and launches are access problems (access_failure), not engagement.
-    ok = (course >= 0) & ~_verbs(codes, ("login_failed", "launch_failed"))
+    with at least ``min_course_learners`` such learners: a smaller cohort has no peer group.
+
+    The group-by over the events runs on the engine that holds them (``frames``); only one row
+    per (user, course) comes back."""
     cols = ["user_id", "course_id", *LEARNER_FEATURES]
-    if not ok.any():
-        return pd.DataFrame(columns=cols)
     as_of_day = int(day_number(pd.Series([as_of_ts(snapshot)])).iloc[0])
-    n_users = max(len(codes["user_ids"]), 1)
-    pair = course[ok].astype("int64") * n_users + user[ok].astype("int64")
-    inv, uniq = group_codes(pair)
-    d = day[ok]
-    events = np.bincount(inv)
-    fails = np.bincount(inv, weights=_verbs(codes, ("failed",))[ok])
-    d0 = int(d.min())
-    span = as_of_day - d0 + 2
-    # Sorted distinct (pair, day) keys: each pair's run gives its active days, and the run's
-    # last key its last day (no scatter-max over ten million rows needed).
-    day_pairs = unique_sorted(inv * span + (d - d0))
-    pid = day_pairs // span
-    ends = np.flatnonzero(np.r_[pid[1:] != pid[:-1], True])
-    active_days = np.diff(np.r_[-1, ends])
-    last = d0 + day_pairs[ends] % span
+    events = lazy_table(snapshot, "activity").filter(
+        at_or_before("timestamp", as_of_ts(snapshot)),
+        ~nw.col("course_id").is_null(),
+        # Failed logins and launches are access problems (access_failure), not engagement.
+        ~nw.col("verb").is_in(list(ACCESS_VERBS)).fill_null(False),
+    )
+    pairs = (
+        events.with_columns(day=frame_day("timestamp"), failed=as_count(nw.col("verb") == "failed"))
+        .group_by("user_id", "course_id")
+        .agg(
+            events=nw.len(),
+            fails=nw.col("failed").sum(),
+            active_days=nw.col("day").n_unique(),
+            last=nw.col("day").max(),
+        )
+    )
+    got = to_pandas(pairs)
+    if got.empty:
+        return pd.DataFrame(columns=cols)
+    # In the order of (course, user) as the ids sort: the anomaly model sees its rows so.
+    got = got.sort_values(["course_id", "user_id"], kind="stable").reset_index(drop=True)
+    n = got["events"].to_numpy(dtype="int64")
+    fails = got["fails"].fillna(0).to_numpy(dtype=float)
+    active_days = got["active_days"].to_numpy(dtype="int64")
     frame = pd.DataFrame(
         {
-            # Categoricals over the activity's codes: no million Python strings to build.
-            "user_id": pd.Categorical.from_codes(uniq % n_users, categories=codes["user_ids"]),
-            "course_id": pd.Categorical.from_codes(uniq // n_users, categories=codes["course_ids"]),
-            "events": events.astype(float),
+            # Categoricals: no million Python strings to group by.
+            "user_id": pd.Categorical(got["user_id"].astype(str)),
+            "course_id": pd.Categorical(got["course_id"].astype(str)),
+            "events": n.astype(float),
             "active_days": active_days.astype(float),
             # Intensity: a learner (or a script) doing a month's work in a day stands out.
-            "events_per_active_day": events / np.maximum(active_days, 1),
-            "failure_share": shrunk_share(fails, events, pseudo_count),
-            "days_since_last_event": (as_of_day - last).astype(float),
+            "events_per_active_day": n / np.maximum(active_days, 1),
+            "failure_share": shrunk_share(fails, n, pseudo_count),
+            "days_since_last_event": (as_of_day - got["last"].to_numpy(dtype="int64")).astype(
+                float
+            ),
             "failed_events": fails,
         }
     )

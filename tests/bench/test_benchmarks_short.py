@@ -16,6 +16,9 @@ SHORT_RUNS = [
     ("tests.bench.bench_ingest", ["--people", "300"], "rows/s"),
     ("tests.bench.bench_demo_org", ["--people", "300", "--days", "40"], "people"),
     ("tests.bench.bench_detectors", ["--seeds", "1"], "recall"),
+    ("tests.bench.bench_detect_engines", ["--people", "300", "--engines", "duckdb", "pandas"],
+     "identical to duckdb"),
+    ("tests.bench.bench_dataframe_apis", ["--people", "300"], "same"),
     ("tests.bench.bench_trends", ["--findings", "2000", "--events", "8000", "--repeat", "2"], "ms"),
     # 300 people over 40 days leave too few dismissals to train on since the v2 calibration
     ("tests.bench.bench_priority_demo", ["--people", "600", "--days", "60", "--seeds", "1",
