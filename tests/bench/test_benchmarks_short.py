@@ -15,6 +15,9 @@ SHORT_RUNS = [
     ("tests.bench.bench_queue", ["--findings", "2000", "--repeat", "3"], "median"),
     ("tests.bench.bench_ingest", ["--people", "300"], "rows/s"),
     ("tests.bench.bench_demo_org", ["--people", "300", "--days", "40"], "people"),
+    # the sharded path of a 1 M-people organisation, in three shards of 200
+    ("tests.bench.bench_demo_org", ["--people", "600", "--days", "40", "--shard-people", "200"],
+     "people=600"),
     ("tests.bench.bench_detectors", ["--seeds", "1"], "recall"),
     ("tests.bench.bench_trends", ["--findings", "2000", "--events", "8000", "--repeat", "2"], "ms"),
     # 300 people over 40 days leave too few dismissals to train on since the v2 calibration
