@@ -66,3 +66,7 @@ def test_ingest_benchmark_runs_short_on_the_real_files(capsys: pytest.CaptureFix
         line = rf"^  {re.escape(stage)} +[\d.]+ s wall +[\d.]+ s CPU +peak"
         timed = re.findall(line, printed, re.M)
         assert len(timed) == 2, printed
+    # The same log converted in chunks (the path of logs of 64 MiB and more).
+    assert bench.main(["--moodle-events", "200000", "--chunk-rows", "50000"]) == 0
+    printed = capsys.readouterr().out
+    assert "Moodle log, 200,000 events" in printed and "in chunks of 50,000 rows" in printed
