@@ -137,7 +137,10 @@ def generate_demo_org(
     stamp = _check_params(out, seed, people, days, as_of, overwrite)
     sizes = shard_sizes(people, shard_people)
     if len(sizes) > MAX_SHARDS or min(sizes) < MIN_PEOPLE or max(sizes) > MAX_SHARD_PEOPLE:
-        raise UserError(f"shards of {shard_people} people cannot hold {people} people")
+        raise UserError(
+            f"shards of {shard_people} people cannot hold {people} people: a shard holds "
+            f"{MIN_PEOPLE} to {MAX_SHARD_PEOPLE:,} people, and there are at most {MAX_SHARDS}"
+        )
     if len(sizes) == 1:
         ctx = _context(np.random.default_rng(seed), people, days, stamp)
         nm = NearMisses(np.random.default_rng([seed, NEAR_MISS_STREAM])) if near_misses else None
