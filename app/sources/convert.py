@@ -40,7 +40,6 @@ from app.sources.result import ImportResult
 from app.sources.xlsx import iter_xlsx_rows
 
 DROPPED_SHARE_LIMIT = 0.5
-# Moodle logs from this size on are read and converted in chunks, never whole.
 STREAM_BYTES = 64 << 20
 
 
@@ -54,8 +53,7 @@ class IngestOptions:
     encoding: str | None = None
     day_first: bool | None = None
     as_of: datetime | None = None
-    # A Moodle log of at least this many bytes is converted in chunks of ``chunk_rows`` rows
-    # (app.sources.moodle_stream); 0 streams every log that can stream.
+    # Moodle logs of stream_bytes or more convert chunk_rows rows at a time (moodle_stream).
     stream_bytes: int = STREAM_BYTES
     chunk_rows: int = CHUNK_ROWS
 
