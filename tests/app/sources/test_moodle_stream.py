@@ -63,7 +63,6 @@ def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
     assert content_hash(a, at) == content_hash(b, at)
 
 
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_the_real_log_stored_in_chunks_is_the_snapshot_stored_whole(
     db: Engine, gapdesk_home: Path, tmp_path: Path
 ) -> None:
