@@ -40,7 +40,7 @@ from app.sources.result import ImportResult
 from app.sources.xlsx import iter_xlsx_rows
 
 DROPPED_SHARE_LIMIT = 0.5
-STREAM_BYTES = 64 << 20
+STREAM_BYTES = 2 << 30
 
 
 @dataclass(frozen=True)

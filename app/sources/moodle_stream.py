@@ -165,10 +165,13 @@ def _concat_activity(parts: list[pd.DataFrame]) -> pd.DataFrame:
     (one Arrow chunk per text column, categoricals over the whole log's categories)."""
     first = parts[0]
     columns: dict[str, pd.Series] = {}
-    for name in first.columns:
+    for name in list(first.columns):
         pieces = [p[name] for p in parts]
         if isinstance(first[name].dtype, pd.CategoricalDtype):
             columns[name] = _categorical(pieces)
+            del pieces
+            for p in parts:
+                del p[name]
             continue
         joined = pd.concat(pieces, ignore_index=True)
         array = getattr(joined, "array", None)
@@ -178,6 +181,9 @@ def _concat_activity(parts: list[pd.DataFrame]) -> pd.DataFrame:
             mapper = {combined.type: joined.dtype}.get
             joined = pd.Series(combined.to_pandas(types_mapper=mapper), name=name)
         columns[name] = joined
+        del pieces, joined
+        for p in parts:  # free each column of the chunks once it is joined: not held twice
+            del p[name]
     return pd.DataFrame(columns)
 
 
