@@ -33,9 +33,23 @@ from app.demo.organisation import DEFAULT_AS_OF, generate_demo_org
     help="Also write look-alikes the rules flag and the organisation knows to be fine "
     "(near_misses.csv), as a real organisation has them.",
 )
+@click.option(
+    "--shard-people",
+    type=int,
+    default=None,
+    help="Generate in shards of this many people, appended to the files (default: one shard up "
+    "to 200,000 people, shards of 100,000 above).",
+)
 @click.option("--force", is_flag=True, help="Replace the files of an earlier demo in OUT.")
 def demo_data_command(
-    out: Path, seed: int, people: int, days: int, as_of: datetime, near_misses: bool, force: bool
+    out: Path,
+    seed: int,
+    people: int,
+    days: int,
+    as_of: datetime,
+    near_misses: bool,
+    shard_people: int | None,
+    force: bool,
 ) -> None:
     """Write a demo organisation with injected gaps and ground_truth.csv into OUT."""
     started = time.perf_counter()
@@ -48,6 +62,7 @@ def demo_data_command(
             as_of=as_of.replace(tzinfo=UTC),
             overwrite=force,
             near_misses=near_misses,
+            shard_people=shard_people,
         )
     except UserError as exc:
         raise click.ClickException(str(exc)) from None

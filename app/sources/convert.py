@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from app.core.errors import UserError
 from app.sources import moodle_shapes
@@ -33,11 +34,13 @@ from app.sources.email_events import import_email_events
 from app.sources.files import read_table_file
 from app.sources.moodle import moodle_log_tables, moodle_users_tables
 from app.sources.moodle_columns import distinct, read_log_csv
+from app.sources.moodle_stream import CHUNK_ROWS, StreamedLog, stream_moodle_log
 from app.sources.recognise import FORMATS, KNOWN_OTHERS
 from app.sources.result import ImportResult
 from app.sources.xlsx import iter_xlsx_rows
 
 DROPPED_SHARE_LIMIT = 0.5
+STREAM_BYTES = 2 << 30
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class IngestOptions:
     encoding: str | None = None
     day_first: bool | None = None
     as_of: datetime | None = None
+    # Moodle logs of stream_bytes or more convert chunk_rows rows at a time (moodle_stream).
+    stream_bytes: int = STREAM_BYTES
+    chunk_rows: int = CHUNK_ROWS
 
 
 @dataclass
@@ -167,34 +173,60 @@ def _drop_absent(tables: dict[str, pd.DataFrame], absent: dict[str, tuple[str, .
 # --------------------------------------------------------------------------- converters
 
 
+def _plain_log(part: Part, options: IngestOptions) -> bool:
+    """Whether ``part`` is an English, UTF-8, comma-separated log CSV (read by pyarrow)."""
+    found = part.recognition
+    plain = (options.encoding or found.encoding) in ("utf-8", "utf-8-sig")
+    return found.kind == "en" and plain and found.delimiter == "," and not found.sheet
+
+
 def _read_moodle_log(part: Part, options: IngestOptions) -> pd.DataFrame:
     """An English Moodle log CSV read column by column as categoricals (fast, lean on large
     logs); any other shape, or a file pyarrow cannot read alike, as :func:`read_text_table`."""
-    found = part.recognition
-    plain = (options.encoding or found.encoding) in ("utf-8", "utf-8-sig")
-    if found.kind == "en" and plain and found.delimiter == "," and not found.sheet:
-        frame = read_log_csv(part.path, compressed=found.compressed)
+    if _plain_log(part, options):
+        frame = read_log_csv(part.path, compressed=part.recognition.compressed)
         if frame is not None:
             return frame
     return read_text_table(part, options)
+
+
+def _streamed_log(part: Part, options: IngestOptions) -> StreamedLog | None:
+    """A large plain log converted chunk by chunk, or None when it is small or cannot stream."""
+    if not _plain_log(part, options) or part.path.stat().st_size < options.stream_bytes:
+        return None
+    try:
+        return stream_moodle_log(
+            part.path, compressed=part.recognition.compressed, source=part.shown,
+            year=options.year, tz=options.timezone, day_first=options.day_first,
+            chunk_rows=options.chunk_rows,
+        )  # fmt: skip
+    except (pa.ArrowException, OSError, ValueError):
+        return None  # read whole: the whole-file reader diagnoses what is wrong
 
 
 def convert_moodle_log(parts: list[Part], options: IngestOptions, workdir: Path) -> Conversion:
     """A Moodle Logs report (CSV or Excel; English, Spanish or 2.x) → activity, users, courses."""
     part = parts[0]
     conv = Conversion(part.shown, part.recognition.label, primary="activity")
-    raw = _read_moodle_log(part, options)
-    frame, ignored = moodle_shapes.english_frame(raw)
-    day_first = options.day_first
-    if day_first is None:
-        day_first = moodle_shapes.infer_day_first(frame["Time"])
-        times = distinct(frame["Time"], ordered=False)[1].astype("str")
-        if day_first is None and times.str.match(r"^\s*\d+/\d+/").any():
+    streamed = _streamed_log(part, options)
+    if streamed is not None:
+        result, ignored, raw_columns = streamed.result, streamed.ignored, set(streamed.columns)
+        if options.day_first is None and streamed.day_first is None and streamed.numeric_dates:
             conv.notes.append("numeric dates were read day first (pass --month-first if not)")
-    result = moodle_log_tables(
-        frame, source=part.shown, year=options.year, tz=options.timezone,
-        day_first=day_first is not False,
-    )  # fmt: skip
+    else:
+        raw = _read_moodle_log(part, options)
+        raw_columns = set(raw.columns)
+        frame, ignored = moodle_shapes.english_frame(raw)
+        day_first = options.day_first
+        if day_first is None:
+            day_first = moodle_shapes.infer_day_first(frame["Time"])
+            times = distinct(frame["Time"], ordered=False)[1].astype("str")
+            if day_first is None and times.str.match(r"^\s*\d+/\d+/").any():
+                conv.notes.append("numeric dates were read day first (pass --month-first if not)")
+        result = moodle_log_tables(
+            frame, source=part.shown, year=options.year, tz=options.timezone,
+            day_first=day_first is not False,
+        )  # fmt: skip
     conv.read = result.report.counts["log rows"]
     unknown: dict[str, int] = {}
     for key, count in result.report.counts.items():
@@ -215,12 +247,12 @@ def convert_moodle_log(parts: list[Part], options: IngestOptions, workdir: Path)
     if lost:
         conv.dropped["events without a readable time or a user"] = lost
     tables = dict(result.tables)
-    if part.recognition.kind == "2.x":
+    if part.recognition.kind == "2.x" and streamed is None:
         titles = moodle_shapes.legacy_course_titles(raw)
         tables["courses"]["title"] = (
             tables["courses"]["course_id"].map(titles).fillna(tables["courses"]["title"])
         )
-    if "User full name" in raw.columns or "Nombre completo del usuario" in raw.columns:
+    if "User full name" in raw_columns or "Nombre completo del usuario" in raw_columns:
         tables["lms_users"]["full_name"] = tables["lms_users"]["user_id"]
     _drop_absent(
         tables,

@@ -21,7 +21,7 @@ same download twice gives the same ids (:func:`app.sources.moodle_columns.row_ev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +30,13 @@ import pandas as pd
 
 from app.core.errors import UserError
 from app.sources.files import read_table_file_or_raise
-from app.sources.moodle_columns import distinct, row_event_ids, spread, spread_categorical
+from app.sources.moodle_columns import (
+    distinct,
+    row_event_ids,
+    row_hashes,
+    spread,
+    spread_categorical,
+)
 from app.sources.result import ImportReport, ImportResult
 
 MOODLE_COLUMNS = (
@@ -173,6 +179,8 @@ def moodle_log_tables(
     user_ids: Mapping[str, str] | None = None,
     event_verbs: Mapping[str, str] | None = None,
     day_first: bool = True,
+    course_names: Sequence[str] | None = None,
+    hashes: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> ImportResult:
     """:func:`import_moodle_log` on a log already read (every cell text, Moodle's English names;
     columns may be categoricals, as :func:`app.sources.moodle_columns.read_log_csv` reads them).
@@ -180,6 +188,11 @@ def moodle_log_tables(
     Without a ``User full name`` column, the user id Moodle writes in ``Description`` ("The user
     with id '8429' …") is the user's id. Each column is worked on per distinct value (a log
     repeats its users, contexts, event names and minutes) and the answers spread to the rows.
+
+    For one chunk of a log read in chunks (:mod:`app.sources.moodle_stream`): ``course_names``
+    are the course names of the whole log (the choice of course is the log's, not the chunk's),
+    and with ``hashes`` the rows' hashes are appended there and ``event_id`` is left empty, to be
+    numbered over the whole log.
     """
     by_id = "User full name" not in frame.columns
     frame = _users_from_descriptions(frame)
@@ -258,12 +271,15 @@ def moodle_log_tables(
     context_codes, contexts = distinct(frame["Event context"])
     context_of = contexts.fillna("").astype("str")
     course_in = context_of.str.extract(r"^Course:\s*(.+)$")[0].str.strip()
-    course_names = course_in.dropna().unique()
-    if course_id is None and len(course_names) == 1:
-        course_id = str(course_names[0])
-    if course_id is None and len(course_names) > 1:
+    given = course_names
+    found_courses = np.asarray(
+        course_in.dropna().unique() if given is None else list(given), dtype=object
+    )
+    if course_id is None and len(found_courses) == 1:
+        course_id = str(found_courses[0])
+    if course_id is None and len(found_courses) > 1:
         report.warnings.append(
-            f"the log spans {len(course_names)} courses; only events whose context is a course "
+            f"the log spans {len(found_courses)} courses; only events whose context is a course "
             "carry a course_id (pass course_id= for a one-course download)"
         )
         course_of = course_in
@@ -292,9 +308,14 @@ def moodle_log_tables(
         return spread_categorical(known[name][1], known[name][0][rows])
 
     component, origin = column("Component"), column("Origin")
+    if hashes is None:
+        ids = row_event_ids(frame, keep, "moodle", known)
+    else:
+        hashes.append(row_hashes(frame, keep, known))
+        ids = pd.Series(pd.NA, index=range(len(rows)), dtype="str")
     activity = pd.DataFrame(
         {
-            "event_id": row_event_ids(frame, keep, "moodle", known),
+            "event_id": ids,
             "user_id": spread(user_of, user_codes[rows]).astype("str"),
             "course_id": course_of_event.astype("str"),
             "verb": spread(event_verbs_of, event_codes[rows]).astype("str"),
@@ -343,9 +364,9 @@ def moodle_log_tables(
             "title": pd.Series([course_id] if course_id else [], dtype="str"),
         }
     )
-    if course_id is None and len(course_names) > 1:
+    if course_id is None and len(found_courses) > 1:
         courses = pd.DataFrame(
-            {"course_id": pd.Series(course_names, dtype="str"), "title": course_names}
+            {"course_id": pd.Series(found_courses, dtype="str"), "title": found_courses}
         )
     # Department, owner, due days and grading promise are not in a log: left out, not empty.
     courses["is_compliance"] = False

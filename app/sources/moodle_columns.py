@@ -151,16 +151,14 @@ def _formatted(prefix: str, h1: np.ndarray, h2: np.ndarray, ordinal: np.ndarray)
     return pc.binary_join_element_wise(head, pc.cast(pa.array(ordinal), pa.string()), "")
 
 
-def row_event_ids(
+def row_hashes(
     frame: pd.DataFrame,
     keep: np.ndarray,
-    prefix: str,
     known: dict[str, tuple[np.ndarray, pd.Series]] | None = None,
-) -> pd.Series:
-    """``<prefix>-<20 hex digits>-<ordinal>`` for the rows where ``keep``: the digits hash the
-    row's text (every column, in order; null as empty), the ordinal counts earlier identical
-    rows, so the same log imported twice gives the same ids and identical rows distinct ones.
-    ``known`` holds columns' :func:`distinct` already computed by the caller."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two 64-bit hashes of the text of each row where ``keep`` (every column, in order;
+    null as empty): what :func:`event_ids` numbers. A row's hashes depend on its text alone, so
+    a log hashed in chunks gives the same as hashed whole."""
     known = known or {}
     n = len(frame)
     h1 = np.full(n, np.uint64(len(frame.columns)), dtype=np.uint64)
@@ -172,15 +170,37 @@ def row_event_ids(
             h1 = h1 * _P1 + w1[codes]
             h2 = h2 * _P2 + w2[codes]
         h1, h2 = _mix(h1), _mix(h2 ^ h1)
+    rows = np.flatnonzero(keep)
+    return h1[rows], h2[rows]
+
+
+def event_ids(prefix: str, h1: np.ndarray, h2: np.ndarray) -> pd.Series:
+    """``<prefix>-<20 hex digits>-<ordinal>`` for rows hashed by :func:`row_hashes`, in order:
+    the ordinal counts earlier identical rows, so identical rows get distinct ids."""
     repeated = pd.Series(h1).duplicated(keep=False).to_numpy()
-    ordinal = np.zeros(n, dtype=np.int64)
+    ordinal = np.zeros(len(h1), dtype=np.int64)
     if repeated.any():
         pairs = pd.DataFrame({"a": h1[repeated], "b": h2[repeated]})
         ordinal[repeated] = pairs.groupby(["a", "b"], sort=False).cumcount().to_numpy()
-    rows = np.flatnonzero(keep)
     chunks = [
         _formatted(prefix, h1[part], h2[part], ordinal[part])
-        for part in np.array_split(rows, max(1, -(-len(rows) // _ID_CHUNK_ROWS)))
+        for part in np.array_split(np.arange(len(h1)), max(1, -(-len(h1) // _ID_CHUNK_ROWS)))
     ]
     ids = pa.chunked_array(chunks, type=pa.string())
     return pd.Series(ids.to_pandas(types_mapper={pa.string(): TEXT}.get))
+
+
+def row_event_ids(
+    frame: pd.DataFrame,
+    keep: np.ndarray,
+    prefix: str,
+    known: dict[str, tuple[np.ndarray, pd.Series]] | None = None,
+) -> pd.Series:
+    """``<prefix>-<20 hex digits>-<ordinal>`` for the rows where ``keep``: the digits hash the
+    row's text (every column, in order; null as empty), the ordinal counts earlier identical
+    rows, so the same log imported twice gives the same ids and identical rows distinct ones.
+    ``known`` holds columns' :func:`distinct` already computed by the caller. Identical rows are
+    kept or left out alike (``keep`` depends on a row's text), so numbering the kept rows alone
+    gives the same ordinals as numbering every row."""
+    h1, h2 = row_hashes(frame, keep, known)
+    return event_ids(prefix, h1, h2)

@@ -1,6 +1,8 @@
 """Benchmark: how long the demo organisation takes to generate and how much memory it needs.
 
-Run: ``python -m tests.bench.bench_demo_org --people 2000 --people 100000`` (one line per size).
+Run: ``python -m tests.bench.bench_demo_org --people 2000 --people 100000`` (one line per size);
+``--people 1000000`` generates shard by shard (100,000 people each); ``--shard-people N`` sets the
+shard size (memory follows it, not the total); ``--keep DIR`` keeps the files (one size only).
 Not collected by pytest (the name does not start with ``test_``).
 """
 
@@ -17,12 +19,16 @@ from pathlib import Path
 from app.demo.organisation import generate_demo_org
 
 
-def measure(people: int, days: int, seed: int, out: Path, trace: bool) -> str:
+def measure(
+    people: int, days: int, seed: int, out: Path, trace: bool, shard_people: int | None = None
+) -> str:
     """Generate once into ``out`` and return a line of figures."""
     if trace:
         tracemalloc.start()
     started, cpu_started = time.perf_counter(), time.process_time()
-    summary = generate_demo_org(out, seed=seed, people=people, days=days, overwrite=True)
+    summary = generate_demo_org(
+        out, seed=seed, people=people, days=days, overwrite=True, shard_people=shard_people
+    )
     seconds = time.perf_counter() - started
     # CPU time too: on a shared machine the wall time says more about the neighbours.
     cpu = time.process_time() - cpu_started
@@ -52,10 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tracemalloc", action="store_true", help="also trace Python allocations (slower)"
     )
+    parser.add_argument("--shard-people", type=int, default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="write here and keep the files")
     args = parser.parse_args(argv)
-    for people in args.people or [2000]:
+    sizes = args.people or [2000]
+    if args.keep is not None and len(sizes) > 1:
+        parser.error("--keep takes one --people")
+    for people in sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            print(measure(people, args.days, args.seed, Path(tmp), args.tracemalloc), flush=True)
+            out = args.keep or Path(tmp)
+            line = measure(people, args.days, args.seed, out, args.tracemalloc, args.shard_people)
+            print(line, flush=True)
     return 0
 
 

@@ -155,7 +155,7 @@ def _staged(stages: list[dict[str, Any]], name: str, run: Callable[[], Any]) -> 
     return value
 
 
-def _child_exports(sources: list[str]) -> int:
+def _child_exports(sources: list[str], chunk_rows: int | None = None) -> int:
     """``gapdesk ingest SOURCES`` as the command runs it, stage by stage; prints JSON."""
     from app.core.db import open_engine
     from app.detection.coverage import coverage_lines
@@ -167,6 +167,8 @@ def _child_exports(sources: list[str]) -> int:
     engine = open_engine(f"sqlite:///{Path(os.environ['GAPDESK_HOME']) / 'bench.db'}")
     stages: list[dict[str, Any]] = []
     options = IngestOptions(year=MOODLE_YEAR)
+    if chunk_rows:  # every Moodle log in chunks of chunk_rows, whatever its size
+        options = IngestOptions(year=MOODLE_YEAR, stream_bytes=0, chunk_rows=chunk_rows)
     with tempfile.TemporaryDirectory(prefix="gapdesk-ingest-") as tmp:
         work = Path(tmp)
         converted = _staged(
@@ -263,7 +265,7 @@ def _shared_missing(path: Path) -> bool:
     return True
 
 
-def bench_moodle(events: int) -> None:
+def bench_moodle(events: int, chunk_rows: int | None = None) -> None:
     if _shared_missing(MOODLE_LOG):
         return
     with tempfile.TemporaryDirectory(prefix="gapdesk-bench-moodle-") as tmp:
@@ -271,9 +273,11 @@ def bench_moodle(events: int) -> None:
         written = write_moodle_log(log, events)
         size = log.stat().st_size
         started = time.perf_counter()
-        out, maxrss = _run_child(["--child-exports", str(log)], Path(tmp) / "home")
+        chunks = ["--chunk-rows", str(chunk_rows)] if chunk_rows else []
+        out, maxrss = _run_child(["--child-exports", str(log), *chunks], Path(tmp) / "home")
+        streamed = f", in chunks of {chunk_rows:,} rows" if chunk_rows else ""
         _print_stages(
-            f"Moodle log, {written:,} events ({size / 2**20:,.0f} MiB CSV)",
+            f"Moodle log, {written:,} events ({size / 2**20:,.0f} MiB CSV{streamed})",
             out, maxrss, time.perf_counter() - started,
         )  # fmt: skip
 
@@ -318,11 +322,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--openedx-mb", type=int, action="append", help="repeatable")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-exports", nargs="+", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--chunk-rows", type=int, default=None,
+        help="convert the Moodle logs in chunks of N rows whatever their size (default: logs of "
+        "64 MiB and more, in chunks of 1,000,000 rows)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.child:
         return _child_folder(args.child)
     if args.child_exports:
-        return _child_exports(args.child_exports)
+        return _child_exports(args.child_exports, args.chunk_rows)
     if not (args.people or args.moodle_events or args.openedx_mb):
         args.people = [2000]
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -330,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     for people in _sizes(args.people):
         bench_demo(people)
     for events in _sizes(args.moodle_events):
-        bench_moodle(events)
+        bench_moodle(events, args.chunk_rows)
     for megabytes in _sizes(args.openedx_mb):
         bench_openedx(megabytes)
     return 0

@@ -15,6 +15,9 @@ SHORT_RUNS = [
     ("tests.bench.bench_queue", ["--findings", "2000", "--repeat", "3"], "decision overhead"),
     ("tests.bench.bench_ingest", ["--people", "300"], "rows/s"),
     ("tests.bench.bench_demo_org", ["--people", "300", "--days", "40"], "people"),
+    # the sharded path of a 1 M-people organisation, in three shards of 200
+    ("tests.bench.bench_demo_org", ["--people", "600", "--days", "40", "--shard-people", "200"],
+     "people=600"),
     ("tests.bench.bench_detectors", ["--seeds", "1"], "recall"),
     ("tests.bench.bench_detect_engines", ["--people", "300", "--engines", "duckdb", "pandas"],
      "identical to duckdb"),
@@ -69,3 +72,7 @@ def test_ingest_benchmark_runs_short_on_the_real_files(capsys: pytest.CaptureFix
         line = rf"^  {re.escape(stage)} +[\d.]+ s wall +[\d.]+ s CPU +peak"
         timed = re.findall(line, printed, re.M)
         assert len(timed) == 2, printed
+    # The same log converted in chunks (the path of logs of 64 MiB and more).
+    assert bench.main(["--moodle-events", "200000", "--chunk-rows", "50000"]) == 0
+    printed = capsys.readouterr().out
+    assert "Moodle log, 200,000 events" in printed and "in chunks of 50,000 rows" in printed

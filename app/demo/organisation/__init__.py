@@ -83,6 +83,9 @@ are byte-identical to an organisation generated before they existed.
 
 Same seed, same parameters: byte-identical files. Large tables are generated as numpy arrays of
 integer codes and written in chunks, so 100,000 people fit well within 4 GiB (about 1.5 GiB peak).
+Above 200,000 people the organisation is generated in shards of 100,000 (``shards``), each a whole
+organisation appended to the files, so memory is one shard's at any size (up to 2,000,000
+people); up to 200,000 people it is one shard and the files are those of earlier versions.
 
 Layout: one module per table builds it, injects the gaps that live in it and writes it
 (``people``, ``courses`` with the rules, ``enrollments``, ``activity``, ``submissions``,
@@ -92,7 +95,8 @@ Layout: one module per table builds it, injects the gaps that live in it and wri
 order is the random stream: moving a call changes every byte after it) and writes the files.
 Beside them: ``context`` (the run's state and ground truth), ``timeline`` (time units, holidays),
 ``identifiers`` (ids, entity keys), ``csv_bytes`` (the cell encoders and the fast writer),
-``vocabulary`` (departments, titles, courses, integrations) and ``person_names``.
+``vocabulary`` (departments, titles, courses, integrations) and ``person_names``; ``shards``
+merges shards into one organisation.
 CLI: ``gapdesk demo-data OUT --seed N --people N --days N [--as-of DATE]``;
 benchmark: ``python -m tests.bench.bench_demo_org --people 2000 --people 100000``.
 """

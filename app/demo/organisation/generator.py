@@ -27,13 +27,25 @@ from app.demo.organisation.near_misses import (
 )
 from app.demo.organisation.notifications import build_notifications, write_notifications
 from app.demo.organisation.people import add_executive_office, build_people, people_table
+from app.demo.organisation.shards import (
+    MAX_SHARD_PEOPLE,
+    MAX_SHARDS,
+    SHARD_STREAM,
+    append_table,
+    clear,
+    keep_truth,
+    per_department_rules,
+    shard_departments,
+    shard_key,
+    shard_sizes,
+)
 from app.demo.organisation.submissions import build_submissions, submissions_table
 from app.demo.organisation.sync_runs import build_sync_runs, sync_runs_table
 from app.demo.organisation.timeline import DAY
 
 DEFAULT_AS_OF = datetime(2026, 11, 27, tzinfo=UTC)
 MIN_PEOPLE = 200
-MAX_PEOPLE = 500_000
+MAX_PEOPLE = 2_000_000
 MIN_DAYS = 35
 MAX_DAYS = 730
 
@@ -64,6 +76,8 @@ TABLE_FILES = (
     "notifications.csv",
     "sync_runs.csv",
 )
+
+TABLE_NAMES = tuple(f.removesuffix(".csv") for f in TABLE_FILES)
 
 OUTPUT_FILES = (*TABLE_FILES, "snapshot.toml", "ground_truth.csv", NEAR_MISS_FILE)
 
@@ -104,6 +118,7 @@ def generate_demo_org(
     as_of: datetime = DEFAULT_AS_OF,
     overwrite: bool = False,
     near_misses: bool = False,
+    shard_people: int | None = None,
 ) -> DemoOrgSummary:
     """Write a synthetic organisation, its injected gaps and ``ground_truth.csv`` to ``out_dir``.
 
@@ -112,18 +127,60 @@ def generate_demo_org(
     why), as a real one does; without, the files are byte-identical to those of earlier versions.
 
     Everything is generated in memory first, so bad parameters or a too-small organisation leave
-    ``out_dir`` untouched. Raises :class:`UserError` with a one-line reason.
+    ``out_dir`` untouched. Above :data:`~app.demo.organisation.shards.SINGLE_MAX_PEOPLE` people
+    (or with ``shard_people``) the organisation is generated in shards of at most
+    ``shard_people`` (default 100,000) people, each appended to the files, so memory stays that
+    of one shard (:mod:`app.demo.organisation.shards` says what changes). Raises
+    :class:`UserError` with a one-line reason.
     """
     out = Path(out_dir)
     stamp = _check_params(out, seed, people, days, as_of, overwrite)
-    ctx = GenerationContext(
-        rng=np.random.default_rng(seed),
-        people=people,
-        days=days,
-        as_of=stamp,
-        scale=min(1.0, people / 2000),
+    sizes = shard_sizes(people, shard_people)
+    if len(sizes) > MAX_SHARDS or min(sizes) < MIN_PEOPLE or max(sizes) > MAX_SHARD_PEOPLE:
+        raise UserError(
+            f"shards of {shard_people} people cannot hold {people} people: a shard holds "
+            f"{MIN_PEOPLE} to {MAX_SHARD_PEOPLE:,} people, and there are at most {MAX_SHARDS}"
+        )
+    if len(sizes) == 1:
+        ctx = _context(np.random.default_rng(seed), people, days, stamp)
+        nm = NearMisses(np.random.default_rng([seed, NEAR_MISS_STREAM])) if near_misses else None
+        out.mkdir(parents=True, exist_ok=True)
+        rows = _write_tables(out, ctx, nm)
+        truth, near = sorted(ctx.truth), sorted(nm.rows) if nm else []
+    else:
+        rows, truth, near = _write_shards(out, seed, sizes, days, stamp, near_misses)
+
+    (out / "snapshot.toml").write_text(
+        f'as_of = "{timestamp_text(np.array([stamp]))[0]}"\n'
+        f'source = "gapdesk-demo seed={seed} people={people} days={days}"\n',
+        encoding="utf-8",
     )
-    nm = NearMisses(np.random.default_rng([seed, NEAR_MISS_STREAM])) if near_misses else None
+    truth_frame = pd.DataFrame(truth, columns=["category", "entity_key"])
+    write_frame(truth_frame, out / "ground_truth.csv")
+    gaps = truth_frame["category"].value_counts().sort_index().to_dict()
+    misses: dict[str, int] = {}
+    if near_misses:
+        frame = pd.DataFrame(near, columns=["category", "entity_key", "reason", "explanation"])
+        write_frame(frame, out / NEAR_MISS_FILE)
+        misses = {str(k): int(v) for k, v in frame["category"].value_counts().sort_index().items()}
+    else:
+        (out / NEAR_MISS_FILE).unlink(missing_ok=True)  # a stale one from an earlier run
+    return DemoOrgSummary(
+        out_dir=out,
+        rows={k: rows[k] for k in sorted(rows)},
+        gaps={str(k): int(v) for k, v in gaps.items()},
+        near_misses=misses,
+    )
+
+
+def _context(rng: np.random.Generator, people: int, days: int, stamp: int) -> GenerationContext:
+    return GenerationContext(
+        rng=rng, people=people, days=days, as_of=stamp, scale=min(1.0, people / 2000)
+    )
+
+
+def _write_tables(out: Path, ctx: GenerationContext, nm: NearMisses | None) -> dict[str, int]:
+    """Generate one organisation (or shard) in memory and write its nine tables to ``out``."""
     # Each step draws from ctx.rng in turn: moving a call changes every byte after it.
     org = build_people(ctx)
     build_courses(ctx, org)
@@ -143,7 +200,6 @@ def generate_demo_org(
     users, owners = build_lms_users(ctx, org, ev)
     runs = build_sync_runs(ctx)
 
-    out.mkdir(parents=True, exist_ok=True)
     user_ids, course_ids = org.user_ids(), org.course_ids()
     small_tables = {
         "people": people_table(org),
@@ -163,27 +219,51 @@ def generate_demo_org(
     rows["notifications"] = write_notifications(
         out / "notifications.csv", notes, user_ids, course_ids
     )
+    return rows
 
-    (out / "snapshot.toml").write_text(
-        f'as_of = "{timestamp_text(np.array([stamp]))[0]}"\n'
-        f'source = "gapdesk-demo seed={seed} people={people} days={days}"\n',
-        encoding="utf-8",
-    )
-    truth = pd.DataFrame(sorted(ctx.truth), columns=["category", "entity_key"])
-    write_frame(truth, out / "ground_truth.csv")
-    gaps = truth["category"].value_counts().sort_index().to_dict()
-    misses: dict[str, int] = {}
-    if nm:
-        near = pd.DataFrame(
-            sorted(nm.rows), columns=["category", "entity_key", "reason", "explanation"]
-        )
-        write_frame(near, out / NEAR_MISS_FILE)
-        misses = {str(k): int(v) for k, v in near["category"].value_counts().sort_index().items()}
-    else:
-        (out / NEAR_MISS_FILE).unlink(missing_ok=True)  # a stale one from an earlier run
-    return DemoOrgSummary(
-        out_dir=out,
-        rows={k: rows[k] for k in sorted(rows)},
-        gaps={str(k): int(v) for k, v in gaps.items()},
-        near_misses=misses,
-    )
+
+def _write_shards(
+    out: Path, seed: int, sizes: list[int], days: int, stamp: int, near_misses: bool
+) -> tuple[dict[str, int], list[tuple[str, str]], list[tuple[str, str, str, str]]]:
+    """Generate shard by shard into a staging folder, append each to the tables, then move them.
+
+    Memory is one shard's; ``out`` gets the tables only once every shard is written.
+    """
+    staging = out / ".gapdesk-demo-staging"
+    clear(staging)
+    merged, shard_dir = staging / "tables", staging / "shard"
+    merged.mkdir(parents=True)
+    rows = dict.fromkeys(TABLE_NAMES, 0)
+    truth: set[tuple[str, str]] = set()
+    near: set[tuple[str, str, str, str]] = set()
+    try:
+        for k, size in enumerate(sizes):
+            ctx = _context(np.random.default_rng([seed, SHARD_STREAM, k]), size, days, stamp)
+            nm = (
+                NearMisses(np.random.default_rng([seed, NEAR_MISS_STREAM, k]))
+                if near_misses
+                else None
+            )
+            clear(shard_dir)
+            shard_dir.mkdir()
+            _write_tables(shard_dir, ctx, nm)
+            departments = shard_departments(shard_dir / "people.csv", k)
+            for name in TABLE_NAMES:
+                if name == "sync_runs" and k > 0:
+                    continue
+                transform = (
+                    per_department_rules(k, departments) if name == "enrollment_rules" else None
+                )
+                rows[name] += append_table(
+                    shard_dir / f"{name}.csv", merged / f"{name}.csv", name, k, transform
+                )
+            truth |= {(c, shard_key(key, k)) for c, key in ctx.truth if keep_truth(c, key, k)}
+            if nm:
+                near |= {(c, shard_key(key, k), r, e) for c, key, r, e in nm.rows}
+        clear(shard_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in TABLE_NAMES:
+            (merged / f"{name}.csv").replace(out / f"{name}.csv")
+    finally:
+        clear(staging)
+    return rows, sorted(truth), sorted(near)
