@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 from review_queue.feedback_log import append_event
 from review_queue.findings import FindingNotFound, StaleFinding, get_finding, update_finding
 from review_queue.permissions import ADMIN_ONLY, SYSTEM, Actor, require_role
-from review_queue.routing import route_dismissal, withdraw_work
 from review_queue.queue_counts import fold_if_due
+from review_queue.routing import route_dismissal, withdraw_work
 from review_queue.states import (
     TRANSITIONS,
     UNDO_LAST_ACTIONS,

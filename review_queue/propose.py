@@ -14,8 +14,8 @@ from models.taxonomy import base_priority
 from review_queue.feedback_log import append_event
 from review_queue.findings import join_detectors
 from review_queue.permissions import SYSTEM
-from review_queue.routing import withdraw_work
 from review_queue.queue_counts import fold_if_due
+from review_queue.routing import withdraw_work
 from review_queue.states import Action, Status
 from review_queue.suppressions import active_suppressions
 from review_queue.tables import Finding

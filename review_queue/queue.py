@@ -16,7 +16,7 @@ from review_queue.findings import DETECTOR_SEPARATOR, detectors_of
 from review_queue.permissions import ADMIN_ONLY, Actor, require_role
 from review_queue.queue_counts import counts_by
 from review_queue.states import OPEN_STATUSES, WAITING_STATUSES, Status, values
-from review_queue.tables import FeedbackEvent, Finding, QueueCount, User
+from review_queue.tables import Finding, QueueCount, User
 
 MAX_PAGE = 200
 MAX_BULK = 10_000
@@ -450,51 +450,6 @@ def filter_options(*, session: Session, actor: Actor) -> FilterOptions:
         departments=distinct(col(Finding.department)),
         assignees=sorted(admins),
     )
-
-
-@dataclass(frozen=True)
-class HistoryItem:
-    """One thing that happened to this entity: a decision on it or on a sibling finding."""
-
-    finding_id: int
-    category: str
-    at: datetime
-    actor: str
-    action: str
-    from_status: str | None
-    to_status: str
-    reason: str | None
-    comment: str | None
-    event_id: int
-
-
-def entity_history(
-    *, session: Session, actor: Actor, finding: Finding, limit: int = 100
-) -> list[HistoryItem]:
-    """Every logged event about the same entity (any category), newest first."""
-    require_role(actor, ADMIN_ONLY, "reviewing the queue")
-    rows = session.exec(
-        select(FeedbackEvent, Finding.category)
-        .join(Finding, col(Finding.id) == col(FeedbackEvent.finding_id))
-        .where(col(Finding.entity_key) == finding.entity_key)
-        .order_by(col(FeedbackEvent.id).desc())
-        .limit(limit)
-    ).all()
-    return [
-        HistoryItem(
-            finding_id=e.finding_id,
-            category=category,
-            at=e.at,
-            actor=e.actor,
-            action=e.action,
-            from_status=e.from_status,
-            to_status=e.to_status,
-            reason=e.reason,
-            comment=e.comment,
-            event_id=e.id or 0,
-        )
-        for e, category in rows
-    ]
 
 
 def with_statuses(f: QueueFilter, statuses: tuple[str, ...]) -> QueueFilter:

@@ -1,7 +1,7 @@
 """The queue's counts without a scan: ``queue_counts`` rows summed over the filter's values.
 
 Every change to a finding's status, category, severity, detector, department or assignee inserts
-rows in the same transaction, by triggers on ``findings`` (migration 0011), whichever service or
+rows in the same transaction, by triggers on ``findings`` (migration 0014), whichever service or
 script makes it: -1 for the old combination, +1 for the new (SQLite per row, PostgreSQL per
 statement, one row per combination it touched). Writers only insert, so concurrent
 reviewers and a detection run never wait on one counter row (PostgreSQL row locks); a reader sums
@@ -152,7 +152,7 @@ GROUP BY status, category, severity, detector, department, assignee_id
 HAVING sum(n) <> 0"""
 
 
-# Made by migration 0011, not models (a descending key is not a column list): the page's order,
+# Made by migration 0014, not models (a descending key is not a column list): the page's order,
 # priority high to low then id low to high, read straight off an index for one status, for any
 # status, and for one course. The filter columns ride along, so a narrowed page tests index
 # entries rather than reading a row for each.

@@ -132,7 +132,7 @@ class Finding(SQLModel, table=True):
 class QueueCount(SQLModel, table=True):
     """How many findings share one combination of the queue's filter values, as rows to sum.
 
-    Triggers on ``findings`` (migration 0011) insert a +1 row for a finding's new values and a
+    Triggers on ``findings`` (migration 0014) insert a +1 row for a finding's new values and a
     -1 row for its old ones in the same transaction as the change, so writers only ever insert
     (no row two reviewers both update); ``queue_counts.fold_queue_counts`` sums the loose rows
     into one folded row per combination now and then.
@@ -304,6 +304,8 @@ class AuditItem(SQLModel, table=True):
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     comment: str | None = Field(default=None, max_length=4000)
     row_version: int = Field(default=1)
+
+
 class WorkItem(SQLModel, table=True):
     """The fix a dismissal asks for (review_queue.routing): a rule to tune, a data-quality
     ticket, a scoped exception to propose, or a duplicate to merge (the Work lists page)."""
@@ -328,6 +330,8 @@ class WorkItem(SQLModel, table=True):
     # of a duplicate; the places of an exception; the features that fired.
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
     note: str | None = Field(default=None, max_length=2000)
+
+
 class WebhookEndpoint(SQLModel, table=True):
     """A URL an admin registered for some events; deliveries to it are signed with its secret.
 

@@ -12,7 +12,7 @@ metadata = SQLModel.metadata
 # Made by migrations, not models (migration 0007): SQLite's FTS5 search table and its shadow
 # tables, PostgreSQL's trigram indexes. Autogenerate must not read them as strays.
 NOT_MODELLED_PREFIXES = ("findings_text",)
-# Migration 0011's page indexes, whose descending key the models do not spell.
+# Migration 0014's page indexes, whose descending key the models do not spell.
 NOT_MODELLED_INDEXES = frozenset(
     {
         "ix_findings_title_trgm",

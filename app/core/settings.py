@@ -99,6 +99,7 @@ class Settings(BaseSettings):
                 "needs an http:// or https:// address, e.g. https://gapdesk.example.org"
             )
         return value
+
     # Where detection's heavy passes run: "duckdb" (default, out of core over the stored
     # Parquet), "pandas" (everything in memory), or a Spark master ("spark://HOST:PORT",
     # "local[N]"); checked when detection starts (app.detection.engine).

@@ -15,8 +15,8 @@ from app.web.units import reading, writing
 from models.taxonomy import WHY_IT_MATTERS
 from review_queue.comments import add_comment, list_comments
 from review_queue.decisions import DecisionRefused
+from review_queue.history import entity_history
 from review_queue.permissions import Actor
-from review_queue.queue import entity_history
 from review_queue.states import REVIEWED_STATUSES
 from review_queue.suppressions import create_suppression, lift_suppression, list_suppressions
 from review_queue.tables import Finding

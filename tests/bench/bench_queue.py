@@ -4,7 +4,7 @@
         [--backends sqlite postgres]
 
 Fills a fresh database per size with synthetic findings (bulk insert; the count rows of migration
-0011 follow by trigger, then one fold), then times the queries the Review queue page runs on each
+0014 follow by trigger, then one fold), then times the queries the Review queue page runs on each
 load: a page of 50 open findings by priority, the same filtered by category and department, a
 free-text search, the counts per status. Then a decision's cost: the median of confirming
 findings one transaction each, with the count triggers in place and again with them dropped (what

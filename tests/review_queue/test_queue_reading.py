@@ -8,10 +8,10 @@ from sqlmodel import Session
 from review_queue.comments import add_comment, list_comments
 from review_queue.decisions import DecisionRefused, decide
 from review_queue.findings import queue_counts
+from review_queue.history import entity_history
 from review_queue.learner_reports import file_learner_report, my_reports
 from review_queue.queue import (
     QueueFilter,
-    entity_history,
     filter_options,
     list_findings,
     matching_ids,

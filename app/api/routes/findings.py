@@ -17,12 +17,12 @@ from app.core.db import session_scope
 from app.learning.after_decision import decide_and_learn
 from review_queue import comments
 from review_queue.findings import get_finding
+from review_queue.history import entity_history
 from review_queue.permissions import ADMIN_ONLY, require_role
 from review_queue.queue import (
     MAX_PAGE,
     QueueFilter,
     QueueRow,
-    entity_history,
     list_findings,
     page_rows,
 )

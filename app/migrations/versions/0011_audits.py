@@ -1,6 +1,6 @@
 """audits: audit samples and their items (dismissals and unflagged entities for a second look)
 
-Revision ID: 0011_audits
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-02 03:10:00
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 import review_queue.types
 
-revision: str = "0011_audits"
+revision: str = "0011"
 # Other branches add migrations after 0010; the lead re-chains this one at merge.
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None

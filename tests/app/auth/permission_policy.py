@@ -22,7 +22,6 @@ from app.detection import configuration as config
 from app.detection import coverage
 from app.detection import run as detect
 from app.learning import after_decision, retraining, rule_ledger, work_lists
-from app.learning import after_decision, retraining, rule_ledger
 from app.notify import digest, preferences, webhooks
 from app.sources import exports as source_exports
 from app.sources import intake as intakes
@@ -45,6 +44,7 @@ from review_queue import (
     exports,
     feedback_log,
     findings,
+    history,
     learner_reports,
     queue,
     suppressions,
@@ -61,6 +61,9 @@ from review_queue.trends.locations import gap_locations
 from review_queue.trends.precision import detector_precision
 from review_queue.trends.report import trend_report
 from review_queue.types import utcnow
+from tests.app.auth.permission_exempt import ACTORLESS_PAGE_READS as ACTORLESS_PAGE_READS
+from tests.app.auth.permission_exempt import API_ROUTES as API_ROUTES
+from tests.app.auth.permission_exempt import NOT_SERVICES as NOT_SERVICES
 
 Call = Callable[["World", Any], object]
 
@@ -231,7 +234,7 @@ def _mail_kind(a: Any) -> str:
 def _history(w: World, a: Any) -> object:
     finding = w.s.get(Finding, w.new_id)
     assert finding is not None
-    return queue.entity_history(session=w.s, actor=a, finding=finding)
+    return history.entity_history(session=w.s, actor=a, finding=finding)
 
 
 # fmt: off
@@ -326,7 +329,7 @@ POLICY: tuple[Rule, ...] = (
         session=w.s, actor=a, queue_filter=QueueFilter())),
     Rule(queue.filter_options, ADMIN, lambda w, a: queue.filter_options(session=w.s, actor=a)),
     Rule(cached.queue_filter_options, ADMIN, lambda w, a: cached.queue_filter_options(a)),
-    Rule(queue.entity_history, ADMIN, _history),
+    Rule(history.entity_history, ADMIN, _history),
     Rule(suppressions.create_suppression, ADMIN, _suppress),
     Rule(suppressions.lift_suppression, ADMIN, lambda w, a: suppressions.lift_suppression(
         session=w.s, actor=a, suppression_id=w.suppression_id)),
@@ -465,7 +468,7 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     rule_ledger.rule_ledger_tables,
     snapshots.validate_snapshot, snapshots.list_snapshots, decisions.preview_bulk,
     queue.list_findings, queue.page_rows, queue.matching_ids, queue.filter_options,
-    queue.entity_history,
+    history.entity_history,
     suppressions.list_suppressions, reports.instructor_roster, learner_reports.my_reports,
     comments.list_comments, feedback_log.log_page, exports.decision_rows, exports.finding_rows,
     trend_filter_options, trend_report, gap_flow, open_backlog,
@@ -474,7 +477,6 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     cached.queue_filter_options, audits.audit_items, audits.audit_counts,
     audit_figures.audit_estimates, audit_figures.confirmed_misses,
     audit_figures.reviewer_agreement,
-    cached.queue_filter_options,
     work_items.list_work, work_items.work_counts, work_items.merged_into, work_items.duplicate_pair,
     work_items.duplicate_grouping, work_lists.rule_tuning_backlog, work_lists.exception_proposals,
     tickets.data_quality_tickets, tickets.tickets_csv,
@@ -484,67 +486,6 @@ READ_ONLY: frozenset[Callable[..., Any]] = frozenset({
     source_exports.validate_exports, intakes.prepare_intake, intakes.prepare_uploads,
     intakes.prepare_server_folder, overlaps.current_snapshot, overlaps.overlap_with_current,
 })  # fmt: skip
-
-# Public functions with an ``actor`` parameter that are not services a person calls.
-NOT_SERVICES: dict[str, str] = {
-    "review_queue.feedback_log.append_event": "the log writer: records the actor of a service "
-    "that has already checked the role (reports by instructors, wakes by the system)",
-    "review_queue.permissions.require_role": "the check itself",
-    "review_queue.outbox.on_feedback_event": "the outbox side of the log writer: records what "
-    "a service that has already checked the role did, in its transaction",
-    "app.sources.xapi.actor_id": "reads the 'actor' field of an xAPI statement",
-    "app.web.bulk_panel.bulk_panel": "Review queue page widgets; the services they call "
-    "(preview_bulk, bulk_decide_and_learn) check the role",
-    "app.web.finding_detail.finding_tabs": "Review queue page widgets; the services they call "
-    "(entity_history, list_comments, add_comment, create_suppression) check the role",
-    "app.web.audit_panel.audit_lane": "Review queue page widgets (the Audits view); the "
-    "services they call (draw_audit_sample, audit_items, decide_audit) check the role",
-    "app.web.audit_trends.audit_trends_panel": "Trends page widgets; the services they call "
-    "(audit_estimates, reviewer_agreement) check the role",
-    "app.web.finding_detail.suppressions_panel": "Review queue page widgets; the services they "
-    "call (list_suppressions, lift_suppression) check the role",
-    **{
-        f"app.web.work_list_panels.{name}": "Work lists page widgets; the services they call "
-        "(list_work, rule_tuning_backlog, data_quality_tickets, exception_proposals, "
-        "duplicate_pair, merged_into, assign_work, finish_work and the fixes) check the role"
-        for name in (
-            "owner_controls",
-            "rule_tuning_panel",
-            "tickets_panel",
-            "exceptions_panel",
-            "duplicates_panel",
-            "merged_panel",
-        )
-    },
-    "app.web.queue_list.queue_list": "Review queue page widgets; the services they call "
-    "(list_findings, matching_ids, the bulk panel's) check the role",
-    "app.web.queue_list.read_page": "the Review queue list's page; list_findings checks the role",
-}
-
-# The REST API's route functions (their matrix: tests/app/api/test_api_permissions.py).
-API_ROUTES = "app.api.routes."
-
-# Database reads that pages import and that take no actor, so check nothing themselves. They are
-# reached only from pages whose role the router and require_actor enforce (and from the CLI,
-# run by the server's administrator). Listed so that a new one is a decision, not an accident.
-ACTORLESS_PAGE_READS: dict[str, str] = {
-    "app.auth.accounts.user_id_by_name": "Review queue page (admins): the assignment picker",
-    "app.auth.accounts.user_name_by_id": "Review queue page (admins): who holds the open finding",
-    "app.detection.configuration.detector_settings": (
-        "Detectors page (admins); also read by detection runs"
-    ),
-    "app.learning.model_store.list_versions": (
-        "Models page (admins); also the CLI's `models` command"
-    ),
-    "app.learning.ranking.queue_diff": "Models page (admins)",
-    "review_queue.feedback_log.verify_chain": (
-        "Feedback log page (admins, managers); also the CLI and the API (which checks the role)"
-    ),
-    "review_queue.findings.get_finding": "Review queue page (admins); the services' own lookup",
-    "review_queue.claims.held_claims": (
-        "Review queue page (admins): who holds the open finding; also the queue's own lookup"
-    ),
-}
 
 ROLES: tuple[Role | None, ...] = (None, Role.admin, Role.instructor, Role.manager)
 

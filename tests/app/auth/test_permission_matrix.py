@@ -47,8 +47,7 @@ from review_queue import (
     suppressions,
 )
 from review_queue.permissions import SYSTEM, Actor
-from review_queue.tables import AuditItem, DetectionRun
-from review_queue.tables import DetectionRun, WorkItem
+from review_queue.tables import AuditItem, DetectionRun, WorkItem
 from review_queue.types import utcnow
 from tests.app.auth.permission_policy import (
     ACTORLESS_PAGE_READS,

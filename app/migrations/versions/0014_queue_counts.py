@@ -7,8 +7,8 @@ since the last fold) instead of a count over every matching finding. The trigger
 backfill counts the findings already there. Three indexes with a descending priority key let
 each status's page (and the all-statuses and one-course pages) be an index range read.
 
-Revision ID: 0011_queue_counts
-Revises: 0010
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-02 03:00:00
 """
 
@@ -20,9 +20,9 @@ from alembic import op
 
 from review_queue import queue_counts
 
-revision: str = "0011_queue_counts"
+revision: str = "0014"
 # Other branches add their own 0011; the lead re-chains this one at merge.
-down_revision: str | None = "0010"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """notifications: webhook endpoints, the transactional outbox (events, deliveries, attempts) and
 each person's e-mail choices
 
-Revision ID: 0011_notifications
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-02 03:10:00
 """
 
@@ -15,9 +15,9 @@ from sqlalchemy.dialects import postgresql
 
 import review_queue.types
 
-revision: str = "0011_notifications"
+revision: str = "0013"
 # Other branches add their own 0011; the lead re-chains this one at merge.
-down_revision: str | None = "0010"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """work lists: the fix each dismissal is routed to (rule tuning, data-quality tickets,
 proposed exceptions, duplicates to merge)
 
-Revision ID: 0011_work_lists
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-02 03:00:00
 """
 
@@ -15,9 +15,9 @@ from sqlalchemy.dialects import postgresql
 
 import review_queue.types
 
-revision: str = "0011_work_lists"
+revision: str = "0012"
 # Other branches add their own 0011; the lead re-chains this one at merge.
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
