@@ -13,7 +13,6 @@ the work item it made, so a list holds only the dismissals that stand.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -21,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from models.learning.grouping import key_parts
 from models.snapshot import ALL_TABLES
+from review_queue.outbox import record_event
 from review_queue.tables import DetectionRun, FeedbackEvent, Finding, WorkItem
 from review_queue.types import utcnow
 
@@ -81,20 +81,6 @@ ENTITY_PARTS: dict[str, tuple[str, str]] = {
     "rule": ("enrollment_rules", "rule_id"),
     "run": ("sync_runs", "run_id"),
 }
-
-TicketHook = Callable[[Session, dict[str, Any]], None]
-_ticket_hooks: list[TicketHook] = []
-
-
-def use_ticket_hook(hook: TicketHook) -> None:
-    """Call ``hook(session, payload)`` for every new data-quality ticket, inside the dismissal's
-    transaction (e.g. to put it in a webhook outbox); ``payload`` is :func:`ticket_payload`."""
-    _ticket_hooks.append(hook)
-
-
-def clear_ticket_hooks() -> None:
-    """Forget every ticket hook (tests)."""
-    _ticket_hooks.clear()
 
 
 def ticket_rows(finding: Finding) -> dict[str, list[dict[str, Any]]]:
@@ -207,7 +193,8 @@ def route_dismissal(*, session: Session, finding: Finding, event: FeedbackEvent)
     session.add(item)
     session.flush()
     if kind is WorkKind.data_quality:
-        payload = ticket_payload(item, finding)
-        for hook in _ticket_hooks:
-            hook(session, payload)
+        # The webhook outbox: subscribers hear of the ticket once the dismissal commits.
+        record_event(
+            session=session, kind="data_quality.ticket", payload=ticket_payload(item, finding)
+        )
     return item

@@ -9,14 +9,20 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
+from app.notify.webhooks import register_endpoint
 from models.detectors.base import Proposal
-from review_queue import routing
 from review_queue.decisions import DecisionRefused, decide, undo
 from review_queue.feedback_log import verify_chain
 from review_queue.permissions import Actor
 from review_queue.propose import propose_findings
 from review_queue.routing import WorkKind
-from review_queue.tables import Comment, FeedbackEvent, Finding, WorkItem
+from review_queue.tables import (
+    FeedbackEvent,
+    Finding,
+    OutboxDelivery,
+    OutboxEvent,
+    WorkItem,
+)
 from review_queue.trends.filters import TrendFilters
 from review_queue.trends.flow import gap_flow
 from review_queue.types import utcnow
@@ -70,37 +76,30 @@ def test_each_reason_lands_in_its_list_with_age_and_no_owner(session: Session) -
         list_work(session=session, actor=ada, kind="tickets")
 
 
-def test_a_ticket_names_its_rows_and_reaches_the_hook_in_the_same_transaction(
+def test_a_ticket_names_its_rows_and_reaches_the_webhook_outbox_in_the_same_transaction(
     session: Session,
 ) -> None:
     ada = add_people(session)["ada"]
     finding = add_finding(session, 1, entity_key="person=P1;user=U9", evidence=EVIDENCE)
-    seen: list[dict[str, Any]] = []
-
-    def outbox(s: Session, payload: dict[str, Any]) -> None:
-        # Stands in for the webhook outbox: a row written in the dismissal's transaction.
-        seen.append(payload)
-        s.add(Comment(finding_id=payload["finding_id"], author_id=ada.id or 0,
-                      body=f"ticket #{payload['ticket_id']} queued"))  # fmt: skip
-
-    routing.use_ticket_hook(outbox)
-    try:
-        assert finding.id is not None
-        decide(session=session, actor=ada, finding_id=finding.id, action="dismiss",
-               reason="data_error", comment="HR typed the email into the name field")  # fmt: skip
-        session.rollback()  # the dismissal is not kept: neither is its ticket nor its outbox row
-        assert session.exec(select(WorkItem)).all() == []
-        assert session.exec(select(Comment)).all() == []
-        _dismiss(session, ada, finding, "data_error", comment="HR typo")
-    finally:
-        routing.clear_ticket_hooks()
+    # A real subscriber: the ticket goes into the webhook outbox in the dismissal's transaction.
+    register_endpoint(session=session, actor=ada, url="https://93.184.215.14/hooks/gapdesk",
+                      events=["data_quality.ticket"])  # fmt: skip
+    session.commit()
+    assert finding.id is not None
+    decide(session=session, actor=ada, finding_id=finding.id, action="dismiss",
+           reason="data_error", comment="HR typed the email into the name field")  # fmt: skip
+    session.rollback()  # the dismissal is not kept: neither is its ticket nor its outbox row
+    assert session.exec(select(WorkItem)).all() == []
+    assert session.exec(select(OutboxEvent)).all() == []
+    _dismiss(session, ada, finding, "data_error", comment="HR typo")
     [ticket] = list_work(session=session, actor=ada, kind=WorkKind.data_quality)
     assert ticket.detail["keys"] == {"lms_users": ["U7", "U8", "U9"], "people": ["P1"]}
     assert ticket.detail["rows"]["lms_users"][0]["email"] == "=HYPERLINK(1)"
-    [queued] = session.exec(select(Comment)).all()
-    assert queued.body == f"ticket #{ticket.id} queued"
-    assert seen[-1]["rows"] == ticket.detail["keys"] and seen[-1]["note"] == "HR typo"
-    assert seen[-1]["tables"] == ["lms_users", "people"]
+    [queued] = session.exec(select(OutboxEvent)).all()
+    assert queued.kind == "data_quality.ticket" and queued.payload["ticket_id"] == ticket.id
+    assert queued.payload["rows"] == ticket.detail["keys"] and queued.payload["note"] == "HR typo"
+    assert queued.payload["tables"] == ["lms_users", "people"]
+    assert session.exec(select(OutboxDelivery)).one().status == "pending"
 
 
 def test_undo_or_reopen_withdraws_the_work_item(session: Session) -> None:
