@@ -16,6 +16,7 @@ from sqlalchemy.sql.selectable import Select
 from sqlmodel import Session, col
 
 from review_queue import states
+from review_queue.audits import AUDIT_DETECTOR
 from review_queue.states import values
 from review_queue.tables import FeedbackEvent, Finding
 from review_queue.trends.sql_time import as_date, local_day, minutes_between
@@ -48,8 +49,10 @@ class TrendQuery:
         return [column >= self.filters.start_utc, column < self.filters.end_utc]
 
     def finding_filters(self) -> list[ColumnElement[bool]]:
-        """The department and category filters, on the findings table."""
-        out: list[ColumnElement[bool]] = []
+        """The department and category filters, on the findings table; the audits' own findings
+        (their verdicts on entities no detector flagged) are the Audits panel's, not a detector's
+        flow or precision."""
+        out: list[ColumnElement[bool]] = [col(Finding.detector) != AUDIT_DETECTOR]
         if self.filters.categories:
             out.append(col(Finding.category).in_(self.filters.categories))
         if self.filters.departments:

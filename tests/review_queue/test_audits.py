@@ -24,6 +24,8 @@ from review_queue.decisions import decide
 from review_queue.feedback_log import verify_chain
 from review_queue.permissions import Actor
 from review_queue.tables import FeedbackEvent, Finding
+from review_queue.trends.filters import TrendFilters
+from review_queue.trends.precision import detector_precision
 from review_queue.types import utcnow
 from tests.helpers.queue_fixtures import add_finding, add_people
 
@@ -114,6 +116,10 @@ def test_an_unflagged_entity_found_to_be_a_gap_becomes_a_confirmed_finding(
         col(FeedbackEvent.finding_id).in_([f.id for f in made.values()])))]  # fmt: skip
     assert sorted(actions) == ["audit_confirm", "audit_dismiss"]
     assert confirmed_misses(session=session, actor=people["max"]) == {"compliance_overdue": 1}
+    # The audits' own findings are the Audits panel's: Trends shows no "audit" detector.
+    weeks = TrendFilters.last_weeks(12)
+    precision = detector_precision(session=session, actor=people["max"], filters=weeks).frame
+    assert AUDIT_DETECTOR not in set(precision["detector"])
     # The next sample does not audit an audit's own verdicts as dismissals.
     now = utcnow()
     pool = period_dismissals(session=session, start=now - timedelta(days=7),
