@@ -128,6 +128,7 @@ def act(finding_id: int, version: int, title: str, action: str, **kwargs: Any) -
         )  # fmt: skip
     except (DecisionRefused, PermissionError) as exc:
         flash("error", str(exc))
+        rerun_both()  # the refusal shows where a confirmation would
         return
     st.session_state[DISMISSING] = None
     note = " (already recorded)" if done.repeated else ""

@@ -29,10 +29,13 @@ HEADINGS = {
     "trends": "Trends",
     "feedback-log": "Feedback log",
     "api-tokens": "API tokens",
+    "notifications": "Notifications",
     "detectors": "Detectors",
     "models": "Models",
     "data": "Data",
     "users": "Users",
+    "webhooks": "Webhooks",
+    "work-lists": "Work lists",
 }
 TIMEOUT = 20_000
 

@@ -147,6 +147,8 @@ def test_the_queue_asks_a_duplicate_for_its_original(
     at.number_input(key=f"duplicate_of-{opened}").set_value(_finding_id(db, other)).run()
     next(b for b in at.button if b.label.startswith("duplicate:")).click().run()
     assert not at.error
+    # The Work lists page in a fresh session (AppTest keeps a fragment's rerun scope past it).
+    at = sign_in(open_app(), *admin_login)
     at.switch_page(WORK_PAGE).run()
     assert at.tabs[3].label == "Duplicates (2)"
     assert any(
