@@ -8,15 +8,11 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from app.core.db import build_engine, session_scope, upgrade
-from app.demo.set_up import ensure_demo_accounts
-from app.detection.run import run_detection
-from app.sources.store import ingest
-from review_queue.decisions import decide
-from review_queue.permissions import Actor
-from review_queue.tables import AuditItem, Finding, Role, User
+from app.core.db import build_engine
+from review_queue.tables import AuditItem, Role
+from tests.helpers.audit_site import demo_site_with_a_dismissal
 from tests.helpers.browser import sign_in, streamlit_server
 
 pytestmark = pytest.mark.browser
@@ -34,24 +30,7 @@ def site(
     from app.core.settings import get_settings
 
     get_settings.cache_clear()
-    engine = build_engine(url)
-    upgrade(engine)
-    with session_scope(engine) as session:
-        accounts = {
-            a.role: (a.name, a.password or "") for a in ensure_demo_accounts(session=session)
-        }
-    with Session(engine) as s:
-        admin = Actor.of(s.exec(select(User).where(User.role == "admin")).one())
-    ingest(engine=engine, actor=admin, path=demo_folder)
-    run_detection(engine=engine, actor=admin)
-    with Session(engine) as s:
-        first = s.exec(
-            select(Finding).where(Finding.category == "enrollment_missing").order_by(Finding.id)
-        ).first()
-        assert first is not None and first.id is not None
-        decide(session=s, actor=admin, finding_id=first.id, action="dismiss",
-               reason="false_positive_rule")  # fmt: skip
-        s.commit()
+    engine, accounts = demo_site_with_a_dismissal(url, demo_folder, reason="false_positive_rule")
     engine.dispose()
     with streamlit_server({"GAPDESK_HOME": str(home), "GAPDESK_DATABASE_URL": url}) as base:
         yield base, url, accounts

@@ -8,18 +8,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from app.core.db import build_engine, session_scope, upgrade
 from app.core.settings import get_settings
-from app.demo.set_up import ensure_demo_accounts
-from app.detection.run import run_detection
-from app.sources.store import ingest
 from app.web.navigation import PAGES
-from review_queue.decisions import decide
-from review_queue.permissions import Actor
-from review_queue.tables import AuditItem, Finding, Role, User
+from review_queue.tables import AuditItem, Finding, Role
 from tests.helpers.apptest import open_app, shown, sign_in
+from tests.helpers.audit_site import demo_site_with_a_dismissal
 
 
 def _page(file: str) -> str:
@@ -39,25 +34,7 @@ def site(
     from app.web import units
 
     units._engine.clear()
-    engine = build_engine(url)
-    upgrade(engine)
-    with session_scope(engine) as session:
-        accounts = {
-            a.role: (a.name, a.password or "") for a in ensure_demo_accounts(session=session)
-        }
-    with Session(engine) as s:
-        admin = Actor.of(s.exec(select(User).where(User.role == "admin")).one())
-    ingest(engine=engine, actor=admin, path=demo_folder)
-    run_detection(engine=engine, actor=admin)
-    with Session(engine) as s:
-        # The first category's finding, dismissed: the first item of the Audits lane.
-        first = s.exec(
-            select(Finding).where(Finding.category == "enrollment_missing").order_by(Finding.id)
-        ).first()
-        assert first is not None and first.id is not None
-        decide(session=s, actor=admin, finding_id=first.id, action="dismiss",
-               reason="expected")  # fmt: skip
-        s.commit()
+    engine, accounts = demo_site_with_a_dismissal(url, demo_folder, reason="expected")
     yield engine, accounts
     units._engine.clear()
     engine.dispose()
