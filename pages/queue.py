@@ -52,7 +52,7 @@ st.session_state.setdefault(NONCE, 0)
 
 st.header("Review queue")
 options = queue_filter_options(actor)
-bar = st.columns([6, 3, 1.3], vertical_alignment="center")
+bar = st.columns([7.6, 2.3, 1.3], vertical_alignment="center")
 view = bar[0].segmented_control(
     "View", [*QUEUE_VIEWS, AUDITS_VIEW], default="To do", key="f_view",
     label_visibility="collapsed",
