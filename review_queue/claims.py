@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
 from review_queue.decisions import AlreadyDecided, Decision, DecisionRefused, decide, last_event
-from review_queue.findings import FindingNotFound
+from review_queue.findings import FindingNotFound, lock_findings
 from review_queue.permissions import ADMIN_ONLY, SYSTEM, Actor, require_role
 from review_queue.states import Action, Status
 from review_queue.tables import FeedbackEvent, Finding
@@ -46,6 +46,8 @@ def release_idle_claims(
     now = now or utcnow()
     in_review = select(col(Finding.id)).where(col(Finding.status) == Status.in_review.value)
     held = held_claims(session=session, finding_ids=[int(i or 0) for i in session.exec(in_review)])
+    idle_ids = [finding_id for finding_id, at in held.items() if now - at >= idle]
+    lock_findings(session=session, finding_ids=idle_ids)
     released = []
     for finding_id, at in sorted(held.items()):
         if now - at < idle:

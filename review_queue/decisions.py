@@ -15,7 +15,13 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from review_queue.feedback_log import append_event
-from review_queue.findings import FindingNotFound, StaleFinding, get_finding, update_finding
+from review_queue.findings import (
+    FindingNotFound,
+    StaleFinding,
+    get_finding,
+    lock_findings,
+    update_finding,
+)
 from review_queue.permissions import ADMIN_ONLY, SYSTEM, Actor, require_role
 from review_queue.queue_counts import fold_if_due
 from review_queue.routing import route_dismissal, withdraw_work
@@ -428,6 +434,7 @@ def bulk_decide(
     preview = preview_bulk(session=session, actor=actor, finding_ids=finding_ids, action=action)
     result = BulkResult(skipped=dict(preview.skipped))
     now = now or utcnow()
+    lock_findings(session=session, finding_ids=preview.changed)
     for fid in preview.changed:
         try:
             with session.begin_nested():
@@ -446,14 +453,23 @@ def bulk_decide(
 def wake_snoozed(*, session: Session, now: datetime | None = None) -> int:
     """Wake every finding whose snooze has ended (back to its earlier status); returns how many."""
     now = now or utcnow()
-    due = session.exec(
-        select(Finding).where(
+    due_ids = session.exec(
+        select(col(Finding.id)).where(
             col(Finding.status) == Status.snoozed, col(Finding.snoozed_until) <= now
         )
+    ).all()
+    lock_findings(session=session, finding_ids=[int(i or 0) for i in due_ids])
+    due = session.exec(
+        select(Finding)
+        .where(col(Finding.id).in_(due_ids))
+        .order_by(col(Finding.id))
+        .execution_options(populate_existing=True)
     ).all()
     woken = 0
     for finding in due:
         assert finding.id is not None
+        if finding.status != Status.snoozed.value:
+            continue  # woken or decided by someone else before the lock
         back = finding.status_before_snooze or Status.new.value
         try:
             update_finding(

@@ -86,6 +86,33 @@ def update_finding(
     return finding
 
 
+_LOCK_BATCH = 5000
+
+
+def lock_findings(*, session: Session, finding_ids: Iterable[int]) -> None:
+    """Take these findings' row locks now, in id order, before the feedback log's head.
+
+    Every change locks its finding (the UPDATE) and then the log's head row (``append_event``).
+    A transaction that changes several findings one after another would otherwise hold the head
+    while it waits for the next finding, which a single decision may hold while it waits for the
+    head: a deadlock on PostgreSQL. Taking all of them first, in one order, keeps every
+    transaction's order "findings by id, then the head". SQLite writers lock the whole database
+    (BEGIN IMMEDIATE), so there it does nothing.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    ids = sorted({int(i) for i in finding_ids})
+    for start in range(0, len(ids), _LOCK_BATCH):
+        chunk = ids[start : start + _LOCK_BATCH]
+        # ORDER BY puts PostgreSQL's row locking above the sort: the locks follow the ids.
+        session.exec(
+            select(col(Finding.id))
+            .where(col(Finding.id).in_(chunk))
+            .order_by(col(Finding.id))
+            .with_for_update()
+        ).all()
+
+
 @dataclass(frozen=True)
 class QueueCounts:
     """What waits for a person, in numbers."""

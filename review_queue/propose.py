@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from models.detectors.base import Proposal
 from models.taxonomy import base_priority
 from review_queue.feedback_log import append_event
-from review_queue.findings import join_detectors
+from review_queue.findings import join_detectors, lock_findings
 from review_queue.permissions import SYSTEM
 from review_queue.queue_counts import fold_if_due
 from review_queue.routing import withdraw_work
@@ -54,6 +54,16 @@ def _existing(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[s
             select(Finding).where(tuple_(col(Finding.category), col(Finding.entity_key)).in_(chunk))
         ).all()
         found.update({(f.category, f.entity_key): f for f in rows})
+    if found and session.get_bind().dialect.name == "postgresql":
+        # Lock them (in id order, before the log's head) and read them again as locked.
+        ids = sorted(int(f.id or 0) for f in found.values())
+        lock_findings(session=session, finding_ids=ids)
+        for i in range(0, len(ids), _BATCH):
+            session.exec(
+                select(Finding)
+                .where(col(Finding.id).in_(ids[i : i + _BATCH]))
+                .execution_options(populate_existing=True)
+            ).all()
     return found
 
 

@@ -38,7 +38,7 @@ from review_queue.permissions import SYSTEM, Actor
 from review_queue.queue import QueueFilter, list_findings, page_rows
 from review_queue.states import OPEN_STATUSES
 from review_queue.tables import Finding
-from tests.bench.bench_queue import fill
+from tests.bench.bench_queue import fill, settle_after_fill
 from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database
 from tests.helpers.api_server import serving
 
@@ -204,9 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 upgrade(engine)
                 fill(engine, args.findings)
-                if backend == "postgres":
-                    with engine.begin() as conn:
-                        conn.exec_driver_sql("ANALYZE findings")
+                settle_after_fill(engine)
                 t_fill = time.perf_counter()
                 print(f"{backend} {args.findings:,} findings (filled in "
                       f"{t_fill - t_start:.0f} s), over HTTP; {_cpu_and_load()}:")  # fmt: skip
