@@ -46,12 +46,10 @@ def release_idle_claims(
     now = now or utcnow()
     in_review = select(col(Finding.id)).where(col(Finding.status) == Status.in_review.value)
     held = held_claims(session=session, finding_ids=[int(i or 0) for i in session.exec(in_review)])
-    idle_ids = [finding_id for finding_id, at in held.items() if now - at >= idle]
+    idle_ids = sorted(finding_id for finding_id, at in held.items() if now - at >= idle)
     lock_findings(session=session, finding_ids=idle_ids)
     released = []
-    for finding_id, at in sorted(held.items()):
-        if now - at < idle:
-            continue
+    for finding_id in idle_ids:
         try:
             with session.begin_nested():
                 decide(

@@ -453,18 +453,12 @@ def bulk_decide(
 def wake_snoozed(*, session: Session, now: datetime | None = None) -> int:
     """Wake every finding whose snooze has ended (back to its earlier status); returns how many."""
     now = now or utcnow()
-    due_ids = session.exec(
-        select(col(Finding.id)).where(
+    due = session.exec(
+        select(Finding).where(
             col(Finding.status) == Status.snoozed, col(Finding.snoozed_until) <= now
         )
     ).all()
-    lock_findings(session=session, finding_ids=[int(i or 0) for i in due_ids])
-    due = session.exec(
-        select(Finding)
-        .where(col(Finding.id).in_(due_ids))
-        .order_by(col(Finding.id))
-        .execution_options(populate_existing=True)
-    ).all()
+    lock_findings(session=session, finding_ids=[int(f.id or 0) for f in due])
     woken = 0
     for finding in due:
         assert finding.id is not None

@@ -96,20 +96,21 @@ def lock_findings(*, session: Session, finding_ids: Iterable[int]) -> None:
     A transaction that changes several findings one after another would otherwise hold the head
     while it waits for the next finding, which a single decision may hold while it waits for the
     head: a deadlock on PostgreSQL. Taking all of them first, in one order, keeps every
-    transaction's order "findings by id, then the head". SQLite writers lock the whole database
-    (BEGIN IMMEDIATE), so there it does nothing.
+    transaction's order "findings by id, then the head". The rows are read as locked, so the
+    session's copies are the current ones. SQLite writers lock the whole database (BEGIN
+    IMMEDIATE), so there it does nothing.
     """
     if session.get_bind().dialect.name != "postgresql":
         return
     ids = sorted({int(i) for i in finding_ids})
     for start in range(0, len(ids), _LOCK_BATCH):
-        chunk = ids[start : start + _LOCK_BATCH]
         # ORDER BY puts PostgreSQL's row locking above the sort: the locks follow the ids.
         session.exec(
-            select(col(Finding.id))
-            .where(col(Finding.id).in_(chunk))
+            select(Finding)
+            .where(col(Finding.id).in_(ids[start : start + _LOCK_BATCH]))
             .order_by(col(Finding.id))
             .with_for_update()
+            .execution_options(populate_existing=True)
         ).all()
 
 

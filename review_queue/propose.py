@@ -54,16 +54,8 @@ def _existing(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[s
             select(Finding).where(tuple_(col(Finding.category), col(Finding.entity_key)).in_(chunk))
         ).all()
         found.update({(f.category, f.entity_key): f for f in rows})
-    if found and session.get_bind().dialect.name == "postgresql":
-        # Lock them (in id order, before the log's head) and read them again as locked.
-        ids = sorted(int(f.id or 0) for f in found.values())
-        lock_findings(session=session, finding_ids=ids)
-        for i in range(0, len(ids), _BATCH):
-            session.exec(
-                select(Finding)
-                .where(col(Finding.id).in_(ids[i : i + _BATCH]))
-                .execution_options(populate_existing=True)
-            ).all()
+    # Locked in id order before the log's head, and read again as locked.
+    lock_findings(session=session, finding_ids=[int(f.id or 0) for f in found.values()])
     return found
 
 
