@@ -33,7 +33,7 @@ from app.web.queue_list import (
     queue_list,
     rerun_both,
 )  # fmt: skip
-from app.web.signin import require_actor
+from app.web.signin import recheck_in_fragment, require_actor, signed_in_only
 from app.web.units import engine, reading, writing
 from models.taxonomy import CATEGORIES
 from review_queue.claims import held_claims, next_finding, release_claim
@@ -102,6 +102,7 @@ def short(title: str, limit: int = 70) -> str:
     return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
+@signed_in_only
 def take_next() -> None:
     """N: claim the next unclaimed finding after the one on screen and open it."""
     st.session_state[DISMISSING] = None
@@ -119,6 +120,7 @@ def take_next() -> None:
     rerun_both()
 
 
+@signed_in_only
 def act(finding_id: int, version: int, title: str, action: str, **kwargs: Any) -> None:
     """A decision on the finding on screen; the next waiting one opens after a finishing one."""
     try:
@@ -139,6 +141,7 @@ def act(finding_id: int, version: int, title: str, action: str, **kwargs: Any) -
     rerun_both()
 
 
+@signed_in_only
 def assign_picked(finding_id: int, version: int, title: str) -> None:
     """A: assign the open finding to the person picked beside the button."""
     with reading() as session:
@@ -148,6 +151,7 @@ def assign_picked(finding_id: int, version: int, title: str) -> None:
     act(finding_id, version, title, Action.assign, assignee_id=who_id)
 
 
+@signed_in_only
 def dismiss_with(finding_id: int, version: int, title: str, reason: str) -> None:
     """A reason key (1-5): dismiss with the reason the reviewer picked, and only that."""
     k = f"-{finding_id}"
@@ -156,6 +160,7 @@ def dismiss_with(finding_id: int, version: int, title: str, reason: str) -> None
         duplicate_of_id=int(st.session_state.get("duplicate_of" + k) or 0) or None)  # fmt: skip
 
 
+@signed_in_only
 def undo_mine() -> None:
     """U: undo my latest decision, on whichever finding it was, and open that finding."""
     st.session_state[DISMISSING] = None
@@ -172,6 +177,7 @@ def undo_mine() -> None:
     rerun_both()
 
 
+@signed_in_only
 def release(finding_id: int) -> None:
     """E: hand my claim back to the queue."""
     try:
@@ -349,6 +355,7 @@ def next_button(where: Any) -> None:
 @st.fragment(key=DETAIL)
 def detail() -> None:
     """The open finding: heading, badges and claim, its evidence beside the actions."""
+    recheck_in_fragment()
     open_id = st.session_state.get(OPEN)
     finding, claimed_at, holder_name = None, None, None
     if open_id is not None:
@@ -392,6 +399,7 @@ def bulk_done(message: str) -> None:
 @st.fragment(key=LIST)
 def listing() -> None:
     """The list under the open finding: counts, one page of rows, paging and the bulk panel."""
+    recheck_in_fragment()
     queue_list(actor, queue_filter, assignees=options.assignees, done=bulk_done)
 
 

@@ -12,6 +12,7 @@ import streamlit as st
 from app.core.errors import UserError
 from app.detection.audits import draw_audit_sample
 from app.web.presenters import md_code, md_escape
+from app.web.signin import signed_in_only
 from app.web.units import engine, reading, writing
 from models.taxonomy import CATEGORIES
 from review_queue.audits import AuditRefused, audit_counts, audit_items, decide_audit
@@ -25,6 +26,7 @@ VERDICT_BUTTONS = (
 )
 
 
+@signed_in_only
 def _draw(actor: Actor) -> None:
     try:
         with st.spinner("Drawing the audit sample on the current snapshot ..."):
@@ -34,6 +36,7 @@ def _draw(actor: Actor) -> None:
         st.session_state[AUDIT_FLASH] = ("error", str(exc))
 
 
+@signed_in_only
 def _decide(actor: Actor, item_id: int, verdict: str, row_version: int) -> None:
     comment = st.session_state.get(f"audit_comment_{item_id}") or None
     try:

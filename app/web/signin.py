@@ -4,12 +4,19 @@ A tab remembers only its session token (or, after single sign-on, its user id); 
 the database whether that session still stands (not revoked, expired or idle; the user active)
 and which role the user has now. So a new password, a deactivation, a role change or a sign-out
 in another tab takes effect on the open tab's next rerun.
+
+Two kinds of run skip ``app/main.py`` and the page's ``require_actor()``: a widget's callback
+(it runs before the script) and a fragment's own rerun. Each asks again: a callback that changes
+something is wrapped in ``signed_in_only``, and a fragment calls ``recheck_in_fragment()`` first.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec
 
 import streamlit as st
 
@@ -27,6 +34,8 @@ _SSO_USER = "gapdesk_sso_user"
 _SSO_REFUSED = "gapdesk_sso_refused"
 _REVOKED = "gapdesk_revoked"
 _PENDING_COOKIE = "gapdesk_pending_cookie"
+_CHECKED_AS = "gapdesk_checked_as"  # (user id, role) that the page's last full run was drawn for
+P = ParamSpec("P")
 
 
 def oidc_configured() -> bool:
@@ -132,7 +141,39 @@ def require_actor() -> Actor:
     if page is not None and actor.role not in page.roles:
         st.warning(f"This page is not open to the {actor.role.value} role.")
         st.stop()
+    st.session_state[_CHECKED_AS] = (actor.id, actor.role)
     return actor
+
+
+def still_signed_in() -> bool:
+    """Whether the person the page was drawn for is still signed in here, with the same role
+    (asked of the database now, as on a full rerun)."""
+    actor = current_actor()
+    drawn_for = st.session_state.get(_CHECKED_AS)
+    return actor is not None and drawn_for == (actor.id, actor.role)
+
+
+def signed_in_only(callback: Callable[P, None]) -> Callable[P, None]:
+    """``callback`` (a widget's on_click or on_change that changes something) runs only while
+    the page's person is still signed in with the same role; otherwise it does nothing, and the
+    run that follows shows the sign-in form (or the page's refusal)."""
+
+    @functools.wraps(callback)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> None:
+        if still_signed_in():
+            callback(*args, **kwargs)
+
+    return checked
+
+
+def recheck_in_fragment() -> None:
+    """First thing in a fragment: on the fragment's own rerun (which skips the app's sign-in
+    check), ask again; a session that ended, or a changed role, reruns the whole app."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is not None and ctx.fragment_ids_this_run and not still_signed_in():
+        st.rerun(scope="app")
 
 
 def _client_address() -> str:

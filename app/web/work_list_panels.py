@@ -21,6 +21,7 @@ from app.learning.work_lists import (
 )
 from app.sources.tickets import data_quality_tickets, tickets_csv
 from app.web.presenters import evidence_tables, md_escape, plural
+from app.web.signin import signed_in_only
 from app.web.units import reading, writing
 from review_queue.decisions import DecisionRefused
 from review_queue.permissions import Actor
@@ -44,6 +45,7 @@ REFUSALS = (WorkRefused, UserError, DecisionRefused, PermissionError)
 ITEM_COLUMNS = ["item", "finding", "title", "detector", "age (days)", "owner"]
 
 
+@signed_in_only
 def run_action(change: Callable[[Session], str]) -> None:
     """One action in a unit of work; its message (or refusal) is shown on the next run."""
     try:

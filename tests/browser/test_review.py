@@ -14,6 +14,8 @@ from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 from sqlmodel import Session, col, select
 
+from app.auth.accounts import find_user
+from app.auth.sessions import end_user_sessions
 from app.core.db import build_engine, session_scope, upgrade
 from app.demo.set_up import busiest_owner_email, ensure_demo_accounts
 from app.detection.run import run_detection
@@ -256,3 +258,44 @@ def test_a_long_title_is_read_whole_in_the_list_at_1280(page: Page, site: tuple)
     shot = Image.open(io.BytesIO(grid.screenshot()))
     cell = shot.crop((left + 6, 36, left + COLUMNS["title"]["width"] - 6, shot.height - 2))
     assert _text_lines(cell) >= 2
+
+
+@pytest.mark.parametrize("ended_by", ["sign-out everywhere", "role change"])
+def test_a_key_pressed_after_the_session_ended_elsewhere_changes_nothing(
+    page: Page, site: tuple, ended_by: str
+) -> None:
+    """A decision key is a callback and reruns only the open finding's fragment, which skips the
+    app's sign-in check: both must ask again, so nothing is recorded and the sign-in form (or
+    the page's refusal) shows."""
+    _, url = _queue(page, site)
+    name = site[2][Role.admin][0]
+    _press(page, "n", "Next")
+    opened = _open_id(page)
+    before = len(_events(url, "confirm"))
+    engine = build_engine(url)
+    with session_scope(engine) as s:
+        user = find_user(session=s, name=name)
+        assert user is not None and user.id is not None
+        if ended_by == "role change":
+            user.role = Role.manager
+            s.add(user)
+        else:
+            assert end_user_sessions(session=s, user_id=user.id) >= 1
+    engine.dispose()
+    try:
+        _press(page, "y", "Confirm")
+        if ended_by == "role change":
+            expect(page.get_by_text("Hello, " + name)).to_be_visible(timeout=SLOW)
+        else:
+            expect(page.get_by_label("User name or email")).to_be_visible(timeout=SLOW)
+        expect(page.get_by_text(f"#{opened}: confirm.")).to_have_count(0)
+        assert len(_events(url, "confirm")) == before
+    finally:
+        if ended_by == "role change":
+            engine = build_engine(url)
+            with session_scope(engine) as s:
+                user = find_user(session=s, name=name)
+                assert user is not None
+                user.role = Role.admin
+                s.add(user)
+            engine.dispose()
