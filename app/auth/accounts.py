@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app.auth.api_tokens import revoke_user_api_tokens
 from app.auth.sessions import end_user_sessions
 from app.sources.text_shapes import looks_like_email
 from review_queue.permissions import ADMIN_ONLY, SYSTEM, Actor, require_role
@@ -186,7 +187,8 @@ def _other_active_admins(session: Session, user: User) -> int:
 
 
 def set_active(*, session: Session, actor: Actor, name: str, active: bool) -> User:
-    """Deactivate (ending the user's open sessions at once) or reactivate an account (admins).
+    """Deactivate (ending the user's open sessions and revoking their API tokens at once) or
+    reactivate an account (admins); reactivating brings back neither sessions nor tokens.
 
     Nobody deactivates their own account, nor the last active administrator."""
     user = _managed_user(session, actor, name, "activating or deactivating users")
@@ -198,9 +200,17 @@ def set_active(*, session: Session, actor: Actor, name: str, active: bool) -> Us
             raise AccountError(f"{name} is the last active admin: add another admin first")
         assert user.id is not None
         end_user_sessions(session=session, user_id=user.id)
+        revoke_user_api_tokens(session=session, actor=actor, user_id=user.id)
     user.active = active
     session.add(user)
     return user
+
+
+def revoke_tokens(*, session: Session, actor: Actor, name: str) -> int:
+    """Revoke every live API token of the user called ``name`` (admins); how many there were."""
+    user = _managed_user(session, actor, name, "revoking another user's API tokens")
+    assert user.id is not None
+    return revoke_user_api_tokens(session=session, actor=actor, user_id=user.id)
 
 
 def set_role(*, session: Session, actor: Actor, name: str, role: str) -> User:

@@ -1,8 +1,10 @@
 """Personal API tokens: created and revoked by their owner, scoped read or write.
 
 Like a browser session token (app/auth/sessions.py), a token is random, shown once, and only its
-SHA-256 is stored. A token acts as its user with the user's role as stored now: a deactivated
-user's tokens stop working, and a role change applies at the next call.
+SHA-256 is stored. A token acts as its user with the user's role as stored now: a role change
+applies at the next call. Deactivating a user revokes their live tokens (so reactivating does not
+bring old ones back), and an administrator can revoke every token of a user at once (a lost
+laptop, a leaked token whose owner is away).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from app.core.errors import UserError
-from review_queue.permissions import EVERYONE, Actor, require_role
+from review_queue.permissions import ADMIN_ONLY, EVERYONE, Actor, require_role
 from review_queue.tables import ApiToken, User
 from review_queue.types import utcnow
 
@@ -112,6 +115,29 @@ def revoke_api_token(*, session: Session, actor: Actor, token_id: int) -> TokenV
         row.revoked_at = utcnow()
         session.add(row)
     return _view(row)
+
+
+def revoke_user_api_tokens(*, session: Session, actor: Actor, user_id: int) -> int:
+    """Revoke every live token of one user (administrators); returns how many were live."""
+    require_role(actor, ADMIN_ONLY, "revoking another user's API tokens")
+    result = session.execute(
+        update(ApiToken)
+        .where(col(ApiToken.user_id) == user_id, col(ApiToken.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def live_token_counts(*, session: Session, actor: Actor) -> dict[int, int]:
+    """How many live (not revoked) tokens each user has (administrators; the Users page)."""
+    require_role(actor, ADMIN_ONLY, "counting users' API tokens")
+    rows = session.exec(
+        select(col(ApiToken.user_id), func.count())
+        .where(col(ApiToken.revoked_at).is_(None))
+        .group_by(col(ApiToken.user_id))
+    ).all()
+    return {int(user_id): int(n) for user_id, n in rows}
 
 
 def check_api_token(*, session: Session, token: str) -> TokenCheck | None:

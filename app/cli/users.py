@@ -6,7 +6,15 @@ import sys
 
 import click
 
-from app.auth.accounts import create_user, list_users, set_active, set_password, set_role
+from app.auth.accounts import (
+    create_user,
+    list_users,
+    revoke_tokens,
+    set_active,
+    set_password,
+    set_role,
+)
+from app.auth.api_tokens import live_token_counts
 from app.cli.group import GapdeskGroup
 from app.core.db import (
     get_engine,
@@ -53,6 +61,7 @@ def users_list() -> None:
     """List every account (never a password or its hash)."""
     with session_scope(get_engine()) as session:
         rows = list_users(session=session, actor=SYSTEM)
+        tokens = live_token_counts(session=session, actor=SYSTEM)
     if not rows:
         click.echo("no users yet: add one with `gapdesk users add NAME --email E --role admin`")
         return
@@ -61,8 +70,10 @@ def users_list() -> None:
     for u in rows:
         state = "active" if u.active else "deactivated"
         last = f"{u.last_sign_in_at:%Y-%m-%d %H:%M} UTC" if u.last_sign_in_at else "never"
+        live = tokens.get(u.id or -1, 0)
         click.echo(
-            f"{u.name:<{width}}  {u.role:<10}  {u.email:<{mail}}  {state:<11}  last sign-in {last}"
+            f"{u.name:<{width}}  {u.role:<10}  {u.email:<{mail}}  {state:<11}  "
+            f"last sign-in {last:<20}  API tokens {live}"
         )
 
 
@@ -83,10 +94,10 @@ def users_set_password(name: str, password_stdin: bool) -> None:
 @users.command("deactivate")
 @click.argument("name")
 def users_deactivate(name: str) -> None:
-    """Stop an account from signing in; its open browser sessions end at once."""
+    """Stop an account from signing in; its browser sessions end and its API tokens are revoked."""
     with session_scope(get_engine()) as session:
         set_active(session=session, actor=SYSTEM, name=name, active=False)
-    click.echo(f"{name} deactivated: signed out everywhere, cannot sign in")
+    click.echo(f"{name} deactivated: signed out everywhere, API tokens revoked, cannot sign in")
 
 
 @users.command("activate")
@@ -106,3 +117,14 @@ def users_set_role(name: str, role: str) -> None:
     with session_scope(get_engine()) as session:
         user = set_role(session=session, actor=SYSTEM, name=name, role=role)
     click.echo(f"{user.name} is now {user.role}")
+
+
+@users.command("revoke-tokens")
+@click.argument("name")
+def users_revoke_tokens(name: str) -> None:
+    """Revoke every live API token of an account at once (a lost laptop, a leaked token)."""
+    with session_scope(get_engine()) as session:
+        count = revoke_tokens(session=session, actor=SYSTEM, name=name)
+    click.echo(
+        f"{name}: {count} live API token(s) revoked" if count else f"{name} had no live API tokens"
+    )

@@ -11,10 +11,12 @@ from app.auth.accounts import (
     AccountError,
     create_user,
     list_users,
+    revoke_tokens,
     set_active,
     set_password,
     set_role,
 )
+from app.auth.api_tokens import live_token_counts
 from app.web.presenters import md_escape
 from app.web.signin import require_actor
 from app.web.units import reading, writing
@@ -43,6 +45,7 @@ if done := st.session_state.pop(_DONE, None):
 
 with reading() as session:
     users = list_users(session=session, actor=actor)
+    tokens = live_token_counts(session=session, actor=actor)
 st.dataframe(
     pd.DataFrame(
         [
@@ -60,10 +63,11 @@ st.dataframe(
                     if on
                 )
                 or "single sign-on (not yet used)",
+                "API tokens": tokens.get(u.id or -1, 0),
             }
             for u in users
         ],
-        columns=["name", "email", "role", "status", "last sign-in", "sign-in with"],
+        columns=["name", "email", "role", "status", "last sign-in", "sign-in with", "API tokens"],
     ),
     hide_index=True,
 )
@@ -86,7 +90,7 @@ if user is not None:
             )
     with active_col:
         if user.active:
-            st.caption("Deactivating signs the person out everywhere at once.")
+            st.caption("Deactivating signs the person out everywhere and revokes their API tokens.")
             if st.button("Deactivate", icon=":material/block:"):
                 _apply(
                     lambda s: set_active(session=s, actor=actor, name=name, active=False),
@@ -99,6 +103,17 @@ if user is not None:
                     lambda s: set_active(session=s, actor=actor, name=name, active=True),
                     f"{name} may sign in again.",
                 )
+    live = tokens.get(user.id or -1, 0)
+    if st.button(
+        f"Revoke all {name}'s API tokens ({live} live)",
+        icon=":material/key_off:",
+        disabled=not live,
+        help="For a lost laptop or a leaked token: every script using them stops at once.",
+    ):
+        _apply(
+            lambda s: revoke_tokens(session=s, actor=actor, name=name),
+            f"{name}'s API tokens are revoked: calls made with them are refused from now on.",
+        )
     with st.form("reset_password", clear_on_submit=True):
         new_password = st.text_input(
             f"New password for {name} (at least {MIN_PASSWORD_LENGTH} characters)",

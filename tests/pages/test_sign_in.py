@@ -10,12 +10,13 @@ from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from app.auth.accounts import set_active, set_password, set_role
+from app.auth.api_tokens import check_api_token, create_api_token
 from app.auth.sessions import _token_hash, end_session, user_for_token
 from app.core.db import session_scope
 from app.demo.set_up import ensure_demo_accounts
 from app.web.navigation import PAGES, SIGN_IN, pages_for
-from review_queue.permissions import SYSTEM
-from review_queue.tables import Role, UserSession
+from review_queue.permissions import SYSTEM, Actor
+from review_queue.tables import Role, User, UserSession
 from review_queue.types import utcnow
 from tests.helpers.apptest import MAIN, app_on, open_app, registered_pages, shown, sign_in
 
@@ -112,6 +113,28 @@ def test_admin_changes_role_deactivates_and_resets_a_password(
     assert sign_in(open_app(), manager, "a brand new password").title[0].value == (
         f"Hello, {manager}"
     )
+
+
+def test_admin_revokes_a_users_api_tokens_on_the_users_page(
+    db: Engine, demo_passwords: dict
+) -> None:
+    manager = demo_passwords[Role.manager][0]
+    with session_scope(db) as s:
+        user = s.exec(select(User).where(User.name == manager)).one()
+        _, token = create_api_token(session=s, actor=Actor.of(user), name="report", scope="read")
+    at = _users_page(demo_passwords)
+    assert _rows(at)[manager]["API tokens"] == 1
+    next(s for s in at.selectbox if s.label == "Account").select(manager).run()
+    label = f"Revoke all {manager}'s API tokens (1 live)"
+    next(b for b in at.button if b.label == label).click().run()
+    assert not at.error
+    assert [shown(s.value) for s in at.success] == [
+        f"{manager}'s API tokens are revoked: calls made with them are refused from now on."
+    ]
+    assert _rows(at)[manager]["API tokens"] == 0
+    assert next(b for b in at.button if b.label.startswith("Revoke all")).disabled
+    with session_scope(db) as s:
+        assert check_api_token(session=s, token=token) is None
 
 
 def test_admin_cannot_deactivate_themselves(demo_passwords: dict) -> None:

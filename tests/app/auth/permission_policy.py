@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.auth import accounts, api_tokens
 from app.detection import audits as audit_sampling
@@ -52,7 +52,7 @@ from review_queue import (
 )
 from review_queue.permissions import SYSTEM, Actor
 from review_queue.queue import QueueFilter
-from review_queue.tables import Finding, Role
+from review_queue.tables import Finding, Role, User
 from review_queue.trends.backlog import compliance_exposure, open_backlog
 from review_queue.trends.cycle_times import cycle_times
 from review_queue.trends.filters import TrendFilters, trend_filter_options
@@ -231,6 +231,10 @@ def _mail_kind(a: Any) -> str:
     return preferences.KINDS_FOR_ROLE[a.role][0].value if a is not None else "assigned"
 
 
+def _user_id(w: World, name: str) -> int:
+    return w.s.exec(select(col(User.id)).where(col(User.name) == name)).one()
+
+
 def _history(w: World, a: Any) -> object:
     finding = w.s.get(Finding, w.new_id)
     assert finding is not None
@@ -250,6 +254,8 @@ POLICY: tuple[Rule, ...] = (
         session=w.s, actor=a, name="max", active=False)),
     Rule(accounts.set_role, ADMIN, lambda w, a: accounts.set_role(
         session=w.s, actor=a, name="max", role="instructor")),
+    Rule(accounts.revoke_tokens, ADMIN, lambda w, a: accounts.revoke_tokens(
+        session=w.s, actor=a, name="max")),
     # detectors and detection runs: the Detectors page (admins)
     Rule(config.configure_detector, ADMIN, lambda w, a: config.configure_detector(
         session=w.s, actor=a, name="unowned_course", enabled=False, note="too noisy")),
@@ -410,6 +416,10 @@ POLICY: tuple[Rule, ...] = (
     Rule(api_tokens.create_api_token, EVERYONE, lambda w, a: api_tokens.create_api_token(
         session=w.s, actor=a, name="LMS plug-in", scope="write")),
     Rule(api_tokens.list_api_tokens, EVERYONE, lambda w, a: api_tokens.list_api_tokens(
+        session=w.s, actor=a)),
+    Rule(api_tokens.revoke_user_api_tokens, ADMIN, lambda w, a: api_tokens.revoke_user_api_tokens(
+        session=w.s, actor=a, user_id=_user_id(w, "max"))),
+    Rule(api_tokens.live_token_counts, ADMIN, lambda w, a: api_tokens.live_token_counts(
         session=w.s, actor=a)),
     Rule(api_tokens.revoke_api_token, EVERYONE, lambda w, a: api_tokens.revoke_api_token(
         session=w.s, actor=a, token_id=api_tokens.create_api_token(

@@ -13,11 +13,13 @@ from app.auth.accounts import (
     create_user,
     hash_password,
     list_users,
+    revoke_tokens,
     set_active,
     set_password,
     set_role,
     verify_password,
 )
+from app.auth.api_tokens import check_api_token, create_api_token, live_token_counts
 from app.auth.sessions import end_session, start_session, user_for_token
 from app.web.navigation import PAGES, pages_for
 from review_queue.findings import queue_counts
@@ -201,6 +203,43 @@ def test_deactivating_ends_sessions_and_reactivating_lets_in_again(session: Sess
     assert authenticate(session=session, name="bob", password=PASSWORD).name == "bob"
     # The old session stays ended: reactivating is not signing in.
     assert user_for_token(session=session, token=token) is None
+
+
+def test_deactivating_revokes_api_tokens_for_good(session: Session) -> None:
+    ada = Actor.of(_add(session, "ada", "admin"))
+    bob = _add(session, "bob", "instructor")
+    _, token = create_api_token(session=session, actor=Actor.of(bob), name="LMS", scope="write")
+    session.commit()
+    assert check_api_token(session=session, token=token) is not None
+    set_active(session=session, actor=ada, name="bob", active=False)
+    session.commit()
+    set_active(session=session, actor=ada, name="bob", active=True)
+    session.commit()
+    # Reactivating lets bob sign in again, but the token stays revoked.
+    assert check_api_token(session=session, token=token) is None
+    assert live_token_counts(session=session, actor=ada) == {}
+
+
+def test_an_admin_revokes_every_live_token_of_a_user(session: Session) -> None:
+    ada = Actor.of(_add(session, "ada", "admin"))
+    bob = Actor.of(_add(session, "bob", "instructor"))
+    tokens = [
+        create_api_token(session=session, actor=bob, name=f"script {i}", scope="read")[1]
+        for i in range(3)
+    ]
+    _, own = create_api_token(session=session, actor=ada, name="mine", scope="write")
+    session.commit()
+    assert bob.id is not None and ada.id is not None
+    assert live_token_counts(session=session, actor=ada) == {bob.id: 3, ada.id: 1}
+    assert revoke_tokens(session=session, actor=ada, name="bob") == 3
+    session.commit()
+    assert all(check_api_token(session=session, token=t) is None for t in tokens)
+    assert check_api_token(session=session, token=own) is not None  # only bob's
+    assert revoke_tokens(session=session, actor=ada, name="bob") == 0
+    with pytest.raises(PermissionError):
+        revoke_tokens(session=session, actor=bob, name="ada")
+    with pytest.raises(AccountError, match="no user named"):
+        revoke_tokens(session=session, actor=ada, name="nobody-here")
 
 
 def test_roles_change_but_never_leave_no_active_admin(session: Session) -> None:

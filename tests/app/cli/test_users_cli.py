@@ -1,4 +1,4 @@
-"""``gapdesk users deactivate|activate|set-role`` on each backend: one line, exit 0 or 1."""
+"""``gapdesk users`` deactivate, activate, set-role, revoke-tokens: one line, exit 0 or 1."""
 
 from __future__ import annotations
 
@@ -25,10 +25,17 @@ def test_deactivate_activate_and_set_role(fresh_db_url: str, tmp_path: Path) -> 
         return {line.split()[0]: line.split()[1:] for line in out}
 
     assert listed()["ivan"][:3] == ["instructor", "ivan@example.org", "active"]
-    assert listed()["ivan"][-1] == "never"
+    assert listed()["ivan"][-4:] == ["never", "API", "tokens", "0"]
+    for script in ("moodle sync", "report"):
+        made = run("tokens", "create", "--user", "ivan", "--name", script, env=env)
+        assert made.returncode == 0, made.stderr
+    assert listed()["ivan"][-1] == "2"
+    revoked = run("users", "revoke-tokens", "ivan", env=env)
+    assert (revoked.returncode, revoked.stdout.strip()) == (0, "ivan: 2 live API token(s) revoked")
+    assert listed()["ivan"][-1] == "0"
     done = run("users", "deactivate", "ivan", env=env)
     assert (done.returncode, done.stdout.strip()) == (
-        0, "ivan deactivated: signed out everywhere, cannot sign in"
+        0, "ivan deactivated: signed out everywhere, API tokens revoked, cannot sign in"
     )  # fmt: skip
     assert listed()["ivan"][2] == "deactivated"
     assert run("users", "activate", "ivan", env=env).returncode == 0
