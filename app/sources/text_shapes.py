@@ -8,8 +8,10 @@ checks here run on samples anyone can upload, so they use plain string operation
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is only a type here: accounts (and every CLI call) import this
+    import pandas as pd
 
 # No e-mail address is longer (RFC 5321 path limit); longer text is not one.
 MAX_EMAIL = 254
