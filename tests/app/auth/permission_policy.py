@@ -8,13 +8,11 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from app.auth import accounts, api_tokens
 from app.detection import audits as audit_sampling
@@ -31,7 +29,6 @@ from app.sources import roster as reports
 from app.sources import store as snapshots
 from app.sources import tickets
 from app.sources.convert import IngestOptions
-from app.sources.load import LoadResult
 from app.sources.mapping import SnapshotMapping, TableMapping
 from app.web import cached
 from models.learning.ledger import ExceptionSuggestion
@@ -50,7 +47,7 @@ from review_queue import (
     suppressions,
     work_items,
 )
-from review_queue.permissions import SYSTEM, Actor
+from review_queue.permissions import SYSTEM
 from review_queue.queue import QueueFilter
 from review_queue.tables import Finding, Role, User
 from review_queue.trends.backlog import compliance_exposure, open_backlog
@@ -64,71 +61,12 @@ from review_queue.types import utcnow
 from tests.app.auth.permission_exempt import ACTORLESS_PAGE_READS as ACTORLESS_PAGE_READS
 from tests.app.auth.permission_exempt import API_ROUTES as API_ROUTES
 from tests.app.auth.permission_exempt import NOT_SERVICES as NOT_SERVICES
-
-Call = Callable[["World", Any], object]
-
+from tests.app.auth.permission_world import Call as Call
+from tests.app.auth.permission_world import Rule as Rule
+from tests.app.auth.permission_world import World as World
 
 # A proposal condition in force on unowned_course (rules needing "condition").
-
-
 CONDITION = {"place": "course_id", "op": "!=", "value": "C00001"}
-
-
-@dataclass
-class World:
-    """A small populated Gapdesk: people, findings in each state, a suppression, a comment."""
-
-    engine: Engine
-    home: Path
-    snapshot_folder: Path
-    people: dict[str, Actor]
-    new_id: int  # new and unclaimed
-    claimed_id: int  # claimed by the admin a moment ago (undoable)
-    claim_event_id: int
-    confirmed_id: int  # reviewed, so it can be suppressed
-    report_id: int  # a learner report filed by the instructor
-    suppression_id: int
-    run_id: int  # a finished detection run
-    audit_item_id: int = 0  # an audit item waiting for its verdict (rules needing "audit")
-    load_result: LoadResult | None = None
-    model_version: str | None = None
-    # Work list → the id of an open item on it (one dismissal per routed reason).
-    work: dict[str, int] = field(default_factory=dict)
-    session: Session | None = field(default=None, repr=False)
-
-    @property
-    def loaded(self) -> LoadResult:
-        """The validated snapshot (rules needing "load")."""
-        assert self.load_result is not None
-        return self.load_result
-
-    @property
-    def s(self) -> Session:
-        """The unit of work of the call being made."""
-        assert self.session is not None
-        return self.session
-
-    def actor(self, role: Role | None) -> Actor | None:
-        """The person of ``role`` (None: nobody is signed in)."""
-        names = {Role.admin: "ada", Role.instructor: "ivy", Role.manager: "max"}
-        return None if role is None else self.people[names[role]]
-
-
-@dataclass(frozen=True)
-class Rule:
-    """Who may call ``fn``, and one call of it that succeeds for them in a fresh World."""
-
-    fn: Callable[..., Any]
-    allowed: tuple[Role, ...]
-    call: Call
-    # "snapshot" (stored), "load" (validated), "model", "condition" (on unowned_course),
-    # "audit" (an audit item waiting)
-    # "tuning" (false positives a threshold clears)
-    needs: frozenset[str] = frozenset()
-
-    @property
-    def name(self) -> str:
-        return f"{self.fn.__module__}.{self.fn.__qualname__}"
 
 
 ADMIN = (Role.admin,)
@@ -502,6 +440,3 @@ ROLES: tuple[Role | None, ...] = (None, Role.admin, Role.instructor, Role.manage
 
 def _label(role: Role | None) -> str:
     return "signed out" if role is None else role.value
-
-
-# ---------------------------------------------------------------- the world and its fingerprint
