@@ -57,6 +57,7 @@ from tests.bench.protocol_load_session import run_sessions
 from tests.helpers.browser import SERVER_PIDS, server_cpu_seconds
 
 PY_SPY = Path(sys.executable).with_name("py-spy")
+OWN_CODE = ("app/", "pages/", "review_queue/", "models/")  # py-spy names them from the repo
 
 
 def _reviewer_rows(site: Site) -> int:
@@ -92,9 +93,9 @@ def _where_time_went(raw: Path, top: int = 12) -> list[str]:
             # py-spy frames read "function (path/file.py:line)"; keep the app's own code
             name, _, where = frame.partition(" (")
             where = where.rsplit(":", 1)[0]
-            if not any(f"/{room}/" in where for room in ("app", "pages", "review_queue", "models")):
+            if not where.startswith(OWN_CODE):
                 continue
-            label = f"{name} ({where.split('/wt-')[-1].split('/', 1)[-1]})"
+            label = f"{name} ({where})"
             if label not in seen:
                 seen.add(label)
                 inclusive[label] += n
@@ -114,19 +115,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--profile needs py-spy beside the interpreter ({PY_SPY})")
     with demo_site(args, "gapdesk-bench-protocol-") as site:
         with serve(site) as base:
-            spy = None
-            if args.profile:
-                spy = subprocess.Popen(
-                    [str(PY_SPY), "record", "--pid", str(SERVER_PIDS[base]), "--format", "raw",
-                     "--rate", "50", "--output", args.profile, "--nonblocking"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                )  # fmt: skip
+            spies: list[subprocess.Popen[bytes]] = []
+
+            def profile() -> None:  # the working phase only, not the sign-ins
+                if args.profile:
+                    spies.append(subprocess.Popen(
+                        [str(PY_SPY), "record", "--pid", str(SERVER_PIDS[base]), "--format",
+                         "raw", "--rate", "50", "--output", args.profile, "--nonblocking"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    ))  # fmt: skip
+
             before = os.getloadavg()[0]
-            logs, wall, cpu_s = asyncio.run(
-                run_sessions(base, site.names, args, lambda: server_cpu_seconds(base))
+            logs, wall, cpu_s, client_s = asyncio.run(
+                run_sessions(base, site.names, args, lambda: server_cpu_seconds(base), profile)
             )
             load = (before, os.getloadavg()[0])  # 1-minute load average before and after
-            if spy is not None:
+            for spy in spies:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=60)
         problems, log_rows, models = check_database(site.url, logs)
@@ -137,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.copy(path, Path(args.profile).with_name(path.name))
     print_figures(logs, args, wall=wall, cpu_s=cpu_s, load=load,
                   how=("press (key or click: the same message)", "click"))  # fmt: skip
+    print(f"the virtual reviewers' own CPU (this process): {client_s:.1f} s over {wall:.1f} s")
     confirmed = sum(1 for log in logs for d in log.decisions if d.outcome in ("ok", "repeat"))
     print(
         f"feedback log: {rows} rows of the reviewers' decisions for {confirmed} confirmed, "

@@ -189,15 +189,19 @@ async def session(
 
 
 async def run_sessions(
-    base: str, names: list[str], args: argparse.Namespace, cpu: Callable[[], float]
-) -> tuple[list[SessionLog], float, float]:
-    """All reviewers at once; returns their logs, the wall time of the working phase and the
-    server's CPU seconds in it (``cpu`` reads the server's CPU time so far)."""
+    base: str, names: list[str], args: argparse.Namespace, cpu: Callable[[], float],
+    on_start: Callable[[], object] = lambda: None,
+) -> tuple[list[SessionLog], float, float, float]:  # fmt: skip
+    """All reviewers at once; returns their logs, the wall time of the working phase, the
+    server's CPU seconds in it (``cpu`` reads the server's CPU time so far) and this process's
+    own (the virtual reviewers'). ``on_start`` is called as the working phase begins."""
     start = asyncio.Barrier(len(names) + 1)
     tasks = [
         asyncio.create_task(session(base, name, i, args, start)) for i, name in enumerate(names)
     ]
     await start.wait()
-    began, cpu_before = time.perf_counter(), cpu()
+    on_start()
+    began, cpu_before, mine = time.perf_counter(), cpu(), time.process_time()
     logs = await asyncio.gather(*tasks)
-    return list(logs), time.perf_counter() - began, cpu() - cpu_before
+    return (list(logs), time.perf_counter() - began, cpu() - cpu_before,
+            time.process_time() - mine)  # fmt: skip
