@@ -1,4 +1,5 @@
-"""Who is signed in, for pages: asked of the database on every rerun, never taken from memory.
+"""Who is signed in, for pages: asked of the database on every rerun (once per run, however
+many times the run asks), never taken from an earlier run.
 
 A tab remembers only its session token (or, after single sign-on, its user id); each rerun asks
 the database whether that session still stands (not revoked, expired or idle; the user active)
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import ParamSpec
@@ -50,8 +53,47 @@ def _sso_signed_in() -> bool:
     return oidc_configured() and bool(getattr(st.user, "is_logged_in", False))
 
 
+# The answer of the session check, per script run. One run asks several times (the entry
+# script and the page's require_actor() on a full run; on a press in the Review queue, the
+# callback and each of the two fragments it reruns), all within milliseconds; the database is
+# asked once per run. Keyed by the run's own ParallelFragmentCoordinator, which Streamlit makes
+# anew for every run (ScriptRunContext.reset) and only for it: a later run never finds an
+# earlier run's answer, and the entry goes with the run (weak keys).
+_checked_in_run: weakref.WeakKeyDictionary[object, Actor | None] = weakref.WeakKeyDictionary()
+_checked_lock = threading.Lock()
+
+
+def _this_run() -> object | None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return getattr(ctx, "parallel_coordinator", None) if ctx is not None else None
+
+
 def current_actor() -> Actor | None:
-    """Who is signed in now: the tab's (or cookie's) session re-checked, or single sign-on."""
+    """Who is signed in now: the tab's (or cookie's) session re-checked (once per run), or
+    single sign-on."""
+    run = _this_run()
+    if run is not None:
+        with _checked_lock:
+            if run in _checked_in_run:
+                return _checked_in_run[run]
+    actor = _check_now()
+    if run is not None:
+        with _checked_lock:
+            _checked_in_run[run] = actor
+    return actor
+
+
+def _forget_check() -> None:
+    """A sign-in or sign-out changed the answer within this run."""
+    run = _this_run()
+    if run is not None:
+        with _checked_lock:
+            _checked_in_run.pop(run, None)
+
+
+def _check_now() -> Actor | None:
     token = st.session_state.get(_TOKEN)
     if not token:
         cookie = st.context.cookies.get(COOKIE) if st.context.cookies else None
@@ -120,6 +162,7 @@ def single_sign_on_refusal() -> str | None:
 
 
 def _forget() -> None:
+    _forget_check()
     for key in (_TOKEN, _SSO_USER):
         st.session_state.pop(key, None)
 
@@ -197,6 +240,7 @@ def sign_in(name: str, password: str) -> Actor:
     st.session_state[_PENDING_COOKIE] = (token, settings.session_days * 86400)
     st.session_state[_TOKEN] = token
     st.session_state.pop(_REVOKED, None)
+    _forget_check()
     return Actor.of(user)
 
 

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from app.core.db import open_engine, session_scope
 from review_queue.feedback_log import verify_chain
 from review_queue.tables import FeedbackEvent, ModelVersion
-from tests.bench.browser_load_session import ACTIONS, SessionLog
+from tests.bench.load_site import ACTIONS, SessionLog
 
 
 def check_database(url: str, logs: list[SessionLog]) -> tuple[list[str], int, int]:

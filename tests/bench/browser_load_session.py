@@ -14,21 +14,15 @@ import asyncio
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 from playwright.async_api import Error as PlaywrightError
 
+from tests.bench.load_site import PASSWORD, REASONS, Decided, SessionLog, plan
 from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS
 
-PASSWORD = "load-test-password"  # throwaway accounts in a throwaway database
-ACTIONS = ("confirm", "dismiss", "snooze")
-
-# The key that picks each reason in the page's reason prompt (pages/queue.py: 1-5 in the order
-# of DISMISS_REASON_HELP), and the label of its button.
-REASONS = {"expected": "3", "data_error": "2", "other": "5"}
 REFUSED = re.compile(r"already \w+ by ")
 
 # Installed once per page: follows Streamlit's run state (the stApp attribute its own e2e tests
@@ -137,34 +131,6 @@ _IDLE = """
 
 class StepFailed(Exception):
     """A step of a session went wrong; the message says which and how."""
-
-
-@dataclass
-class Decided:
-    """One decision as the browser saw it."""
-
-    reviewer: str
-    finding_id: int
-    action: str
-    reason: str | None
-    outcome: str  # ok | refused | error
-    latency_ms: float
-    detail: str = ""
-    by_key: bool = False  # the decision's shortcut key, not a click
-
-
-@dataclass
-class SessionLog:
-    """What one browser session did and what went wrong in it."""
-
-    reviewer: str
-    decisions: list[Decided] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    # (by key, milliseconds) from N (or the click on Next) to the claimed finding on screen
-    next_ms: list[tuple[bool, float]] = field(default_factory=list)
-    sign_in_s: float = 0.0
-    # from the click on "Review queue" in the sidebar to the queue's list on screen, run ended
-    queue_open_s: float = 0.0
 
 
 def _console_listener(log: SessionLog, base: str, ignored: list[str]) -> object:
@@ -357,14 +323,14 @@ async def _session(
     decided: list[int] = []
     try:
         for k in range(args.decisions):
-            action = ACTIONS[(index + k) % len(ACTIONS)]
-            reason = list(REASONS)[(index + k) % len(REASONS)] if action == "dismiss" else None
-            by_key = (index + k) % 2 == 1
+            action, reason, by_key = plan(index, k)
             step = f"{reviewer}, decision {k + 1} (next finding)"
             finding_id, next_ms = await _take_next(
                 page, decided, by_key=by_key, timeout_ms=timeout_ms
             )
             log.next_ms.append((by_key, next_ms))
+            if args.think:  # the reviewer reads the finding before deciding
+                await page.wait_for_timeout(args.think * 1000)
             step = f"{reviewer}, decision {k + 1} ({action} #{finding_id})"
             done = await _decide(
                 page, reviewer, finding_id, action, reason, by_key=by_key, timeout_ms=timeout_ms

@@ -41,6 +41,9 @@ SHORT_RUNS = [
                                   "--days", "40", "--timeout", "90"], "N to the next finding"),
     ("tests.bench.bench_browser_load", ["--sessions", "3", "--decisions", "2", "--people", "300",
                                   "--days", "40", "--timeout", "90"], "server CPU per decision"),
+    ("tests.bench.bench_protocol_load", ["--sessions", "3", "--decisions", "3", "--people",
+                                   "300", "--days", "40", "--timeout", "60"],
+     "server CPU per decision"),
 ]  # fmt: skip
 
 
