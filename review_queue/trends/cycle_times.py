@@ -94,11 +94,15 @@ def _duration_histogram(q: TrendQuery, statuses: Sequence[str]) -> pd.DataFrame:
 def _weekly_percentiles(hist: pd.DataFrame, weeks: list[date], measure: str) -> pd.DataFrame:
     """Median and p90 (hours, numpy's linear interpolation) per week of a minutes histogram."""
     rows = []
-    hist = hist.assign(week=hist["day"].map(monday_of)) if not hist.empty else hist
+    by_week = (
+        dict(tuple(hist.assign(week=hist["day"].map(monday_of)).groupby("week")))
+        if not hist.empty
+        else {}
+    )
     for monday in weeks:
-        part = hist[hist["week"] == monday] if not hist.empty else hist
-        n = int(part["count"].sum()) if not part.empty else 0
-        if n == 0:
+        part = by_week.get(monday)
+        n = int(part["count"].sum()) if part is not None else 0
+        if part is None or n == 0:
             rows.append((monday, measure, 0, np.nan, np.nan))
             continue
         # A histogram, not rows: expand by count to get exact percentiles of the findings.
