@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -151,6 +151,53 @@ class QueueCount(SQLModel, table=True):
     assignee_id: int | None = None
     n: int
     folded: bool = Field(default=False)
+
+
+class TrendRollup(SQLModel, table=True):
+    """A signed count of one measure on one local day for one category, department and detector.
+
+    Kept exact by triggers on ``findings`` and ``feedback_log`` (``trends.rollup_triggers``);
+    days are cut in the zone ``trend_rollup_state`` names. ``day`` 0001-01-01 holds totals.
+    """
+
+    __tablename__ = "trend_rollups"
+    __table_args__ = (Index("ix_trend_rollups_measure_day", "measure", "day"),)
+
+    day: date = Field(primary_key=True)
+    measure: str = Field(primary_key=True, max_length=20)
+    category: str = Field(primary_key=True, max_length=40)
+    department: str = Field(primary_key=True, max_length=200)
+    detector: str = Field(primary_key=True, max_length=200)
+    n: int
+
+
+class TrendFindingCourse(SQLModel, table=True):
+    """Findings first seen on a local day per course: ``opened``, ``open`` and ``real``."""
+
+    __tablename__ = "trend_finding_courses"
+
+    day: date = Field(primary_key=True)
+    measure: str = Field(primary_key=True, max_length=20)
+    course: str = Field(primary_key=True, max_length=400)
+    category: str = Field(primary_key=True, max_length=40)
+    department: str = Field(primary_key=True, max_length=200)
+    n: int
+
+
+class TrendFirstMove(SQLModel, table=True):
+    """A finding's first triage (``kind`` triage) or resolution, with minutes since first seen."""
+
+    __tablename__ = "trend_first_moves"
+    __table_args__ = (Index("ix_trend_first_moves_kind_day", "kind", "day", "minutes"),)
+
+    # No foreign keys: a roll-up row must never block a change to the rows it counts.
+    finding_id: int = Field(primary_key=True)
+    kind: str = Field(primary_key=True, max_length=10)
+    at: datetime = Field(sa_type=UTCDateTime)
+    day: date
+    minutes: float
+    category: str = Field(max_length=40)
+    department: str = Field(max_length=200)
 
 
 class FeedbackEvent(SQLModel, table=True):

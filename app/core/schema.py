@@ -11,7 +11,8 @@ metadata = SQLModel.metadata
 
 # Made by migrations, not models (migration 0007): SQLite's FTS5 search table and its shadow
 # tables, PostgreSQL's trigram indexes. Autogenerate must not read them as strays.
-NOT_MODELLED_PREFIXES = ("findings_text",)
+# Migration 0015's record of the zone the trend roll-ups are built for, and its UTC offsets.
+NOT_MODELLED_PREFIXES = ("findings_text", "trend_rollup_state", "trend_zone_offsets")
 # Migration 0014's page indexes, whose descending key the models do not spell.
 NOT_MODELLED_INDEXES = frozenset(
     {

@@ -7,7 +7,7 @@ size at the end of each week, and the compliance slice of it (open overdue manda
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 
 import pandas as pd
@@ -16,9 +16,11 @@ from sqlmodel import Session, col
 
 from review_queue.permissions import Actor, require_role
 from review_queue.tables import FeedbackEvent, Finding
+from review_queue.trends import rollup_read
 from review_queue.trends.filters import TRENDS_ROLES, TrendFilters
 from review_queue.trends.query import CLOSED_STATUSES, TrendQuery, fetch_rows
 from review_queue.trends.results import TrendMetric
+from review_queue.trends.rollup_read import use_rollups
 from review_queue.trends.sql_time import as_utc
 from review_queue.trends.takeaways import backlog_takeaway, compliance_takeaway
 from review_queue.trends.weeks import with_week_columns
@@ -55,7 +57,10 @@ def open_backlog(
     q = TrendQuery(session, filters)
     now = as_of or utcnow()
     moment = min(now, filters.end_utc)
-    age_rows = _backlog_ages(q, moment=moment, sla_days=sla_days, use_current=moment >= now)
+    if moment >= now and use_rollups(q):
+        age_rows = _ages_from_rollups(q, moment=moment, sla_days=sla_days)
+    else:
+        age_rows = _backlog_ages(q, moment=moment, sla_days=sla_days, use_current=moment >= now)
     weekly = _open_per_week(q, categories=None)
     takeaway = backlog_takeaway(
         age_rows, weekly, moment=moment, zone=filters.zone, sla_days=sla_days
@@ -95,6 +100,20 @@ def _open_per_week(q: TrendQuery, *, categories: Sequence[str] | None) -> pd.Dat
     plus reopenings, each summed per day in SQL; everything before the range folds into one
     starting figure (day NULL).
     """
+    if use_rollups(q):
+        before, per_day = rollup_read.open_changes(q, categories)
+    else:
+        before, per_day = _open_changes(q, categories)
+    weeks = q.filters.weeks()
+    values = []
+    for monday in weeks:
+        last_day = min(monday + timedelta(days=6), q.filters.end)
+        values.append(before + int(per_day[per_day.index <= last_day].sum()))
+    return with_week_columns(pd.DataFrame({"week": weeks, "open": values}))
+
+
+def _open_changes(q: TrendQuery, categories: Sequence[str] | None) -> tuple[int, pd.Series]:
+    """The scan behind ``_open_per_week``: open before the range, and the change per day."""
     filters = q.finding_filters()
     if categories is not None:
         filters.append(col(Finding.category).in_(categories))
@@ -122,24 +141,85 @@ def _open_per_week(q: TrendQuery, *, categories: Sequence[str] | None) -> pd.Dat
     deltas = pd.concat([opened[["day", "count"]], changes[["day", "count"]]], ignore_index=True)
     before = int(deltas.loc[deltas["day"].isna(), "count"].sum())
     per_day = deltas.dropna(subset=["day"]).groupby("day")["count"].sum()
-    weeks = q.filters.weeks()
-    values = []
-    for monday in weeks:
-        last_day = min(monday + timedelta(days=6), q.filters.end)
-        values.append(before + int(per_day[per_day.index <= last_day].sum()))
-    return with_week_columns(pd.DataFrame({"week": weeks, "open": values}))
+    return before, per_day
+
+
+def _ages_from_rollups(q: TrendQuery, *, moment: datetime, sla_days: int) -> pd.DataFrame:
+    """``_backlog_ages`` now, from the open gaps per first-seen day: a day wholly inside one
+    band counts from its roll-up, a day an edge (a band's, the SLA's, now) cuts through is read
+    from its findings, and days older than every edge are the total less the days read."""
+    edges = [moment - timedelta(days=upper) for upper, _ in AGE_BANDS[1:]]
+    sla_at = moment - timedelta(days=sla_days)
+    since = min(edges[-1], sla_at).astimezone(q.filters.zone).date() - timedelta(days=2)
+    total, per_day, first = rollup_read.open_by_first_seen(q, since)
+    counts = {label: [0, 0] for _, label in AGE_BANDS}
+    cut: list[tuple[datetime, datetime]] = []
+    for day, n in per_day.items():
+        a, b = rollup_read.day_span(day, q)
+        if any(a <= t < b for t in (*edges, sla_at, moment)):
+            cut.append((a, b))
+        elif b <= moment:
+            label = next((lb for t, (_, lb) in zip(edges, AGE_BANDS, strict=False) if a > t), None)
+            band = counts[label or AGE_BANDS[-1][1]]
+            band[0] += n
+            band[1] += n if b <= sla_at else 0
+    rest = total - sum(per_day.values())
+    counts[AGE_BANDS[-1][1]][0] += rest
+    counts[AGE_BANDS[-1][1]][1] += rest
+    exact = (
+        _backlog_ages(q, moment=moment, sla_days=sla_days, use_current=True, within=cut)
+        if cut
+        else None
+    )
+    rows = []
+    for low, label in AGE_BANDS:
+        n, older = counts[label]
+        if exact is not None:
+            hit = exact[exact["age_band"] == label].iloc[0]
+            n, older = n + int(hit["open"]), older + int(hit["older_than_sla"])
+        rows.append((label, low, n, older))
+    frame = pd.DataFrame(rows, columns=["age_band", "min_days", "open", "older_than_sla"])
+    frame.attrs["oldest"] = None if first is None else _oldest_open(q, first, moment)
+    return frame
+
+
+def _oldest_open(q: TrendQuery, first: date, moment: datetime) -> datetime | None:
+    """When the oldest open gap was first seen, read from the first day any open one was."""
+    seen = col(Finding.first_seen_at)
+    start, _ = rollup_read.day_span(first, q)
+    rows = fetch_rows(
+        q.session,
+        select(seen)
+        .where(
+            seen >= start,
+            seen < moment,
+            col(Finding.status).not_in(CLOSED_STATUSES),
+            *q.finding_filters(),
+        )
+        .order_by(seen)
+        .limit(1),
+    )
+    return as_utc(rows[0][0]) if rows else None
 
 
 def _backlog_ages(
-    q: TrendQuery, *, moment: datetime, sla_days: int, use_current: bool
+    q: TrendQuery,
+    *,
+    moment: datetime,
+    sla_days: int,
+    use_current: bool,
+    within: Sequence[tuple[datetime, datetime]] = (),
 ) -> pd.DataFrame:
     """Open findings at ``moment`` counted per age band, with how many are older than the SLA.
 
     With ``use_current`` the findings' own status is used (moment is now); otherwise each
-    finding's status at ``moment`` is its last feedback-log change before then.
+    finding's status at ``moment`` is its last feedback-log change before then. ``within``
+    keeps only findings first seen inside those spans.
     """
     seen = col(Finding.first_seen_at)
     conditions = [seen < moment, *q.finding_filters()]
+    if within:
+        conditions.append(rollup_read.first_seen_within(seen, within))
     if use_current:
         conditions.append(col(Finding.status).not_in(CLOSED_STATUSES))
     else:

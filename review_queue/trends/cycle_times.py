@@ -20,6 +20,7 @@ from review_queue.tables import FeedbackEvent, Finding
 from review_queue.trends.filters import TRENDS_ROLES, TrendFilters
 from review_queue.trends.query import DECIDED_STATUSES, UNDO_ACTION, TrendQuery
 from review_queue.trends.results import TrendMetric
+from review_queue.trends.rollup_read import first_move_minutes, use_rollups
 from review_queue.trends.takeaways import cycle_takeaway
 from review_queue.trends.weeks import monday_of, with_week_columns
 
@@ -34,11 +35,15 @@ def cycle_times(*, session: Session, actor: Actor, filters: TrendFilters) -> Tre
     require_role(actor, TRENDS_ROLES, "seeing trends")
     q = TrendQuery(session, filters)
     parts = []
+    rollups = use_rollups(q)
     for measure, statuses in (
         ("time to triage", DECIDED_STATUSES),
         ("time to resolve", ("resolved",)),
     ):
-        hist = _duration_histogram(q, statuses)
+        if rollups:
+            hist = first_move_minutes(q, "triage" if statuses == DECIDED_STATUSES else "resolve")
+        else:
+            hist = _duration_histogram(q, statuses)
         parts.append(_weekly_percentiles(hist, filters.weeks(), measure))
     frame = with_week_columns(pd.concat(parts, ignore_index=True))
     return TrendMetric(
@@ -89,11 +94,15 @@ def _duration_histogram(q: TrendQuery, statuses: Sequence[str]) -> pd.DataFrame:
 def _weekly_percentiles(hist: pd.DataFrame, weeks: list[date], measure: str) -> pd.DataFrame:
     """Median and p90 (hours, numpy's linear interpolation) per week of a minutes histogram."""
     rows = []
-    hist = hist.assign(week=hist["day"].map(monday_of)) if not hist.empty else hist
+    by_week = (
+        dict(tuple(hist.assign(week=hist["day"].map(monday_of)).groupby("week")))
+        if not hist.empty
+        else {}
+    )
     for monday in weeks:
-        part = hist[hist["week"] == monday] if not hist.empty else hist
-        n = int(part["count"].sum()) if not part.empty else 0
-        if n == 0:
+        part = by_week.get(monday)
+        n = int(part["count"].sum()) if part is not None else 0
+        if part is None or n == 0:
             rows.append((monday, measure, 0, np.nan, np.nan))
             continue
         # A histogram, not rows: expand by count to get exact percentiles of the findings.

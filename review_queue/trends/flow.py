@@ -8,9 +8,11 @@ from sqlmodel import Session, col
 
 from review_queue.permissions import Actor, require_role
 from review_queue.tables import Finding
+from review_queue.trends import rollup_read
 from review_queue.trends.filters import TRENDS_ROLES, TrendFilters
 from review_queue.trends.query import DECIDED_STATUSES, TrendQuery, net_decisions
 from review_queue.trends.results import TrendMetric
+from review_queue.trends.rollup_read import use_rollups
 from review_queue.trends.takeaways import flow_takeaway
 from review_queue.trends.weeks import monday_of, with_week_columns
 
@@ -25,14 +27,19 @@ def gap_flow(*, session: Session, actor: Actor, filters: TrendFilters) -> TrendM
     """
     require_role(actor, TRENDS_ROLES, "seeing trends")
     q = TrendQuery(session, filters)
-    opened = q.rows(
-        select(q.day(col(Finding.first_seen_at)).label("day"), col(Finding.category)).where(
-            *q.in_range(col(Finding.first_seen_at)), *q.finding_filters()
-        ),
-        group=("day", "category"),
-    )
+    statuses = (*DECIDED_STATUSES, "resolved")
+    if use_rollups(q):
+        opened = rollup_read.opened_per_day(q)
+        decisions = rollup_read.net_decisions(q, by="category", statuses=statuses)
+    else:
+        opened = q.rows(
+            select(q.day(col(Finding.first_seen_at)).label("day"), col(Finding.category)).where(
+                *q.in_range(col(Finding.first_seen_at)), *q.finding_filters()
+            ),
+            group=("day", "category"),
+        )
+        decisions = net_decisions(q, by="category", statuses=statuses)
     opened["measure"] = "opened"
-    decisions = net_decisions(q, by="category", statuses=(*DECIDED_STATUSES, "resolved"))
     days = pd.concat([opened, decisions], ignore_index=True)
     weeks = filters.weeks()
     categories = sorted(set(days["category"])) if not days.empty else []

@@ -22,6 +22,7 @@ from review_queue.trends.query import (
     finding_department,
 )
 from review_queue.trends.results import TrendMetric
+from review_queue.trends.rollup_read import use_rollups, where_by_course, where_by_department
 from review_queue.trends.takeaways import locations_takeaway
 
 TOP_COURSES = 15
@@ -50,19 +51,25 @@ def gap_locations(
     still_open = case((status.in_(CLOSED_STATUSES), 0), else_=1)
     base = [*q.in_range(col(Finding.first_seen_at)), *q.finding_filters()]
 
-    inner = (
-        select(
-            finding_department().label("department"), confirmed.label("c"), still_open.label("o")
+    rollups = use_rollups(q)
+    if rollups:
+        by_dept = where_by_department(q)
+    else:
+        inner = (
+            select(
+                finding_department().label("department"),
+                confirmed.label("c"),
+                still_open.label("o"),
+            )
+            .where(*base)
+            .subquery()
         )
-        .where(*base)
-        .subquery()
-    )
-    by_dept = fetch_rows(
-        session,
-        select(inner.c.department, func.count(), func.sum(inner.c.c), func.sum(inner.c.o))
-        .group_by(inner.c.department)
-        .order_by(func.sum(inner.c.c).desc(), func.count().desc(), inner.c.department),
-    )
+        by_dept = fetch_rows(
+            session,
+            select(inner.c.department, func.count(), func.sum(inner.c.c), func.sum(inner.c.o))
+            .group_by(inner.c.department)
+            .order_by(func.sum(inner.c.c).desc(), func.count().desc(), inner.c.department),
+        )
     departments = pd.DataFrame(
         [(str(d), int(n), int(c or 0), int(o or 0)) for d, n, c, o in by_dept],
         columns=["department", "found", "confirmed", "open"],
@@ -73,19 +80,22 @@ def gap_locations(
         departments["confirmed"] * 1000 / departments["learners"]
     ).where(departments["learners"] > 0)
 
-    course = q.course()
-    inner_c = (
-        select(course.label("course"), confirmed.label("c"), still_open.label("o"))
-        .where(*base, course.is_not(None))
-        .subquery()
-    )
-    by_course = fetch_rows(
-        session,
-        select(inner_c.c.course, func.count(), func.sum(inner_c.c.c), func.sum(inner_c.c.o))
-        .group_by(inner_c.c.course)
-        .order_by(func.sum(inner_c.c.c).desc(), func.count().desc(), inner_c.c.course)
-        .limit(TOP_COURSES),
-    )
+    if rollups:
+        by_course = where_by_course(q, TOP_COURSES)
+    else:
+        course = q.course()
+        inner_c = (
+            select(course.label("course"), confirmed.label("c"), still_open.label("o"))
+            .where(*base, course.is_not(None))
+            .subquery()
+        )
+        by_course = fetch_rows(
+            session,
+            select(inner_c.c.course, func.count(), func.sum(inner_c.c.c), func.sum(inner_c.c.o))
+            .group_by(inner_c.c.course)
+            .order_by(func.sum(inner_c.c.c).desc(), func.count().desc(), inner_c.c.course)
+            .limit(TOP_COURSES),
+        )
     courses = pd.DataFrame(
         [(str(c), int(n), int(k or 0), int(o or 0)) for c, n, k, o in by_course],
         columns=["course", "found", "confirmed", "open"],

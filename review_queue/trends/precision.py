@@ -9,9 +9,11 @@ from sqlmodel import Session, col
 
 from review_queue.permissions import Actor, require_role
 from review_queue.tables import ModelVersion
+from review_queue.trends import rollup_read
 from review_queue.trends.filters import TRENDS_ROLES, TrendFilters
 from review_queue.trends.query import DECIDED_STATUSES, TrendQuery, fetch_rows, net_decisions
 from review_queue.trends.results import TrendMetric
+from review_queue.trends.rollup_read import use_rollups
 from review_queue.trends.sql_time import as_utc
 from review_queue.trends.takeaways import precision_takeaway
 from review_queue.trends.weeks import monday_of, with_week_columns
@@ -32,7 +34,10 @@ def detector_precision(*, session: Session, actor: Actor, filters: TrendFilters)
     """
     require_role(actor, TRENDS_ROLES, "seeing trends")
     q = TrendQuery(session, filters)
-    days = net_decisions(q, by="detector", statuses=DECIDED_STATUSES)
+    if use_rollups(q):
+        days = rollup_read.net_decisions(q, by="detector", statuses=DECIDED_STATUSES)
+    else:
+        days = net_decisions(q, by="detector", statuses=DECIDED_STATUSES)
     weeks = filters.weeks()
     if days.empty:
         detectors: list[str] = []

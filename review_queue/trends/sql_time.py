@@ -29,7 +29,7 @@ def local_day(
     """The local calendar day in ``tz`` of a UTC timestamp column, for times in [start, end]."""
     if dialect == "postgresql":
         return func.date(func.timezone(tz, column))
-    segments = _offset_segments(ZoneInfo(tz), start, end)
+    segments = offset_segments(ZoneInfo(tz), start, end)
     if len(segments) == 1:
         modifier: ColumnElement[Any] = literal(_sqlite_modifier(segments[0][1]))
     else:
@@ -67,7 +67,7 @@ def as_date(value: Any) -> date | None:
     return date.fromisoformat(str(value))
 
 
-def _offset_segments(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+def offset_segments(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
     """The zone's UTC offsets (minutes) in force over [start, end], as (from instant, offset).
 
     Scans a day at a time and narrows each change down to the minute.

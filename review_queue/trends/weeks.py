@@ -32,7 +32,13 @@ def with_week_columns(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     weeks = pd.to_datetime(pd.Series(frame["week"], dtype=object))
     frame["week"] = weeks
-    iso = weeks.dt.isocalendar()
-    frame["week_label"] = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    # Labelled once per distinct week (a chart has a dozen), not once per row through pandas.
+    labels = {w: _iso_label(w) for w in set(weeks)}
+    frame["week_label"] = pd.Series([labels[w] for w in weeks], index=frame.index, dtype=object)
     first = ["week", "week_label"]
     return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def _iso_label(week: pd.Timestamp) -> str:
+    year, number, _ = week.isocalendar()
+    return f"{year}-W{number:02d}"

@@ -3,7 +3,9 @@
     .venv/bin/python -m tests.bench.bench_trends --findings 1000000 --events 5000000
 
 prints the median milliseconds of each query the page runs (last 12 weeks, no filter, then
-with a department and a category filter). The defaults are small so CI can run it quickly.
+with a department and a category filter), read from the trend roll-ups (migration 0015), then the
+whole page once by the full scan the roll-ups replace, and a decision's cost with the roll-up
+triggers and without them. The defaults are small so CI can run it quickly.
 The data is bulk-loaded (executemany in one transaction on SQLite, COPY on PostgreSQL): a year
 of findings, each with a realistic review history (claim, decision, resolution or reopening,
 reassignments) in the feedback log.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import sys
 import tempfile
@@ -31,6 +34,7 @@ from sqlmodel import Session
 
 from app.core.db import build_engine, upgrade
 from models.taxonomy import CATEGORIES
+from review_queue.decisions import decide
 from review_queue.permissions import Actor
 from review_queue.tables import Role
 from review_queue.trends.backlog import compliance_exposure, open_backlog
@@ -40,6 +44,8 @@ from review_queue.trends.flow import gap_flow
 from review_queue.trends.locations import gap_locations
 from review_queue.trends.precision import detector_precision
 from review_queue.trends.report import trend_report
+from review_queue.trends.rollup_triggers import create_triggers, drop_triggers
+from review_queue.trends.rollups import full_computation
 from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database
 
 MANAGER = Actor(id=None, name="bench", role=Role.manager)
@@ -263,6 +269,65 @@ def time_queries(engine: Engine, repeat: int) -> Iterator[tuple[str, str, float,
             yield label, name, statistics.median(runs), min(runs)
 
 
+def full_scan_ms(engine: Engine) -> float:
+    """One whole page by the full scan (the computation before the roll-ups), in ms."""
+    with Session(engine) as session, full_computation():
+        t0 = time.perf_counter()
+        trend_report(session=session, actor=MANAGER, filters=TrendFilters.last_weeks(12))
+        return (time.perf_counter() - t0) * 1000
+
+
+def decision_costs(engine: Engine, repeat: int) -> tuple[float, float]:
+    """Median ms of one committed confirm with the roll-up triggers, and without them."""
+    with Session(engine) as session:
+        admin_id = session.execute(text("SELECT min(id) FROM users")).scalar()
+        waiting = iter(
+            int(i)
+            for (i,) in session.execute(
+                text("SELECT id FROM findings WHERE status = 'new' LIMIT :n"), {"n": 4 * repeat + 4}
+            )
+        )
+    admin = Actor(id=admin_id, name="bench", role=Role.admin)
+
+    def one() -> float:
+        with Session(engine) as session:
+            t0 = time.perf_counter()
+            decide(session=session, actor=admin, finding_id=next(waiting), action="confirm")
+            session.commit()
+            return (time.perf_counter() - t0) * 1000
+
+    one()  # warm up
+    kept = statistics.median(one() for _ in range(repeat))
+    dialect = engine.dialect.name
+    with engine.begin() as conn:
+        for statement in drop_triggers(dialect):
+            conn.exec_driver_sql(statement)
+    try:
+        without = statistics.median(one() for _ in range(repeat))
+    finally:
+        with engine.begin() as conn:
+            for statement in create_triggers(dialect):
+                conn.exec_driver_sql(statement)
+    return kept, without
+
+
+def ensure_admin(engine: Engine) -> None:
+    """A reviewer for the decisions (the bulk load adds findings, not people)."""
+    from app.auth.accounts import create_user
+    from review_queue.permissions import SYSTEM
+
+    with Session(engine) as session:
+        create_user(
+            session=session,
+            actor=SYSTEM,
+            name="bench-admin",
+            email="bench-admin@example.org",
+            role=Role.admin.value,
+            password=None,
+        )
+        session.commit()
+
+
 @contextmanager
 def database(backend: str, workdir: Path) -> Iterator[Engine]:
     """A migrated, empty database of ``backend`` for the run, removed afterwards."""
@@ -315,6 +380,15 @@ def main(argv: list[str] | None = None) -> int:
                     f"   (best {best:9.1f} ms, {args.repeat} runs)",
                     flush=True,
                 )
+            print(f"[{backend}] whole page by the full scan (1 run): {full_scan_ms(engine):.1f} ms")
+            ensure_admin(engine)
+            kept, without = decision_costs(engine, max(args.repeat, 5))
+            print(
+                f"[{backend}] decision: median {kept:.1f} ms with the roll-up triggers,"
+                f" {without:.1f} ms without: overhead {kept - without:+.1f} ms"
+                f" (load average {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
     return 0
 
 
