@@ -23,16 +23,13 @@ from models.detectors.courses import (
     UnownedCourseDetector,
 )
 from models.detectors.engagement import CourseWeekEngagementDetector, LearnerEngagementDetector
-from models.detectors.enrolment import (
-    EnrollmentFailedDetector,
-    EnrollmentMissingDetector,
-    ProgressInconsistentDetector,
-)
+from models.detectors.enrolment import EnrollmentFailedDetector, EnrollmentMissingDetector
 from models.detectors.identity import (
     DuplicateAccountDetector,
     OrphanAccountDetector,
     RecordMismatchDetector,
 )
+from models.detectors.inconsistent import ProgressInconsistentDetector
 from models.detectors.integrations import SyncFailureDetector
 from models.detectors.notifications import (
     NotificationOutageDetector,
