@@ -32,7 +32,6 @@ from models.detectors.common import (
     course_labels,
     enrolment_evidence,
     flag,
-    has_activity,
     has_pair,
     label,
     named_row,
@@ -40,6 +39,7 @@ from models.detectors.common import (
     utc,
 )
 from models.detectors.constraints import Constraint, Interval, ListOf, Text
+from models.detectors.event_passes import has_activity
 from models.snapshot import Snapshot
 
 

@@ -17,16 +17,15 @@ from models.detectors.common import (
     COURSE_LABEL_READS,
     ENROLMENT_COLUMNS,
     USER_LABEL_READS,
-    activity_days,
     compliance_courses,
     course_labels,
-    has_activity,
     label,
     named_row,
     user_labels,
     utc,
 )
 from models.detectors.constraints import Constraint, Interval
+from models.detectors.event_passes import event_span, has_activity
 from models.detectors.progress import (
     REASON_TEXT,
     enrolments_with_falls,
@@ -118,9 +117,9 @@ class ProgressInconsistentDetector(Detector):
             reasons["withdrawal_date_not_withdrawn"] = ~withdrawn & withdrawn_at.notna()
         drops = pd.DataFrame()
         if snapshot.has("activity"):
-            act = activity_days(snapshot)
-            if not act.empty and "completed_at" in enr:
-                lo, hi = act["timestamp"].min(), act["timestamp"].max()
+            span = event_span(snapshot)
+            if span["events"] and "completed_at" in enr:
+                lo, hi = span["first"], span["last"]
                 in_span = completed & (completed_at >= lo).fillna(False) & (completed_at <= hi)
                 in_span = in_span.fillna(False)
                 cand = in_span[in_span].index
