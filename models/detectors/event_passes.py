@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 
 from models.detectors.common import as_of_ts, cached, to_utc_ts, unique_sorted
-from models.detectors.frames import as_count, at_or_before, lazy_table, to_pandas
-from models.detectors.frames import day_number as frame_day
+from models.detectors.frames import as_count, at_or_before, lazy_table, to_pandas, with_day
 from models.snapshot import Snapshot
 
 # Failed logins and launches are access problems (access_failure), not a learner's engagement.
@@ -36,7 +35,7 @@ def events(snapshot: Snapshot) -> nw.LazyFrame[Any]:
     def build() -> nw.LazyFrame[Any]:
         act = lazy_table(snapshot, "activity")
         kept = act.filter(at_or_before("timestamp", as_of_ts(snapshot)))
-        return kept.with_columns(day=frame_day("timestamp"))
+        return with_day(kept, "timestamp", "day")
 
     return cached(snapshot, "events", build)
 
@@ -48,7 +47,7 @@ def carried(snapshot: Snapshot) -> set[str]:
     )
 
 
-def _learner_events(snapshot: Snapshot) -> nw.LazyFrame[Any]:
+def learner_events(snapshot: Snapshot) -> nw.LazyFrame[Any]:
     """Events in a course that are a learner's doing (no failed logins or launches)."""
     return events(snapshot).filter(
         ~nw.col("course_id").is_null(), ~nw.col("verb").is_in(list(ACCESS_VERBS)).fill_null(False)
@@ -95,7 +94,7 @@ def course_week_counts(snapshot: Snapshot) -> pd.DataFrame:
     and ``completers`` (distinct learners who completed or passed), sorted by course and week."""
 
     def build() -> pd.DataFrame:
-        ev = _learner_events(snapshot).with_columns(
+        ev = learner_events(snapshot).with_columns(
             monday=nw.col("day") - (nw.col("day") + 3) % 7,
             failed=as_count(nw.col("verb") == "failed"),
         )
@@ -204,7 +203,7 @@ def learner_weeks(snapshot: Snapshot, course_ids: Sequence[str]) -> pd.DataFrame
     wanted = sorted({str(c) for c in course_ids})
     if not wanted:
         return pd.DataFrame(columns=cols)
-    ev = _learner_events(snapshot).filter(nw.col("course_id").is_in(wanted))
+    ev = learner_events(snapshot).filter(nw.col("course_id").is_in(wanted))
     got = to_pandas(
         ev.with_columns(
             monday=nw.col("day") - (nw.col("day") + 3) % 7,

@@ -23,13 +23,10 @@ from models.detectors.common import (
     week_label,
     weekday_of,
 )
-from models.detectors.event_passes import learner_weeks
-from models.detectors.frames import as_count, at_or_before, lazy_table, to_pandas
-from models.detectors.frames import day_number as frame_day
+from models.detectors.event_passes import learner_events, learner_weeks
+from models.detectors.frames import as_count, to_pandas
 from models.detectors.outliers import shrunk_share
 from models.snapshot import Snapshot
-
-ACCESS_VERBS = ("login_failed", "launch_failed")
 
 LEARNER_FEATURES = [
     "events",
@@ -68,14 +65,11 @@ def learner_features(
     per (user, course) comes back."""
     cols = ["user_id", "course_id", *LEARNER_FEATURES]
     as_of_day = int(day_number(pd.Series([as_of_ts(snapshot)])).iloc[0])
-    events = lazy_table(snapshot, "activity").filter(
-        at_or_before("timestamp", as_of_ts(snapshot)),
-        ~nw.col("course_id").is_null(),
-        # Failed logins and launches are access problems (access_failure), not engagement.
-        ~nw.col("verb").is_in(list(ACCESS_VERBS)).fill_null(False),
-    )
+    # The events up to as_of with their day; failed logins and launches are access problems
+    # (access_failure), not engagement.
+    events = learner_events(snapshot)
     pairs = (
-        events.with_columns(day=frame_day("timestamp"), failed=as_count(nw.col("verb") == "failed"))
+        events.with_columns(failed=as_count(nw.col("verb") == "failed"))
         .group_by("user_id", "course_id")
         .agg(
             events=nw.len(),
