@@ -113,6 +113,7 @@ def _run(
                 "skipped": found.skipped,
                 "coverage": [r.to_dict() for r in coverage(carried_columns(snapshot), detectors)],
                 "seconds": {k: round(v, 3) for k, v in found.seconds.items()},
+                "cpu_seconds": {k: round(v, 3) for k, v in found.cpu_seconds.items()},
                 "duration_s": round(time.perf_counter() - started, 3),
                 "detectors": [d.name for d in detectors],
                 "engine": frames.spec if frames is not None else "in memory",

@@ -1,7 +1,6 @@
 """Helpers shared by detectors: day arithmetic on timestamp columns, names for titles and
-evidence, a per-snapshot cache so that several detectors do not each redo the same pass over the
-activity table, and those passes (activity by day, its integer codes, which learners were active
-in a course).
+evidence, and a per-snapshot cache so that several detectors do not each redo the same pass over
+a table (the passes over the activity table: ``models.detectors.event_passes``).
 """
 
 from __future__ import annotations
@@ -11,13 +10,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-import narwhals as nw
 import numpy as np
 import pandas as pd
 
 from models.detectors.base import Columns, columns
-from models.detectors.frames import at_or_before, lazy_table, to_pandas
-from models.detectors.frames import day_number as frame_day
 from models.snapshot import Snapshot
 
 T = TypeVar("T")
@@ -246,101 +242,6 @@ def label(ids: pd.Series, labels: pd.Series) -> pd.Series:
     """Labels for ids, falling back to the id itself when unknown."""
     out = ids.map(labels)
     return out.where(out.notna(), ids.astype(str))
-
-
-def activity_days(snapshot: Snapshot) -> pd.DataFrame:
-    """The activity table reduced to what most detectors group by: user, course, verb, day, ts
-    (and ``object_id`` when the source carries it).
-
-    Computed once per snapshot (ten million rows make every pass count). Events after ``as_of``
-    are dropped: the snapshot describes ``as_of``, and a clock skewed into the future must not
-    make a day look busy.
-    """
-
-    def build() -> pd.DataFrame:
-        # One pass on the engine that holds the table (pandas, DuckDB or Spark): only the
-        # columns read, only the events up to as_of, the day computed there.
-        act = lazy_table(snapshot, "activity")
-        carried = set(act.collect_schema().names())
-        value = nw.col("value").cast(nw.Float64) if "value" in carried else nw.lit(None, nw.Float64)
-        picked = [
-            nw.col("user_id"),
-            nw.col("course_id"),
-            nw.col("verb"),
-            nw.col("timestamp"),
-            value.alias("value"),
-            *([nw.col("object_id")] if "object_id" in carried else []),
-            frame_day("timestamp").alias("day"),
-        ]
-        kept = to_pandas(act.filter(at_or_before("timestamp", as_of_ts(snapshot))).select(picked))
-        # Categories make the many group-bys over this table several times faster than strings.
-        out = pd.DataFrame(
-            {
-                "user_id": kept["user_id"].astype("category"),
-                "course_id": kept["course_id"].astype("category"),
-                "verb": kept["verb"].astype("category"),
-                "timestamp": utc(kept["timestamp"]),
-                "value": kept["value"].astype("float64"),
-            }
-        )
-        if "object_id" in kept:
-            # Contract version 2: progress is per object (video, quiz, page) where it is known.
-            out["object_id"] = kept["object_id"].astype("category")
-        out["day"] = kept["day"].astype("int64")
-        return out.reset_index(drop=True)
-
-    return cached(snapshot, "activity_days", build)
-
-
-def activity_codes(snapshot: Snapshot) -> dict[str, Any]:
-    """Integer codes of the activity table (course, user, verb, day), cached per snapshot."""
-
-    def build() -> dict[str, Any]:
-        act = activity_days(snapshot)
-        return {
-            "course": act["course_id"].cat.codes.to_numpy(),
-            "course_ids": act["course_id"].cat.categories.astype(str),
-            "user": act["user_id"].cat.codes.to_numpy(),
-            "user_ids": act["user_id"].cat.categories.astype(str),
-            "verb": act["verb"],
-            "day": act["day"].to_numpy(),
-            "value": act["value"].to_numpy(dtype=float),
-        }
-
-    return cached(snapshot, "activity_codes", build)
-
-
-def _activity_pair_keys(snapshot: Snapshot) -> np.ndarray:
-    """Sorted distinct (user, course) keys with activity up to ``as_of`` (integer codes of the
-    activity table's categories); cached per snapshot."""
-
-    def build() -> np.ndarray:
-        act = activity_days(snapshot)
-        users = act["user_id"].cat.codes.to_numpy().astype("int64")
-        courses = act["course_id"].cat.codes.to_numpy().astype("int64")
-        known = (users >= 0) & (courses >= 0)
-        n_courses = max(len(act["course_id"].cat.categories), 1)
-        return unique_sorted(users[known] * n_courses + courses[known])
-
-    return cached(snapshot, "activity_pair_keys", build)
-
-
-def has_activity(snapshot: Snapshot, frame: pd.DataFrame) -> pd.Series:
-    """Whether each (user_id, course_id) row of ``frame`` has any activity up to ``as_of``."""
-    if frame.empty:
-        return pd.Series(False, index=frame.index)
-    act = activity_days(snapshot)
-    # Codes of the activity's categories; -1 for a user or course with no activity at all.
-    uc = act["user_id"].cat.categories.get_indexer(frame["user_id"].astype(str)).astype("int64")
-    cc = act["course_id"].cat.categories.get_indexer(frame["course_id"].astype(str))
-    cc = cc.astype("int64")
-    n_courses = max(len(act["course_id"].cat.categories), 1)
-    keys = _activity_pair_keys(snapshot)
-    key = uc * n_courses + cc
-    pos = np.clip(np.searchsorted(keys, key), 0, max(len(keys) - 1, 0))
-    found = (uc >= 0) & (cc >= 0) & (len(keys) > 0)
-    found &= keys[pos] == key if len(keys) else False
-    return pd.Series(found, index=frame.index)
 
 
 def has_pair(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:

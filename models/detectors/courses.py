@@ -21,7 +21,6 @@ from models.detectors.base import (
 from models.detectors.common import (
     ACTIVITY_READS,
     COURSE_LABEL_READS,
-    activity_days,
     as_of_ts,
     course_labels,
     day_label,
@@ -32,6 +31,7 @@ from models.detectors.common import (
     with_names,
 )
 from models.detectors.constraints import Constraint, Interval
+from models.detectors.event_passes import verb_day_counts
 from models.detectors.series import complete_days, weekday_baseline
 from models.snapshot import Snapshot
 
@@ -361,28 +361,22 @@ class AccessFailureDetector(Detector):
         daily["hit"] = (daily["failed"] >= self.min_failures) & (by_share | by_count)
         return daily
 
-    def _daily(self, act: pd.DataFrame, ok: str, bad: str, stream: list[str]) -> pd.DataFrame:
-        sub = act[act["verb"].isin([ok, bad])]
-        if stream:
-            sub = sub[sub["course_id"].notna()]
-        if sub.empty:
+    def _daily(self, snapshot: Snapshot, ok: str, bad: str, stream: list[str]) -> pd.DataFrame:
+        """Attempts ``ok`` and failures ``bad`` per stream and day (counted on the engine),
+        every day of each stream's span (zeros where there were none)."""
+        got = verb_day_counts(snapshot, (ok, bad), by_course=bool(stream))
+        if got.empty:
             return pd.DataFrame(columns=[*stream, "day", "ok", "failed"])
-        counts = (
-            sub.assign(
-                failed=(sub["verb"] == bad).astype("int64"), ok=(sub["verb"] == ok).astype("int64")
-            )
-            .groupby([*stream, "day"], observed=True, sort=True)[["ok", "failed"]]
-            .sum()
-            .reset_index()
+        keys = [*stream, "day"]
+        got = got.assign(
+            ok=got["n"].where(got["verb"] == ok, 0), failed=got["n"].where(got["verb"] == bad, 0)
         )
-        if stream:
-            counts[stream[0]] = counts[stream[0]].astype(str)
-        else:
+        counts = got.groupby(keys, sort=True)[["ok", "failed"]].sum().reset_index()
+        if not stream:
             counts["site"] = "site"
         return complete_days(counts, stream or ["site"])
 
     def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
-        act = activity_days(snapshot)
         as_of_day = int(day_number(pd.Series([as_of_ts(snapshot)])).iloc[0])
         out: list[Proposal] = []
         course_names = course_labels(snapshot)
@@ -390,7 +384,7 @@ class AccessFailureDetector(Detector):
             (["course_id"], "launched", "launch_failed"),
             ([], "login", "login_failed"),
         ):
-            daily = self._daily(act, ok, bad, stream)
+            daily = self._daily(snapshot, ok, bad, stream)
             if daily.empty:
                 continue
             keys = stream or ["site"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from numbers import Integral, Real
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -23,18 +23,17 @@ from models.detectors.common import (
     ACTIVITY_READS,
     COURSE_LABEL_READS,
     USER_LABEL_READS,
-    activity_codes,
     as_of_ts,
     course_labels,
     day_number,
     label,
-    unique_sorted,
     user_labels,
     utc,
     week_label,
     weekday_of,
 )
 from models.detectors.constraints import Constraint, Interval
+from models.detectors.event_passes import course_week_counts, event_span
 from models.detectors.learners import (
     LEARNER_FEATURES,
     explain,
@@ -47,11 +46,6 @@ from models.detectors.learners import (
 from models.detectors.outliers import OutlierModel, robust_z, scale_floors, shrunk_share
 from models.detectors.series import run_edges
 from models.snapshot import Snapshot
-
-
-def _verb_mask(codes: dict[str, Any], verbs: tuple[str, ...]) -> np.ndarray:
-    return np.asarray(codes["verb"].isin(list(verbs)).to_numpy(), dtype=bool)
-
 
 _COURSE_WEEK_FEATURES = [
     "active_learners",
@@ -147,47 +141,38 @@ class CourseWeekEngagementDetector(OutlierModel):
 
     def features(self, snapshot: Snapshot) -> pd.DataFrame:
         """One row per course-week (complete weeks before ``as_of``) with the raw features."""
-        codes = activity_codes(snapshot)
-        course, user, day = codes["course"], codes["user"], codes["day"]
-        ok = course >= 0
-        if not ok.any():
+        # Counts per course-week of the learners' events, made on the engine (no event loaded).
+        weeks = course_week_counts(snapshot)
+        span = event_span(snapshot)
+        if weeks.empty or span["course_first_day"] is None:
             return pd.DataFrame(columns=["course_id", "monday", *_COURSE_WEEK_FEATURES])
         as_of_day = int(day_number(pd.Series([as_of_ts(snapshot)])).iloc[0])
-        monday = day - weekday_of(day)
-        first_monday = int(monday[ok].min())
+        data_start = int(span["course_first_day"])
+        monday = weeks["monday"].to_numpy(dtype="int64")
         # Only whole weeks: a week cut by as_of or by the start of the data looks falsely quiet.
-        # Failed logins and launches are access problems (access_failure), not engagement.
-        access = _verb_mask(codes, ("login_failed", "launch_failed"))
-        complete = ok & ~access & (monday + 7 <= as_of_day) & (monday >= int(day[ok].min()))
-        wk = (monday - first_monday) // 7
-        n_weeks = int(wk.max()) + 1 if len(wk) else 1
-        n_users = max(len(codes["user_ids"]), 1)
-        cw = course.astype("int64") * n_weeks + wk
-        cwc = cw[complete]
-        size = (int(course.max()) + 1) * n_weeks
-        events = np.bincount(cwc, minlength=size)
-        pairs = unique_sorted(cwc * n_users + user[complete].astype("int64"))
-        active = np.bincount(pairs // n_users, minlength=size)
-        done_mask = complete & _verb_mask(codes, ("completed", "passed"))
-        done_pairs = unique_sorted(cw[done_mask] * n_users + user[done_mask].astype("int64"))
-        completers = np.bincount(done_pairs // n_users, minlength=size)
-        # Assessment failures only: launch failures are access problems, judged by access_failure.
-        fail_mask = complete & _verb_mask(codes, ("failed",))
-        failures = np.bincount(cw[fail_mask], minlength=size)
-        keep = np.flatnonzero(events > 0)
+        complete = (monday + 7 <= as_of_day) & (monday >= data_start)
         # The start or end of a term (which a log does not carry) is not an anomaly.
-        counted = ok & ~access & (day <= as_of_day)
-        edges = run_edges(codes, counted, keep, first_monday, n_weeks, self.min_active_learners)
-        keep = keep[~edges]
+        last_day = span["learner_last_day"]
+        edges = run_edges(
+            weeks, data_start, data_start if last_day is None else int(last_day),
+            self.min_active_learners,
+        )  # fmt: skip
+        kept = weeks[complete & ~edges]
+        active = kept["learners"].to_numpy(dtype="int64")
+        events = kept["events"].to_numpy(dtype="int64")
         frame = pd.DataFrame(
             {
-                "course_id": np.asarray(codes["course_ids"])[keep // n_weeks],
-                "monday": first_monday + 7 * (keep % n_weeks),
-                "active_learners": active[keep].astype(float),
-                "events": events[keep].astype(float),
-                "events_per_learner": events[keep] / np.maximum(active[keep], 1),
-                "completion_rate": shrunk_share(completers[keep], active[keep], self.pseudo_count),
-                "failure_share": shrunk_share(failures[keep], events[keep], self.pseudo_count),
+                "course_id": kept["course_id"].astype(str).to_numpy(),
+                "monday": kept["monday"].to_numpy(dtype="int64"),
+                "active_learners": active.astype(float),
+                "events": events.astype(float),
+                "events_per_learner": events / np.maximum(active, 1),
+                "completion_rate": shrunk_share(
+                    kept["completers"].to_numpy(dtype="int64"), active, self.pseudo_count
+                ),
+                "failure_share": shrunk_share(
+                    kept["failures"].to_numpy(dtype="int64"), events, self.pseudo_count
+                ),
             }
         )
         frame["submission_lag_days"] = np.nan

@@ -47,6 +47,22 @@ def day_number(column: str) -> nw.Expr:
     return before_year + nw.col(column).dt.ordinal_day().cast(nw.Int64) - 1
 
 
+def with_day(frame: nw.LazyFrame[Any], column: str, name: str) -> nw.LazyFrame[Any]:
+    """``frame`` with ``name``: the UTC day number of ``column`` (as :func:`day_number`).
+
+    On DuckDB and Spark through the engine's own epoch seconds, several times faster there than
+    calendar fields (DuckDB extracts a year and a day of year of a zoned timestamp through its
+    calendar, for every event); on pandas :func:`day_number`. Tests compare the engines."""
+    impl = frame.implementation
+    if impl is nw.Implementation.DUCKDB:
+        sql = f'*, CAST(floor(epoch("{column}") / 86400) AS BIGINT) AS "{name}"'
+        return nw.from_native(frame.to_native().project(sql))
+    if impl in (nw.Implementation.PYSPARK, nw.Implementation.PYSPARK_CONNECT):
+        expr = f"CAST(floor(unix_timestamp(`{column}`) / 86400) AS BIGINT) AS `{name}`"
+        return nw.from_native(frame.to_native().selectExpr("*", expr))
+    return frame.with_columns(day_number(column).alias(name))
+
+
 def as_count(condition: nw.Expr) -> nw.Expr:
     """1 where ``condition`` holds, else 0: summed in a group-by, how many rows meet it (Spark
     sums no booleans, and pandas runs a group-by fast only over plain columns, so this is a

@@ -18,20 +18,15 @@ import numpy as np
 import pandas as pd
 
 from models.detectors.common import (
-    activity_codes,
     as_of_ts,
     day_number,
-    group_codes,
-    unique_sorted,
     week_label,
     weekday_of,
 )
-from models.detectors.frames import as_count, at_or_before, lazy_table, to_pandas
-from models.detectors.frames import day_number as frame_day
+from models.detectors.event_passes import learner_events, learner_weeks
+from models.detectors.frames import as_count, to_pandas
 from models.detectors.outliers import shrunk_share
 from models.snapshot import Snapshot
-
-ACCESS_VERBS = ("login_failed", "launch_failed")
 
 LEARNER_FEATURES = [
     "events",
@@ -70,14 +65,11 @@ def learner_features(
     per (user, course) comes back."""
     cols = ["user_id", "course_id", *LEARNER_FEATURES]
     as_of_day = int(day_number(pd.Series([as_of_ts(snapshot)])).iloc[0])
-    events = lazy_table(snapshot, "activity").filter(
-        at_or_before("timestamp", as_of_ts(snapshot)),
-        ~nw.col("course_id").is_null(),
-        # Failed logins and launches are access problems (access_failure), not engagement.
-        ~nw.col("verb").is_in(list(ACCESS_VERBS)).fill_null(False),
-    )
+    # The events up to as_of with their day; failed logins and launches are access problems
+    # (access_failure), not engagement.
+    events = learner_events(snapshot)
     pairs = (
-        events.with_columns(day=frame_day("timestamp"), failed=as_count(nw.col("verb") == "failed"))
+        events.with_columns(failed=as_count(nw.col("verb") == "failed"))
         .group_by("user_id", "course_id")
         .agg(
             events=nw.len(),
@@ -113,10 +105,6 @@ def learner_features(
     frame = frame[frame["events"] >= min_events]
     size = frame.groupby("course_id", observed=True)["user_id"].transform("size")
     return frame[size >= min_course_learners].reset_index(drop=True)
-
-
-def _verbs(codes: dict[str, Any], verbs: tuple[str, ...]) -> np.ndarray:
-    return np.asarray(codes["verb"].isin(list(verbs)).to_numpy(), dtype=bool)
 
 
 def shortfalls(z: pd.DataFrame) -> np.ndarray:
@@ -190,20 +178,21 @@ def weekly_series(
     """Per item (``user_id``, ``course_id``, ``measure``): the measure week by week over the last
     ``weeks`` whole weeks before ``as_of_day``, beside the course's typical learner that week
     (the median over its ``judged`` learners; counts include the weeks they did nothing)."""
-    codes = activity_codes(snapshot)
-    course_ids, user_ids = codes["course_ids"], codes["user_ids"]
+    # The learner-weeks of the items' courses only, counted on the engine.
+    counted = learner_weeks(snapshot, list(items["course_id"].astype(str).unique()))
+    course_ids = pd.Index(sorted(set(counted["course_id"])), dtype=object)
+    user_ids = pd.Index(sorted(set(counted["user_id"])), dtype=object)
     wanted = course_ids.get_indexer(items["course_id"].astype(str))
-    verb = codes["verb"]
-    access = np.asarray(verb.isin(["login_failed", "launch_failed"]).to_numpy(), dtype=bool)
-    mask = np.isin(codes["course"], wanted) & ~access
-    day = codes["day"][mask]
-    weekly = _weekly_counts(
-        codes["course"][mask].astype("int64"),
-        codes["user"][mask].astype("int64"),
-        day.astype("int64"),
-        np.asarray(verb.eq("failed").to_numpy(), dtype=bool)[mask],
-        max(len(user_ids), 1),
-    )
+    weekly = pd.DataFrame(
+        {
+            "course": course_ids.get_indexer(counted["course_id"]).astype("int64"),
+            "user": user_ids.get_indexer(counted["user_id"]).astype("int64"),
+            "monday": counted["monday"].to_numpy(dtype="int64"),
+            "events": counted["events"].to_numpy(dtype="int64"),
+            "active_days": counted["active_days"].to_numpy(dtype="int64"),
+            "failed": counted["failed"].to_numpy(dtype=float),
+        }
+    ).sort_values(["course", "user", "monday"], kind="stable", ignore_index=True)
     weekly["events_per_active_day"] = weekly["events"] / weekly["active_days"]
     weekly["failure_share"] = weekly["failed"] / weekly["events"]
     peers = pd.DataFrame(
@@ -251,34 +240,6 @@ def weekly_series(
             }
         )
     return out
-
-
-def _weekly_counts(
-    course: np.ndarray, user: np.ndarray, day: np.ndarray, failed: np.ndarray, n_users: int
-) -> pd.DataFrame:
-    """(course, user, monday, events, active_days, failed) per learner-week, by integer keys
-    (a group-by with a distinct count over millions of events is many times slower)."""
-    cols = ["course", "user", "monday", "events", "active_days", "failed"]
-    if len(day) == 0:
-        return pd.DataFrame(columns=cols)
-    monday = day - weekday_of(day)
-    m0 = int(monday.min())
-    week = (monday - m0) // 7
-    n_weeks = int(week.max()) + 1
-    key = (course * n_users + user) * n_weeks + week
-    inv, keys = group_codes(key)
-    # Distinct (learner-week, weekday) keys: each learner-week's run of them is its active days.
-    active = np.bincount(np.searchsorted(keys, unique_sorted(key * 7 + day - monday) // 7))
-    return pd.DataFrame(
-        {
-            "course": keys // n_weeks // n_users,
-            "user": keys // n_weeks % n_users,
-            "monday": m0 + 7 * (keys % n_weeks),
-            "events": np.bincount(inv),
-            "active_days": active,
-            "failed": np.bincount(inv, weights=failed),
-        }
-    )
 
 
 def _typical(weekly: pd.DataFrame, measure: str, size: pd.Series | None) -> pd.DataFrame:

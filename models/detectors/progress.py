@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.detectors.common import activity_days, utc
+from models.detectors.common import utc
+from models.detectors.event_passes import progress_reports
 from models.snapshot import Snapshot
 
 # What each contradiction of an enrolment is called in a title (progress_inconsistent).
@@ -53,8 +54,16 @@ def progress_drops(
       object (a rewatch on another occasion, whose first report comes after some watching).
     A course's own progress (no object) is cumulative: only a value at 0 restarts it.
     """
-    act = activity_days(snapshot)
     cols = ["user_id", "course_id", "object_id", "timestamp", "before", "after"]
+    # Only the series with a report below an earlier one come from the engine (few).
+    reports = progress_reports(snapshot, min_drop)
+    act = reports.assign(
+        user_id=reports["user_id"].astype("category"),
+        course_id=reports["course_id"].astype("category"),
+        timestamp=utc(reports["timestamp"]),
+    )
+    if "object_id" in act:
+        act["object_id"] = act["object_id"].astype("category")
     verb = act["verb"]
     with_course = act["course_id"].notna()
     prog = ((verb == "progressed") & act["value"].notna() & with_course).to_numpy()

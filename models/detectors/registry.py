@@ -23,16 +23,13 @@ from models.detectors.courses import (
     UnownedCourseDetector,
 )
 from models.detectors.engagement import CourseWeekEngagementDetector, LearnerEngagementDetector
-from models.detectors.enrolment import (
-    EnrollmentFailedDetector,
-    EnrollmentMissingDetector,
-    ProgressInconsistentDetector,
-)
+from models.detectors.enrolment import EnrollmentFailedDetector, EnrollmentMissingDetector
 from models.detectors.identity import (
     DuplicateAccountDetector,
     OrphanAccountDetector,
     RecordMismatchDetector,
 )
+from models.detectors.inconsistent import ProgressInconsistentDetector
 from models.detectors.integrations import SyncFailureDetector
 from models.detectors.notifications import (
     NotificationOutageDetector,
@@ -126,6 +123,8 @@ class DetectorResults:
     proposals: list[Proposal] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    # CPU seconds of the process (every thread, an engine's among them) per detector.
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -144,9 +143,10 @@ def run_detectors(
     for i, det in enumerate(runnable):
         if on_progress is not None:
             on_progress(det.name, i, len(runnable))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         found = det.detect(snapshot)
         run.seconds[det.name] = time.perf_counter() - start
+        run.cpu_seconds[det.name] = time.process_time() - cpu
         run.counts[det.name] = len(found)
         run.proposals.extend(found)
     if on_progress is not None:

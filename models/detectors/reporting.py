@@ -21,7 +21,6 @@ from models.detectors.base import (
 from models.detectors.common import (
     ACTIVITY_READS,
     COURSE_LABEL_READS,
-    activity_days,
     as_of_ts,
     course_labels,
     day_label,
@@ -31,6 +30,7 @@ from models.detectors.common import (
     weekday_of,
 )
 from models.detectors.constraints import Boolean, Constraint, Interval
+from models.detectors.event_passes import course_day_counts, event_span, stream_users
 from models.detectors.series import (
     COURSE_WINDOW_READS,
     back_at_usual,
@@ -203,65 +203,77 @@ class ReportingGapDetector(Detector):
         self,
         found: pd.DataFrame,
         daily: pd.DataFrame,
-        keys: Callable[[], np.ndarray],
+        keys: Callable[[np.ndarray, np.ndarray], np.ndarray],
         stream: np.ndarray,
         span: tuple[int, int, int],
     ) -> pd.DataFrame:
         """``found`` runs with ``learners`` (distinct in the history days), only those with
-        enough. ``keys()`` gives sorted (stream, day, user) codes (built only when there are
-        runs: a sort of every event), ``stream`` is each run's code and ``span`` (first day,
-        number of days, number of users) what the codes count from."""
+        enough. ``keys(lo, hi)`` gives sorted (stream, day, user) codes of the runs' history
+        days (built only when there are runs), ``stream`` is each run's code and ``span``
+        (first day, number of days, number of users) what the codes count from."""
         found = found.assign(
             learners=cohort_sizes(keys, stream, found, daily, self.history_days, span)
         )
         return found[found["learners"] >= self.min_active_learners].reset_index(drop=True)
 
     def _detect(self, snapshot: Snapshot) -> Iterable[Proposal]:
-        act = activity_days(snapshot)
-        if act.empty:
+        # Events per course-day (and the site's own per day), counted on the engine.
+        counts = course_day_counts(snapshot)
+        if counts.empty:
             return []
         last_day = int(day_number(pd.Series([as_of_ts(snapshot)])).iloc[0]) - 1
-        # Counting by integer codes (bincount) rather than group-by: this pass sees every event.
-        course = act["course_id"].cat.codes.to_numpy().astype("int64")
-        user = act["user_id"].cat.codes.to_numpy().astype("int64")
-        day = act["day"].to_numpy()
-        d0, n_days = int(day.min()), int(day.max() - day.min()) + 1
-        n_users = max(len(act["user_id"].cat.categories), 1)
+        span_of = event_span(snapshot)
+        d0 = int(span_of["first_day"])
+        n_days = int(span_of["last_day"]) - d0 + 1
+        n_users = max(int(span_of["users"]), 1)
         span = (d0, n_days, n_users)
-        ids = np.asarray(act["course_id"].cat.categories.astype(str))
+        known = counts["course_id"].notna().to_numpy()
+        day = counts["day"].to_numpy(dtype="int64")
+        n = counts["events"].to_numpy(dtype="int64")
+        cc = counts[known].reset_index(drop=True)
+        ids = pd.Index(sorted(set(cc["course_id"].astype(str))), dtype=object)
 
-        def stream_days(mask: np.ndarray, code: np.ndarray) -> Callable[[], np.ndarray]:
-            return lambda: unique_sorted(
-                (code[mask] * n_days + day[mask] - d0) * n_users + user[mask]
-            )
+        def stream_days(
+            courses: list[str] | None,
+        ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+            """Sorted (stream, day, user) keys of a stream's events on the runs' days: every
+            event (None), the site's own ([]) or these courses' (stream = course's code)."""
+
+            def build(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+                ranges = sorted(
+                    {(d0 + int(a), d0 + int(b)) for a, b in zip(lo, hi, strict=True) if b > a}
+                )
+                got = stream_users(snapshot, courses, ranges)
+                if got.empty:
+                    return np.zeros(0, dtype="int64")
+                code = np.zeros(len(got), dtype="int64")
+                if courses:
+                    code = ids.get_indexer(got["course_id"]).astype("int64")
+                user = pd.Index(sorted(set(got["user_id"])), dtype=object).get_indexer(
+                    got["user_id"]
+                )
+                d = got["day"].to_numpy(dtype="int64")
+                return unique_sorted((code * n_days + d - d0) * n_users + user.astype("int64"))
+
+            return build
 
         # The whole site (every event) and the site's own stream (events without a course).
-        everything = np.ones(len(day), dtype=bool)
-        total = self._judge(self._daily(*site_stream(day[everything], last_day), "stream"), None)
+        total = self._judge(self._daily(*site_stream(day, n, last_day), "stream"), None)
         total = total.assign(kind=np.where(total["kind"] == "none", "none", ""))
-        site_daily = self._daily(*site_stream(day[course < 0], last_day), "stream")
-        known = course >= 0
-        per = np.bincount(course[known] * n_days + (day[known] - d0))
-        keys = np.flatnonzero(per)
-        cc = pd.DataFrame(
-            {"course_id": ids[keys // n_days], "day": keys % n_days + d0, "events": per[keys]}
-        )
+        site_daily = self._daily(*site_stream(day[~known], n[~known], last_day), "stream")
         courses = self._daily(cc, course_windows(snapshot, cc, d0, last_day), "course_id")
         factor = day_factor(courses) if not courses.empty else None
         courses = self._judge(courses, factor)
         site_daily = self._judge(site_daily, factor)
-        one = np.zeros_like(day)
         silent = self._gap_runs(total, "stream")
-        silent = self._with_learners(
-            silent, total, stream_days(everything, one), one[: len(silent)], span
-        )
+        none = np.zeros(len(silent), dtype="int64")
+        silent = self._with_learners(silent, total, stream_days(None), none, span)
         site = self._gap_runs(site_daily, "stream")
-        site = self._with_learners(
-            site, site_daily, stream_days(course < 0, one), one[: len(site)], span
-        )
+        none = np.zeros(len(site), dtype="int64")
+        site = self._with_learners(site, site_daily, stream_days([]), none, span)
         # A course's own log (one course, no site events such as logins) does not carry the
         # site: its silent day is that course's, not the whole site's.
-        sole = ids[np.unique(course[known])] if not (course < 0).any() else []
+        sole = list(ids) if not int(span_of["without_course"]) else []
         only = str(sole[0]) if len(sole) == 1 else None
         out = [
             self._make(r, total, None, snapshot, silent=True, course=only)
@@ -286,10 +298,10 @@ class ReportingGapDetector(Detector):
         first_days = courses["day"].to_numpy()[found["first"].to_numpy()]
         found = found[~np.isin(first_days, list(feed_down))].reset_index(drop=True)
         cand = courses["course_id"].to_numpy()[found["first"].to_numpy()]
-        code = act["course_id"].cat.categories.get_indexer(cand).astype("int64")
+        code = ids.get_indexer(pd.Index(cand).astype(str)).astype("int64")
         # Learners only for the candidate courses' events: a few, not every event.
         found = self._with_learners(
-            found, courses, stream_days(np.isin(course, code), course), code, span
+            found, courses, stream_days(sorted({str(c) for c in cand})), code, span
         )
         out.extend(self._make(r, courses, "course_id", snapshot) for r in found.to_dict("records"))
         return out

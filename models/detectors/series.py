@@ -13,13 +13,12 @@ For course-weeks: which weeks open or close a run of a course's activity (a term
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from models.detectors.base import Columns, columns
-from models.detectors.common import day_number, unique_sorted, utc, weekday_of
+from models.detectors.common import day_number, utc, weekday_of
 from models.snapshot import Snapshot
 
 MAD_TO_SIGMA = 1.4826
@@ -128,7 +127,7 @@ def runs(daily: pd.DataFrame, stream: Sequence[str], flag: np.ndarray) -> pd.Dat
 
 
 def cohort_sizes(
-    keys: Callable[[], np.ndarray],
+    keys: Callable[[np.ndarray, np.ndarray], np.ndarray],
     stream: np.ndarray,
     found: pd.DataFrame,
     daily: pd.DataFrame,
@@ -140,9 +139,10 @@ def cohort_sizes(
 
     Where the stream's series began less than ``days`` before, its first ``days`` days are
     counted instead: a cohort's size does not depend on where an export happens to begin (the
-    run's silent days add nobody). ``keys()`` gives the sorted distinct
-    ``(stream * n_days + day) * n_users + user`` of the events, built only when there are runs
-    (it sorts every event); ``span`` is (first day of the data, n_days, n_users)."""
+    run's silent days add nobody). ``keys(lo, hi)`` gives the sorted distinct
+    ``(stream * n_days + day) * n_users + user`` of the events on at least the days
+    ``[lo, hi)`` of each run (days counted from the first day of the data), built only when
+    there are runs; ``span`` is (first day of the data, n_days, n_users)."""
     if found.empty:
         return np.zeros(0, dtype="int64")
     d0, n_days, n_users = span
@@ -153,7 +153,7 @@ def cohort_sizes(
     short = days_before < days
     lo = np.clip(np.where(short, start, day - days), 0, n_days)
     hi = np.clip(np.where(short, start + days, day), 0, n_days)
-    sorted_keys = keys()
+    sorted_keys = keys(lo, hi)
     first = np.searchsorted(sorted_keys, (stream * n_days + lo) * n_users)
     stop = np.searchsorted(sorted_keys, (stream * n_days + hi) * n_users)
     # Per candidate (few): a slice holds each user once per day, so count distinct users.
@@ -208,16 +208,19 @@ def window_days(counts: pd.DataFrame, windows: pd.DataFrame, col: str) -> pd.Dat
     return complete_days(c, [col]).reset_index(drop=True)
 
 
-def site_stream(day: np.ndarray, last_day: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(counts, window) of one site-wide stream from the day numbers of its events: events per
-    day with events, judged from its first day to its last (never after ``last_day``)."""
-    if len(day) == 0:
+def site_stream(
+    day: np.ndarray, events: np.ndarray, last_day: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(counts, window) of one site-wide stream from counts of its events (``events`` on day
+    numbers ``day``, a day may come more than once): events per day with events, judged from
+    its first day to its last (never after ``last_day``)."""
+    if len(day) == 0 or int(np.sum(events)) == 0:
         return (
             pd.DataFrame(columns=["stream", "day", "events"]),
             pd.DataFrame({"stream": ["site"], "start": [0], "end": [-1]}),
         )
     d0 = int(day.min())
-    n = np.bincount(day - d0)
+    n = np.bincount(day - d0, weights=events).astype("int64")
     on = np.flatnonzero(n)
     counts = pd.DataFrame({"stream": "site", "day": on + d0, "events": n[on]})
     end = min(int(on.max()) + d0, last_day)
@@ -253,37 +256,26 @@ def back_at_usual(
     return found.assign(back=back)[back >= 0].reset_index(drop=True)
 
 
-def run_edges(
-    codes: dict[str, Any],
-    counted: np.ndarray,
-    keys: np.ndarray,
-    first_monday: int,
-    n_weeks: int,
-    min_learners: int,
-) -> np.ndarray:
-    """Which course-weeks (``keys``: course code * n_weeks + week from ``first_monday``) open or
-    close a run of the course's activity: the week before (wholly inside the data) or the days
-    after (up to a week, as far as the ``counted`` events go) had fewer than ``min_learners``
-    distinct learners. That is where a term starts or ends, often part way through the week; a
-    log carries no term dates, so such a week looks falsely quiet against full teaching weeks.
-
-    ``codes`` are ``common.activity_codes``; ``counted`` masks the events that count (learner
-    events up to ``as_of``)."""
-    course, user, day = codes["course"], codes["user"], codes["day"]
-    if len(keys) == 0:
+def run_edges(weeks: pd.DataFrame, data_start: int, last_day: int, min_learners: int) -> np.ndarray:
+    """Which course-weeks of ``weeks`` (``course_id``, ``monday``, ``learners``: distinct
+    learners of the week's learner events, as ``event_passes.course_week_counts`` counts them)
+    open or close a run of the course's activity: the week before (wholly inside the data, which
+    begins on ``data_start``) or the days after (up to a week, as far as the learner events go:
+    ``last_day``) had fewer than ``min_learners`` distinct learners. That is where a term starts
+    or ends, often part way through the week; a log carries no term dates, so such a week looks
+    falsely quiet against full teaching weeks. A week absent from ``weeks`` had no learner."""
+    if weeks.empty:
         return np.zeros(0, dtype=bool)
-    wk = (day - weekday_of(day) - first_monday) // 7
-    n_users = max(len(codes["user_ids"]), 1)
-    cw = (course.astype("int64") * n_weeks + wk)[counted]
-    pairs = unique_sorted(cw * n_users + user[counted].astype("int64"))
-    size = (int(course.max()) + 1) * n_weeks
-    learners = np.bincount(pairs // n_users, minlength=size)
-    week = keys % n_weeks
-    monday = first_monday + 7 * week
-    data_start = int(day[course >= 0].min())
-    last_day = int(day[counted].max()) if counted.any() else data_start
-    prev_known = (week > 0) & (monday - 7 >= data_start)
-    prev = np.where(prev_known, learners[np.maximum(keys - 1, 0)], min_learners)
-    next_known = (week + 1 < n_weeks) & (monday + 7 <= last_day)
-    nxt = np.where(next_known, learners[np.minimum(keys + 1, size - 1)], min_learners)
+    learners = pd.Series(
+        weeks["learners"].to_numpy(dtype="int64"),
+        index=pd.MultiIndex.from_arrays([weeks["course_id"], weeks["monday"]]),
+    )
+    monday = weeks["monday"].to_numpy(dtype="int64")
+
+    def around(offset: int) -> np.ndarray:
+        key = pd.MultiIndex.from_arrays([weeks["course_id"], weeks["monday"] + offset])
+        return learners.reindex(key).fillna(0).to_numpy(dtype="int64")
+
+    prev = np.where(monday - 7 >= data_start, around(-7), min_learners)
+    nxt = np.where(monday + 7 <= last_day, around(7), min_learners)
     return np.asarray((prev < min_learners) | (nxt < min_learners), dtype=bool)

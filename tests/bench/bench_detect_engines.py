@@ -99,7 +99,21 @@ def detect(home: Path, snapshot_id: str, engine_spec: str) -> dict[str, float | 
         "peak_gib": _peak_kib(out_path.read_text()) / 1024**2,
     }
     result["db"] = str(db)
+    result["detectors"] = _detector_cpu(db)
     return result
+
+
+def _detector_cpu(db: Path) -> str:
+    """The run's CPU seconds per detector, heaviest first (the run's stats keep them)."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        raw = conn.execute(text("SELECT stats FROM detection_runs ORDER BY id DESC")).scalar()
+    engine.dispose()
+    cpu = json.loads(raw).get("cpu_seconds", {}) if isinstance(raw, str) else {}
+    top = sorted(cpu.items(), key=lambda kv: -kv[1])[:8]
+    return ", ".join(f"{k} {v:.2f}" for k, v in top)
 
 
 def child(snapshot_id: str) -> int:
@@ -179,9 +193,11 @@ def main(argv: list[str] | None = None) -> int:
             results[spec] = res
             print(
                 f"  {spec:10s} {res['wall']:7.1f} s wall {res['cpu']:7.1f} s CPU  "
-                f"peak {res['peak_gib']:5.2f} GiB  (load average {load:.1f} "
+                f"peak {res['peak_gib']:5.2f} GiB  (load average {load:.1f} to "
+                f"{os.getloadavg()[0]:.1f} "
                 f"on {os.cpu_count()} cores)  {res['summary']}"
             )
+            print(f"             CPU s per detector: {res['detectors']}")
         first = next(iter(results))
         reference = findings(str(results[first]["db"]))
         same = True

@@ -6,11 +6,8 @@ import pytest
 
 from models.detectors.base import MissingTableError
 from models.detectors.compliance import ComplianceOverdueDetector
-from models.detectors.enrolment import (
-    EnrollmentFailedDetector,
-    EnrollmentMissingDetector,
-    ProgressInconsistentDetector,
-)
+from models.detectors.enrolment import EnrollmentFailedDetector, EnrollmentMissingDetector
+from models.detectors.inconsistent import ProgressInconsistentDetector
 from tests.helpers.detector_snapshots import course, enrol, person, snap, user
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.detectors.enrolment import ProgressInconsistentDetector
+from models.detectors.inconsistent import ProgressInconsistentDetector
 from models.snapshot import Snapshot
 from tests.helpers.detector_snapshots import course, enrol, snap, user
 

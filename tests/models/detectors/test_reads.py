@@ -21,6 +21,7 @@ from models.detectors import (
     REGISTRY,
     build_detectors,
     common,
+    event_passes,
     run_detectors,
     series,
 )
@@ -87,7 +88,15 @@ def test_the_columns_a_detector_spells_out_are_declared() -> None:
         common.user_labels: common.USER_LABEL_READS,
         common.course_labels: common.COURSE_LABEL_READS,
         common.compliance_courses: common.COMPLIANCE_READS,
-        common.activity_days: common.ACTIVITY_READS,
+        event_passes.events: common.ACTIVITY_READS,
+        event_passes.event_span: common.ACTIVITY_READS,
+        event_passes.course_week_counts: common.ACTIVITY_READS,
+        event_passes.course_day_counts: common.ACTIVITY_READS,
+        event_passes.verb_day_counts: common.ACTIVITY_READS,
+        event_passes.active_pairs: common.ACTIVITY_READS,
+        event_passes.learner_weeks: common.ACTIVITY_READS,
+        event_passes.stream_users: common.ACTIVITY_READS,
+        event_passes.progress_reports: common.ACTIVITY_READS,
         series.course_windows: series.COURSE_WINDOW_READS,
     }
     for helper, reads in helpers.items():
