@@ -18,12 +18,14 @@ Row numbers count like a CSV file: the header is row 1, the first data row is ro
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from app.sources.contract import TABLES, Table
+from app.sources.stream_validate import ChunkSource, StreamCheck, StreamedTable, validate_stream
 from app.sources.table_checks import check_table, row_problems
 from app.sources.validation_report import TABLE_RULES, Problem, ValidationReport, problem_frame
 
@@ -39,6 +41,8 @@ class ValidatedTables:
     tables: dict[str, pd.DataFrame]
     quarantined: dict[str, pd.DataFrame]
     report: ValidationReport
+    # Tables validated a chunk at a time and written to Parquet (``streams``), not held.
+    streamed: dict[str, StreamedTable] = field(default_factory=dict)
 
 
 def validate_tables(
@@ -50,43 +54,55 @@ def validate_tables(
     table_problems: Iterable[Problem] = (),
     pandera_row_limit: int = PANDERA_ROW_LIMIT,
     progress: ProgressCallback | None = None,
+    streams: Mapping[str, ChunkSource] | None = None,
+    stream_folder: Path | None = None,
 ) -> ValidatedTables:
     """Type and check contract tables; accept them whole, or (quarantine) set bad rows aside.
 
     ``raw_tables`` maps table names to frames (strings as read, or typed). ``files`` names the
     file each table came from, for messages. ``table_problems`` are problems found while reading
     (missing or unreadable files); any of them, or any problem at all without ``quarantine``,
-    rejects the snapshot: the result then holds no tables.
+    rejects the snapshot: the result then holds no tables. ``streams`` are tables given as
+    chunks instead (a large log's activity), checked a chunk at a time and written to Parquet in
+    ``stream_folder`` (:mod:`app.sources.stream_validate`), never held whole.
     """
+    streams = streams or {}
+    checks: dict[str, StreamCheck] = {}
     files = dict(files or {})
     formats = formats or {}
     found: list[pd.DataFrame] = [problem_frame(table_problems)]
     report = ValidationReport()
     typed_tables: dict[str, pd.DataFrame] = {}
     raw_kept: dict[str, pd.DataFrame] = {}
-    names = [n for n in TABLES if n in raw_tables]
+    names = [n for n in TABLES if n in raw_tables or n in streams]
     total = len(names) + 1
     for step, name in enumerate(names, start=1):
         table = TABLES[name]
+        if name in streams:
+            assert stream_folder is not None
+            file = files.setdefault(name, f"{name}.parquet")
+            if progress:
+                progress(step - 1, total, f"validating {name} a chunk at a time")
+            found.extend(_missing(table, streams[name].columns, file))
+            if not table.missing_columns(streams[name].columns):
+                if absent := table.absent_columns(streams[name].columns):
+                    report.absent_columns[name] = absent
+                so_far = pd.concat(found, ignore_index=True)
+                so_far = so_far[so_far["row"].notna()]
+                bad = {str(n): set(g["row"].astype("int64")) for n, g in so_far.groupby("table")}
+                checks[name] = check = validate_stream(
+                    name, streams[name], columns=streams[name].columns, file=file,
+                    folder=stream_folder, targets=typed_tables, target_bad_rows=bad,
+                    quarantine=quarantine, formats=formats.get(name, {}),
+                )  # fmt: skip
+                found.extend(check.found)
+            continue
         raw = raw_tables[name].reset_index(drop=True)
         file = files.setdefault(name, f"{name}.csv")
         if progress:
             progress(step - 1, total, f"validating {name} ({len(raw):,} rows)")
-        missing = table.missing_columns(raw.columns)
-        if missing:
-            found.append(
-                problem_frame(
-                    Problem(
-                        file=file,
-                        table=name,
-                        column=c,
-                        rule="missing_column",
-                        message=f"required column {c!r} is absent "
-                        f"(columns found: {', '.join(map(str, raw.columns)) or 'none'})",
-                    )
-                    for c in missing
-                )
-            )
+        if table.missing_columns(raw.columns):
+            found.extend(_missing(table, list(raw.columns), file))
             continue
         # A nullable column the source left out stays out: absent is not empty.
         if absent := table.absent_columns(raw.columns):
@@ -112,7 +128,8 @@ def validate_tables(
 
     if progress:
         progress(total - 1, total, "checking references between tables")
-    ref_found = _reference_problems(typed_tables, raw_kept, files, row_level, quarantine)
+    bad_rows = {str(n): set(g["row"].astype("int64")) for n, g in row_level.groupby("table")}
+    ref_found = reference_problems(typed_tables, raw_kept, files, bad_rows, quarantine)
     if ref_found:
         problems = pd.concat([problems, *ref_found], ignore_index=True)
     # Table-level problems first, then by table in contract order, row, column.
@@ -127,7 +144,10 @@ def validate_tables(
     report.problems = problems
     report.warnings.extend(
         f"{files.get(n, n)}: extra columns kept as evidence: {', '.join(extra)}"
-        for n, frame in raw_tables.items()
+        for n, frame in [
+            *raw_tables.items(),
+            *((n, pd.DataFrame(columns=c.columns)) for n, c in streams.items()),
+        ]
         if n in TABLES and (extra := [c for c in frame.columns if c not in TABLES[n].column_names])
     )
     has_table_problems = problems["rule"].isin(list(TABLE_RULES)).any()
@@ -141,7 +161,19 @@ def validate_tables(
     tables: dict[str, pd.DataFrame] = {}
     quarantined: dict[str, pd.DataFrame] = {}
     by_table = {str(n): g for n, g in problems.groupby("table")}
+    streamed: dict[str, StreamedTable] = {}
     for name in names:
+        if name in checks:
+            check = checks[name]
+            assert check.table is not None
+            streamed[name] = check.table
+            if check.quarantined is not None and len(check.quarantined):
+                quarantined[name] = check.quarantined
+                report.quarantined_counts[name] = len(check.quarantined)
+                if check.followed:
+                    report.followed_counts[name] = check.followed
+            report.row_counts[name] = check.table.rows
+            continue
         typed = typed_tables[name]
         group = by_table.get(name)
         if group is not None and not group.empty:
@@ -169,31 +201,45 @@ def validate_tables(
             )
             if followed := int(only_followed.sum()):
                 report.followed_counts[name] = followed
-        tables[name] = _final_dtypes(typed, TABLES[name])
+        tables[name] = final_dtypes(typed, TABLES[name])
         report.row_counts[name] = len(tables[name])
     report.warnings.extend(_quarantine_warnings(report, files))
-    return ValidatedTables(tables, quarantined, report)
+    return ValidatedTables(tables, quarantined, report, streamed)
 
 
-def _reference_problems(
+def _missing(table: Table, columns: list[str], file: str) -> list[pd.DataFrame]:
+    """A missing_column problem per required column ``columns`` lack."""
+    missing = table.missing_columns(columns)
+    if not missing:
+        return []
+    found = ", ".join(map(str, columns)) or "none"
+    return [problem_frame(
+        Problem(file=file, table=table.name, column=c, rule="missing_column",
+                message=f"required column {c!r} is absent (columns found: {found})")
+        for c in missing
+    )]  # fmt: skip
+
+
+def reference_problems(
     typed_tables: Mapping[str, pd.DataFrame],
     raw_kept: Mapping[str, pd.DataFrame],
     files: Mapping[str, str],
-    row_level: pd.DataFrame,
+    bad_rows: Mapping[str, set[int]],
     quarantine: bool,
+    only: str | None = None,
 ) -> list[pd.DataFrame]:
     """Rows whose enforced reference names no row (``dangling_reference``) and, in quarantine,
     rows whose reference names a row that is being set aside (``reference_set_aside``).
 
     The second kind is how a set-aside row takes along exactly the rows that cannot be attributed
     without it, and no more: references point only at lms_users and courses, whose own references
-    are not enforced, so the set-aside never travels further than one step.
+    are not enforced, so the set-aside never travels further than one step. ``bad_rows`` maps a
+    table to its rows (numbers) that broke a row-level rule; ``only`` checks that table alone.
     """
-    bad_rows = {
-        name: set(group["row"].astype("int64")) for name, group in row_level.groupby("table")
-    }
     found: list[pd.DataFrame] = []
     for name, typed_frame in typed_tables.items():
+        if only is not None and name != only:
+            continue
         for ref in TABLES[name].references:
             target = typed_tables.get(ref.target_table)
             if not ref.enforced or ref.column not in typed_frame or target is None:
@@ -249,7 +295,7 @@ def _quarantine_warnings(report: ValidationReport, files: Mapping[str, str]) -> 
     return out
 
 
-def _final_dtypes(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+def final_dtypes(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     """Required bool and int columns lose their nullable wrapper once they are known complete."""
     out = frame.copy(deep=False)  # pandas copies on write: the columns are not duplicated
     for col in table.columns:
