@@ -41,6 +41,35 @@ def db_current() -> None:
     click.echo(f"{current or 'empty'} ({state})")
 
 
+@db.command("rebuild-trend-rollups")
+@click.option(
+    "--tz",
+    default=None,
+    help="Cut days in this zone (default: GAPDESK_REPORTING_TZ, which start-up restores).",
+)
+def db_rebuild_trend_rollups(tz: str | None) -> None:
+    """Rebuild the Trends page's roll-ups from the findings and the feedback log."""
+    import time
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from app.core.db import open_engine
+    from app.core.settings import get_settings
+    from review_queue.trends.rollups import rebuild_trend_rollups
+
+    zone = tz or get_settings().reporting_tz
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"{zone!r} is not a time zone name", param_hint="--tz") from None
+    engine = open_engine(migrate=False)
+    if current_revision(engine) != head_revision():
+        raise click.ClickException("the database is not at head: run `gapdesk db upgrade` first")
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        rebuild_trend_rollups(conn, zone)
+    click.echo(f"trend roll-ups rebuilt for {zone} in {time.perf_counter() - t0:.1f} s")
+
+
 @db.command("grant-app")
 @click.argument("role")
 def db_grant_app(role: str) -> None:

@@ -132,10 +132,15 @@ def head_revision() -> str:
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Migrate the database to head; returns (revision before, revision after)."""
+    """Migrate the database to head and the trend roll-ups to the reporting time zone; returns
+    (revision before, revision after)."""
     before = current_revision(engine)
     if before != head_revision():
         command.upgrade(alembic_config(engine), "head")
+    # The trend roll-ups follow GAPDESK_REPORTING_TZ: rebuilt here once after it changes.
+    from review_queue.trends.rollups import ensure_rollup_zone
+
+    ensure_rollup_zone(engine, get_settings().reporting_tz)
     return before, head_revision()
 
 

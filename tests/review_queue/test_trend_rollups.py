@@ -4,8 +4,12 @@ changes, reopening by detection, and scripts that move, rewrite and delete rows.
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -14,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from app.core.db import build_engine, upgrade
+from app.core.settings import get_settings
 from models.detectors.base import Proposal
 from review_queue.permissions import Actor
 from review_queue.propose import propose_findings
@@ -24,10 +30,13 @@ from review_queue.trends.report import trend_report
 from review_queue.trends.rollup_read import use_rollups
 from review_queue.trends.rollups import built_zone, full_computation, rebuild_trend_rollups
 from review_queue.types import utcnow
+from tests.conftest import BACKENDS, REPO
 from tests.helpers.queue_fixtures import add_people
 from tests.review_queue.test_queue_counts import REVIEWING, _random_change
 
 MANAGER = Actor(id=None, name="manager", role=Role.manager)
+# This checkout's command (the installed ``gapdesk`` may be another checkout's).
+CLI = "from app.cli.main import main; main()"
 ZONES = ("UTC", "Europe/Berlin", "Asia/Kathmandu")
 
 
@@ -207,3 +216,44 @@ def test_a_bulk_proposal_is_counted_in_one_statement(db: Engine) -> None:
             session,
             TrendFilters(date.today() - timedelta(days=3), date.today(), "UTC", ("Legal",)),
         )
+
+
+@pytest.mark.parametrize("fresh_db_url", BACKENDS, indirect=True)
+def test_a_changed_reporting_zone_rebuilds_at_start_up_and_the_cli_on_demand(
+    fresh_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GAPDESK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GAPDESK_REPORTING_TZ", "Asia/Kathmandu")
+    get_settings.cache_clear()
+    engine = build_engine(fresh_db_url)
+    try:
+        upgrade(engine)  # the migration builds them for the setting
+        with Session(engine, expire_on_commit=False) as session:
+            _history(session, random.Random(8), 20)
+            assert built_zone(session.connection()) == "Asia/Kathmandu"
+            session.rollback()
+        monkeypatch.setenv("GAPDESK_REPORTING_TZ", "Europe/Berlin")
+        get_settings.cache_clear()
+        upgrade(engine)  # start-up: the setting changed, so they are rebuilt
+        with Session(engine, expire_on_commit=False) as session:
+            assert_same_as_full(session, _views("Europe/Berlin")[1])
+            session.rollback()
+        env = {**os.environ, "GAPDESK_DATABASE_URL": fresh_db_url, "PYTHONPATH": str(REPO)}
+        done = subprocess.run(
+            [sys.executable, "-c", CLI, "db", "rebuild-trend-rollups", "--tz", "UTC"],
+            env=env, capture_output=True, text=True, timeout=120, check=False, cwd=REPO,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("trend roll-ups rebuilt for UTC in ")
+        with Session(engine, expire_on_commit=False) as session:
+            assert built_zone(session.connection()) == "UTC"
+            assert_same_as_full(session, _views("UTC")[0])
+            session.rollback()
+        bad = subprocess.run(
+            [sys.executable, "-c", CLI, "db", "rebuild-trend-rollups", "--tz", "Mars"],
+            env=env, capture_output=True, text=True, timeout=120, check=False, cwd=REPO,
+        )  # fmt: skip
+        assert bad.returncode != 0 and "not a time zone name" in bad.stderr
+    finally:
+        engine.dispose()
+        get_settings.cache_clear()
