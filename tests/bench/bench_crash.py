@@ -70,8 +70,11 @@ VOLATILE = {
     "feedback_log": {"at", "prev_hash", "row_hash"},
     "feedback_log_head": {"last_hash"},
     "users": {"created_at"},
+    # The trend roll-ups carry times derived from the log's and the findings' (and when built).
+    "trend_first_moves": {"at", "minutes", "day"},
+    "trend_rollup_state": {"built_at"},
 }
-VOLATILE_RUN_STATS = {"seconds", "duration_s"}
+VOLATILE_RUN_STATS = {"seconds", "duration_s", "cpu_seconds"}
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,17 @@ class State:
 
     counts: tuple[tuple[str, int], ...]
     digest: str
+    # Each table's own digest (not compared: it says which table differs).
+    tables: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
-    def describe(self) -> str:
-        """The row counts, for messages."""
-        return ", ".join(f"{t} {n}" for t, n in self.counts if n)
+    def describe(self, other: State | None = None) -> str:
+        """The row counts, for messages; beside ``other``, also the tables whose rows differ."""
+        text = ", ".join(f"{t} {n}" for t, n in self.counts if n)
+        if other is not None:
+            theirs = dict(other.tables)
+            differ = [t for t, d in self.tables if theirs.get(t) != d]
+            text += f" (rows differ in: {', '.join(differ) or 'the snapshot files'})"
+        return text
 
 
 def _plain(value: Any) -> Any:
@@ -159,6 +169,7 @@ class Place:
         engine = self.engine()
         digest = hashlib.sha256()
         counts = []
+        per_table: list[tuple[str, str]] = []
         try:
             with Session(engine) as session:
                 if self.backend == "sqlite":
@@ -174,6 +185,7 @@ class Place:
                         select(*columns).order_by(*table.primary_key.columns)
                     ).all()
                     counts.append((table.name, len(rows)))
+                    own = hashlib.sha256()
                     for row in rows:
                         values = dict(zip([c.name for c in columns], row, strict=True))
                         if table.name == "detection_runs":
@@ -184,14 +196,13 @@ class Place:
                             }
                         if table.name == "snapshots":
                             snapshot_ids.append(values["id"])
+                        encoded = json.dumps(
+                            {k: _plain(v) for k, v in values.items()}, sort_keys=True, default=str
+                        ).encode()
                         digest.update(table.name.encode())
-                        digest.update(
-                            json.dumps(
-                                {k: _plain(v) for k, v in values.items()},
-                                sort_keys=True,
-                                default=str,
-                            ).encode()
-                        )
+                        digest.update(encoded)
+                        own.update(encoded)
+                    per_table.append((table.name, own.hexdigest()))
         finally:
             engine.dispose()
         store = self.home / "snapshots"
@@ -212,7 +223,7 @@ class Place:
                     orphans["complete folder without its row (the next ingest reuses it)"] += 1
                 else:
                     orphans[f"other: {entry.name}"] += 1
-        return State(tuple(counts), digest.hexdigest()), orphans
+        return State(tuple(counts), digest.hexdigest(), tuple(per_table)), orphans
 
 
 def gapdesk(place: Place, *args: str) -> subprocess.CompletedProcess[str]:
@@ -371,7 +382,7 @@ def crash_command(
             same = rerun == after if place.backend == "sqlite" else rerun.counts == after.counts
             assert same, (
                 f"{place.backend}: after a kill, gapdesk {' '.join(args)} reached "
-                f"{rerun.describe()} instead of {after.describe()}"
+                f"{rerun.describe(after)} instead of {after.describe()}"
             )
     return tally, statistics.median(durations), before, after
 

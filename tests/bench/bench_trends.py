@@ -200,6 +200,16 @@ def bulk_load(engine: Engine, findings: pd.DataFrame, events: pd.DataFrame) -> N
             else:
                 _pg_copy(engine, table, columns, chunk)
     with engine.begin() as conn:
+        if dialect == "postgresql":
+            # COPY with explicit ids leaves the id sequences at 1: later inserts (a decision)
+            # must get ids after the loaded rows.
+            for table in ("findings", "feedback_log"):
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                        f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+                    )
+                )
         conn.execute(text("ANALYZE"))
 
 
