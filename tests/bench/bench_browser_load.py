@@ -45,6 +45,7 @@ from tests.bench.load_site import (
     add_site_arguments,
     check_site_arguments,
     demo_site,
+    fail_on_problems,
     print_figures,
     serve,
 )
@@ -82,14 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ignored {len(ignored)} console errors for resources outside the app "
               f"(offline machine), e.g. {ignored[0]}")  # fmt: skip
     errors = [e for log in logs for e in log.errors]
-    for e in errors[:20]:
-        print(f"error: {e}")
-    for p in problems[:20]:
-        print(f"database: {p}")
-    for t in tracebacks[:10]:
-        print(f"server traceback: {t}")
-    assert not errors, f"{len(errors)} errors in the browser sessions, first: {errors[0]}"
-    assert not problems, f"{len(problems)} database problems, first: {problems[0]}"
+    fail_on_problems(errors, problems, tracebacks, "the browser sessions")
     return 0
 
 

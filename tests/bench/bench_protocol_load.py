@@ -50,6 +50,7 @@ from tests.bench.load_site import (
     add_site_arguments,
     check_site_arguments,
     demo_site,
+    fail_on_problems,
     print_figures,
     serve,
 )
@@ -153,14 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in _where_time_went(Path(args.profile)):
             print(f"  {line}")
     errors = [e for log in logs for e in log.errors]
-    for e in errors[:20]:
-        print(f"error: {e}")
-    for p in problems[:20]:
-        print(f"database: {p}")
-    for t in tracebacks[:10]:
-        print(f"server traceback: {t}")
-    assert not errors, f"{len(errors)} errors in the sessions, first: {errors[0]}"
-    assert not problems, f"{len(problems)} database problems, first: {problems[0]}"
+    fail_on_problems(errors, problems, tracebacks, "the sessions")
     assert rows == confirmed, f"{rows} decisions in the log, {confirmed} confirmed"
     return 0
 

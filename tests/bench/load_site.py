@@ -12,7 +12,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,3 +260,18 @@ def print_figures(
               f"max {max(sign_ins):.1f} s")  # fmt: skip
     for d in refusals:
         print(f"refusal: {d.reviewer}, #{d.finding_id} {d.action}: {d.detail}")
+
+
+def fail_on_problems(
+    errors: Sequence[str], problems: Sequence[str], tracebacks: Sequence[str], where: str
+) -> None:
+    """Print the sessions' errors, the database's problems and the server's tracebacks (the
+    first few of each), then fail if the sessions or the database had any."""
+    for e in errors[:20]:
+        print(f"error: {e}")
+    for p in problems[:20]:
+        print(f"database: {p}")
+    for t in tracebacks[:10]:
+        print(f"server traceback: {t}")
+    assert not errors, f"{len(errors)} errors in {where}, first: {errors[0]}"
+    assert not problems, f"{len(problems)} database problems, first: {problems[0]}"
